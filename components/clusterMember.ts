@@ -1,0 +1,60 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { StackConfig } from "./config";
+import { ClusterPlan, Plan } from "./plan";
+import { ClusterStorage } from "./storage";
+import { MysqlSlice } from "./mysqlSlice";
+import { McsWiring } from "./mcsWiring";
+import { commonLabels } from "./podSpec";
+
+export interface ClusterMemberArgs {
+    readonly plan: Plan;
+    readonly cluster: ClusterPlan;
+    readonly config: StackConfig;
+    readonly scripts: Record<string, string>;
+    readonly credentials: MysqlSliceArgs["credentials"];
+    readonly provider: k8s.Provider;
+    /** Resources in other clusters this cluster's StatefulSet change must wait for (a move's source). */
+    readonly statefulSetDependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+type MysqlSliceArgs = ConstructorParameters<typeof MysqlSlice>[1];
+
+/** Everything the set declares in one cluster: storage, its slice of the StatefulSet, MCS wiring. */
+export class ClusterMember extends pulumi.ComponentResource {
+    public readonly namespace: k8s.core.v1.Namespace | undefined;
+    public readonly storage: ClusterStorage;
+    public readonly slice: MysqlSlice;
+    public readonly mcs: McsWiring;
+
+    constructor(name: string, args: ClusterMemberArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mysql-multicluster:cluster:ClusterMember", name, {}, opts);
+        const { plan, cluster, provider } = args;
+        // The namespace holds the claims: Pulumi never deletes it.
+        this.namespace = args.config.mysql.createNamespace
+            ? new k8s.core.v1.Namespace(
+                  `${name}-namespace`,
+                  { metadata: { name: plan.namespace, labels: commonLabels(plan.set, "namespace") } },
+                  { parent: this, provider, retainOnDelete: true },
+              )
+            : undefined;
+        const namespace = this.namespace;
+        this.storage = new ClusterStorage(`${name}-storage`, { set: plan.set, cluster, provider }, { parent: this });
+        // The wiring exists before a pod that needs it starts: the StatefulSet waits for it.
+        this.mcs = new McsWiring(`${name}-mcs`, { plan, cluster, provider, namespace }, { parent: this });
+        this.slice = new MysqlSlice(
+            `${name}-mysql`,
+            {
+                plan,
+                cluster,
+                config: args.config,
+                scripts: args.scripts,
+                credentials: args.credentials,
+                provider,
+                namespace,
+                statefulSetDependsOn: [this.storage, this.mcs, ...(args.statefulSetDependsOn ?? [])],
+            },
+            { parent: this },
+        );
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,279 @@
+import * as z from "zod";
+
+/** The Pulumi project name; stack config keys are `mysql-multicluster:<key>`. */
+export const PROJECT = "mysql-multicluster";
+
+/** A user error: one line naming the key and the value at fault. Never printed with a stack trace. */
+export class ConfigError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ConfigError";
+    }
+}
+
+// Kubernetes quantity: a decimal number with an optional binary or decimal suffix (1.5Gi, 500M, 10Gi).
+const QUANTITY = /^([0-9]+(\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$/;
+const SUFFIX: Record<string, number> = {
+    "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+    Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** Bytes of a Kubernetes quantity such as `10Gi`; undefined when malformed. */
+export function quantityBytes(q: string): number | undefined {
+    const m = QUANTITY.exec(q);
+    return m ? Number(m[1]) * SUFFIX[m[3] ?? ""] : undefined;
+}
+
+const quantity = z.string().refine((q) => quantityBytes(q) !== undefined, {
+    message: "is not a Kubernetes quantity (e.g. 10Gi, 500Mi)",
+});
+// RFC 1123 label: what namespaces, StatefulSet names and cluster ids must be.
+const dnsLabel = z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: "is not a DNS label (lower-case letters, digits, '-')" })
+    .max(63);
+// Node names are RFC 1123 subdomains.
+const nodeName = z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: "is not a valid node name" })
+    .max(253);
+
+const localStorage = z.strictObject({
+    /** Directory on every listed node that backs the local PersistentVolume. */
+    localPath: z.string().regex(/^\/[^\0]*$/, { message: "must be an absolute path" }),
+    /** Capacity of each local PersistentVolume (default 15Gi); must hold `mysql.storageSize`. */
+    capacity: quantity.default("15Gi"),
+    /** Name of the StorageClass the program declares (default `<set>-local`). */
+    storageClassName: dnsLabel.optional(),
+});
+const dynamicStorage = z.strictObject({
+    /** An existing dynamic StorageClass; no PersistentVolumes are declared. */
+    storageClass: z.string().min(1),
+});
+
+const toleration = z.strictObject({
+    key: z.string().min(1),
+    operator: z.enum(["Exists", "Equal"]).default("Exists"),
+    value: z.string().optional(),
+    effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
+});
+
+const cluster = z.strictObject({
+    /** kubeconfig context; default: the kubeconfig's current context. */
+    context: z.string().min(1).optional(),
+    /** kubeconfig file path; default: $KUBECONFIG or ~/.kube/config. */
+    kubeconfig: z.string().min(1).optional(),
+    /** MCS cluster id (KEP-1645); default: the cluster's key. */
+    clusterId: dnsLabel.optional(),
+    /** Nodes the set may run on; pods are spread one per node. */
+    nodes: z.array(nodeName).min(1, { message: "must list at least one node" }),
+    storage: z.union([localStorage, dynamicStorage], {
+        error: "must be { localPath, capacity } or { storageClass }",
+    }),
+    /** Tolerations for pods in this cluster (e.g. Kosmos's `kosmos.io/node` taint). */
+    tolerations: z.array(toleration).default([]),
+});
+
+const resources = z.strictObject({
+    cpu: quantity.default("500m"),
+    memory: quantity.default("1Gi"),
+    memoryLimit: quantity.default("2Gi"),
+});
+
+const mysql = z.strictObject({
+    /** StatefulSet name; pods are `<name>-<ordinal>` in every cluster. */
+    name: dnsLabel.max(40).default("mysql"),
+    namespace: dnsLabel.default("mysql"),
+    engine: z.enum(["mysql", "mariadb"]).default("mysql"),
+    /** Engine version: default 8.4 for mysql, 10.11 for mariadb. */
+    version: z.string().regex(/^[0-9]+(\.[0-9]+){0,2}$/, { message: "is not a version like 10.11" }).optional(),
+    /** Full image reference; overrides engine + version. */
+    image: z.string().min(1).optional(),
+    storageSize: quantity.default("10Gi"),
+    resources: resources.prefault({}),
+    /** server-id = serverIdBase + ordinal. */
+    serverIdBase: z.number().int().min(1).max(4_000_000_000).default(1000),
+    /** MariaDB gtid_domain_id of the set. */
+    gtidDomainId: z.number().int().min(0).max(4_294_967_295).default(0),
+    /** Semi-synchronous replication: a commit is acknowledged once a replica has it. */
+    semiSync: z.boolean().default(true),
+    /** Readiness fails when a replica lags more than this. */
+    maxLagSeconds: z.number().int().min(1).default(30),
+    /** Declare the namespace (never deleted by Pulumi: it holds the claims). */
+    createNamespace: z.boolean().default(true),
+});
+
+const mcs = z.strictObject({
+    profile: z.enum(["mcs-api", "ack-one", "kosmos"]).default("mcs-api"),
+    /** Clusters that run no pods but whose clients use the set; they get ServiceImports. */
+    consumers: z.array(z.string()).default([]),
+});
+
+const migration = z.strictObject({
+    /** At most this many ordinals change cluster in one `pulumi up`. */
+    maxMovesPerStep: z.number().int().min(1).default(1),
+    /** Seconds the switchover Job may take before it fails and restores the old primary. */
+    switchoverTimeoutSeconds: z.number().int().min(5).default(120),
+});
+
+/** The whole stack config, keys without the `mysql-multicluster:` prefix. */
+export const stackConfigSchema = z
+    .strictObject({
+        clusters: z
+            .record(dnsLabel, cluster, {
+                error: (iss) => (iss.input === undefined ? "is required: " : "must be ") + "a map of cluster name to { nodes, storage }",
+            })
+            .refine((c) => Object.keys(c).length > 0, { message: "must name at least one cluster" }),
+        placement: z.array(z.string(), {
+                error: (iss) => (iss.input === undefined ? "is required: " : "must be ") + "a list of cluster names, one per ordinal",
+            }).min(1, {
+            message: "must place at least one ordinal",
+        }),
+        primary: z.number().int().min(0).default(0),
+        mysql: mysql.prefault({}),
+        mcs: mcs.prefault({}),
+        migration: migration.prefault({}),
+        /** Clusters whose retained claims and volumes may now be deleted (the migration is done). */
+        retire: z.array(z.string()).default([]),
+    })
+    .superRefine((cfg, ctx) => {
+        const names = Object.keys(cfg.clusters);
+        const known = names.join(", ");
+        const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+
+        cfg.placement.forEach((c, i) => {
+            if (!cfg.clusters[c]) issue(["placement", i], `cluster "${c}" is not in clusters (known: ${known})`);
+        });
+        // One StatefulSet per cluster holds one contiguous range of ordinals.
+        for (const c of new Set(cfg.placement)) {
+            const ords = cfg.placement.flatMap((p, i) => (p === c ? [i] : []));
+            const gap = ords.findIndex((o, j) => j > 0 && o !== ords[j - 1] + 1);
+            if (gap > 0) {
+                issue(
+                    ["placement", ords[gap]],
+                    `cluster "${c}" would run ordinals ${ords.join(",")}, which are not contiguous; ` +
+                        `one StatefulSet per cluster holds one contiguous range`,
+                );
+            }
+            const nodes = cfg.clusters[c]?.nodes.length;
+            if (nodes !== undefined && ords.length > nodes) {
+                issue(
+                    ["placement"],
+                    `cluster "${c}" would run ${ords.length} pods but lists ${nodes} node(s) in clusters.${c}.nodes; ` +
+                        `pods are spread one per node`,
+                );
+            }
+        }
+        if (cfg.primary >= cfg.placement.length) {
+            issue(["primary"], `${cfg.primary} is out of range: placement has ordinals 0..${cfg.placement.length - 1}`);
+        }
+        const ids = new Map<string, string>();
+        for (const [name, c] of Object.entries(cfg.clusters)) {
+            const dup = new Set<string>();
+            c.nodes.forEach((n, i) => {
+                if (dup.has(n)) issue(["clusters", name, "nodes", i], `node "${n}" is listed twice`);
+                dup.add(n);
+            });
+            const id = c.clusterId ?? name;
+            if (ids.has(id)) issue(["clusters", name, "clusterId"], `"${id}" is already the id of cluster "${ids.get(id)}"`);
+            ids.set(id, name);
+            if ("localPath" in c.storage) {
+                const cap = quantityBytes(c.storage.capacity)!;
+                const want = quantityBytes(cfg.mysql.storageSize)!;
+                if (cap < want) {
+                    issue(
+                        ["clusters", name, "storage", "capacity"],
+                        `${c.storage.capacity} is smaller than mysql.storageSize ${cfg.mysql.storageSize}; no claim would bind`,
+                    );
+                }
+            }
+        }
+        cfg.mcs.consumers.forEach((c, i) => {
+            if (!cfg.clusters[c]) issue(["mcs", "consumers", i], `cluster "${c}" is not in clusters (known: ${known})`);
+        });
+        cfg.retire.forEach((c, i) => {
+            if (!cfg.clusters[c]) issue(["retire", i], `cluster "${c}" is not in clusters (known: ${known})`);
+            else if (cfg.placement.includes(c)) {
+                issue(["retire", i], `cluster "${c}" still runs ordinals in placement; move them away before retiring it`);
+            } else if (cfg.mcs.consumers.includes(c)) {
+                issue(["retire", i], `cluster "${c}" is still listed in mcs.consumers`);
+            }
+        });
+    });
+
+export type StackConfig = z.output<typeof stackConfigSchema>;
+export type ClusterConfig = StackConfig["clusters"][string];
+export type MysqlConfig = StackConfig["mysql"];
+export type McsProfile = StackConfig["mcs"]["profile"];
+
+function formatPath(path: PropertyKey[]): string {
+    return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), "");
+}
+
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+    let v: unknown = raw;
+    for (const p of path) {
+        if (v === null || typeof v !== "object") return undefined;
+        v = (v as Record<PropertyKey, unknown>)[p];
+    }
+    return v;
+}
+
+/** Formats one validation issue as `mysql-multicluster:<key>: <value> <message>` — one line. */
+function formatIssue(raw: unknown, issue: z.core.$ZodIssue): string {
+    const key = `${PROJECT}:${formatPath(issue.path)}`;
+    if (issue.code === "unrecognized_keys") {
+        const k = issue.keys.join(", ");
+        return `${key}${issue.path.length ? "." : ""}${k}: unknown key${issue.keys.length > 1 ? "s" : ""} (check the spelling)`;
+    }
+    const value = valueAt(raw, issue.path);
+    if (value === undefined) return `${key}: ${issue.message.replace(/^Invalid input: expected (\w+), received undefined$/, "is required ($1)")}`;
+    const shown = typeof value === "object" ? JSON.stringify(value) : JSON.stringify(value);
+    const msg = issue.code === "custom" || /^(is|must|cluster|node|\d)/.test(issue.message) ? issue.message : issue.message.toLowerCase();
+    return `${key}: ${shown.length > 80 ? shown.slice(0, 77) + "..." : shown}: ${msg}`;
+}
+
+/**
+ * Validates raw stack config (keys without the project prefix) and returns it typed with defaults.
+ * Throws ConfigError with one line naming the first key and value at fault.
+ */
+export function parseStackConfig(raw: unknown): StackConfig {
+    const res = stackConfigSchema.safeParse(raw ?? {});
+    if (res.success) return res.data;
+    // Report the most specific issue first: schema errors before cross-field rules.
+    const issues = [...res.error.issues].sort((a, b) => Number(a.code === "custom") - Number(b.code === "custom"));
+    throw new ConfigError(formatIssue(raw, issues[0]));
+}
+
+/**
+ * Turns a `Pulumi.<stack>.yaml` document's `config:` map (`mysql-multicluster:<key>` keys) into raw
+ * config without the prefix. Keys of other namespaces (e.g. `kubernetes:`) are ignored; a key with our
+ * prefix and a nested path (`mysql-multicluster:mysql.engine`) is not supported by Pulumi and refused.
+ */
+export function stripProjectPrefix(config: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(config)) {
+        if (!k.includes(":")) throw new ConfigError(`config key "${k}" has no namespace; use ${PROJECT}:${k}`);
+        const [ns, key] = [k.slice(0, k.indexOf(":")), k.slice(k.indexOf(":") + 1)];
+        if (ns !== PROJECT) continue;
+        // Pulumi secrets in stack files are { secure: ... } objects; this program takes none.
+        if (v && typeof v === "object" && "secure" in (v as object)) {
+            throw new ConfigError(`${k}: is a secret value; this program generates its own credentials and takes none`);
+        }
+        out[key] = v;
+    }
+    return out;
+}
+
+/** Raw config from Pulumi's flat `project:key` → string map (objects arrive as JSON text). */
+export function rawFromPulumiConfig(all: Record<string, string>): Record<string, unknown> {
+    const decoded: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(all)) {
+        try {
+            decoded[k] = JSON.parse(v);
+        } catch {
+            decoded[k] = v;
+        }
+    }
+    return stripProjectPrefix(decoded);
+}

@@ -1,0 +1,107 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { StackConfig } from "./config";
+import { ServiceRole, serviceName, podName } from "./naming";
+import { ClusterPlan, Plan, topologyEnv } from "./plan";
+import {
+    PORTS, SECRET_KEYS, baseServerConfig, commonLabels, objectNames, podTemplateHash, selectorLabels, statefulSetSpec,
+} from "./podSpec";
+
+export interface MysqlSliceArgs {
+    readonly plan: Plan;
+    readonly cluster: ClusterPlan;
+    readonly config: StackConfig;
+    readonly scripts: Record<string, string>;
+    readonly credentials: {
+        readonly rootPassword: pulumi.Input<string>;
+        readonly replicationPassword: pulumi.Input<string>;
+        readonly seedPassword: pulumi.Input<string>;
+    };
+    readonly provider: k8s.Provider;
+    /** The namespace resource when the program declares it. */
+    readonly namespace?: k8s.core.v1.Namespace;
+    /** Resources that must exist before the StatefulSet changes (step ordering across clusters). */
+    readonly statefulSetDependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** The ports each Service role exposes (the headless one also carries the donor stream). */
+export function servicePorts(role: ServiceRole, engine: Plan["engine"]) {
+    const ports: { name: string; port: number; targetPort: string; protocol: string }[] = [
+        { name: "mysql", port: PORTS.mysql, targetPort: "mysql", protocol: "TCP" },
+    ];
+    if (role === "headless" && engine === "mariadb") ports.push({ name: "donor", port: PORTS.donor, targetPort: "donor", protocol: "TCP" });
+    return ports;
+}
+
+/**
+ * The part of the set one cluster runs: its StatefulSet (exactly the ordinals the plan gives it, via
+ * `spec.ordinals.start`), the headless, write and read Services, configuration, credentials and PDB.
+ */
+export class MysqlSlice extends pulumi.ComponentResource {
+    public readonly services: Record<ServiceRole, k8s.core.v1.Service>;
+    public readonly statefulSet: k8s.apps.v1.StatefulSet;
+
+    constructor(name: string, args: MysqlSliceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mysql-multicluster:mysql:MysqlSlice", name, {}, opts);
+        const { plan, cluster, config } = args;
+        const names = objectNames(plan.set);
+        const ns = plan.namespace;
+        const child = { parent: this, provider: args.provider, dependsOn: args.namespace ? [args.namespace] : [] };
+        const meta = (n: string, component: string) => ({ name: n, namespace: ns, labels: commonLabels(plan.set, component) });
+
+        const baseConfig = baseServerConfig(plan.engine);
+        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(names.config, "config"), data: { "my.cnf": baseConfig } }, child);
+        const scripts = new k8s.core.v1.ConfigMap(`${name}-scripts`, { metadata: meta(names.scripts, "scripts"), data: args.scripts }, child);
+        const topology = new k8s.core.v1.ConfigMap(
+            `${name}-topology`,
+            { metadata: meta(names.topology, "topology"), data: { "topology.env": topologyEnv(cluster.topology) } },
+            child,
+        );
+        const secret = new k8s.core.v1.Secret(
+            `${name}-credentials`,
+            {
+                metadata: meta(names.secret, "credentials"),
+                type: "Opaque",
+                stringData: {
+                    [SECRET_KEYS.root]: args.credentials.rootPassword,
+                    [SECRET_KEYS.replication]: args.credentials.replicationPassword,
+                    [SECRET_KEYS.seed]: args.credentials.seedPassword,
+                },
+            },
+            child,
+        );
+
+        const svc = (role: ServiceRole, spec: Record<string, unknown>) =>
+            new k8s.core.v1.Service(
+                `${name}-svc-${role}`,
+                { metadata: meta(serviceName(plan.set, role), `service-${role}`), spec: { ports: servicePorts(role, plan.engine), ...spec } },
+                child,
+            );
+        this.services = {
+            // Governing Service: per-pod DNS names, published before readiness so peers can seed and catch up.
+            headless: svc("headless", { clusterIP: "None", publishNotReadyAddresses: true, selector: selectorLabels(plan.set) }),
+            // Only the primary's pod, by its stable pod-name label; the switchover moves this selector.
+            write: svc("write", { selector: { ...selectorLabels(plan.set), "statefulset.kubernetes.io/pod-name": podName(plan.set, plan.primary) } }),
+            read: svc("read", { selector: selectorLabels(plan.set) }),
+        };
+
+        new k8s.policy.v1.PodDisruptionBudget(
+            `${name}-pdb`,
+            { metadata: meta(names.pdb, "pdb"), spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(plan.set) } } },
+            child,
+        );
+
+        this.statefulSet = new k8s.apps.v1.StatefulSet(
+            `${name}-statefulset`,
+            {
+                metadata: meta(names.statefulSet, "database"),
+                spec: statefulSetSpec(plan, cluster, config, podTemplateHash(baseConfig, args.scripts)),
+            },
+            {
+                ...child,
+                dependsOn: [...child.dependsOn, configMap, scripts, topology, secret, this.services.headless, ...(args.statefulSetDependsOn ?? [])],
+            },
+        );
+        this.registerOutputs({ statefulSet: this.statefulSet.metadata.name });
+    }
+}

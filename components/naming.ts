@@ -1,0 +1,64 @@
+import { McsProfile } from "./config";
+
+/** The three Services every slice declares, by role. */
+export type ServiceRole = "headless" | "write" | "read";
+
+/** What a name depends on: the set, its namespace and the multi-cluster profile. */
+export interface NamingContext {
+    readonly set: string;
+    readonly namespace: string;
+    readonly profile: McsProfile;
+    /** MCS cluster id of a cluster name. */
+    readonly clusterIdOf: (cluster: string) => string;
+}
+
+/** Kubernetes name of a Service role: the headless (governing) Service carries the set's name. */
+export function serviceName(set: string, role: ServiceRole): string {
+    return role === "headless" ? set : `${set}-${role}`;
+}
+
+/** Pod name of an ordinal; the same in every cluster (KEP-3335 ordinals keep names stable). */
+export function podName(set: string, ordinal: number): string {
+    return `${set}-${ordinal}`;
+}
+
+/**
+ * The name under which cluster `from` reaches a Service that cluster `serving` provides.
+ * - same cluster: the ordinary `<svc>.<ns>.svc.cluster.local`;
+ * - mcs-api (KEP-1645): `<svc>.<ns>.svc.clusterset.local`;
+ * - ack-one: the imported Service is materialised as `amcs-<svc>` in the consumer;
+ * - kosmos: the imported Service keeps its name in the consumer.
+ */
+export function serviceHost(ctx: NamingContext, role: ServiceRole, serving: string, from: string): string {
+    const svc = serviceName(ctx.set, role);
+    if (serving === from) return `${svc}.${ctx.namespace}.svc.cluster.local`;
+    switch (ctx.profile) {
+        case "mcs-api":
+            return `${svc}.${ctx.namespace}.svc.clusterset.local`;
+        case "ack-one":
+            return `amcs-${svc}.${ctx.namespace}.svc.cluster.local`;
+        case "kosmos":
+            return `${svc}.${ctx.namespace}.svc.cluster.local`;
+    }
+}
+
+/**
+ * The name under which cluster `from` reaches pod `ordinal` running in cluster `podCluster`.
+ * - same cluster: `<pod>.<headless>.<ns>.svc.cluster.local`;
+ * - mcs-api: `<pod>.<clusterId>.<headless>.<ns>.svc.clusterset.local` (KEP-1645 DNS spec);
+ * - ack-one: `<pod>.amcs-<headless>.<ns>.svc.cluster.local` (works without the CoreDNS `multicluster` plugin);
+ * - kosmos: the imported headless Service keeps its name, so `<pod>.<headless>.<ns>.svc.cluster.local`.
+ */
+export function podHost(ctx: NamingContext, ordinal: number, podCluster: string, from: string): string {
+    const pod = podName(ctx.set, ordinal);
+    const headless = serviceName(ctx.set, "headless");
+    if (podCluster === from) return `${pod}.${headless}.${ctx.namespace}.svc.cluster.local`;
+    switch (ctx.profile) {
+        case "mcs-api":
+            return `${pod}.${ctx.clusterIdOf(podCluster)}.${headless}.${ctx.namespace}.svc.clusterset.local`;
+        case "ack-one":
+            return `${pod}.amcs-${headless}.${ctx.namespace}.svc.cluster.local`;
+        case "kosmos":
+            return `${pod}.${headless}.${ctx.namespace}.svc.cluster.local`;
+    }
+}

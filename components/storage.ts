@@ -1,0 +1,75 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { ClusterPlan } from "./plan";
+import { commonLabels, objectNames } from "./podSpec";
+
+export interface ClusterStorageArgs {
+    readonly set: string;
+    readonly cluster: ClusterPlan;
+    readonly provider: k8s.Provider;
+}
+
+/** Name of the local PersistentVolume on a node; stable across phases. */
+export function localVolumeName(set: string, node: string): string {
+    return `${set}-data-${node}`.slice(0, 253);
+}
+
+/**
+ * Storage of one cluster. For `localPath`: a no-provisioner StorageClass (WaitForFirstConsumer) and one
+ * static local PersistentVolume per node, pinned by nodeAffinity, reclaim policy Retain, and kept by
+ * Pulumi on delete unless the cluster is retired. For `storageClass`: nothing (claims use that class).
+ */
+export class ClusterStorage extends pulumi.ComponentResource {
+    public readonly storageClassName: string;
+    public readonly volumeNames: string[];
+
+    constructor(name: string, args: ClusterStorageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mysql-multicluster:storage:ClusterStorage", name, {}, opts);
+        const storage = args.cluster.config.storage;
+        const labels = commonLabels(args.set, "storage");
+        // Only a retired cluster's volumes may leave with the stack; elsewhere they may hold data.
+        const keep = { parent: this, provider: args.provider, retainOnDelete: !args.cluster.retired };
+        this.volumeNames = [];
+        if (!("localPath" in storage)) {
+            this.storageClassName = storage.storageClass;
+            this.registerOutputs({ storageClassName: this.storageClassName });
+            return;
+        }
+        this.storageClassName = storage.storageClassName ?? objectNames(args.set).storageClass;
+        const sc = new k8s.storage.v1.StorageClass(
+            `${name}-class`,
+            {
+                metadata: { name: this.storageClassName, labels },
+                provisioner: "kubernetes.io/no-provisioner",
+                volumeBindingMode: "WaitForFirstConsumer",
+                reclaimPolicy: "Retain",
+            },
+            { parent: this, provider: args.provider },
+        );
+        for (const node of args.cluster.config.nodes) {
+            const pvName = localVolumeName(args.set, node);
+            new k8s.core.v1.PersistentVolume(
+                `${name}-pv-${node}`,
+                {
+                    metadata: { name: pvName, labels: { ...labels, "mysql-multicluster/node": node } },
+                    spec: {
+                        capacity: { storage: storage.capacity },
+                        accessModes: ["ReadWriteOnce"],
+                        volumeMode: "Filesystem",
+                        persistentVolumeReclaimPolicy: "Retain",
+                        storageClassName: this.storageClassName,
+                        local: { path: storage.localPath },
+                        nodeAffinity: {
+                            required: {
+                                nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [node] }] }],
+                            },
+                        },
+                    },
+                },
+                { ...keep, dependsOn: [sc] },
+            );
+            this.volumeNames.push(pvName);
+        }
+        this.registerOutputs({ storageClassName: this.storageClassName, volumeNames: this.volumeNames });
+    }
+}

@@ -1,0 +1,104 @@
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fc from "fast-check";
+import { ConfigError, parseStackConfig, quantityBytes, stripProjectPrefix } from "../../components/config";
+import { baseRaw, validRawConfig } from "../helpers/configs";
+
+test("defaults are applied in one place", () => {
+    const cfg = parseStackConfig(baseRaw());
+    assert.equal(cfg.mysql.name, "mysql");
+    assert.equal(cfg.mysql.namespace, "mysql");
+    assert.equal(cfg.mysql.storageSize, "10Gi");
+    assert.equal(cfg.mcs.profile, "mcs-api");
+    assert.equal(cfg.migration.maxMovesPerStep, 1);
+    assert.deepEqual(cfg.retire, []);
+    assert.deepEqual(cfg.mysql.resources, { cpu: "500m", memory: "1Gi", memoryLimit: "2Gi" });
+});
+
+test("quantities", () => {
+    assert.equal(quantityBytes("10Gi"), 10 * 2 ** 30);
+    assert.equal(quantityBytes("500M"), 5e8);
+    assert.equal(quantityBytes("1.5Ki"), 1536);
+    for (const bad of ["10GB", "ten", "", "-1Gi", "1 Gi"]) assert.equal(quantityBytes(bad), undefined, bad);
+});
+
+// Each row: a mutation of a valid config, and the one line the user must see.
+const refusals: [string, (r: Record<string, any>) => void, RegExp][] = [
+    ["unknown cluster in placement", (r) => (r.placement = ["a", "z"]), /^mysql-multicluster:placement\[1\]: "z": cluster "z" is not in clusters \(known: a, b\)$/],
+    ["ordinals not contiguous", (r) => { r.clusters.a.nodes.push("a-3"); r.placement = ["a", "b", "a"]; }, /^mysql-multicluster:placement\[2\]: .*cluster "a" would run ordinals 0,2, which are not contiguous/],
+    ["more pods than nodes", (r) => (r.placement = ["a", "a", "a"]), /^mysql-multicluster:placement: .*cluster "a" would run 3 pods but lists 2 node\(s\)/],
+    ["primary out of range", (r) => (r.primary = 2), /^mysql-multicluster:primary: 2: 2 is out of range: placement has ordinals 0\.\.1$/],
+    ["negative primary", (r) => (r.primary = -1), /^mysql-multicluster:primary: -1: /],
+    ["empty placement", (r) => (r.placement = []), /^mysql-multicluster:placement: \[\]: must place at least one ordinal$/],
+    ["missing clusters", (r) => delete r.clusters, /^mysql-multicluster:clusters: is required/],
+    ["missing placement", (r) => delete r.placement, /^mysql-multicluster:placement: is required/],
+    ["malformed quantity", (r) => (r.mysql.storageSize = "10GB"), /^mysql-multicluster:mysql\.storageSize: "10GB": is not a Kubernetes quantity/],
+    ["malformed capacity", (r) => (r.clusters.a.storage.capacity = "lots"), /^mysql-multicluster:clusters\.a\.storage/],
+    ["capacity below storageSize", (r) => (r.mysql.storageSize = "20Gi"), /^mysql-multicluster:clusters\.a\.storage\.capacity: "15Gi": 15Gi is smaller than mysql\.storageSize 20Gi/],
+    ["unknown engine", (r) => (r.mysql.engine = "postgres"), /^mysql-multicluster:mysql\.engine: "postgres": /],
+    ["unknown profile", (r) => (r.mcs = { profile: "istio" }), /^mysql-multicluster:mcs\.profile: "istio": /],
+    ["unknown key (typo)", (r) => (r.placment = ["a"]), /^mysql-multicluster:placment: unknown key/],
+    ["unknown nested key", (r) => (r.mysql.engnie = "mysql"), /^mysql-multicluster:mysql\.engnie: unknown key/],
+    ["node listed twice", (r) => (r.clusters.a.nodes = ["a-1", "a-1"]), /^mysql-multicluster:clusters\.a\.nodes\[1\]: "a-1": node "a-1" is listed twice$/],
+    ["duplicate cluster id", (r) => (r.clusters.b.clusterId = "a"), /^mysql-multicluster:clusters\.b\.clusterId: "a": "a" is already the id of cluster "a"$/],
+    ["bad cluster name", (r) => (r.clusters.Bad_Name = r.clusters.b), /^mysql-multicluster:clusters\.Bad_Name: /],
+    ["relative local path", (r) => (r.clusters.a.storage.localPath = "data"), /^mysql-multicluster:clusters\.a\.storage/],
+    ["retired cluster still placed", (r) => (r.retire = ["a"]), /^mysql-multicluster:retire\[0\]: "a": cluster "a" still runs ordinals/],
+    ["unknown consumer", (r) => (r.mcs = { consumers: ["q"] }), /^mysql-multicluster:mcs\.consumers\[0\]: "q": cluster "q" is not in clusters/],
+    ["primary not an integer", (r) => (r.primary = "zero"), /^mysql-multicluster:primary: "zero": /],
+    ["no nodes", (r) => (r.clusters.b.nodes = []), /^mysql-multicluster:clusters\.b\.nodes: \[\]: must list at least one node$/],
+];
+
+for (const [name, mutate, expected] of refusals) {
+    test(`refuses: ${name}`, () => {
+        const raw = baseRaw();
+        mutate(raw);
+        assert.throws(
+            () => parseStackConfig(raw),
+            (e: unknown) => {
+                assert.ok(e instanceof ConfigError, `not a ConfigError: ${e}`);
+                assert.match(e.message, expected);
+                assert.ok(!e.message.includes("\n"), "one line");
+                return true;
+            },
+        );
+    });
+}
+
+test("stack file keys: other namespaces are ignored, missing namespace and secrets refused", () => {
+    assert.deepEqual(stripProjectPrefix({ "kubernetes:context": "x", "mysql-multicluster:primary": 1 }), { primary: 1 });
+    assert.throws(() => stripProjectPrefix({ primary: 1 }), /config key "primary" has no namespace/);
+    assert.throws(() => stripProjectPrefix({ "mysql-multicluster:x": { secure: "abc" } }), /is a secret value/);
+});
+
+test("property: every generated valid config is accepted", () => {
+    fc.assert(fc.property(validRawConfig, (raw) => void parseStackConfig(raw)), { numRuns: 300 });
+});
+
+test("property: breaking one rule is refused with a named key", () => {
+    const breakers: ((r: Record<string, any>) => string)[] = [
+        (r) => ((r.placement = [...r.placement, "nowhere"]), "placement"),
+        (r) => ((r.primary = r.placement.length), "primary"),
+        (r) => ((r.mysql.storageSize = "1 Gi"), "mysql.storageSize"),
+        (r) => ((r.mcs.profile = "submariner"), "mcs.profile"),
+        (r) => {
+            const c = r.placement[0];
+            r.placement = [...r.placement, ...r.clusters[c].nodes.map(() => c)];
+            return "placement";
+        },
+    ];
+    fc.assert(
+        fc.property(validRawConfig, fc.integer({ min: 0, max: breakers.length - 1 }), (raw, b) => {
+            const key = breakers[b](raw);
+            try {
+                parseStackConfig(raw);
+            } catch (e) {
+                assert.ok(e instanceof ConfigError);
+                assert.ok(e.message.startsWith(`mysql-multicluster:${key}`), `${e.message} does not name ${key}`);
+                return;
+            }
+            assert.fail("accepted an invalid config");
+        }),
+        { numRuns: 300 },
+    );
+});

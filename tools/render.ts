@@ -1,0 +1,166 @@
+/**
+ * Offline renderer: evaluates the Pulumi program itself (index.ts) under Pulumi's mock runtime — no
+ * cluster, no CLI — and writes every Kubernetes object it declares as YAML under <out>/<cluster>/.
+ *
+ *   npm run render -- --config <stack config file> [--previous <deployed stack config file>] --out <dir>
+ *
+ * Bad input: one line naming the flag, file or key at fault, exit 2, nothing written.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import { ConfigError, PROJECT, parseStackConfig, stripProjectPrefix } from "../components/config";
+import { buildPlan, placementTable } from "../components/plan";
+import { OFFLINE_SECRET, kubernetesObjects, recordingMocks } from "./mocks";
+import { previousStateOutputs, readStackFile } from "./stackFile";
+
+class UsageError extends Error {}
+
+interface Args {
+    config: string;
+    out: string;
+    previous?: string;
+    stack?: string;
+    quiet: boolean;
+}
+
+const USAGE = "usage: npm run render -- --config <stack config file> [--previous <deployed stack config file>] --out <dir> [--stack <name>] [--quiet]";
+
+export function parseArgs(argv: string[]): Args {
+    const a: Partial<Args> = { quiet: false };
+    for (let i = 0; i < argv.length; i++) {
+        const flag = argv[i];
+        const value = () => {
+            const v = argv[++i];
+            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag}: needs a value. ${USAGE}`);
+            return v;
+        };
+        switch (flag) {
+            case "--config": a.config = value(); break;
+            case "--out": a.out = value(); break;
+            case "--previous": a.previous = value(); break;
+            case "--stack": a.stack = value(); break;
+            case "--quiet": a.quiet = true; break;
+            case "--help": case "-h": throw new UsageError(USAGE);
+            default: throw new UsageError(`${flag}: unknown argument. ${USAGE}`);
+        }
+    }
+    if (!a.config) throw new UsageError(`--config is required. ${USAGE}`);
+    if (!a.out) throw new UsageError(`--out is required. ${USAGE}`);
+    return a as Args;
+}
+
+/** The output directory must be new, empty, or a previous render (it holds plan.json): never a user's folder. */
+function checkOutDir(out: string) {
+    if (!fs.existsSync(out)) return;
+    if (!fs.statSync(out).isDirectory()) throw new UsageError(`--out ${out}: exists and is not a directory`);
+    const entries = fs.readdirSync(out);
+    if (entries.length && !entries.includes("plan.json")) {
+        throw new UsageError(`--out ${out}: directory is not empty and holds no earlier render (no plan.json); refusing to overwrite it`);
+    }
+}
+
+/** Secret values are never written: under mocks they are placeholders already; redact whatever is there. */
+function redact(obj: Record<string, any>): Record<string, any> {
+    if (obj.kind !== "Secret") return obj;
+    const hide = (m?: Record<string, unknown>) => (m ? Object.fromEntries(Object.keys(m).map((k) => [k, OFFLINE_SECRET])) : undefined);
+    return { ...obj, ...(obj.stringData ? { stringData: hide(obj.stringData) } : {}), ...(obj.data ? { data: hide(obj.data) } : {}) };
+}
+
+function fileName(obj: Record<string, any>): string {
+    return `${String(obj.kind).toLowerCase()}-${obj.metadata?.name}.yaml`;
+}
+
+async function main(argv: string[]): Promise<number> {
+    const args = parseArgs(argv);
+    const next = readStackFile(args.config, "--config");
+    const cfg = parseStackConfig(stripProjectPrefix(next.config));
+    const previous = args.previous ? readStackFile(args.previous, "--previous") : undefined;
+    const prevCfg = previous ? parseStackConfig(stripProjectPrefix(previous.config)) : undefined;
+    checkOutDir(args.out);
+
+    // The program reads config exactly as under `pulumi up`: the flat project:key map.
+    const flat: Record<string, string> = {};
+    for (const [k, v] of Object.entries(next.config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
+    pulumi.runtime.setAllConfig(flat);
+    const stack = args.stack ?? next.stack ?? "render";
+    const { mocks, resources } = recordingMocks(previousStateOutputs(prevCfg));
+    await pulumi.runtime.setMocks(mocks, PROJECT, stack, false);
+
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const program = require("../index");
+    await pulumi.runtime.disconnect();
+    const outputs: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(program)) outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((r) => (v as pulumi.Output<unknown>).apply(r)) : v;
+    const step = program.__step ?? undefined;
+
+    const byCluster = new Map<string, { file: string; text: string }[]>();
+    for (const { cluster, object } of kubernetesObjects(resources)) {
+        const obj = redact(object);
+        const files = byCluster.get(cluster) ?? [];
+        files.push({ file: fileName(obj), text: YAML.stringify(obj, { sortMapEntries: false }) });
+        byCluster.set(cluster, files);
+    }
+    const plan = buildPlan(cfg);
+    const planJson = {
+        stack,
+        config: path.resolve(args.config),
+        previous: args.previous ? path.resolve(args.previous) : null,
+        placement: plan.placement,
+        primary: plan.primary,
+        applyOrder: (outputs.step as any)?.applyOrder ?? plan.clusters.map((c) => c.name),
+        step: outputs.step ?? null,
+        clusters: Object.fromEntries(
+            plan.clusters.map((c) => [
+                c.name,
+                {
+                    context: c.config.context ?? null,
+                    clusterId: c.clusterId,
+                    ordinals: c.ordinals,
+                    retired: c.retired,
+                    files: (byCluster.get(c.name) ?? []).map((f) => f.file).sort(),
+                },
+            ]),
+        ),
+        outputs,
+    };
+
+    // Everything is decided; only now touch the disk.
+    fs.rmSync(args.out, { recursive: true, force: true });
+    for (const [cluster, files] of byCluster) {
+        const dir = path.join(args.out, cluster);
+        fs.mkdirSync(dir, { recursive: true });
+        for (const f of files) fs.writeFileSync(path.join(dir, f.file), f.text);
+    }
+    fs.mkdirSync(args.out, { recursive: true });
+    fs.writeFileSync(path.join(args.out, "plan.json"), JSON.stringify(planJson, null, 2) + "\n");
+    if (!args.quiet) {
+        if (typeof (outputs.step as any)?.table === "string") console.log((outputs.step as any).table + "\n");
+        console.log(placementTable(plan));
+        const total = [...byCluster.values()].reduce((n, f) => n + f.length, 0);
+        console.log(`\nwrote ${total} objects for ${byCluster.size} cluster(s) to ${args.out}/`);
+    }
+    void prevCfg;
+    void step;
+    return 0;
+}
+
+/** A user error is one line on stderr and exit code 2; anything else is a bug and keeps its trace. */
+function isUserError(e: unknown): e is Error {
+    return e instanceof UsageError || e instanceof ConfigError || (e instanceof Error && e.name === "RunError");
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (e) => {
+            if (isUserError(e)) {
+                console.error(`error: ${e.message}`);
+                process.exit(2);
+            }
+            console.error(e);
+            process.exit(1);
+        },
+    );
+}

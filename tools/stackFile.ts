@@ -1,0 +1,44 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { ConfigError } from "../components/config";
+
+/** A `Pulumi.<stack>.yaml`-format file: top-level `config:` with `project:key` entries. */
+export interface StackFile {
+    readonly path: string;
+    /** The stack name when the file is named `Pulumi.<stack>.yaml`. */
+    readonly stack?: string;
+    readonly config: Record<string, unknown>;
+}
+
+/** Reads and parses a stack config file; one-line ConfigError naming the flag and file on any fault. */
+export function readStackFile(file: string, flag: string): StackFile {
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+        throw new ConfigError(`${flag} ${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+    let doc: unknown;
+    try {
+        doc = YAML.parse(text, { prettyErrors: false });
+    } catch (e) {
+        const err = e as Error & { linePos?: { line: number; col: number }[] };
+        const pos = err.linePos?.[0] ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : "";
+        throw new ConfigError(`${flag} ${file}: YAML does not parse${pos}: ${err.message.split("\n")[0]}`);
+    }
+    if (!doc || typeof doc !== "object" || Array.isArray(doc) || !("config" in doc)) {
+        throw new ConfigError(`${flag} ${file}: not a stack config file: expected a top-level "config:" map`);
+    }
+    const config = (doc as { config: unknown }).config;
+    if (!config || typeof config !== "object" || Array.isArray(config)) {
+        throw new ConfigError(`${flag} ${file}: "config" must be a map of project:key entries`);
+    }
+    const m = /^Pulumi\.([^.]+)\.yaml$/.exec(path.basename(file));
+    return { path: file, stack: m?.[1], config: config as Record<string, unknown> };
+}
+
+/** Mock state for the program's read of its own last deployment (filled in by the migration step logic). */
+export function previousStateOutputs(_prev: unknown) {
+    return () => undefined;
+}
