@@ -1,20 +1,28 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseStackConfig, rawFromPulumiConfig } from "./components/config";
 import { deploy } from "./components/deployment";
+import { TransitionError, parseDeployedState } from "./components/step";
 
-// Config errors are user errors: one line (RunError prints no stack trace), nothing created.
-function loadConfig() {
+// User errors (bad config, unsafe step) are one line: RunError prints no stack trace, nothing changes.
+function userErrors<T>(f: () => T): T {
     try {
-        return parseStackConfig(rawFromPulumiConfig(pulumi.runtime.allConfig()));
+        return f();
     } catch (e) {
-        if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+        if (e instanceof ConfigError || e instanceof TransitionError) throw new pulumi.RunError(e.message);
         throw e;
     }
 }
 
-const { outputs } = deploy(loadConfig());
+/** The last successful deployment of this very stack, from its own outputs; none on the first `up`. */
+async function deployedState() {
+    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    const { value } = await self.getOutputDetails("migrationState");
+    return userErrors(() => parseDeployedState(value));
+}
 
-export const primary = outputs.primary;
-export const placement = outputs.placement;
-export const clusters = outputs.clusters;
-export const writeEndpoint = outputs.writeEndpoint;
+export = async () => {
+    const config = userErrors(() => parseStackConfig(rawFromPulumiConfig(pulumi.runtime.allConfig())));
+    const previous = await deployedState();
+    const { outputs } = userErrors(() => deploy(config, previous));
+    return outputs;
+};

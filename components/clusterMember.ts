@@ -16,6 +16,8 @@ export interface ClusterMemberArgs {
     readonly provider: k8s.Provider;
     /** Resources in other clusters this cluster's StatefulSet change must wait for (a move's source). */
     readonly statefulSetDependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** The switchover Job of this step, if any (see MysqlSlice). */
+    readonly afterSwitchover?: pulumi.Input<pulumi.Resource>[];
 }
 type MysqlSliceArgs = ConstructorParameters<typeof MysqlSlice>[1];
 
@@ -52,6 +54,7 @@ export class ClusterMember extends pulumi.ComponentResource {
                 provider,
                 namespace,
                 statefulSetDependsOn: [this.storage, this.mcs, ...(args.statefulSetDependsOn ?? [])],
+                afterSwitchover: args.afterSwitchover,
             },
             { parent: this },
         );

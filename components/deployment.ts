@@ -1,11 +1,13 @@
+import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { StackConfig } from "./config";
-import { Plan, buildPlan } from "./plan";
+import { Plan, buildPlan, namingContext } from "./plan";
 import { loadScripts } from "./scripts";
 import { Credentials } from "./credentials";
 import { ClusterMember } from "./clusterMember";
 import { serviceHost } from "./naming";
-import { namingContext } from "./plan";
+import { DeployedState, Step, deployedStateOf, planStep, stepTable } from "./step";
+import { Switchover } from "./switchover";
 
 /** What a DBA reads at a glance after `pulumi up`. */
 export interface DeploymentOutputs {
@@ -13,44 +15,85 @@ export interface DeploymentOutputs {
     readonly placement: { ordinal: number; pod: string; cluster: string; role: string; crossClusterName: string }[];
     readonly clusters: Record<string, { ordinals: number[]; writeEndpoint: string; readEndpoint: string; retired: boolean }>;
     readonly writeEndpoint: string;
+    /** The step this `up` carried out: kind, apply order and the table shown in the preview. */
+    readonly step: { kind: string; applyOrder: string[]; table: string };
+    /** Read back by the next `up` to judge its step; resolves only once every StatefulSet and Job succeeded. */
+    readonly migrationState: pulumi.Output<DeployedState>;
 }
 
 export interface Deployment {
     readonly plan: Plan;
+    readonly step: Step;
     readonly members: Record<string, ClusterMember>;
+    readonly switchover?: Switchover;
     readonly outputs: DeploymentOutputs;
 }
 
 /** A provider per cluster, from its kubeconfig context and path. */
 export function clusterProvider(name: string, cluster: StackConfig["clusters"][string]): k8s.Provider {
-    return new k8s.Provider(`k8s-${name}`, {
-        context: cluster.context,
-        kubeconfig: cluster.kubeconfig,
-        // Objects keep the names the program gives them: a pod finds the same names in every cluster.
-        enableServerSideApply: true,
-    });
+    return new k8s.Provider(`k8s-${name}`, { context: cluster.context, kubeconfig: cluster.kubeconfig, enableServerSideApply: true });
 }
 
-/** Declares the whole set across its clusters: one ClusterMember per cluster, one shared Credentials. */
-export function deploy(cfg: StackConfig): Deployment {
+/** A promise settled later: lets a resource depend on one that is created after it in program order. */
+function deferred<T>() {
+    let resolve!: (v: T) => void;
+    const promise = new Promise<T>((r) => (resolve = r));
+    return { promise, resolve };
+}
+
+/**
+ * Declares the whole set across its clusters for one step: judges the step against the deployed state
+ * (throws TransitionError before anything is registered), then one ClusterMember per cluster in the
+ * step's apply order, with dependsOn edges across providers so a moved ordinal is gone from its source
+ * before its destination grows, and a switchover Job before the write Services move.
+ */
+export function deploy(cfg: StackConfig, previous?: DeployedState): Deployment {
+    const step = planStep(previous, cfg);
     const plan = buildPlan(cfg);
     const scripts = loadScripts();
     const credentials = new Credentials("credentials");
+    const providers = Object.fromEntries(plan.clusters.map((c) => [c.name, clusterProvider(c.name, c.config)]));
+
+    const wiring = Object.fromEntries(plan.clusters.map((c) => [c.name, deferred<pulumi.Resource>()]));
+    const job = deferred<pulumi.Resource>();
     const members: Record<string, ClusterMember> = {};
-    for (const cluster of plan.clusters) {
-        members[cluster.name] = new ClusterMember(cluster.name, {
+    for (const name of step.applyOrder) {
+        const cluster = plan.clusters.find((c) => c.name === name)!;
+        members[name] = new ClusterMember(name, {
             plan,
             cluster,
             config: cfg,
             scripts,
             credentials,
-            provider: clusterProvider(cluster.name, cluster.config),
+            provider: providers[name],
+            // Every cluster's exports and imports exist before any pod starts; a destination waits for its sources.
+            statefulSetDependsOn: [
+                ...plan.clusters.filter((c) => c.name !== name).map((c) => wiring[c.name].promise),
+                ...(step.waitsFor[name] ?? []).map((src) => members[src].slice.statefulSet),
+            ],
+            afterSwitchover: step.switchover ? [job.promise] : [],
+        });
+        wiring[name].resolve(members[name].mcs);
+    }
+
+    let switchover: Switchover | undefined;
+    if (step.switchover) {
+        switchover = new Switchover("switchover", {
+            plan,
+            config: cfg,
+            step: step.switchover,
+            provider: providers[step.switchover.toCluster],
+            dependsOn: [members[step.switchover.toCluster].slice.scripts],
         });
     }
-    return { plan, members, outputs: deploymentOutputs(cfg, plan) };
+    if (switchover) job.resolve(switchover.job);
+
+    const done = [...Object.values(members).map((m) => m.slice.statefulSet.id), ...(switchover ? [switchover.job.id] : [])];
+    const migrationState = pulumi.all(done).apply(() => deployedStateOf(cfg));
+    return { plan, step, members, switchover, outputs: { ...deploymentOutputs(cfg, plan, step), migrationState } };
 }
 
-export function deploymentOutputs(cfg: StackConfig, plan: Plan): DeploymentOutputs {
+export function deploymentOutputs(cfg: StackConfig, plan: Plan, step: Step): Omit<DeploymentOutputs, "migrationState"> {
     const ctx = namingContext(cfg);
     const primary = plan.pods[plan.primary];
     return {
@@ -63,5 +106,6 @@ export function deploymentOutputs(cfg: StackConfig, plan: Plan): DeploymentOutpu
             ]),
         ),
         writeEndpoint: serviceHost(ctx, "write", plan.primaryCluster, ""),
+        step: { kind: step.kind, applyOrder: [...step.applyOrder], table: stepTable(step) },
     };
 }

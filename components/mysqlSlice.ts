@@ -22,6 +22,8 @@ export interface MysqlSliceArgs {
     readonly namespace?: k8s.core.v1.Namespace;
     /** Resources that must exist before the StatefulSet changes (step ordering across clusters). */
     readonly statefulSetDependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** The switchover Job, when this step has one: the write Service and the topology move after it. */
+    readonly afterSwitchover?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** The ports each Service role exposes (the headless one also carries the donor stream). */
@@ -40,22 +42,28 @@ export function servicePorts(role: ServiceRole, engine: Plan["engine"]) {
 export class MysqlSlice extends pulumi.ComponentResource {
     public readonly services: Record<ServiceRole, k8s.core.v1.Service>;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
+    public readonly scripts: k8s.core.v1.ConfigMap;
 
     constructor(name: string, args: MysqlSliceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:mysql:MysqlSlice", name, {}, opts);
         const { plan, cluster, config } = args;
         const names = objectNames(plan.set);
         const ns = plan.namespace;
-        const child = { parent: this, provider: args.provider, dependsOn: args.namespace ? [args.namespace] : [] };
+        const child: pulumi.CustomResourceOptions & { dependsOn: pulumi.Input<pulumi.Resource>[] } = {
+            parent: this,
+            provider: args.provider,
+            dependsOn: args.namespace ? [args.namespace] : [],
+        };
         const meta = (n: string, component: string) => ({ name: n, namespace: ns, labels: commonLabels(plan.set, component) });
 
         const baseConfig = baseServerConfig(plan.engine);
         const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(names.config, "config"), data: { "my.cnf": baseConfig } }, child);
-        const scripts = new k8s.core.v1.ConfigMap(`${name}-scripts`, { metadata: meta(names.scripts, "scripts"), data: args.scripts }, child);
+        const afterSwitchover = { ...child, dependsOn: [...child.dependsOn, ...(args.afterSwitchover ?? [])] };
+        const scripts = (this.scripts = new k8s.core.v1.ConfigMap(`${name}-scripts`, { metadata: meta(names.scripts, "scripts"), data: args.scripts }, child));
         const topology = new k8s.core.v1.ConfigMap(
             `${name}-topology`,
             { metadata: meta(names.topology, "topology"), data: { "topology.env": topologyEnv(cluster.topology) } },
-            child,
+            afterSwitchover,
         );
         const secret = new k8s.core.v1.Secret(
             `${name}-credentials`,
@@ -71,17 +79,17 @@ export class MysqlSlice extends pulumi.ComponentResource {
             child,
         );
 
-        const svc = (role: ServiceRole, spec: Record<string, unknown>) =>
+        const svc = (role: ServiceRole, spec: Record<string, unknown>, opts = child) =>
             new k8s.core.v1.Service(
                 `${name}-svc-${role}`,
                 { metadata: meta(serviceName(plan.set, role), `service-${role}`), spec: { ports: servicePorts(role, plan.engine), ...spec } },
-                child,
+                opts,
             );
         this.services = {
             // Governing Service: per-pod DNS names, published before readiness so peers can seed and catch up.
             headless: svc("headless", { clusterIP: "None", publishNotReadyAddresses: true, selector: selectorLabels(plan.set) }),
             // Only the primary's pod, by its stable pod-name label; the switchover moves this selector.
-            write: svc("write", { selector: { ...selectorLabels(plan.set), "statefulset.kubernetes.io/pod-name": podName(plan.set, plan.primary) } }),
+            write: svc("write", { selector: { ...selectorLabels(plan.set), "statefulset.kubernetes.io/pod-name": podName(plan.set, plan.primary) } }, afterSwitchover),
             read: svc("read", { selector: selectorLabels(plan.set) }),
         };
 

@@ -1,5 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 
+// How the runtime serialises a secret value on the wire: { <sig>: <secret sig>, value }.
+const SIG = "4dabf18193072939515e22adb298388d";
+
+/** Plain values: secret wrappers replaced by their value (the renderer redacts Secrets separately). */
+export function unwrapSecrets(v: any): any {
+    if (Array.isArray(v)) return v.map(unwrapSecrets);
+    if (v && typeof v === "object") {
+        if (SIG in v && "value" in v) return unwrapSecrets(v.value);
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+    }
+    return v;
+}
+
 /** A resource the program registered, as the mock runtime saw it. */
 export interface RecordedResource {
     readonly type: string;
@@ -22,7 +35,7 @@ export function recordingMocks(extraState: (args: pulumi.runtime.MockResourceArg
         newResource(args) {
             // Provider references look like `urn:pulumi:stack::project::pulumi:providers:kubernetes::k8s-cluster1::id`.
             const provider = args.provider ? args.provider.split("::")[3] : undefined;
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider });
+            resources.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), provider });
             const state = { ...args.inputs, ...(extraState(args) ?? {}) };
             if (args.type === "random:index/randomPassword:RandomPassword") state.result = OFFLINE_SECRET;
             return { id: `${args.name}-id`, state };

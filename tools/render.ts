@@ -86,20 +86,21 @@ async function main(argv: string[]): Promise<number> {
     pulumi.runtime.setAllConfig(flat);
     const stack = args.stack ?? next.stack ?? "render";
     const { mocks, resources } = recordingMocks(previousStateOutputs(prevCfg));
-    await pulumi.runtime.setMocks(mocks, PROJECT, stack, false);
+    await pulumi.runtime.setMocks(mocks, PROJECT, stack, false, "organization");
 
+    // Exactly what the Pulumi language host does with a program whose export is a function.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const program = require("../index");
+    const exported: Record<string, unknown> = typeof program === "function" ? await program() : program;
     await pulumi.runtime.disconnect();
     const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(program)) outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((r) => (v as pulumi.Output<unknown>).apply(r)) : v;
-    const step = program.__step ?? undefined;
+    for (const [k, v] of Object.entries(exported)) outputs[k] = await unwrap(v);
 
     const byCluster = new Map<string, { file: string; text: string }[]>();
     for (const { cluster, object } of kubernetesObjects(resources)) {
         const obj = redact(object);
         const files = byCluster.get(cluster) ?? [];
-        files.push({ file: fileName(obj), text: YAML.stringify(obj, { sortMapEntries: false }) });
+        files.push({ file: fileName(obj), text: YAML.stringify(obj, { lineWidth: 0, blockQuote: "literal" }) });
         byCluster.set(cluster, files);
     }
     const plan = buildPlan(cfg);
@@ -141,14 +142,16 @@ async function main(argv: string[]): Promise<number> {
         const total = [...byCluster.values()].reduce((n, f) => n + f.length, 0);
         console.log(`\nwrote ${total} objects for ${byCluster.size} cluster(s) to ${args.out}/`);
     }
-    void prevCfg;
-    void step;
     return 0;
+}
+
+function unwrap(v: unknown): Promise<unknown> {
+    return pulumi.Output.isInstance(v) ? new Promise((r) => (v as pulumi.Output<unknown>).apply(r)) : Promise.resolve(v);
 }
 
 /** A user error is one line on stderr and exit code 2; anything else is a bug and keeps its trace. */
 function isUserError(e: unknown): e is Error {
-    return e instanceof UsageError || e instanceof ConfigError || (e instanceof Error && e.name === "RunError");
+    return e instanceof UsageError || e instanceof ConfigError || pulumi.RunError.isInstance(e);
 }
 
 if (require.main === module) {

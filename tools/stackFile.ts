@@ -1,7 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError } from "../components/config";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, StackConfig } from "../components/config";
+import { deployedStateOf } from "../components/step";
 
 /** A `Pulumi.<stack>.yaml`-format file: top-level `config:` with `project:key` entries. */
 export interface StackFile {
@@ -21,11 +23,11 @@ export function readStackFile(file: string, flag: string): StackFile {
     }
     let doc: unknown;
     try {
-        doc = YAML.parse(text, { prettyErrors: false });
+        doc = YAML.parse(text, { prettyErrors: true });
     } catch (e) {
         const err = e as Error & { linePos?: { line: number; col: number }[] };
         const pos = err.linePos?.[0] ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : "";
-        throw new ConfigError(`${flag} ${file}: YAML does not parse${pos}: ${err.message.split("\n")[0]}`);
+        throw new ConfigError(`${flag} ${file}: YAML does not parse${pos}: ${err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`);
     }
     if (!doc || typeof doc !== "object" || Array.isArray(doc) || !("config" in doc)) {
         throw new ConfigError(`${flag} ${file}: not a stack config file: expected a top-level "config:" map`);
@@ -38,7 +40,13 @@ export function readStackFile(file: string, flag: string): StackFile {
     return { path: file, stack: m?.[1], config: config as Record<string, unknown> };
 }
 
-/** Mock state for the program's read of its own last deployment (filled in by the migration step logic). */
-export function previousStateOutputs(_prev: unknown) {
-    return () => undefined;
+/**
+ * Mock answer to the program's read of its own last deployment (a StackReference to itself): the state
+ * that deploying `previous` leaves behind, or no outputs for a first deployment.
+ */
+export function previousStateOutputs(previous: StackConfig | undefined) {
+    return (args: pulumi.runtime.MockResourceArgs) =>
+        args.type === "pulumi:pulumi:StackReference"
+            ? { outputs: previous ? { migrationState: deployedStateOf(previous) } : {}, secretOutputNames: [] }
+            : undefined;
 }

@@ -1,0 +1,85 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { StackConfig } from "./config";
+import { podHost } from "./naming";
+import { Plan, namingContext } from "./plan";
+import { SwitchoverStep } from "./step";
+import { PATHS, commonLabels, containerEnv, objectNames, scriptCommand } from "./podSpec";
+
+export interface SwitchoverArgs {
+    readonly plan: Plan;
+    readonly config: StackConfig;
+    readonly step: SwitchoverStep;
+    readonly provider: k8s.Provider;
+    readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Kubernetes name of the switchover Job; one per direction so a later switch back is a new Job. */
+export function switchoverJobName(set: string, s: SwitchoverStep): string {
+    return `${set}-switchover-${s.fromOrdinal}-to-${s.toOrdinal}`;
+}
+
+/** The names the switchover script is given, all as the Job's cluster (the new primary's) resolves them. Pure. */
+export function switchoverEnv(plan: Plan, cfg: StackConfig, s: SwitchoverStep): Record<string, string> {
+    const ctx = namingContext(cfg);
+    const from = s.toCluster;
+    const others = plan.pods.filter((p) => p.ordinal !== s.fromOrdinal && p.ordinal !== s.toOrdinal);
+    const members = [plan.pods[s.fromOrdinal], ...others];
+    return {
+        MMC_OLD_PRIMARY_HOST: podHost(ctx, s.fromOrdinal, s.fromCluster, from),
+        MMC_NEW_PRIMARY_HOST: podHost(ctx, s.toOrdinal, s.toCluster, from),
+        MMC_REPLICA_HOSTS: others.map((p) => podHost(ctx, p.ordinal, p.cluster, from)).join(" "),
+        MMC_SOURCE_FOR: members.map((p) => `${podHost(ctx, p.ordinal, p.cluster, from)}=${podHost(ctx, s.toOrdinal, s.toCluster, p.cluster)}`).join(" "),
+        MMC_SWITCHOVER_TIMEOUT_SECONDS: String(cfg.migration.switchoverTimeoutSeconds),
+    };
+}
+
+/**
+ * The planned switchover, as a Job in the new primary's cluster that Pulumi waits on: demote, wait for
+ * GTID catch-up, promote, repoint. It fails the `up` when it fails (no retry), leaving the old primary
+ * writable if promotion did not happen; the write Service moves only after it succeeded.
+ */
+export class Switchover extends pulumi.ComponentResource {
+    public readonly job: k8s.batch.v1.Job;
+
+    constructor(name: string, args: SwitchoverArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mysql-multicluster:migration:Switchover", name, {}, opts);
+        const { plan, config, step } = args;
+        const names = objectNames(plan.set);
+        const cluster = plan.clusters.find((c) => c.name === step.toCluster)!;
+        // The Job is told the topology explicitly; it must not read the (next) topology file.
+        const env = [
+            ...containerEnv(plan, cluster, config).filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
+            ...Object.entries(switchoverEnv(plan, config, step)).map(([n, value]) => ({ name: n, value })),
+        ];
+        this.job = new k8s.batch.v1.Job(
+            `${name}-job`,
+            {
+                metadata: { name: switchoverJobName(plan.set, step), namespace: plan.namespace, labels: commonLabels(plan.set, "switchover") },
+                spec: {
+                    backoffLimit: 0,
+                    activeDeadlineSeconds: config.migration.switchoverTimeoutSeconds + 60,
+                    template: {
+                        metadata: { labels: commonLabels(plan.set, "switchover") },
+                        spec: {
+                            restartPolicy: "Never",
+                            containers: [
+                                {
+                                    name: "switchover",
+                                    image: plan.image,
+                                    command: scriptCommand("switchover.sh"),
+                                    env,
+                                    volumeMounts: [{ name: "scripts", mountPath: PATHS.scripts }],
+                                    resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                                },
+                            ],
+                            volumes: [{ name: "scripts", configMap: { name: names.scripts, defaultMode: 0o755 } }],
+                        },
+                    },
+                },
+            },
+            { parent: this, provider: args.provider, dependsOn: args.dependsOn ?? [] },
+        );
+        this.registerOutputs({ job: this.job.metadata.name });
+    }
+}
