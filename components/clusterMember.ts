@@ -6,6 +6,7 @@ import { ClusterStorage } from "./storage";
 import { MysqlSlice } from "./mysqlSlice";
 import { McsWiring } from "./mcsWiring";
 import { commonLabels } from "./podSpec";
+import { Retirement } from "./retire";
 
 export interface ClusterMemberArgs {
     readonly plan: Plan;
@@ -27,6 +28,7 @@ export class ClusterMember extends pulumi.ComponentResource {
     public readonly storage: ClusterStorage;
     public readonly slice: MysqlSlice;
     public readonly mcs: McsWiring;
+    public readonly retirement: Retirement | undefined;
 
     constructor(name: string, args: ClusterMemberArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:cluster:ClusterMember", name, {}, opts);
@@ -58,6 +60,14 @@ export class ClusterMember extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        // A retired cluster runs nothing; its claims go once the StatefulSet there is at zero.
+        this.retirement = cluster.retired
+            ? new Retirement(
+                  `${name}-retire`,
+                  { set: plan.set, namespace: plan.namespace, kubectlImage: args.config.migration.kubectlImage, provider, dependsOn: [this.slice.statefulSet] },
+                  { parent: this },
+              )
+            : undefined;
         this.registerOutputs({});
     }
 }

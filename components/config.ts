@@ -114,6 +114,8 @@ const migration = z.strictObject({
     maxMovesPerStep: z.number().int().min(1).default(1),
     /** Seconds the switchover Job may take before it fails and restores the old primary. */
     switchoverTimeoutSeconds: z.number().int().min(5).default(120),
+    /** Image of the Job that deletes a retired cluster's claims. */
+    kubectlImage: z.string().min(1).default("registry.k8s.io/kubectl:v1.34.2"),
 });
 
 /** The whole stack config, keys without the `mysql-multicluster:` prefix. */

@@ -45,13 +45,14 @@ function deferred<T>() {
  * Declares the whole set across its clusters for one step: judges the step against the deployed state
  * (throws TransitionError before anything is registered), then one ClusterMember per cluster in the
  * step's apply order, with dependsOn edges across providers so a moved ordinal is gone from its source
- * before its destination grows, and a switchover Job before the write Services move.
+ * before its destination grows, and a switchover Job before the write Services move. `opts` go to the
+ * top-level components only (e.g. transformations in tests); children never get the caller's opts.
  */
-export function deploy(cfg: StackConfig, previous?: DeployedState): Deployment {
+export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi.ComponentResourceOptions): Deployment {
     const step = planStep(previous, cfg);
     const plan = buildPlan(cfg);
     const scripts = loadScripts();
-    const credentials = new Credentials("credentials");
+    const credentials = new Credentials("credentials", {}, opts);
     const providers = Object.fromEntries(plan.clusters.map((c) => [c.name, clusterProvider(c.name, c.config)]));
 
     const wiring = Object.fromEntries(plan.clusters.map((c) => [c.name, deferred<pulumi.Resource>()]));
@@ -72,7 +73,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState): Deployment {
                 ...(step.waitsFor[name] ?? []).map((src) => members[src].slice.statefulSet),
             ],
             afterSwitchover: step.switchover ? [job.promise] : [],
-        });
+        }, opts);
         wiring[name].resolve(members[name].mcs);
     }
 
@@ -84,7 +85,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState): Deployment {
             step: step.switchover,
             provider: providers[step.switchover.toCluster],
             dependsOn: [members[step.switchover.toCluster].slice.scripts],
-        });
+        }, opts);
     }
     if (switchover) job.resolve(switchover.job);
 

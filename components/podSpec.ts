@@ -129,7 +129,6 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, cfg: StackConf
     const env = containerEnv(plan, cluster, cfg);
     const res = cfg.mysql.resources;
     const sidecarResources = { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } };
-    const retain = cluster.retired ? "Delete" : "Retain";
     const containers: k8s.types.input.core.v1.Container[] = [
         {
             name: "mysql",
@@ -163,7 +162,8 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, cfg: StackConf
         revisionHistoryLimit: 10,
         replicas: cluster.replicas,
         ordinals: { start: cluster.start },
-        persistentVolumeClaimRetentionPolicy: { whenScaled: retain, whenDeleted: retain },
+        // A claim outlives its pod: a moved ordinal's data stays until its cluster is retired (the retire Job).
+        persistentVolumeClaimRetentionPolicy: { whenScaled: "Retain", whenDeleted: "Retain" },
         updateStrategy: { type: "RollingUpdate" },
         template: {
             metadata: {

@@ -45,7 +45,7 @@ export interface SwitchoverStep {
 
 /** One `pulumi up`: what changes, and in which order the clusters must be changed. */
 export interface Step {
-    readonly kind: "initial" | "unchanged" | "move" | "switchover" | "scale" | "config";
+    readonly kind: "initial" | "unchanged" | "move" | "switchover" | "scale" | "retire" | "config";
     readonly changes: readonly OrdinalChange[];
     readonly moves: readonly { ordinal: number; from: string; to: string }[];
     readonly switchover?: SwitchoverStep;
@@ -201,7 +201,8 @@ export function planStep(prev: DeployedState | undefined, next: StackConfig): St
     const switchover = primaryChanged
         ? { fromOrdinal: prev.primary, toOrdinal: next.primary, fromCluster: prev.placement[prev.primary], toCluster: next.placement[next.primary] }
         : undefined;
-    const kind = moves.length ? "move" : primaryChanged ? "switchover" : scaled ? "scale" : sameConfigShape(prev, next) ? "unchanged" : "config";
+    const newlyRetired = next.retire.filter((c) => !prev.retire.includes(c));
+    const kind = moves.length ? "move" : primaryChanged ? "switchover" : scaled ? "scale" : newlyRetired.length ? "retire" : sameConfigShape(prev, next) ? "unchanged" : "config";
     return finish(prev, next, kind, changes, moves, switchover);
 }
 
@@ -241,7 +242,8 @@ function finish(
         const cp = nextPlan.clusters.find((x) => x.name === c)!;
         if (cp.exports) say(c, "ServiceExport ×3 (headless, write, read)");
         if (cp.imports.length) say(c, `ServiceImport ×${cp.imports.length} (Headless, ClusterSetIP ×2)`);
-        if (cp.retired) say(c, "retired: its volumes and retained claims may now be deleted");
+        if (cp.retired && !prev?.retire.includes(c)) say(c, `retired: Job ${next.mysql.name}-retire deletes the retained claims; volumes are deleted when ${c} leaves clusters`);
+        if (prev?.retire.includes(c) && !next.retire.includes(c)) say(c, "no longer retired: volumes are kept again");
     }
     if (switchover) {
         say(switchover.toCluster, `Job ${next.mysql.name}-switchover-${switchover.fromOrdinal}-to-${switchover.toOrdinal}: demote ${podName(next.mysql.name, switchover.fromOrdinal)}, wait for GTID catch-up, promote ${podName(next.mysql.name, switchover.toOrdinal)}, repoint replicas`);
