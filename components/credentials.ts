@@ -8,12 +8,13 @@ export interface CredentialsArgs {
 
 /**
  * The set's credentials, generated once for the whole set and shared by every cluster: root (local
- * administration only), replication and seed (CLONE / backup stream). Secret outputs: encrypted in state.
+ * administration only), replication, seed (CLONE / backup stream) and admin (the switchover account). Secret outputs: encrypted in state.
  */
 export class Credentials extends pulumi.ComponentResource {
     public readonly rootPassword: pulumi.Output<string>;
     public readonly replicationPassword: pulumi.Output<string>;
     public readonly seedPassword: pulumi.Output<string>;
+    public readonly adminPassword: pulumi.Output<string>;
 
     constructor(name: string, args: CredentialsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:credentials:Credentials", name, {}, opts);
@@ -23,6 +24,7 @@ export class Credentials extends pulumi.ComponentResource {
         this.rootPassword = pulumi.secret(password("root"));
         this.replicationPassword = pulumi.secret(password("replication"));
         this.seedPassword = pulumi.secret(password("seed"));
+        this.adminPassword = pulumi.secret(password("admin"));
         this.registerOutputs({});
     }
 }

@@ -16,6 +16,7 @@ export interface MysqlSliceArgs {
         readonly rootPassword: pulumi.Input<string>;
         readonly replicationPassword: pulumi.Input<string>;
         readonly seedPassword: pulumi.Input<string>;
+        readonly adminPassword: pulumi.Input<string>;
     };
     readonly provider: k8s.Provider;
     /** The namespace resource when the program declares it. */
@@ -74,6 +75,7 @@ export class MysqlSlice extends pulumi.ComponentResource {
                     [SECRET_KEYS.root]: args.credentials.rootPassword,
                     [SECRET_KEYS.replication]: args.credentials.replicationPassword,
                     [SECRET_KEYS.seed]: args.credentials.seedPassword,
+                    [SECRET_KEYS.admin]: args.credentials.adminPassword,
                 },
             },
             child,

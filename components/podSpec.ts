@@ -13,8 +13,8 @@ export const PATHS = {
     run: "/var/run/mysqld",
 } as const;
 export const PORTS = { mysql: 3306, donor: 3307 } as const;
-export const SECRET_KEYS = { root: "root-password", replication: "replication-password", seed: "seed-password" } as const;
-export const USERS = { replication: "repl", seed: "seed" } as const;
+export const SECRET_KEYS = { root: "root-password", replication: "replication-password", seed: "seed-password", admin: "admin-password" } as const;
+export const USERS = { replication: "repl", seed: "seed", admin: "mmc_admin" } as const;
 
 /** Object names inside a cluster; identical in every cluster so a pod finds the same things anywhere. */
 export function objectNames(set: string) {
@@ -87,6 +87,7 @@ export function containerEnv(plan: Plan, cluster: ClusterPlan, cfg: StackConfig)
         MMC_MAX_LAG_SECONDS: String(cfg.mysql.maxLagSeconds),
         MMC_REPL_USER: USERS.replication,
         MMC_SEED_USER: USERS.seed,
+        MMC_ADMIN_USER: USERS.admin,
     };
     return [
         { name: "MMC_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -94,6 +95,7 @@ export function containerEnv(plan: Plan, cluster: ClusterPlan, cfg: StackConfig)
         secretEnv("MMC_ROOT_PASSWORD", names.secret, SECRET_KEYS.root),
         secretEnv("MMC_REPL_PASSWORD", names.secret, SECRET_KEYS.replication),
         secretEnv("MMC_SEED_PASSWORD", names.secret, SECRET_KEYS.seed),
+        secretEnv("MMC_ADMIN_PASSWORD", names.secret, SECRET_KEYS.admin),
     ];
 }
 

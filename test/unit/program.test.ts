@@ -52,10 +52,10 @@ test("phase 1: cluster1 runs ordinals 0-1 with local storage; no MCS objects; em
 test("credentials: one set of random passwords for all clusters; never plaintext in env; replication is not root", async () => {
     const run = await runUnderMocks(phase(0));
     const passwords = run.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword");
-    assert.deepEqual(passwords.map((p) => p.name).sort(), ["credentials-replication", "credentials-root", "credentials-seed"]);
+    assert.deepEqual(passwords.map((p) => p.name).sort(), ["credentials-admin", "credentials-replication", "credentials-root", "credentials-seed"]);
     for (const c of ["cluster1", "cluster2"]) {
         const secret = objectsOf(run, c).get("Secret/mysql-credentials")!;
-        assert.deepEqual(Object.keys(secret.stringData).sort(), ["replication-password", "root-password", "seed-password"]);
+        assert.deepEqual(Object.keys(secret.stringData).sort(), ["admin-password", "replication-password", "root-password", "seed-password"]);
         const sts = objectsOf(run, c).get("StatefulSet/mysql")!;
         for (const container of [...sts.spec.template.spec.containers, ...sts.spec.template.spec.initContainers]) {
             const env = Object.fromEntries(container.env.map((e: any) => [e.name, e]));
