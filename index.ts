@@ -24,5 +24,7 @@ export = async () => {
     const config = userErrors(() => parseStackConfig(rawFromPulumiConfig(pulumi.runtime.allConfig())));
     const previous = await deployedState();
     const { outputs } = userErrors(() => deploy(config, previous));
+    // The step table, in the preview a reviewer reads in the pull request and in the `up` log.
+    pulumi.log.info(`mysql-multicluster step\n${outputs.step.table}`);
     return outputs;
 };

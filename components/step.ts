@@ -13,6 +13,9 @@ export interface DeployedState {
     readonly engine: string;
     /** Storage class each cluster's claims use (an immutable part of its StatefulSet). */
     readonly storageClasses: Readonly<Record<string, string>>;
+    /** Clusters that declared ServiceExports / ServiceImports. */
+    readonly exports?: readonly string[];
+    readonly imports?: readonly string[];
 }
 
 /** A refused step: a user error, one line naming the rule and the next safe step. */
@@ -64,6 +67,7 @@ export function storageClassOf(cfg: StackConfig, cluster: string): string {
 
 /** The state a deployment of `cfg` leaves behind (exported as a stack output, read by the next up). */
 export function deployedStateOf(cfg: StackConfig): DeployedState {
+    const plan = buildPlan(cfg);
     return {
         placement: [...cfg.placement],
         primary: cfg.primary,
@@ -73,6 +77,8 @@ export function deployedStateOf(cfg: StackConfig): DeployedState {
         namespace: cfg.mysql.namespace,
         engine: cfg.mysql.engine,
         storageClasses: Object.fromEntries(Object.keys(cfg.clusters).map((c) => [c, storageClassOf(cfg, c)])),
+        exports: plan.clusters.filter((c) => c.exports).map((c) => c.name),
+        imports: plan.clusters.filter((c) => c.imports.length > 0).map((c) => c.name),
     };
 }
 
@@ -240,8 +246,9 @@ function finish(
         if (prev && !prev.clusters.includes(c)) say(c, "new cluster: storage, services, credentials and an empty StatefulSet are created");
         if (b.join() !== a.join()) say(c, `StatefulSet ${next.mysql.name}: ordinals ${range(b)} → ${range(a)} (replicas ${b.length} → ${a.length}, ordinals.start ${b[0] ?? 0} → ${a[0] ?? 0})`);
         const cp = nextPlan.clusters.find((x) => x.name === c)!;
-        if (cp.exports) say(c, "ServiceExport ×3 (headless, write, read)");
-        if (cp.imports.length) say(c, `ServiceImport ×${cp.imports.length} (Headless, ClusterSetIP ×2)`);
+        const had = { exports: prev?.exports?.includes(c) ?? false, imports: prev?.imports?.includes(c) ?? false };
+        if (cp.exports !== had.exports) say(c, `ServiceExport ×3 (headless, write, read) ${cp.exports ? "created" : "deleted at the end of the step"}`);
+        if ((cp.imports.length > 0) !== had.imports) say(c, `ServiceImport ×3 (Headless, ClusterSetIP ×2) ${cp.imports.length ? "created" : "deleted at the end of the step"}`);
         if (cp.retired && !prev?.retire.includes(c)) say(c, `retired: Job ${next.mysql.name}-retire deletes the retained claims; volumes are deleted when ${c} leaves clusters`);
         if (prev?.retire.includes(c) && !next.retire.includes(c)) say(c, "no longer retired: volumes are kept again");
     }

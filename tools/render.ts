@@ -137,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
     fs.mkdirSync(args.out, { recursive: true });
     fs.writeFileSync(path.join(args.out, "plan.json"), JSON.stringify(planJson, null, 2) + "\n");
     if (!args.quiet) {
-        if (typeof (outputs.step as any)?.table === "string") console.log((outputs.step as any).table + "\n");
+        // The step table was printed by the program itself (pulumi.log.info), exactly as under `pulumi up`.
         console.log(placementTable(plan));
         const total = [...byCluster.values()].reduce((n, f) => n + f.length, 0);
         console.log(`\nwrote ${total} objects for ${byCluster.size} cluster(s) to ${args.out}/`);
