@@ -163,3 +163,25 @@ test("mysql engine: 8.4 image, no donor sidecar (CLONE uses the server port)", a
     assert.deepEqual(sts.spec.template.spec.containers.map((c: any) => c.name), ["mysql", "replicate"]);
     assert.match(objectsOf(run, "a").get("ConfigMap/mysql-config")!.data["my.cnf"], /gtid_mode = ON/);
 });
+
+test("property: any valid config deploys under mocks, each cluster's StatefulSet holding exactly its ordinals", async () => {
+    const fc = await import("fast-check");
+    const { validRawConfig } = await import("../helpers/configs");
+    await fc.assert(
+        fc.asyncProperty(validRawConfig, async (raw) => {
+            const cfg = parseStackConfig(raw);
+            const run = await runUnderMocks(cfg);
+            for (const c of Object.keys(cfg.clusters)) {
+                const sts = objectsOf(run, c).get("StatefulSet/mysql")!;
+                const ords = cfg.placement.flatMap((p, i) => (p === c ? [i] : []));
+                assert.equal(sts.spec.replicas, ords.length);
+                if (ords.length) assert.equal(sts.spec.ordinals.start, ords[0]);
+                const kinds = [...objectsOf(run, c).keys()];
+                const multi = new Set(cfg.placement).size > 1 || cfg.mcs.consumers.length > 0;
+                assert.equal(kinds.some((k) => k.startsWith("ServiceExport/")), multi && ords.length > 0, `${c} exports`);
+            }
+            assert.equal(run.outputs.primary.ordinal, cfg.primary);
+        }),
+        { numRuns: 25 },
+    );
+});
