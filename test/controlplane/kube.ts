@@ -70,6 +70,9 @@ function tail(s: string, n = 40): string {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Thrown by a waitUntil check to stop waiting at once (the awaited state can no longer be reached). */
+export class FatalError extends Error {}
+
 /** Polls check() until it returns true; on timeout throws with describe()'s diagnostics. */
 export async function waitUntil(
   what: string,
@@ -85,6 +88,7 @@ export async function waitUntil(
       if (await check()) return;
       lastError = "";
     } catch (e) {
+      if (e instanceof FatalError) throw e;
       lastError = (e as Error).message;
     }
     if (Date.now() > deadline) {
@@ -138,6 +142,7 @@ export class PodWatcher {
   readonly failures: string[] = [];
   readonly events: string[] = [];
   private stopping = false;
+  private readonly overlapping = new Set<string>(); // "ns/name clusterA+clusterB" while both have it
 
   constructor(
     private readonly kubectl: Kubectl,
@@ -176,8 +181,14 @@ export class PodWatcher {
     else if (type === "ADDED" || type === "MODIFIED") set.add(key);
     else if (type === "ERROR") this.failures.push(`pod watch on ${cluster} reported ERROR: ${line}`);
     for (const [other, otherSet] of this.pods) {
+      const pair = `${key} ${[other, cluster].sort().join("+")}`;
       if (other !== cluster && set.has(key) && otherSet.has(key)) {
-        this.violations.push(`${at}: pod ${key} exists in ${other} and ${cluster} at the same time`);
+        if (!this.overlapping.has(pair)) {
+          this.overlapping.add(pair);
+          this.violations.push(`${at}: pod ${key} exists in ${other} and ${cluster} at the same time (${type} in ${cluster})`);
+        }
+      } else {
+        this.overlapping.delete(pair);
       }
     }
   }

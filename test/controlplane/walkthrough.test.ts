@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { Kubectl, PodWatcher, run, waitUntil } from "./kube";
+import { FatalError, Kubectl, PodWatcher, run, waitUntil } from "./kube";
 
 const ROOT = process.cwd();
 const FIELD_MANAGER = "mysql-multicluster";
@@ -99,6 +99,10 @@ function readRender(outDir: string): { plan: Plan; objects: Map<string, Rendered
         list.push({ file: path.join(dir, f), object: o });
       }
     }
+    if (Array.isArray(pc.files)) {
+      assert.deepEqual(list.map((r) => path.basename(r.file)).sort(), [...(pc.files as string[])].sort(),
+        `plan.json: clusters.${cluster}.files does not list the files in ${dir}`);
+    }
     objects.set(cluster, list);
   }
   return { plan, objects };
@@ -151,7 +155,7 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
     await run("bash", [path.join(ROOT, "tools/clusters/down.sh"), "--purge"], { timeoutMs: 120_000, env, echo: true });
     await run("bash", [path.join(ROOT, "tools/clusters/up.sh")], { timeoutMs: UP_TIMEOUT, env, echo: true });
     kubectl = new Kubectl(path.join(bin, "kubectl"), KUBECONFIG);
-  });
+  }, { timeout: TOOLCHAIN_TIMEOUT + UP_TIMEOUT + 3 * 60_000 });
 
   after(async () => {
     watcher?.stop();
@@ -165,7 +169,7 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
       echo: true,
     });
     fs.rmSync(workDir, { recursive: true, force: true });
-  });
+  }, { timeout: 3 * 60_000 });
 
   for (const [index, file] of stackFiles.entries()) {
     const name = file.replace(/\.yaml$/, "");
@@ -237,6 +241,7 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
       if (declared.length) await apply(cluster, ctx, declared, name);
       await prune(cluster, ctx, declared, kinds, instances, name);
       await converge(cluster, ctx, plan, sts, name);
+      await jobsComplete(cluster, ctx, declared, name);
     }
 
     // -------------------------------------------------------------- assert
@@ -376,6 +381,27 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
       },
     );
     log(`${phase}: ${cluster}: converged to [${want.join(", ")}] in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  }
+
+  /** Declared Jobs must finish (KWOK completes their pods; Pulumi's await logic waits for Jobs the same way). */
+  async function jobsComplete(cluster: string, ctx: string, declared: RenderedObject[], phase: string) {
+    for (const r of declared.filter((d) => d.object.kind === "Job")) {
+      const { name, namespace } = r.object.metadata;
+      await waitUntil(
+        `${phase}: ${cluster}: Job ${namespace}/${name} to complete`,
+        CONVERGE_TIMEOUT,
+        async () => {
+          const job = await kubectl.getOrUndefined(ctx, "jobs.batch", name, namespace);
+          const conds = job?.status?.conditions ?? [];
+          if (conds.some((c: any) => c.type === "Failed" && c.status === "True")) {
+            throw new FatalError(`Job ${namespace}/${name} failed: ${JSON.stringify(job.status)}`);
+          }
+          return conds.some((c: any) => c.type === "Complete" && c.status === "True");
+        },
+        async () => (await kubectl.run(ctx, ["get", "jobs,pods", "-n", namespace ?? "default", "-o", "wide"], { allowFailure: true })).stdout,
+      );
+      log(`${phase}: ${cluster}: Job ${namespace}/${name} complete`);
+    }
   }
 
   async function assertLocalVolumes(cluster: string, ctx: string, pod: any, sts: { name: string; namespace: string; claimTemplates: string[] }, phase: string) {

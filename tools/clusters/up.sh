@@ -43,7 +43,10 @@ wait_for() {
 gen_pki() {
   local c="$1" d="$MMC_CLUSTERS_DIR/$1/pki"
   mkdir -p "$d"
-  [[ -f "$d/.complete" ]] && return 0
+  if [[ -f "$d/.complete" ]]; then
+    [[ -f "$d/front-proxy-ca.crt" ]] || die "$c: certificates from an older up.sh; run 'bash tools/clusters/down.sh --purge' first"
+    return 0
+  fi
   log "$c: generating certificates and service-account keys"
   (
     set -e
@@ -70,6 +73,16 @@ extendedKeyUsage=clientAuth"
     signed scheduler "/CN=system:kube-scheduler" "$client"
     signed kwok "/O=system:masters/CN=kwok-controller" "$client"
     signed apiserver-kubelet-client "/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client" "$client"
+    # Front-proxy (aggregation layer) CA: components check request-header
+    # authentication against it, and complain when it is absent.
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout front-proxy-ca.key -out front-proxy-ca.crt -days 3650 \
+      -subj "/CN=mysql-multicluster-$c-front-proxy-ca" 2>/dev/null
+    openssl req -new -newkey rsa:2048 -nodes -keyout front-proxy-client.key -out front-proxy-client.csr \
+      -subj "/CN=front-proxy-client" 2>/dev/null
+    printf '%s\n' "$client" > front-proxy-client.ext
+    openssl x509 -req -in front-proxy-client.csr -CA front-proxy-ca.crt -CAkey front-proxy-ca.key -CAcreateserial \
+      -out front-proxy-client.crt -days 3650 -extfile front-proxy-client.ext 2>/dev/null
+    rm -f front-proxy-client.csr front-proxy-client.ext
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     chmod 600 ./*.key
@@ -140,6 +153,13 @@ start_cluster() {
     --service-account-key-file "$pki/sa.pub" \
     --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 \
+    --requestheader-client-ca-file "$pki/front-proxy-ca.crt" \
+    --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User \
+    --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$pki/front-proxy-client.crt" \
+    --proxy-client-key-file "$pki/front-proxy-client.key" \
     --authorization-mode Node,RBAC \
     --allow-privileged=true \
     --endpoint-reconciler-type none \
