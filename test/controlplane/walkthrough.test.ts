@@ -15,6 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { FatalError, Kubectl, PodWatcher, run, waitUntil } from "./kube";
+import { clusterFeatureSmoke } from "./smoke";
 
 const ROOT = process.cwd();
 const FIELD_MANAGER = "mysql-multicluster";
@@ -170,6 +171,10 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
     });
     fs.rmSync(workDir, { recursive: true, force: true });
   }, { timeout: 3 * 60_000 });
+
+  test("cluster features: ordinals.start, WaitForFirstConsumer local volumes, whenScaled: Retain (hand-written objects)", { timeout: 8 * 60_000 }, async () => {
+    await clusterFeatureSmoke(kubectl, "kosmos-cluster1", ["kosmoscluster1-1", "kosmoscluster1-2"], log);
+  });
 
   for (const [index, file] of stackFiles.entries()) {
     const name = file.replace(/\.yaml$/, "");
