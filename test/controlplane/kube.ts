@@ -111,7 +111,9 @@ export class Kubectl {
   ) {}
 
   async run(context: string, args: string[], opts: { timeoutMs?: number; input?: string; allowFailure?: boolean } = {}): Promise<RunResult> {
-    return run(this.bin, ["--kubeconfig", this.kubeconfig, "--context", context, "--request-timeout", "20s", ...args], {
+    // Each API request is bounded; so is the whole command (timeoutMs).
+    const requestTimeout = `${Math.max(20, Math.ceil((opts.timeoutMs ?? 60_000) / 1000))}s`;
+    return run(this.bin, ["--kubeconfig", this.kubeconfig, "--context", context, "--request-timeout", requestTimeout, ...args], {
       timeoutMs: opts.timeoutMs ?? 60_000,
       input: opts.input,
       allowFailure: opts.allowFailure,

@@ -38,6 +38,26 @@ wait_for() {
   done
 }
 
+# wait_component <cluster> <component> <description> <command...>: like
+# wait_for, but fails at once (with the log tail) if the component exited,
+# e.g. because its port is taken.
+wait_component() {
+  local c="$1" comp="$2" what="$3"; shift 3
+  until "$@" >/dev/null 2>&1; do
+    if [[ -z "$(component_pid "$c" "$comp")" ]]; then
+      log "$c: $comp exited; last lines of $MMC_CLUSTERS_DIR/$c/logs/$comp.log:"
+      tail -n 20 "$MMC_CLUSTERS_DIR/$c/logs/$comp.log" >&2 || true
+      return 1
+    fi
+    if (( $(remaining) <= 0 )); then
+      log "timed out after ${UP_TIMEOUT}s waiting for: $what"
+      tail -n 20 "$MMC_CLUSTERS_DIR/$c/logs/$comp.log" >&2 || true
+      return 1
+    fi
+    sleep 1
+  done
+}
+
 # ---------------------------------------------------------------- PKI --------
 # One CA per cluster; client-certificate authentication for every component.
 gen_pki() {
@@ -140,7 +160,7 @@ start_cluster() {
     --listen-peer-urls "$etcd_peer" --initial-advertise-peer-urls "$etcd_peer" \
     --initial-cluster "$c=$etcd_peer" --initial-cluster-state new \
     --unsafe-no-fsync --log-level warn
-  wait_for "$c etcd health" curl -fsS "$etcd_client/health" || return 1
+  wait_component "$c" etcd "$c etcd health" curl -fsS "$etcd_client/health" || return 1
 
   start_component "$c" kube-apiserver \
     --etcd-servers "$etcd_client" \
@@ -164,7 +184,7 @@ start_cluster() {
     --allow-privileged=true \
     --endpoint-reconciler-type none \
     --profiling=false
-  wait_for "$c kube-apiserver /readyz" \
+  wait_component "$c" kube-apiserver "$c kube-apiserver /readyz" \
     "$KUBECTL" --kubeconfig "$d/admin.kubeconfig" get --raw /readyz || return 1
 
   start_component "$c" kube-controller-manager \
