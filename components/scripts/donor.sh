@@ -55,11 +55,13 @@ handle() {
     mackey=$(mmc_hmac "$MMC_SEED_PASSWORD" "mmc-mac|$ns|$nc")
     salt=${ns:0:16}
     cred=$(mmc_cred_file "$MMC_SEED_USER" "$MMC_SEED_PASSWORD")
+    # mariadb-backup takes one defaults file: the server config plus the seed credentials
+    printf '!include %s\n' "$MMC_CNF" >>"$cred"
     mkfifo "$tmp/m"
     mmc_hmac_stream "$mackey" <"$tmp/m" >"$tmp/mac" &
     local mpid=$!
     t0=$SECONDS
-    mariadb-backup --defaults-file="$MMC_CNF" --defaults-extra-file="$cred" --backup --stream=mbstream \
+    mariadb-backup --defaults-file="$cred" --backup --stream=mbstream \
         --target-dir="$tmp" --socket="$MMC_SOCKET" --parallel="${MMC_DONOR_PARALLEL:-2}" 2>"$tmp/backup.log" \
         | openssl enc -aes-256-ctr -pbkdf2 -iter 1 -md sha256 -S "$salt" -pass fd:3 3< <(printf '%s\n' "$encpass") \
         | tee "$tmp/m" || rc=$?

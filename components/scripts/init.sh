@@ -157,12 +157,15 @@ fresh_initialise() {
             || mmc_die "mysqld --initialize-insecure failed"
     fi
     start_tmp_server "$st" "$sock"
-    local pw; pw=$(mmc_lit "$MMC_ROOT_PASSWORD")
+    local pw extra; pw=$(mmc_lit "$MMC_ROOT_PASSWORD")
+    # root only over the local socket: drop the network and anonymous accounts install-db creates
+    extra=$(printf '%s\n' "SELECT CONCAT('DROP USER ', QUOTE(user), '@', QUOTE(host), ';') FROM mysql.user WHERE (user = 'root' AND host <> 'localhost') OR user = '';" \
+        | "$MMC_CLIENT" --no-defaults -uroot --socket="$sock" -N -B) || extra=""
     {
+        printf '%s\n' "$extra"
         echo "SET SESSION sql_log_bin = 0;"
         if [ "$MMC_ENGINE" = mariadb ]; then
             echo "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD($pw) OR unix_socket;"
-            echo "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1', ''@'localhost';"
             echo "RESET MASTER;"
         else
             echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $pw;"
@@ -227,7 +230,7 @@ donor_session() {
         | mbstream -x -C "$staging" || rc=$?
     wait "$tpid" || rc=1
     wait "$mpid" || rc=1
-    exec {wfd}>&- 2>/dev/null || true
+    exec {wfd}>&- {rfd}<&-
     kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
     if [ "$rc" != 0 ]; then mmc_log "seed stream from $host broke (rc=$rc)"; return 1; fi
     if [ "$(cat "$fifo_dir/trailer")" != "$(cat "$fifo_dir/mac")" ]; then
@@ -298,6 +301,7 @@ try_donors_once() {
     local pass h reachable=0 rc
     for pass in replica primary; do
         for h in ${MMC_DONORS:-}; do
+            case "$h" in "$MMC_POD_NAME".*|"$MMC_POD_NAME") continue ;; esac   # the pod itself
             rc=0; donor_status "$h" || rc=$?
             # 3: it answered but the handshake failed: a member exists, never initialise over it
             if [ "$rc" = 3 ]; then reachable=1; fi

@@ -173,12 +173,12 @@ mmc_read_replica_status() { # [CREDFILE HOST] (remote) or nothing (local)
     local out
     RS=()
     if [ $# -eq 2 ]; then
-        out=$(mmc_replica_status_sql | mmc_sql_remote "$1" "$2" -E | mmc_replica_status_filter) || return 1
+        out=$(mmc_replica_status_sql | mmc_sql_remote "$1" "$2" -E --column-names | mmc_replica_status_filter) || return 1
     else
-        out=$(mmc_replica_status_sql | mmc_sql_local -E | mmc_replica_status_filter) || return 1
+        out=$(mmc_replica_status_sql | mmc_sql_local -E --column-names | mmc_replica_status_filter) || return 1
     fi
     local k v
-    while IFS=$'\t' read -r k v; do RS[$k]=$v; done <<<"$out"
+    while IFS=$'\t' read -r k v; do [ -n "$k" ] && RS[$k]=$v; done <<<"$out"
     return 0
 }
 
@@ -322,7 +322,7 @@ ALTER USER $su@'localhost' IDENTIFIED BY PASSWORD '$sh';
 GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO $su@'localhost';
 CREATE USER IF NOT EXISTS $au@'%' IDENTIFIED BY PASSWORD '$ah';
 ALTER USER $au@'%' IDENTIFIED BY PASSWORD '$ah';
-GRANT READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG MONITOR, SLAVE MONITOR, PROCESS ON *.* TO $au@'%';
+GRANT RELOAD, READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG MONITOR, SLAVE MONITOR, PROCESS ON *.* TO $au@'%';
 SQL
     fi
 }

@@ -37,12 +37,6 @@ writable_peer() {
     done
     return 1
 }
-write_host_is_me() {
-    mmc_repl_cred
-    local sid
-    sid=$(MMC_SQL_TIMEOUT=5 mmc_qr "$MMC_REPL_CRED" "${MMC_WRITE_HOST:-}" "SELECT @@GLOBAL.server_id" 2>/dev/null) || return 1
-    [ "$sid" = "$(mmc_server_id)" ]
-}
 
 apply_seed_position() {
     [ -f "$MMC_SEED_GTID" ] || return 0
@@ -86,13 +80,23 @@ decide() {
     fi
     local ro; ro=$(mmc_q 'SELECT @@GLOBAL.read_only') || return 1
     if [ "$ro" = 0 ]; then mmc_log "already writable primary"; return 0; fi
-    local w
+    local w wh_ro="" wh_sid="" me out
+    me=$(mmc_server_id)
+    mmc_repl_cred
+    if out=$(MMC_SQL_TIMEOUT=5 mmc_qr "$MMC_REPL_CRED" "${MMC_WRITE_HOST:-}" "SELECT @@GLOBAL.read_only, @@GLOBAL.server_id" 2>/dev/null); then
+        read -r wh_ro wh_sid <<<"$out"
+    fi
     if w=$(writable_peer); then
-        mmc_log "member $w is writable: this one replicates from it"
-        become_replica_of "$w"
+        if [ "$wh_ro" = 0 ] && [ -n "$wh_sid" ] && [ "$wh_sid" != "$me" ]; then
+            mmc_log "the write host is writable: this member replicates from it"
+            become_replica_of "$MMC_WRITE_HOST"
+        else
+            mmc_log "member $w is writable (the write host is not): this member replicates from it"
+            become_replica_of "$w"
+        fi
         return 0
     fi
-    if mmc_is_primary_ordinal || write_host_is_me; then
+    if mmc_is_primary_ordinal || [ "$wh_sid" = "$me" ]; then
         become_primary
         return
     fi

@@ -22,6 +22,14 @@ TIMEOUT=${MMC_SWITCHOVER_TIMEOUT_SECONDS:-60}
 [ "$OLD" != "$NEW" ] || { mmc_log "old and new primary are the same host"; exit 2; }
 DEADLINE=$((SECONDS + TIMEOUT))
 remaining() { local r=$((DEADLINE - SECONDS)); [ "$r" -gt 0 ] && echo "$r" || echo 0; }
+# The new primary's name as member H's cluster resolves it (MMC_SOURCE_FOR "h=src ..."), else NEW.
+source_for() {
+    local kv
+    for kv in ${MMC_SOURCE_FOR:-}; do
+        if [ "${kv%%=*}" = "$1" ]; then echo "${kv#*=}"; return; fi
+    done
+    echo "$NEW"
+}
 now_ms() { local t=$EPOCHREALTIME; echo "${t/./}" | cut -c1-13; }
 
 mmc_admin_cred
@@ -108,14 +116,14 @@ mmc_log "promoted $NEW (writes paused $((t_promote - t_demote)) ms on the databa
 
 # ---- 4. repoint ----
 rc=0
-if mmc_sql_point_to "$NEW" current_pos | qf "$OLD" >/dev/null 2>&1 && has_channel "$OLD"; then
+if mmc_sql_point_to "$(source_for "$OLD")" current_pos | qf "$OLD" >/dev/null 2>&1 && has_channel "$OLD"; then
     mmc_log "$OLD now replicates from $NEW"
 else
     mmc_log "warning: could not repoint $OLD now; it joins $NEW as a replica when it restarts"
 fi
 for h in $OTHERS; do
     [ "$h" = "$OLD" ] || [ "$h" = "$NEW" ] && continue
-    if { mmc_sql_demote; mmc_sql_point_to "$NEW" slave_pos; } | qf "$h" >/dev/null 2>&1 && has_channel "$h"; then
+    if { mmc_sql_demote; mmc_sql_point_to "$(source_for "$h")" slave_pos; } | qf "$h" >/dev/null 2>&1 && has_channel "$h"; then
         mmc_log "$h now replicates from $NEW"
     else
         mmc_log "warning: could not repoint $h (it keeps replicating through $OLD)"

@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# shellcheck shell=bash
+# Harness for the data plane on real MariaDB servers (sourced by test/dataplane/run.sh and
+# bench/dataplane.sh). A "pod" is a process group: init.sh, then run.sh (the server), replicate.sh
+# and donor.sh, restarted like containers, with its own data directory (the volume, kept per
+# cluster+ordinal like a local PV), conf/run dirs (emptyDirs) and its own loopback address
+# 127.0.<10*cluster+ordinal>.1. Names from MMC_PEERS / MMC_WRITE_HOST map to those addresses through
+# a marked block in /etc/hosts, removed at exit. Scripts and environment come from the objects the
+# program renders (tools/render.ts): see extract.mjs.
+
+H_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+H_DIR="$H_REPO/test/dataplane"
+: "${T:=/tmp/mmc-dataplane}"
+H_HOSTS_TAG="mmc-dataplane-test"
+H_PASS=0
+H_FAIL=0
+H_FAILED_NAMES=()
+
+h_now_ms() { local t=$EPOCHREALTIME; t=${t/./}; echo "${t:0:13}"; }
+h_log() { printf '%s [harness] %s\n' "$(date -u +%H:%M:%S.%3N)" "$*" >&2; }
+h_ok() { H_PASS=$((H_PASS + 1)); printf 'ok %d - %s\n' "$((H_PASS + H_FAIL))" "$1"; }
+h_notok() { H_FAIL=$((H_FAIL + 1)); H_FAILED_NAMES+=("$1"); printf 'not ok %d - %s\n' "$((H_PASS + H_FAIL))" "$1"; [ -n "${2:-}" ] && printf '#   %s\n' "$2"; return 0; }
+h_check() { # NAME COMMAND... : records pass/fail of a command
+    local name=$1; shift
+    local out
+    if out=$("$@" 2>&1); then h_ok "$name"; else h_notok "$name" "$(printf '%s' "$out" | tail -5 | tr '\n' ' ')"; fi
+}
+h_summary() { echo "${H_PASS} passed, ${H_FAIL} failed"; }
+
+# ---------- machine ----------
+h_install() {
+    local need=()
+    command -v mariadbd >/dev/null || need+=(mariadb-server)
+    command -v mariadb-backup >/dev/null || need+=(mariadb-backup)
+    command -v mariadb >/dev/null || need+=(mariadb-client)
+    command -v socat >/dev/null || need+=(socat)
+    command -v shellcheck >/dev/null || need+=(shellcheck)
+    command -v openssl >/dev/null || need+=(openssl)
+    if [ ${#need[@]} -gt 0 ]; then
+        h_log "installing ${need[*]}"
+        local own_policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            # keep the Debian-packaged service from starting
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; own_policy=1
+        fi
+        apt-get update -qq >/dev/null 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/tmp/mmc-apt.log 2>&1 \
+            || { tail -20 /tmp/mmc-apt.log; return 1; }
+        [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+    fi
+    if pgrep -x mariadbd -u mysql >/dev/null 2>&1 && [ -S /run/mysqld/mysqld.sock ]; then
+        h_log "note: a system mariadbd is running (Debian service); it listens elsewhere and is left alone"
+    fi
+    id mysql >/dev/null 2>&1 || useradd -r -s /usr/sbin/nologin mysql
+}
+
+h_random_pw() { head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20; }
+h_init() {
+    h_cleanup_all quiet
+    case "$T" in /tmp/?*|/var/tmp/?*|/work/?*) rm -rf "$T" ;; *) echo "refusing to wipe T=$T" >&2; return 1 ;; esac
+    mkdir -p "$T"/{render,ext,pod,topo,bin,state,writer}
+    chmod 755 "$T"; chmod 700 "$T/state"
+    # passwords with characters that need quoting, to prove the scripts quote correctly
+    umask 077
+    printf "%s'\"\\\\x" "$(h_random_pw)" >"$T/state/root.pw"
+    printf '%s%s' "$(h_random_pw)" '$x' >"$T/state/repl.pw"
+    h_random_pw >"$T/state/seed.pw"
+    h_random_pw >"$T/state/app.pw"
+    umask 022
+    H_ROOT_PW=$(cat "$T/state/root.pw"); H_REPL_PW=$(cat "$T/state/repl.pw"); H_SEED_PW=$(cat "$T/state/seed.pw"); H_APP_PW=$(cat "$T/state/app.pw")
+    h_cnf "$T/state/root.cnf" root "$H_ROOT_PW"
+    h_cnf "$T/state/app.cnf" app "$H_APP_PW"
+    : >"$T/state/hosts.map"
+    trap 'h_cleanup_all' EXIT
+}
+h_cnf() { # FILE USER PASSWORD
+    local s=${3//\\/\\\\}; s=${s//\"/\\\"}
+    (umask 077; printf '[client]\nuser=%s\npassword="%s"\n' "$2" "$s" >"$1")
+}
+
+# ---------- rendering ----------
+# h_render NAME STACKFILE [PREVIOUS] -> $T/ext/NAME (scripts, env, topology from the rendered objects)
+h_render() {
+    local name=$1 cfg=$2 prev=${3:-} args=()
+    rm -rf "$T/render/$name" "$T/ext/$name"
+    args=(--config "$cfg" --out "$T/render/$name" --quiet)
+    [ -n "$prev" ] && args+=(--previous "$prev")
+    (cd "$H_REPO" && npx --no-install tsx tools/render.ts "${args[@]}") >"$T/render/$name.log" 2>&1 \
+        || { cat "$T/render/$name.log" >&2; return 1; }
+    node "$H_DIR/extract.mjs" "$T/render/$name" "$T/ext/$name" >/dev/null || return 1
+}
+# The scripts a pod runs: from the rendered ConfigMap of phase NAME.
+h_scripts_dir() { echo "$T/ext/$1/scripts"; }
+
+# Publishes a phase's topology (the kubelet refreshing the topology ConfigMap) for every cluster.
+h_apply_topology() {
+    local name=$1 f c
+    for f in "$T/ext/$name"/*.topology.env; do
+        c=$(basename "$f" .topology.env)
+        cp "$f" "$T/topo/$c.env.tmp" && mv -f "$T/topo/$c.env.tmp" "$T/topo/$c.env"
+    done
+}
+
+# ---------- /etc/hosts ----------
+h_host_set() { # NAME IP
+    grep -v "^$1 " "$T/state/hosts.map" >"$T/state/hosts.map.new" || true
+    echo "$1 $2" >>"$T/state/hosts.map.new"
+    mv -f "$T/state/hosts.map.new" "$T/state/hosts.map"
+    h_hosts_write
+}
+h_hosts_write() {
+    local body rest
+    rest=$(sed "/# BEGIN $H_HOSTS_TAG/,/# END $H_HOSTS_TAG/d" /etc/hosts)
+    body=$(awk '{print $2" "$1}' "$T/state/hosts.map" 2>/dev/null)
+    # one write() of the whole file: readers never see a half-written mapping for long
+    printf '%s\n# BEGIN %s\n%s\n# END %s\n' "$rest" "$H_HOSTS_TAG" "$body" "$H_HOSTS_TAG" >/etc/hosts
+}
+h_hosts_remove() {
+    local rest
+    grep -q "# BEGIN $H_HOSTS_TAG" /etc/hosts 2>/dev/null || return 0
+    rest=$(sed "/# BEGIN $H_HOSTS_TAG/,/# END $H_HOSTS_TAG/d" /etc/hosts)
+    printf '%s\n' "$rest" >/etc/hosts
+}
+
+# ---------- pods ----------
+h_cnum() { echo "${1//[!0-9]/}"; }
+h_ip() { echo "127.0.$(( $(h_cnum "$1") * 10 + $2 )).1"; } # CLUSTER ORD
+h_pod_name() { echo "mysql-$1"; }
+h_peer_name() { # ORD -> per-pod name from the current topology of cluster1 (names are global here)
+    local f kv
+    for f in "$T"/topo/*.env; do
+        # shellcheck disable=SC1090
+        kv=$( (. "$f"; for x in $MMC_PEERS; do echo "$x"; done) | grep "^$1=" | head -1)
+        [ -n "$kv" ] && { echo "${kv#*=}"; return; }
+    done
+}
+h_write_name() {
+    local f; f=$(ls "$T"/topo/*.env | head -1)
+    # shellcheck disable=SC1090
+    (. "$f"; echo "$MMC_WRITE_HOST")
+}
+
+# h_pod_start ORD CLUSTER PHASE : starts ordinal ORD in CLUSTER with PHASE's rendered env and scripts
+h_pod_start() {
+    local ord=$1 cl=$2 phase=$3 ip dir pgid
+    ip=$(h_ip "$cl" "$ord")
+    dir="$T/pod/$cl-$ord"
+    mkdir -p "$dir/data" "$dir/logs"
+    rm -rf "$dir/conf" "$dir/run" "$dir/tmp" "$dir/stopping"
+    mkdir -p "$dir/conf" "$dir/run" "$dir/tmp"
+    [ -f "$T/ext/$phase/$cl.env" ] || { h_log "no rendered StatefulSet env for $cl in $phase"; return 1; }
+    cp "$T/ext/$phase/base.cnf" "$dir/base.cnf"
+    {
+        echo "set -a"
+        cat "$T/ext/$phase/$cl.env"
+        echo "MMC_POD_NAME=$(h_pod_name "$ord")"
+        printf 'MMC_ROOT_PASSWORD=%q\nMMC_REPL_PASSWORD=%q\nMMC_SEED_PASSWORD=%q\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW"
+        echo "MMC_DATADIR=$dir/data"
+        echo "MMC_CONF_DIR=$dir/conf"
+        echo "MMC_RUN_DIR=$dir/run"
+        echo "MMC_BASE_CONF=$dir/base.cnf"
+        echo "MMC_TOPOLOGY_FILE=$T/topo/$cl.env"
+        echo "MMC_BIND_ADDRESS=$ip"
+        echo "TMPDIR=$dir/tmp"
+        echo "MMC_SCRIPTS=$(h_scripts_dir "$phase")"
+        [ -n "${H_EXTRA_ENV:-}" ] && echo "$H_EXTRA_ENV"
+        echo "set +a"
+    } >"$dir/env"
+    chmod 600 "$dir/env"
+    chown mysql:mysql "$dir/data" "$dir/run" "$dir/tmp"
+    h_host_set "$(h_peer_name "$ord")" "$ip"
+    setsid bash "$H_DIR/pod.sh" "$dir" </dev/null >>"$dir/logs/pod.log" 2>&1 &
+    pgid=$!
+    echo "$pgid" >"$dir/pgid"
+    echo "$pgid" >>"$T/state/pgids"
+    echo "$cl" >"$T/state/pod$ord.cluster"
+    h_log "pod mysql-$ord started in $cl at $ip (pgid $pgid, scripts+env from $phase)"
+}
+h_pod_dir() { echo "$T/pod/$(cat "$T/state/pod$1.cluster")-$1"; }
+h_pod_running() { [ -f "$T/state/pod$1.cluster" ] && kill -0 "$(cat "$(h_pod_dir "$1")/pgid")" 2>/dev/null; }
+
+# Graceful stop (pod deleted): server gets SIGTERM, then the whole group goes.
+h_pod_stop() {
+    local ord=$1 dir pid i
+    dir=$(h_pod_dir "$ord")
+    touch "$dir/stopping"
+    pid=$(cat "$dir/run/mysqld.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 240; i++)); do [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$(cat "$dir/pgid")" 2>/dev/null || true
+    sleep 0.2
+    rm -f "$T/state/pod$ord.cluster"
+    h_log "pod mysql-$ord stopped"
+}
+# Crash (node lost / kill -9): everything of the pod dies at once.
+h_pod_kill() {
+    local ord=$1 dir
+    dir=$(h_pod_dir "$ord")
+    touch "$dir/stopping"
+    kill -KILL -- "-$(cat "$dir/pgid")" 2>/dev/null || true
+    sleep 0.3
+    rm -f "$T/state/pod$ord.cluster"
+    h_log "pod mysql-$ord KILLED"
+}
+h_pods() { local f; for f in "$T"/state/pod*.cluster; do [ -e "$f" ] || continue; f=${f##*/pod}; echo "${f%.cluster}"; done | sort -n; }
+
+h_cleanup_all() {
+    local d g
+    for d in "$T"/pod/*/; do [ -d "$d" ] && touch "$d/stopping"; done
+    # every process group this run started (pods), recorded as they start
+    if [ -f "$T/state/pgids" ]; then
+        while read -r g; do [ -n "$g" ] && kill -KILL -- "-$g" 2>/dev/null; done <"$T/state/pgids"
+    fi
+    [ -f "$T/writer/pid" ] && kill "$(cat "$T/writer/pid")" 2>/dev/null
+    h_hosts_remove
+    [ "${1:-}" = quiet ] || true
+}
+
+# ---------- SQL ----------
+h_sql() { # ORD SQL (root over the pod's socket)
+    local dir; dir=$(h_pod_dir "$1")
+    timeout 30 mariadb --defaults-extra-file="$T/state/root.cnf" --socket="$dir/run/mysqld.sock" -N -B -e "$2"
+}
+h_sqlv() { # ORD SQL : vertical output with column names
+    local dir; dir=$(h_pod_dir "$1")
+    timeout 30 mariadb --defaults-extra-file="$T/state/root.cnf" --socket="$dir/run/mysqld.sock" -E -e "$2"
+}
+h_wait() { # SECONDS DESCRIPTION COMMAND...
+    local limit=$1 what=$2 end; shift 2
+    end=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$end" ] || { h_log "timeout (${limit}s) waiting for: $what"; return 1; }
+        sleep 0.5
+    done
+}
+h_wait_fast() { # SECONDS DESCRIPTION COMMAND... (polls every 20 ms)
+    local limit=$1 what=$2 end; shift 2
+    end=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$end" ] || { h_log "timeout (${limit}s) waiting for: $what"; return 1; }
+        sleep 0.02
+    done
+}
+h_ready() { local dir; dir=$(h_pod_dir "$1"); (set -a; . "$dir/env"; bash "$MMC_SCRIPTS/probe.sh" ready); }
+h_writable() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only')" = 0 ]; }
+
+# ---------- client writes ----------
+# The writer: one short-lived client per write against the write name; an id is "acknowledged"
+# only when the client got OK. Bounded in time; pausable for consistent checks.
+h_writer_start() {
+    local maxs=${1:-1800}
+    : >"$T/writer/acked"; : >"$T/writer/failed"; rm -f "$T/writer/stop" "$T/writer/pause" "$T/writer/paused"
+    bash "$H_DIR/writer.sh" "$T/writer" "$T/state/app.cnf" "$(h_write_name)" "$maxs" "${H_WRITER_BASE:-1}" </dev/null >>"$T/writer/log" 2>&1 &
+    echo $! >"$T/writer/pid"
+}
+h_writer_pause() {
+    touch "$T/writer/pause"
+    kill -0 "$(cat "$T/writer/pid" 2>/dev/null)" 2>/dev/null || return 0
+    local i; for ((i = 0; i < 300; i++)); do [ -f "$T/writer/paused" ] && return 0; sleep 0.05; done
+    h_log "writer did not pause"; return 1
+}
+h_writer_resume() { rm -f "$T/writer/pause" "$T/writer/paused"; }
+h_writer_stop() {
+    touch "$T/writer/stop"
+    local pid; pid=$(cat "$T/writer/pid" 2>/dev/null) || return 0
+    local i; for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill "$pid" 2>/dev/null || true
+}
+h_acked_count() { wc -l <"$T/writer/acked"; }
+
+# Longest interval between consecutive acknowledged writes in [FROM_MS, TO_MS].
+h_max_gap_ms() {
+    awk -v a="$1" -v b="$2" '{ t = $2 } t >= a && t <= b { if (p) { g = t - p; if (g > m) m = g } p = t } END { printf "%d\n", m + 0 }' "$T/writer/acked"
+}
+
+# ---------- the consistency assertion ----------
+h_primary_of() { local o; for o in $(h_pods); do h_writable "$o" 2>/dev/null && echo "$o"; done; }
+# All members converged, every acknowledged write on every member, equal checksums,
+# exactly one writable member (EXPECTED if given).
+h_assert_consistent() {
+    local expected=${1:-} o p pos ok=1 msg="" w
+    h_writer_pause || return 1
+    w=$(h_primary_of | tr '\n' ' '); w=${w% }
+    if [ "$(echo "$w" | wc -w)" != 1 ]; then echo "writable members: '${w}' (expected exactly one)"; h_writer_resume; return 1; fi
+    if [ -n "$expected" ] && [ "$w" != "$expected" ]; then echo "writable member is $w, expected $expected"; h_writer_resume; return 1; fi
+    p=$w
+    pos=$(h_sql "$p" 'SELECT @@GLOBAL.gtid_binlog_pos')
+    for o in $(h_pods); do
+        [ "$o" = "$p" ] && continue
+        if ! h_wait 120 "mysql-$o reaching $pos" bash -c "[ \"\$(timeout 10 mariadb --defaults-extra-file=$T/state/root.cnf --socket=$(h_pod_dir "$o")/run/mysqld.sock -N -B -e 'SELECT @@GLOBAL.gtid_current_pos')\" = '$pos' ]"; then
+            ok=0; msg+="mysql-$o did not converge to $pos (at $(h_sql "$o" 'SELECT @@GLOBAL.gtid_current_pos' 2>&1)); "
+        fi
+    done
+    sort -n -u <(cut -d' ' -f1 "$T/writer/acked") >"$T/writer/acked.ids"
+    local c0="" c
+    for o in $(h_pods); do
+        h_sql "$o" 'SELECT id FROM mmc_test.acks' | sort -n -u >"$T/writer/member.ids" || { ok=0; msg+="mysql-$o unreadable; "; continue; }
+        local missing; missing=$(comm -23 "$T/writer/acked.ids" "$T/writer/member.ids" | wc -l)
+        [ "$missing" = 0 ] || { ok=0; msg+="mysql-$o lacks $missing acknowledged writes; "; }
+        c=$(h_sql "$o" 'CHECKSUM TABLE mmc_test.acks, mmc_test.bulk EXTENDED' | awk '{print $2}' | tr '\n' ' ')
+        if [ -z "$c0" ]; then c0=$c; elif [ "$c" != "$c0" ]; then ok=0; msg+="checksum of mysql-$o ($c) differs ($c0); "; fi
+    done
+    h_writer_resume
+    [ "$ok" = 1 ] || { echo "$msg"; return 1; }
+    echo "primary mysql-$p, $(wc -l <"$T/writer/acked.ids") acknowledged writes on all of $(h_pods | wc -l) members, checksums $c0"
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One "pod" of the test machine: init container, then the containers (server, replicate, donor), each
+# restarted when it exits (restartPolicy Always) until the harness marks the pod as stopping.
+# usage: pod.sh POD_DIR   (POD_DIR/env holds the rendered environment, secrets substituted)
+dir=$1
+# shellcheck disable=SC1091
+. "$dir/env"
+S=$MMC_SCRIPTS
+container() { # NAME SCRIPT
+    local name=$1 script=$2 n
+    for ((n = 0; n < 200; n++)); do
+        [ -e "$dir/stopping" ] && return 0
+        echo "=== start $name #$n $(date -u +%T.%3N)" >>"$dir/logs/$name.log"
+        bash "$S/$script" >>"$dir/logs/$name.log" 2>&1
+        echo "=== $name exited rc=$? $(date -u +%T.%3N)" >>"$dir/logs/$name.log"
+        [ -e "$dir/stopping" ] && return 0
+        sleep 1
+    done
+}
+for ((n = 0; n < 100; n++)); do
+    [ -e "$dir/stopping" ] && exit 0
+    if bash "$S/init.sh" >>"$dir/logs/init.log" 2>&1; then break; fi
+    echo "=== init failed, retrying $(date -u +%T.%3N)" >>"$dir/logs/init.log"
+    sleep 2
+done
+container server run.sh &
+container replicate replicate.sh &
+container donor donor.sh &
+wait

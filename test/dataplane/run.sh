@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# npm run test:dataplane — the data plane on real MariaDB servers, driven by what the program renders.
+#   1. static: shellcheck on every rendered script; the SQL of the MySQL 8.4 path (no server here);
+#   2. the Kosmos walk-through (stacks/01..05) under a continuous writer, asserting after every step:
+#      all members converged, every acknowledged write on every member, equal CHECKSUM TABLE,
+#      exactly one writable primary;
+#   3. faults on a 3-member set: recipient killed mid-seed, donor killed mid-seed, replica killed
+#      during catch-up, member back with a stale volume (position purged), primary killed during a
+#      switchover.
+# Prints TAP-style lines and a closing "N passed, N failed"; exits non-zero on any failure.
+set -u
+T=${MMC_TEST_DIR:-/tmp/mmc-dataplane}
+# shellcheck source=harness.sh
+. "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+STACKS="$H_REPO/stacks"
+T0=$SECONDS
+
+[ "$(id -u)" = 0 ] || { echo "test:dataplane needs root (servers, /etc/hosts)"; echo "0 passed, 1 failed"; exit 1; }
+h_install || { echo "0 passed, 1 failed"; exit 1; }
+h_init
+
+# ---------------------------------------------------------------- static
+static_checks() {
+    h_render p1 "$STACKS/01-all-in-cluster1.yaml" || { h_notok "render phase 1 through tools/render.ts"; return 1; }
+    h_ok "rendered phase 1 with tools/render.ts; scripts come from the rendered ConfigMap mysql-scripts"
+    local S; S=$(h_scripts_dir p1)
+    local f missing=""
+    for f in init.sh run.sh replicate.sh donor.sh probe.sh switchover.sh; do [ -f "$S/$f" ] || missing+=" $f"; done
+    [ -z "$missing" ] && h_ok "ConfigMap carries every contract script" || h_notok "ConfigMap carries every contract script" "missing:$missing"
+    h_check "shellcheck (severity warning) on every shipped script" shellcheck -x -S warning "$S"/*.sh
+    h_check "MySQL 8.4 path: SQL uses 8.4 syntax only" bash "$H_DIR/mysql-static.sh" "$S"
+    h_check "HMAC-SHA256 helper matches openssl's HMAC" bash -c '
+        MMC_POD_NAME=t-0 . "$1/lib.sh"
+        for k in secret "k\"ey'"'"'\\x" "$(printf "x%.0s" {1..100})"; do
+            a=$(mmc_hmac "$k" "msg|1"); b=$(printf "%s" "msg|1" | openssl dgst -sha256 -hmac "$k" -r | cut -c1-64)
+            [ "$a" = "$b" ] || { echo "mismatch for key of ${#k} bytes"; exit 1; }
+        done' _ "$S"
+}
+
+# ---------------------------------------------------------------- helpers
+make_schema() { # ORD ROWS
+    h_sql "$1" "CREATE DATABASE IF NOT EXISTS mmc_test;
+        CREATE TABLE IF NOT EXISTS mmc_test.acks (id BIGINT PRIMARY KEY, payload CHAR(64), at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;
+        CREATE TABLE IF NOT EXISTS mmc_test.bulk (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(255)) ENGINE=InnoDB;
+        CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY '$H_APP_PW';
+        GRANT SELECT, INSERT ON mmc_test.* TO 'app'@'%';
+        INSERT INTO mmc_test.bulk (v) SELECT SHA2(seq, 512) FROM mmc_test.seq_1_to_$2;"
+}
+identity_checks() {
+    [ "$(h_sql 0 "SELECT @@server_id")" = 1000 ] && [ "$(h_sql 1 "SELECT @@server_id")" = 1001 ] || { echo "server ids"; return 1; }
+    [ "$(h_sql 1 "SELECT @@read_only")" = 1 ] || { echo "replica writable"; return 1; }
+    local s; s=$(h_sql 1 "SHOW SLAVE STATUS\G")
+    grep -q "Master_User: repl$" <<<"$s" && grep -q "Using_Gtid: Slave_Pos" <<<"$s" && grep -q "Master_Host: $(h_write_name)$" <<<"$s" || { echo "$s" | grep -E "User|Gtid"; return 1; }
+    [ "$(h_sql 0 "SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'" | cut -f2)" = 1 ] || { echo "semi-sync clients"; return 1; }
+    [ "$(h_sql 0 "SHOW STATUS LIKE 'Rpl_semi_sync_master_status'" | cut -f2)" = ON ] || { echo "semi-sync status"; return 1; }
+    [ "$(h_sql 1 "SHOW STATUS LIKE 'Rpl_semi_sync_slave_status'" | cut -f2)" = ON ] || { echo "semi-sync replica status"; return 1; }
+}
+same_pos() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.gtid_current_pos')" = "$(h_sql "$2" 'SELECT @@GLOBAL.gtid_binlog_pos')" ]; }
+is_read_only() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only')" = 1 ]; }
+wait_ready() { # ORD SECONDS
+    if h_wait "$2" "mysql-$1 ready" h_ready "$1"; then return 0; fi
+    local d; d=$(h_pod_dir "$1" 2>/dev/null)
+    for f in "$d"/logs/{init,replicate,server}.log; do echo "--- $f"; tail -n 12 "$f"; done >&2
+    return 1
+}
+step() { # NAME EXPECTED_PRIMARY
+    local out
+    if out=$(h_assert_consistent "$2"); then h_ok "$1: $out"; else h_notok "$1" "$out"; fi
+}
+job_env() { # PHASE -> env file for the switchover Job of that phase (secrets substituted)
+    local f; f=$(ls "$T/ext/$1"/job-*.env 2>/dev/null | head -1)
+    [ -n "$f" ] || return 1
+    {
+        echo "set -a"; cat "$f"
+        echo "MMC_POD_NAME=mysql-switchover"
+        printf 'MMC_ROOT_PASSWORD=%q\nMMC_REPL_PASSWORD=%q\nMMC_SEED_PASSWORD=%q\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW"
+        echo "TMPDIR=$T/tmp"; echo "MMC_RUN_DIR=$T/tmp"; echo "MMC_CONF_DIR=$T/tmp"
+        echo "set +a"
+    } >"$T/state/job.env"
+    mkdir -p "$T/tmp"
+    echo "$T/state/job.env"
+}
+run_switchover() { # PHASE -> runs the rendered Job's script; rc of switchover.sh
+    local env; env=$(job_env "$1") || { echo "no switchover Job rendered for $1"; return 9; }
+    # shellcheck disable=SC1090
+    (. "$env"; bash "$(h_scripts_dir "$1")/switchover.sh") >>"$T/switchover.log" 2>&1
+}
+
+# ---------------------------------------------------------------- walk-through
+walkthrough() {
+    local t0 t1 rc
+    h_apply_topology p1
+    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    h_pod_start 0 cluster1 p1
+    wait_ready 0 60 || { h_notok "phase 1: primary mysql-0 comes up"; return 1; }
+    make_schema 0 "${BULK_ROWS:-200000}" || { h_notok "phase 1: schema"; return 1; }
+    h_pod_start 1 cluster1 p1
+    wait_ready 1 120 || { h_notok "phase 1: replica mysql-1 seeds and becomes ready"; return 1; }
+    h_check "phase 1: mysql-1 was seeded over the authenticated donor stream" \
+        grep -q "received and verified" "$(h_pod_dir 1)/logs/init.log"
+    h_check "phase 1: server ids 1000/1001, replica read-only, replicates as the repl user with GTID, semi-sync on" identity_checks
+    h_writer_start 1500
+    sleep 3
+    step "phase 1 (both in cluster1, primary 0)" 0
+
+    # phase 2: ordinal 1 moves to cluster2 (new volume, seeds from a donor)
+    h_render p2 "$STACKS/02-replica-in-cluster2.yaml" "$STACKS/01-all-in-cluster1.yaml" || { h_notok "render phase 2"; return 1; }
+    h_apply_topology p2
+    sleep 2
+    t0=$(h_now_ms)
+    h_pod_stop 1
+    h_pod_start 1 cluster2 p2
+    wait_ready 1 180 || h_notok "phase 2: mysql-1 seeds in cluster2"
+    t1=$(h_now_ms); sleep 2
+    echo "replica_move $(h_max_gap_ms "$t0" "$((t1 + 2000))") $t0 $t1" >>"$T/state/gaps"
+    step "phase 2 (mysql-1 moved to cluster2)" 0
+
+    # planned switchover to mysql-1 (the rendered Job)
+    h_render p3 "$STACKS/03-switchover-to-mysql-1.yaml" "$STACKS/02-replica-in-cluster2.yaml" || { h_notok "render switchover"; return 1; }
+    h_apply_topology p3
+    t0=$(h_now_ms)
+    run_switchover p3; rc=$?
+    h_host_set "$(h_write_name)" "$(h_ip cluster2 1)"   # the program points the write service at the new primary
+    t1=$(h_now_ms); sleep 2
+    echo "switchover $(h_max_gap_ms "$t0" "$((t1 + 2000))") $t0 $t1" >>"$T/state/gaps"
+    [ "$rc" = 0 ] && h_ok "switchover Job (rendered env) exits 0" || h_notok "switchover Job (rendered env) exits 0" "rc=$rc: $(tail -3 "$T/switchover.log" | tr '\n' ' ')"
+    step "after switchover (primary mysql-1)" 1
+    h_check "switchover: write gap under 1000 ms" bash -c "[ \$(tail -1 '$T/state/gaps' | cut -d' ' -f2) -lt 1000 ] || { tail -1 '$T/state/gaps'; exit 1; }"
+
+    # phase 3: ordinal 0 moves to cluster2
+    h_render p4 "$STACKS/04-both-in-cluster2.yaml" "$STACKS/03-switchover-to-mysql-1.yaml" || { h_notok "render phase 3"; return 1; }
+    h_apply_topology p4
+    t0=$(h_now_ms)
+    h_pod_stop 0
+    h_pod_start 0 cluster2 p4
+    wait_ready 0 180 || h_notok "phase 3: mysql-0 seeds in cluster2"
+    t1=$(h_now_ms); sleep 2
+    echo "replica_move $(h_max_gap_ms "$t0" "$((t1 + 2000))") $t0 $t1" >>"$T/state/gaps"
+    step "phase 3 (both in cluster2, primary 1)" 1
+
+    # phase 4: ordinal 0 moves to cluster3
+    h_render p5 "$STACKS/05-cluster2-and-cluster3.yaml" "$STACKS/04-both-in-cluster2.yaml" || { h_notok "render phase 4"; return 1; }
+    h_apply_topology p5
+    t0=$(h_now_ms)
+    h_pod_stop 0
+    h_pod_start 0 cluster3 p5
+    wait_ready 0 180 || h_notok "phase 4: mysql-0 seeds in cluster3"
+    t1=$(h_now_ms); sleep 2
+    echo "replica_move $(h_max_gap_ms "$t0" "$((t1 + 2000))") $t0 $t1" >>"$T/state/gaps"
+    step "phase 4 (mysql-0 in cluster3, mysql-1 in cluster2)" 1
+    h_writer_stop
+    step "walk-through end: nothing acknowledged lost" 1
+    local p; for p in $(h_pods); do h_pod_stop "$p"; done
+}
+
+# ---------------------------------------------------------------- faults (3 members)
+staging_has_data() { [ "$(find "$1/data/.mmc-staging" -type f 2>/dev/null | head -3 | wc -l)" -ge 2 ]; }
+faults() {
+    local f1="$T/state/faults-1.yaml" f2="$T/state/faults-2.yaml" rc d
+    # the same config as phase 1, with a third member in cluster2; then a switchover to mysql-1
+    sed -E 's/^(\s*mysql-multicluster:placement:).*/\1 [cluster1, cluster1, cluster2]/' "$STACKS/01-all-in-cluster1.yaml" >"$f1"
+    sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 1/' "$f1" >"$f2"
+    h_render f1 "$f1" || { h_notok "render fault set"; return 1; }
+    h_render f2 "$f2" "$f1" || { h_notok "render fault set switchover"; return 1; }
+    local p; for p in $(h_pods); do h_pod_kill "$p"; done
+    h_writer_stop
+    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
+    h_apply_topology f1
+    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    export H_WRITER_BASE=100000000
+    h_pod_start 0 cluster1 f1; wait_ready 0 60 || { h_notok "fault set: primary up"; return 1; }
+    make_schema 0 "${FAULT_BULK_ROWS:-600000}"
+    h_pod_start 1 cluster1 f1; wait_ready 1 180 || { h_notok "fault set: mysql-1 up"; return 1; }
+    h_pod_start 2 cluster2 f1; wait_ready 2 180 || { h_notok "fault set: mysql-2 up"; return 1; }
+    h_writer_start 1200
+    sleep 2
+    step "fault set ready (3 members)" 0
+
+    # F1: the recipient dies half-way through its seed; the half-seeded volume must not be trusted
+    h_pod_stop 2; d="$T/pod/cluster2-2"; rm -rf "$d/data"
+    h_pod_start 2 cluster2 f1
+    if h_wait_fast 60 "mysql-2 staging fills" staging_has_data "$d"; then
+        h_pod_kill 2
+        if [ ! -e "$d/data/.mmc-trusted" ] && [ -d "$d/data/.mmc-staging" ]; then h_ok "recipient killed mid-seed: volume left without the trust marker"
+        else h_notok "recipient killed mid-seed: volume left without the trust marker" "$(ls -a "$d/data" | tr '\n' ' ')"; fi
+        h_pod_start 2 cluster2 f1
+        wait_ready 2 180 || true
+        h_check "recipient killed mid-seed: the half-seeded volume is wiped and seeded again" grep -q "wiping untrusted volume" "$d/logs/init.log"
+        step "after recipient killed mid-seed" 0
+    else h_notok "recipient killed mid-seed (the seed never started)"; fi
+
+    # F2: the donor (mysql-1, first in MMC_DONORS) dies mid-seed; the next donor is used
+    h_pod_stop 2; rm -rf "$d/data"; : >"$d/logs/init.log"
+    h_pod_start 2 cluster2 f1
+    if h_wait_fast 60 "mysql-2 staging fills" staging_has_data "$d"; then
+        grep -q "seeding from mysql-1" "$d/logs/init.log" || h_log "note: first donor was not mysql-1: $(grep seeding "$d/logs/init.log")"
+        h_pod_kill 1
+        wait_ready 2 240 || true
+        h_check "donor killed mid-seed: the broken stream is discarded and the primary donor used" bash -c "
+            grep -q 'seeding from mysql-1' '$d/logs/init.log' && grep -Eq 'seed stream from mysql-1.* (broke|failed its integrity check)|seed from mysql-1.* failed' '$d/logs/init.log' && grep -q 'seeding from mysql-0' '$d/logs/init.log' || { grep -E 'seed|donor|stream' '$d/logs/init.log' | tail -8; exit 1; }"
+        h_pod_start 1 cluster1 f1; wait_ready 1 120 || true
+        step "after donor killed mid-seed" 0
+    else h_notok "donor killed mid-seed (the seed never started)"; fi
+
+    # F3: a replica is killed while it catches up a backlog
+    h_pod_stop 2
+    h_sql 0 "INSERT INTO mmc_test.bulk (v) SELECT SHA2(seq, 512) FROM mmc_test.seq_1_to_200000" >/dev/null
+    local i; for ((i = 0; i < 100; i++)); do h_sql 0 "INSERT INTO mmc_test.bulk (v) SELECT SHA2(seq, 256) FROM mmc_test.seq_1_to_500" >/dev/null; done
+    h_pod_start 2 cluster2 f1
+    h_wait 60 "mysql-2 answers" h_sql 2 "SELECT 1" && sleep 0.5
+    local behind; behind=$(h_sql 2 "SELECT @@gtid_current_pos" 2>/dev/null)
+    h_pod_kill 2
+    h_log "mysql-2 killed during catch-up at $behind (primary at $(h_sql 0 'SELECT @@gtid_binlog_pos'))"
+    h_pod_start 2 cluster2 f1; wait_ready 2 180 || true
+    step "after a replica killed during catch-up" 0
+
+    # F4: a member comes back with a stale volume whose position the primary purged
+    h_pod_stop 2
+    for ((i = 0; i < 20; i++)); do h_sql 0 "INSERT INTO mmc_test.bulk (v) VALUES ('stale-$i')" >/dev/null; done
+    h_sql 0 "FLUSH BINARY LOGS; FLUSH BINARY LOGS;" >/dev/null
+    h_wait 30 "mysql-1 caught up" same_pos 1 0
+    local last; last=$(h_sql 0 "SHOW BINARY LOGS" | tail -1 | cut -f1)
+    h_sql 0 "PURGE BINARY LOGS TO '$last'"
+    : >"$d/logs/init.log"; : >"$d/logs/replicate.log"
+    h_pod_start 2 cluster2 f1
+    wait_ready 2 240 || true
+    h_check "stale volume: replicate.sh detects the purged position and the member re-seeds" bash -c "
+        grep -q 're-seed needed' '$d/logs/replicate.log' && grep -q 'wiping untrusted volume' '$d/logs/init.log' || { tail -5 '$d/logs/replicate.log'; exit 1; }"
+    step "after a member returned with a stale volume" 0
+
+    # F5: the primary dies during a planned switchover (rendered Job of the fault set)
+    h_apply_topology f2
+    : >"$T/switchover.log"
+    run_switchover f2 &
+    local sw=$!
+    h_wait_fast 30 "mysql-0 demoted" is_read_only 0
+    h_pod_kill 0
+    wait "$sw"; rc=$?
+    h_log "switchover with the primary killed exited rc=$rc"
+    h_pod_start 0 cluster1 f2
+    h_wait 60 "mysql-0 answers" h_sql 0 "SELECT 1"
+    sleep 5
+    local w; w=$(h_primary_of | tr '\n' ' '); w=${w% }
+    if [ "$(echo "$w" | wc -w)" = 1 ]; then
+        h_ok "primary killed during switchover (switchover rc=$rc): exactly one writable member, mysql-$w"
+        h_host_set "$(h_write_name)" "$(h_ip "$(cat "$T/state/pod$w.cluster")" "$w")"
+        local o; for o in 0 1 2; do [ "$o" = "$w" ] || wait_ready "$o" 120 || true; done
+        step "after the primary was killed during a switchover" "$w"
+    else
+        h_notok "primary killed during switchover: exactly one writable member" "writable: '$w' (rc=$rc)"
+    fi
+    h_writer_stop
+    local p; for p in $(h_pods); do h_pod_stop "$p"; done
+}
+
+static_checks
+walkthrough
+faults
+echo "# run time $((SECONDS - T0)) s; logs under $T"
+if [ -f "$T/state/gaps" ]; then sed 's/^/# write gap (max interval between acknowledged writes, ms): /' "$T/state/gaps"; fi
+[ "$H_FAIL" = 0 ] || printf '# failed: %s\n' "${H_FAILED_NAMES[@]}"
+h_summary
+[ "$H_FAIL" = 0 ]

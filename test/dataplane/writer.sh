@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Continuous writer: one client per write to the write name; logs "<id> <ack time ms>" for each
+# acknowledged write. usage: writer.sh DIR CREDFILE WRITE_HOST MAX_SECONDS ID_BASE
+dir=$1 cred=$2 host=$3 maxs=$4 base=$5
+n=0
+while [ ! -e "$dir/stop" ] && [ "$SECONDS" -lt "$maxs" ]; do
+    if [ -e "$dir/pause" ]; then touch "$dir/paused"; sleep 0.02; continue; fi
+    n=$((n + 1)); id=$((base + n))
+    if timeout 15 mariadb --defaults-extra-file="$cred" -h "$host" -P 3306 --connect-timeout=2 -N -B \
+        -e "INSERT INTO mmc_test.acks (id, payload) VALUES ($id, SHA2('$id', 256))" 2>>"$dir/errors"; then
+        t=$EPOCHREALTIME; t=${t/./}
+        echo "$id ${t:0:13}" >>"$dir/acked"
+    else
+        t=$EPOCHREALTIME; t=${t/./}
+        echo "$id ${t:0:13}" >>"$dir/failed"
+    fi
+    sleep 0.005
+done
