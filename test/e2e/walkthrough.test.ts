@@ -86,12 +86,25 @@ interface StepRecord {
 
 const results: {
     startedAt: string;
+    program: { head: string; dirty: string[]; note?: string };
+    preflightError?: string;
     engine?: Partial<Engine> & { env?: undefined };
     steps: StepRecord[];
     refused?: { after: string; tried: string; refused: boolean; stateUnchanged: boolean; wallSeconds: number; message: string };
     destroy?: { wallSeconds: number; deleted: number; remaining: Record<string, { pvcs: string[]; pvs: string[]; pods: string[] }> };
     totalSeconds?: number;
-} = { startedAt: new Date().toISOString(), steps: [] };
+} = {
+    startedAt: new Date().toISOString(),
+    program: {
+        head: spawnSync("git", ["rev-parse", "HEAD"], { cwd: REPO, encoding: "utf8" }).stdout?.trim() ?? "",
+        // Uncommitted changes to the program's files: the run is of that working tree.
+        dirty: (spawnSync("git", ["status", "--porcelain", "--", "index.ts", "components", "Pulumi.yaml", "package.json"], { cwd: REPO, encoding: "utf8" }).stdout ?? "")
+            .split("\n")
+            .filter(Boolean),
+        note: process.env.MMC_E2E_NOTE,
+    },
+    steps: [],
+};
 
 let engine: Engine;
 let kubectl: string;
@@ -196,6 +209,24 @@ async function secretsCheck(label: string) {
     }
 }
 
+/** Every Secret the program manages in a cluster holds data, and its values are the state's secrets. */
+async function secretsInClusters(phase: Phase) {
+    const known = plaintextSecrets(await stack.exportStack());
+    for (const [c, ctx] of Object.entries(phase.contexts)) {
+        const items = JSON.parse((await kube(ctx, ["-n", phase.namespace, "get", "secrets", "-l", "app.kubernetes.io/managed-by=mysql-multicluster", "-o", "json"])).stdout).items;
+        if (!phase.placement.includes(c)) continue;
+        assert.ok(items.length > 0, `${phase.name}: no Secret of the set in ${c}, which runs ordinals`);
+        for (const sec of items) {
+            const data: Record<string, string> = sec.data ?? {};
+            assert.ok(Object.keys(data).length > 0, `${phase.name}: Secret ${sec.metadata.name} in ${c} holds no data`);
+            for (const [k, v] of Object.entries(data)) {
+                const plain = Buffer.from(v, "base64").toString("utf8");
+                assert.ok(known.has(plain), `${phase.name}: Secret ${sec.metadata.name}/${k} in ${c} is not one of the state's secrets`);
+            }
+        }
+    }
+}
+
 function table(rows: StepRecord[]) {
     const head = ["step", "ok", "wall s", "create", "update", "delete", "replace", "same", "touched", "overlaps"];
     const body = rows.map((r) => [r.step, r.ok ? "yes" : "NO", r.wallSeconds.toFixed(1), r.create, r.update, r.delete, r.replace, r.same, r.touchedClusters.join(",") || "-", r.podOverlaps].map(String));
@@ -218,6 +249,15 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
     const phases = phaseFiles.map(loadPhase);
 
     before(async () => {
+        try {
+            await preflight();
+        } catch (e) {
+            results.preflightError = (e as Error).message;
+            throw e;
+        }
+    });
+
+    async function preflight() {
         assert.ok(phases.length >= 2, `stacks/ must hold at least two phase files, found ${phases.length}`);
         engine = ensureEngine();
         results.engine = { version: engine.version, providers: engine.providers, substitutes: engine.substitutes, missing: engine.missing, bin: engine.bin };
@@ -260,7 +300,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         const envVars = { ...engine.env, PULUMI_BACKEND_URL: baseEnv.PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE: baseEnv.PULUMI_CONFIG_PASSPHRASE, KUBECONFIG };
         for (const [k, v] of Object.entries(envVars)) process.env[k] = v; // the Automation API resolves `pulumi` from PATH
         stack = await LocalWorkspace.createOrSelectStack({ workDir: REPO, stackName: STACK }, { envVars, secretsProvider: "passphrase" });
-    });
+    }
 
     after(async () => {
         try {
@@ -350,6 +390,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
 
             // The clusters end in the state the phase declares.
             await waitForPlacement(phase);
+            await secretsInClusters(phase);
 
             // Outputs show the placement.
             const outs = await stack.outputs();
@@ -385,7 +426,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
                         onOutput: () => {},
                         onEvent: (ev) => {
                             const md = ev.resOutputsEvent?.metadata;
-                            if (md && md.op !== "same") changed.push(`${md.op} ${md.urn}`);
+                            if (md && !["same", "read", "refresh"].includes(md.op)) changed.push(`${md.op} ${md.urn}`);
                         },
                     });
                 } catch (e) {

@@ -23,13 +23,14 @@ REPO="$(cd "$HERE/../.." && pwd)"
 # Versions: the CLI follows the npm SDK, the providers follow their npm SDKs (package.json).
 pkgver() { node -e 'const p=require(process.argv[1]);const v=(p.dependencies||{})[process.argv[2]];if(!v){process.exit(1)};console.log(v.replace(/^[\^~=]/,""))' "$REPO/package.json" "$1"; }
 PULUMI_VERSION="${PULUMI_VERSION:-$(pkgver @pulumi/pulumi)}"
-K8S_PROVIDER_VERSION="${K8S_PROVIDER_VERSION:-$(pkgver @pulumi/kubernetes)}"
-RANDOM_PROVIDER_VERSION="${RANDOM_PROVIDER_VERSION:-$(pkgver @pulumi/random)}"
+# A provider is built only when package.json depends on its SDK (empty = not needed).
+K8S_PROVIDER_VERSION="${K8S_PROVIDER_VERSION-$(pkgver @pulumi/kubernetes || true)}"
+RANDOM_PROVIDER_VERSION="${RANDOM_PROVIDER_VERSION-$(pkgver @pulumi/random || true)}"
 # Bumped when this script changes what it produces.
 RECIPE=1
 
 CACHE="${MMC_CACHE_DIR:-$HOME/.cache/mysql-multicluster}"
-KEY="cli${PULUMI_VERSION}-k8s${K8S_PROVIDER_VERSION}-random${RANDOM_PROVIDER_VERSION}-r${RECIPE}"
+KEY="cli${PULUMI_VERSION}-k8s${K8S_PROVIDER_VERSION:-none}-random${RANDOM_PROVIDER_VERSION:-none}-r${RECIPE}"
 ROOT="$CACHE/pulumi-$KEY"
 BIN="$ROOT/bin"
 PHOME="$ROOT/home"
@@ -208,6 +209,7 @@ SUBSTITUTES=()
 # $1 name, $2 wanted version, $3 module, $4 package dir inside the module, $5 version ldflag var, $6 fallback version
 build_provider() {
   local name="$1" ver="$2" mod="$3" sub="$4" var="$5" fallback="${6:-}"
+  [[ -z "$ver" ]] && return 0
   local pdir="$PHOME/plugins/resource-$name-v$ver" out
   out="$pdir/pulumi-resource-$name"
   if [[ -x "$out" ]]; then PROVIDERS_BUILT+=("$name@$ver"); return 0; fi
