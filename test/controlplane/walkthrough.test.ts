@@ -230,6 +230,7 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
       watcher.start();
     }
 
+    const eventsBefore = watcher.events.length;
     // -------------------------------------------- apply, prune, converge
     const order = [...plan.applyOrder, ...allClusters.filter((c) => !plan.applyOrder.includes(c))];
     const instances = new Set<string>();
@@ -311,7 +312,8 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
     }
     assert.deepEqual(watcher.failures, [], `${name}: pod watch failures`);
     assert.deepEqual(watcher.violations, [], `${name}: a pod existed in two clusters at once`);
-    log(`${name}: ok (${Object.entries(plan.clusters).map(([c, pc]) => `${c}=[${pc.ordinals.join(",")}]`).join(" ")})`);
+    log(`${name}: ok (${Object.entries(plan.clusters).map(([c, pc]) => `${c}=[${pc.ordinals.join(",")}]`).join(" ")}; ` +
+      `${watcher.events.length - eventsBefore} pod watch events)`);
   }
 
   async function apply(cluster: string, ctx: string, declared: RenderedObject[], phase: string) {
