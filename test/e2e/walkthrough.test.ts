@@ -28,6 +28,7 @@ const STACK_FILE = path.join(REPO, `Pulumi.${STACK}.yaml`);
 const CLUSTERS_DIR = process.env.MMC_CLUSTERS_DIR ?? path.join(CACHE, "clusters");
 const KUBECONFIG = path.join(CLUSTERS_DIR, "kubeconfig");
 const UP_TIMEOUT_MS = Number(process.env.MMC_E2E_UP_TIMEOUT_MS ?? 20 * 60 * 1000);
+const DESTROY_TIMEOUT_MS = Number(process.env.MMC_E2E_DESTROY_TIMEOUT_MS ?? 8 * 60 * 1000);
 
 const phaseFiles = fs
     .readdirSync(path.join(REPO, "stacks"))
@@ -91,7 +92,7 @@ const results: {
     engine?: Partial<Engine> & { env?: undefined };
     steps: StepRecord[];
     refused?: { after: string; tried: string; refused: boolean; stateUnchanged: boolean; wallSeconds: number; message: string };
-    destroy?: { wallSeconds: number; deleted: number; remaining: Record<string, { pvcs: string[]; pvs: string[]; pods: string[] }> };
+    destroy?: { wallSeconds: number; deleted: number; remaining: Record<string, { pvcs: string[]; pvs: string[]; pods: string[] }>; error?: string };
     totalSeconds?: number;
 } = {
     startedAt: new Date().toISOString(),
@@ -315,33 +316,47 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         stack = await LocalWorkspace.createOrSelectStack({ workDir: REPO, stackName: STACK }, { envVars, secretsProvider: "passphrase" });
     }
 
+    /** Destroys the stack (bounded), then lists what is left in every cluster: the retention policy's keep. */
+    async function destroyAndInventory(): Promise<string | undefined> {
+        const t = Date.now();
+        let deleted = 0;
+        let error: string | undefined;
+        // Bounded: a volume whose claim still exists stays in deletion (pv-protection) and the provider would wait.
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(), DESTROY_TIMEOUT_MS);
+        let log = "";
+        try {
+            const d = await stack.destroy({ onOutput: (o) => (log += o), signal: abort.signal });
+            deleted = d.summary.resourceChanges?.delete ?? 0;
+        } catch (e) {
+            error = (abort.signal.aborted ? `destroy did not finish within ${DESTROY_TIMEOUT_MS / 1000}s; last output:\n${log.slice(-1500)}` : (e as Error).message).slice(-3000);
+        } finally {
+            clearTimeout(timer);
+        }
+        const wall = (Date.now() - t) / 1000;
+        const remaining: Record<string, { pvcs: string[]; pvs: string[]; pods: string[] }> = {};
+        const last = phases[phases.length - 1];
+        for (const [c, ctx] of Object.entries(last.contexts)) {
+            const list = async (args: string[]) => JSON.parse((await kube(ctx, [...args, "-o", "json"], true)).stdout || '{"items":[]}').items as any[];
+            const pvcs = await list(["get", "pvc", "-A"]);
+            const pvs = await list(["get", "pv"]);
+            const pods = await list(["get", "pods", "-n", last.namespace]);
+            remaining[c] = {
+                pvcs: pvcs.map((p) => `${p.metadata.namespace}/${p.metadata.name}:${p.status?.phase}`),
+                pvs: pvs.map((p) => `${p.metadata.name}:${p.status?.phase}:${p.spec?.persistentVolumeReclaimPolicy}${p.metadata.deletionTimestamp ? ":deleting" : ""}`),
+                pods: pods.map((p) => p.metadata.name),
+            };
+        }
+        results.destroy = { wallSeconds: wall, deleted, remaining, ...(error ? { error } : {}) };
+        return error;
+    }
+
+    let destroyed = false;
     after(async () => {
         try {
-            if (stack) {
-                const t = Date.now();
-                let deleted = 0;
-                try {
-                    const d = await stack.destroy({ onOutput: () => {} });
-                    deleted = d.summary.resourceChanges?.delete ?? 0;
-                } catch (e) {
-                    console.error(`destroy failed: ${(e as Error).message}`);
-                }
-                const wall = (Date.now() - t) / 1000;
-                const remaining: Record<string, { pvcs: string[]; pvs: string[]; pods: string[] }> = {};
-                const last = phases[phases.length - 1];
-                for (const [c, ctx] of Object.entries(last.contexts)) {
-                    const pvcs = JSON.parse((await kube(ctx, ["get", "pvc", "-A", "-o", "json"], true)).stdout || '{"items":[]}').items;
-                    const pvs = JSON.parse((await kube(ctx, ["get", "pv", "-o", "json"], true)).stdout || '{"items":[]}').items;
-                    const pods = JSON.parse((await kube(ctx, ["get", "pods", "-n", last.namespace, "-o", "json"], true)).stdout || '{"items":[]}').items;
-                    remaining[c] = {
-                        pvcs: pvcs.map((p: any) => `${p.metadata.namespace}/${p.metadata.name}:${p.status?.phase}`),
-                        pvs: pvs.map((p: any) => `${p.metadata.name}:${p.status?.phase}:${p.spec?.persistentVolumeReclaimPolicy}`),
-                        pods: pods.map((p: any) => p.metadata.name),
-                    };
-                }
-                results.destroy = { wallSeconds: wall, deleted, remaining };
-                await stack.workspace.removeStack(STACK).catch(() => {});
-            }
+            // Clean up after a failed walk-through too (the destroy step did not run).
+            if (stack && !destroyed) await destroyAndInventory();
+            if (stack) await stack.workspace.removeStack(STACK, { force: true }).catch(() => {});
         } finally {
             fs.rmSync(STACK_FILE, { force: true });
             writeResults();
@@ -427,7 +442,8 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
                 const primaryCluster = from.placement[from.primary];
                 const unsafe = phases.slice(1).find((p) => p.placement[p.primary] !== primaryCluster) ?? phases.slice(1).find((p) => p.placement[from.primary] !== from.placement[from.primary]);
                 assert.ok(unsafe, "no later phase moves the primary; cannot exercise the refusal");
-                const before = resourcesOf(await rawExport());
+                // Decrypted exports: the passphrase provider re-encrypts secrets (new nonces) on every checkpoint.
+                const before = resourcesOf(JSON.stringify(await stack.exportStack()));
                 const podsBefore = await Promise.all(Object.keys(from.contexts).map((c) => podsIn(from, c)));
                 await writeStackConfig(unsafe!);
                 const t = Date.now();
@@ -447,7 +463,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
                     message = (e as Error).message;
                 }
                 const wall = (Date.now() - t) / 1000;
-                const afterState = resourcesOf(await rawExport());
+                const afterState = resourcesOf(JSON.stringify(await stack.exportStack()));
                 const diff = stateDiff(before, afterState);
                 const stateUnchanged = diff.length === 0;
                 const podsAfter = await Promise.all(Object.keys(from.contexts).map((c) => podsIn(from, c)));
@@ -463,4 +479,12 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             });
         }
     }
+
+    it("destroy removes the set; the retention policy keeps the data volumes", { timeout: DESTROY_TIMEOUT_MS + 5 * 60 * 1000 }, async () => {
+        assert.ok(stack, "no stack");
+        destroyed = true;
+        const error = await destroyAndInventory();
+        assert.equal(error, undefined, `pulumi destroy failed: ${error}`);
+        for (const [c, r] of Object.entries(results.destroy!.remaining)) assert.deepEqual(r.pods, [], `pods left in ${c} after destroy`);
+    });
 });
