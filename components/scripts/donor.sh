@@ -62,7 +62,8 @@ handle() {
     local mpid=$!
     t0=$SECONDS
     mariadb-backup --defaults-file="$cred" --backup --stream=mbstream \
-        --target-dir="$tmp" --socket="$MMC_SOCKET" --parallel="${MMC_DONOR_PARALLEL:-2}" 2>"$tmp/backup.log" \
+        --target-dir="$tmp" --socket="$MMC_SOCKET" --parallel="${MMC_DONOR_PARALLEL:-2}" \
+        --log-copy-interval="${MMC_DONOR_LOG_COPY_INTERVAL_MS:-20}" 2>"$tmp/backup.log" \
         | openssl enc -aes-256-ctr -pbkdf2 -iter 1 -md sha256 -S "$salt" -pass fd:3 3< <(printf '%s\n' "$encpass") \
         | tee "$tmp/m" || rc=$?
     wait "$mpid" || rc=1

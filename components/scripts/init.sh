@@ -85,23 +85,29 @@ volume_trusted() {
     [ -f "$MMC_TRUSTED" ] && [ ! -e "$MMC_UNTRUSTED" ] && [ -d "$MMC_DATADIR/mysql" ]
 }
 
+# fsync of the named files/directories only (a global sync would stall every other writer of the node)
+fsync_paths() { sync -- "$@" 2>/dev/null || sync; }
+
 wipe_volume() {
     mmc_log "wiping untrusted volume $MMC_DATADIR ($1)"
     rm -f "$MMC_TRUSTED"
-    sync
+    fsync_paths "$MMC_DATADIR"
     find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .mmc-untrusted -exec rm -rf {} +
     rm -f "$MMC_UNTRUSTED"
-    sync
+    fsync_paths "$MMC_DATADIR"
 }
 
+# The marker is the last thing written, after the data is durable: a crash at any point before
+# leaves a volume without it, which init.sh wipes and seeds again.
 mark_trusted() {
     local how=$1
     mmc_chown_data "$MMC_DATADIR"
-    sync
+    find "$MMC_DATADIR" -mindepth 1 \( -type f -o -type d \) ! -name lost+found -print0 | xargs -0 -r sync -- 2>/dev/null || sync
+    fsync_paths "$MMC_DATADIR"
     printf 'trusted=%s at=%s pod=%s cluster=%s\n' "$how" "$(date -u +%FT%TZ)" "$MMC_POD_NAME" "${MMC_CLUSTER:-}" >"$MMC_TRUSTED.tmp"
-    sync "$MMC_TRUSTED.tmp" 2>/dev/null || sync
+    fsync_paths "$MMC_TRUSTED.tmp"
     mv -f "$MMC_TRUSTED.tmp" "$MMC_TRUSTED"
-    sync
+    fsync_paths "$MMC_DATADIR"
     mmc_log "volume trusted ($how)"
 }
 

@@ -282,9 +282,10 @@ mmc_sql_demote() {
         echo "SET GLOBAL read_only = ON;"
     fi
 }
-mmc_sql_gtid_pos() {
-    if [ "$MMC_ENGINE" = mysql ]; then echo "SELECT @@GLOBAL.gtid_executed;"; else echo "SELECT @@GLOBAL.gtid_binlog_pos;"; fi
+mmc_sql_gtid_expr() {
+    if [ "$MMC_ENGINE" = mysql ]; then echo "REPLACE(@@GLOBAL.gtid_executed, '\n', '')"; else echo "@@GLOBAL.gtid_binlog_pos"; fi
 }
+mmc_sql_gtid_pos() { echo "SELECT $(mmc_sql_gtid_expr);"; }
 # SQL returning 0 when GTID set/position POS has been applied within TIMEOUT seconds.
 mmc_sql_gtid_wait() {
     if [ "$MMC_ENGINE" = mysql ]; then echo "SELECT WAIT_FOR_EXECUTED_GTID_SET($(mmc_lit "$1"), $2);"

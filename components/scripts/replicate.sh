@@ -123,7 +123,7 @@ request_reseed() {
     local why=$1
     mmc_log "re-seed needed: $why"
     printf '%s at %s\n' "$why" "$(date -u +%FT%TZ)" >"$MMC_UNTRUSTED"
-    sync
+    sync -- "$MMC_UNTRUSTED" "$MMC_DATADIR" 2>/dev/null || sync
     mmc_q 'SHUTDOWN' || true
     DECIDED_FOR=""
 }

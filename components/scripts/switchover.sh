@@ -23,12 +23,12 @@ TIMEOUT=${MMC_SWITCHOVER_TIMEOUT_SECONDS:-60}
 DEADLINE=$((SECONDS + TIMEOUT))
 remaining() { local r=$((DEADLINE - SECONDS)); [ "$r" -gt 0 ] && echo "$r" || echo 0; }
 # The new primary's name as member H's cluster resolves it (MMC_SOURCE_FOR "h=src ..."), else NEW.
-source_for() {
+source_for() { # HOST [DEFAULT]
     local kv
     for kv in ${MMC_SOURCE_FOR:-}; do
         if [ "${kv%%=*}" = "$1" ]; then echo "${kv#*=}"; return; fi
     done
-    echo "$NEW"
+    echo "${2:-$NEW}"
 }
 now_ms() { local t=$EPOCHREALTIME; echo "${t/./}" | cut -c1-13; }
 
@@ -81,31 +81,34 @@ done
 # ---- 1. demote ----
 t_demote=$(now_ms)
 STAGE=demoted
-{
-    mmc_sql_demote
-    # cut application sessions so none writes (or holds a transaction) during the handover
-    echo "SELECT CONCAT('KILL CONNECTION ', id, ';') FROM information_schema.PROCESSLIST WHERE user NOT IN ($(mmc_system_users_sql_list)) AND id <> CONNECTION_ID();"
-} | q "$OLD" | q "$OLD" >/dev/null 2>&1
-[ "$(read_only_of "$OLD")" = 1 ] || { mmc_log "could not demote $OLD"; rollback; }
-pos=$(mmc_sql_gtid_pos | q "$OLD") || rollback
-mmc_log "demoted $OLD at GTID position $pos"
+ro_expr=$([ "$MMC_ENGINE" = mysql ] && echo '@@GLOBAL.super_read_only' || echo '@@GLOBAL.read_only')
+# read-only first, then cut application sessions (none can write or hold a transaction during the
+# handover; pooled clients reconnect through the write name), then read the final position
+kills=$( { mmc_sql_demote
+           echo "SELECT CONCAT('KILL CONNECTION ', id, ';') FROM information_schema.PROCESSLIST WHERE user NOT IN ($(mmc_system_users_sql_list)) AND id <> CONNECTION_ID();"
+         } | q "$OLD") || { mmc_log "could not demote $OLD"; rollback; }
+out=$( { printf '%s\n' "$kills"; echo "SELECT $ro_expr, $(mmc_sql_gtid_expr);"; } | qf "$OLD" 2>/dev/null | tail -n 1)
+read -r ro pos <<<"$out"
+[ "$ro" = 1 ] && [ -n "$pos" ] || { mmc_log "could not demote $OLD or read its position"; rollback; }
+mmc_log "demoted $OLD at GTID position $pos (+$(( $(now_ms) - t_demote )) ms)"
 
 # ---- 2. catch up ----
 w=$(mmc_sql_gtid_wait "$pos" "$(remaining)" | q "$NEW" $(( $(remaining) + 5 ))) || w=-1
 [ "$w" = 0 ] || { mmc_log "$NEW did not apply $pos in time (result $w)"; rollback; }
 STAGE=caught-up
+mmc_log "$NEW applied $pos (+$(( $(now_ms) - t_demote )) ms)"
 
 # ---- 3. promote (point of no return) ----
-[ "$(read_only_of "$OLD")" = 1 ] || { mmc_log "$OLD is no longer read-only or reachable"; rollback; }
-pos2=$(mmc_sql_gtid_pos | q "$OLD") || rollback
-[ "$pos2" = "$pos" ] || { mmc_log "$OLD moved on from $pos to $pos2 while read-only"; rollback; }
-mmc_sql_promote | qf "$NEW" >/dev/null 2>&1
-if [ "$(read_only_of "$NEW")" != 0 ] || has_channel "$NEW"; then
+out=$(echo "SELECT $ro_expr, $(mmc_sql_gtid_expr);" | q "$OLD" 5) || { mmc_log "$OLD became unreachable"; rollback; }
+read -r ro2 pos2 <<<"$out"
+[ "$ro2" = 1 ] && [ "$pos2" = "$pos" ] || { mmc_log "$OLD is no longer read-only at $pos (now: $out)"; rollback; }
+res=$( { mmc_sql_promote; echo "SELECT @@GLOBAL.read_only;"; } | q "$NEW" 2>/dev/null | tail -n 1)
+if [ "$res" != 0 ] || has_channel "$NEW"; then
     mmc_log "promotion of $NEW did not take"
     # make sure it is not writable before handing writes back to the old primary
     mmc_sql_demote | q "$NEW" 5 >/dev/null 2>&1
     if [ "$(read_only_of "$NEW")" = 1 ]; then
-        mmc_sql_point_to "$OLD" slave_pos | qf "$NEW" 5 >/dev/null 2>&1
+        mmc_sql_point_to "$(source_for "$NEW" "$OLD")" slave_pos | qf "$NEW" 5 >/dev/null 2>&1
         rollback
     fi
     mmc_log "ERROR: $NEW is in an unknown state; leaving $OLD read-only to avoid two writers"; exit 1

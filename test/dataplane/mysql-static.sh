@@ -37,7 +37,7 @@ must '^RESET REPLICA ALL;$'
 must '^SET GLOBAL super_read_only = ON;$'
 must '^SET GLOBAL rpl_semi_sync_source_enabled = (ON|OFF);$'
 must "^SELECT WAIT_FOR_EXECUTED_GTID_SET\\('3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5', 10\\);$"
-must '^SELECT @@GLOBAL.gtid_executed;$'
+must "^SELECT REPLACE\\(@@GLOBAL.gtid_executed, '\\\\n', ''\\);$"
 must '^SHOW REPLICA STATUS$'
 must 'GRANT REPLICATION SLAVE ON \*\.\* TO'
 must 'GRANT BACKUP_ADMIN'

@@ -49,7 +49,7 @@ make_schema() { # ORD ROWS
 identity_checks() {
     [ "$(h_sql 0 "SELECT @@server_id")" = 1000 ] && [ "$(h_sql 1 "SELECT @@server_id")" = 1001 ] || { echo "server ids"; return 1; }
     [ "$(h_sql 1 "SELECT @@read_only")" = 1 ] || { echo "replica writable"; return 1; }
-    local s; s=$(h_sql 1 "SHOW SLAVE STATUS\G")
+    local s; s=$(h_sqlv 1 "SHOW SLAVE STATUS")
     grep -q "Master_User: repl$" <<<"$s" && grep -q "Using_Gtid: Slave_Pos" <<<"$s" && grep -q "Master_Host: $(h_write_name)$" <<<"$s" || { echo "$s" | grep -E "User|Gtid"; return 1; }
     [ "$(h_sql 0 "SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'" | cut -f2)" = 1 ] || { echo "semi-sync clients"; return 1; }
     [ "$(h_sql 0 "SHOW STATUS LIKE 'Rpl_semi_sync_master_status'" | cut -f2)" = ON ] || { echo "semi-sync status"; return 1; }
@@ -83,7 +83,7 @@ job_env() { # PHASE -> env file for the switchover Job of that phase (secrets su
 run_switchover() { # PHASE -> runs the rendered Job's script; rc of switchover.sh
     local env; env=$(job_env "$1") || { echo "no switchover Job rendered for $1"; return 9; }
     # shellcheck disable=SC1090
-    (. "$env"; bash "$(h_scripts_dir "$1")/switchover.sh") >>"$T/switchover.log" 2>&1
+    (. "$env"; bash "$(h_scripts_dir "$1")/switchover.sh") >>"$T/${SWLOG:-switchover.log}" 2>&1
 }
 
 # ---------------------------------------------------------------- walk-through
@@ -221,17 +221,17 @@ faults() {
     h_wait 30 "mysql-1 caught up" same_pos 1 0
     local last; last=$(h_sql 0 "SHOW BINARY LOGS" | tail -1 | cut -f1)
     h_sql 0 "PURGE BINARY LOGS TO '$last'"
-    : >"$d/logs/init.log"; : >"$d/logs/replicate.log"
+    : >"$d/logs/init.log"; : >"$d/logs/replicate.log"; : >"$d/logs/server.log"
     h_pod_start 2 cluster2 f1
     wait_ready 2 240 || true
     h_check "stale volume: replicate.sh detects the purged position and the member re-seeds" bash -c "
-        grep -q 're-seed needed' '$d/logs/replicate.log' && grep -q 'wiping untrusted volume' '$d/logs/init.log' || { tail -5 '$d/logs/replicate.log'; exit 1; }"
+        grep -q 're-seed needed' '$d/logs/replicate.log' && cat '$d/logs/init.log' '$d/logs/server.log' | grep -q 'wiping untrusted volume' || { tail -5 '$d/logs/replicate.log'; exit 1; }"
     step "after a member returned with a stale volume" 0
 
     # F5: the primary dies during a planned switchover (rendered Job of the fault set)
     h_apply_topology f2
-    : >"$T/switchover.log"
-    run_switchover f2 &
+    : >"$T/switchover-fault.log"
+    SWLOG=switchover-fault.log run_switchover f2 &
     local sw=$!
     h_wait_fast 30 "mysql-0 demoted" is_read_only 0
     h_pod_kill 0
@@ -248,6 +248,22 @@ faults() {
         step "after the primary was killed during a switchover" "$w"
     else
         h_notok "primary killed during switchover: exactly one writable member" "writable: '$w' (rc=$rc)"
+    fi
+
+    # F6: the old primary dies right after the new one was promoted (before it could be repointed)
+    if [ "${w:-}" = 0 ]; then
+        SWLOG=switchover-fault2.log run_switchover f2 &
+        sw=$!
+        h_wait_fast 30 "mysql-1 promoted" h_writable 1
+        h_pod_kill 0
+        wait "$sw"; rc=$?
+        h_host_set "$(h_write_name)" "$(h_ip cluster1 1)"
+        h_pod_start 0 cluster1 f2
+        wait_ready 0 120 || true
+        w=$(h_primary_of | tr '\n' ' '); w=${w% }
+        if [ "$w" = 1 ]; then h_ok "old primary killed right after the promotion (switchover rc=$rc): it returns as a replica, mysql-1 the only writer"
+        else h_notok "old primary killed right after the promotion: it returns as a replica" "writable: '$w' (rc=$rc)"; fi
+        step "after the old primary died right after a promotion" 1
     fi
     h_writer_stop
     local p; for p in $(h_pods); do h_pod_stop "$p"; done

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# npm run bench:dataplane — measures the data plane on real MariaDB servers, in one run, and writes
+# bench/results/dataplane.json:
+#   switchover_max_write_gap_ms   longest interval between two acknowledged writes of a continuous
+#                                 client around each planned switchover (demote -> write name moved
+#                                 when the Job exits), max over the switchovers run
+#   replica_move_max_write_gap_ms longest interval between acknowledged writes while a replica moves
+#                                 (stop, seed >= 1 GB from the primary in another cluster, catch up),
+#                                 minus the longest interval of a quiet baseline window of the same
+#                                 length (so it is the unavailability the move adds; raw value kept)
+#   seed_throughput_ratio         seed throughput (bytes of the seeded data directory / time from the
+#                                 recipient's start to a trusted, prepared volume) / raw `tar | tar`
+#                                 throughput of the same data directory on the same disk
+#   acknowledged_writes_lost      acknowledged writes missing on any member at the end
+#   dataset_bytes                 size of the seeded data directory
+# All servers share this machine's 2 cores and one disk (in a cluster each pod has its own node).
+set -u
+T=${MMC_BENCH_DIR:-/tmp/mmc-bench}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../test/dataplane/harness.sh
+. "$REPO/test/dataplane/harness.sh"
+OUT="$REPO/bench/results/dataplane.json"
+TARGET_BYTES=${BENCH_DATASET_BYTES:-1100000000}
+SWITCHOVERS=${BENCH_SWITCHOVERS:-3}
+T0=$SECONDS
+
+[ "$(id -u)" = 0 ] || { echo "bench:dataplane needs root"; exit 1; }
+h_install || exit 1
+h_init
+mkdir -p "$REPO/bench/results"
+
+h_render p1 "$REPO/stacks/01-all-in-cluster1.yaml" || exit 1
+h_render p2 "$REPO/stacks/02-replica-in-cluster2.yaml" "$REPO/stacks/01-all-in-cluster1.yaml" || exit 1
+h_render p3 "$REPO/stacks/03-switchover-to-mysql-1.yaml" "$REPO/stacks/02-replica-in-cluster2.yaml" || exit 1
+h_apply_topology p1
+h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+h_pod_start 0 cluster1 p1
+h_wait 60 "mysql-0 ready" h_ready 0 || exit 1
+
+# ---- dataset >= 1 GB (loaded on the primary before the replica exists: it arrives by seeding)
+h_log "loading the dataset (target $TARGET_BYTES bytes of data directory)"
+h_sql 0 "CREATE DATABASE mmc_test;
+    CREATE TABLE mmc_test.acks (id BIGINT PRIMARY KEY, payload CHAR(64), at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;
+    CREATE TABLE mmc_test.bulk (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(1024)) ENGINE=InnoDB;
+    CREATE USER 'app'@'%' IDENTIFIED BY '$H_APP_PW'; GRANT SELECT, INSERT ON mmc_test.* TO 'app'@'%';" || exit 1
+D0="$T/pod/cluster1-0/data"
+for ((i = 0; i < 200; i++)); do
+    [ "$(du -sb "$D0" | cut -f1)" -ge "$TARGET_BYTES" ] && break
+    # bulk rows bypass the binary log: they reach replicas by seeding, which is what is measured
+    h_sql 0 "SET SESSION sql_log_bin = 0; INSERT INTO mmc_test.bulk (v) SELECT CONCAT(SHA2(seq + $((i * 100000)), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512)) FROM mmc_test.seq_1_to_100000" || exit 1
+done
+h_sql 0 "FLUSH TABLES; SET GLOBAL innodb_max_dirty_pages_pct = 0;" >/dev/null
+sleep 5
+DATA_BYTES=$(du -sb "$D0" | cut -f1)
+h_log "data directory of mysql-0: $DATA_BYTES bytes"
+
+# ---- raw copy: tar | tar of the same data directory, same disk
+rm -rf "$T/tarcopy"; mkdir -p "$T/tarcopy"
+sync
+t0=$(h_now_ms)
+tar -C "$D0" -cf - . | tar -C "$T/tarcopy" -xf -
+t1=$(h_now_ms)
+TAR_BYTES=$(du -sb "$T/tarcopy" | cut -f1)
+TAR_MS=$((t1 - t0))
+sync -f "$T/tarcopy" 2>/dev/null || sync
+t2=$(h_now_ms)
+TAR_SYNC_MS=$((t2 - t0))
+rm -rf "$T/tarcopy"; sync
+h_log "tar|tar: $TAR_BYTES bytes in $TAR_MS ms ($TAR_SYNC_MS ms with sync)"
+
+seed_ms() { # POD_DIR -> ms from init start to trusted volume, from the init log
+    awk '/config written/ && !s { s = $1 } /volume trusted/ { e = $1 } END { print s, e }' "$1/logs/init.log" | {
+        read -r s e
+        echo $(( $(date -d "$e" +%s%3N) - $(date -d "$s" +%s%3N) ))
+    }
+}
+
+# ---- seed 1: replica mysql-1 in cluster1, quiet primary
+h_pod_start 1 cluster1 p1
+h_wait 600 "mysql-1 ready" h_ready 1 || exit 1
+SEED1_MS=$(seed_ms "$T/pod/cluster1-1")
+SEED1_BYTES=$(du -sb "$T/pod/cluster1-1/data" | cut -f1)
+h_log "seed (quiet): $SEED1_BYTES bytes in $SEED1_MS ms"
+
+# ---- continuous writer; quiet baseline window
+h_writer_start 3000
+sleep 2
+b0=$(h_now_ms); sleep 20; b1=$(h_now_ms)
+BASE20=$(h_max_gap_ms "$b0" "$b1")
+ACK0=$(h_acked_count)
+
+# ---- planned switchovers (the rendered Job's env; later ones swap old/new)
+SW_MAX=0; SW_LIST=""
+job_base=$(ls "$T/ext/p3"/job-*.env | head -1)
+for ((k = 0; k < SWITCHOVERS; k++)); do
+    cur=$(h_primary_of); nxt=$((1 - cur))
+    {
+        echo "set -a"; cat "$job_base"
+        echo "MMC_POD_NAME=mysql-switchover"
+        printf 'MMC_ROOT_PASSWORD=%q\nMMC_REPL_PASSWORD=%q\nMMC_SEED_PASSWORD=%q\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW"
+        echo "MMC_OLD_PRIMARY_HOST=$(h_peer_name "$cur")"; echo "MMC_NEW_PRIMARY_HOST=$(h_peer_name "$nxt")"
+        echo "MMC_SOURCE_FOR=$(h_peer_name "$cur")=$(h_peer_name "$nxt")"; echo "MMC_REPLICA_HOSTS="
+        echo "TMPDIR=$T/tmp"; echo "set +a"
+    } >"$T/state/job.env"
+    mkdir -p "$T/tmp"
+    sleep 3
+    t0=$(h_now_ms)
+    # shellcheck disable=SC1091
+    (. "$T/state/job.env"; bash "$(h_scripts_dir p3)/switchover.sh") >>"$T/switchover.log" 2>&1
+    rc=$?
+    h_host_set "$(h_write_name)" "$(h_ip "$(cat "$T/state/pod$nxt.cluster")" "$nxt")"
+    t1=$(h_now_ms)
+    sleep 3
+    g=$(h_max_gap_ms "$t0" "$((t1 + 3000))")
+    h_log "switchover $cur -> $nxt: rc=$rc, Job ran $((t1 - t0)) ms, max write gap $g ms"
+    [ "$rc" = 0 ] || { h_log "switchover failed"; SW_MAX=-1; break; }
+    SW_LIST+="${SW_LIST:+, }$g"
+    [ "$g" -gt "$SW_MAX" ] && SW_MAX=$g
+done
+
+# ---- replica move under writes: the replica moves to cluster2 and seeds from the primary there
+p=$(h_primary_of); r=$((1 - p))
+h_apply_topology p2
+t0=$(h_now_ms)
+h_pod_stop "$r"
+h_pod_start "$r" cluster2 p2
+h_wait 900 "mysql-$r ready in cluster2" h_ready "$r" || h_log "moved replica did not become ready"
+t1=$(h_now_ms); sleep 3
+MOVE_RAW=$(h_max_gap_ms "$t0" "$((t1 + 3000))")
+MOVE_WINDOW=$((t1 + 3000 - t0))
+SEED2_MS=$(seed_ms "$T/pod/cluster2-$r")
+SEED2_BYTES=$(du -sb "$T/pod/cluster2-$r/data" | cut -f1)
+h_log "replica move: raw max write gap $MOVE_RAW ms over $MOVE_WINDOW ms; seed under writes $SEED2_BYTES bytes in $SEED2_MS ms"
+# baseline: longest interval in a quiet window as long as the move
+b0=$(h_now_ms); sleep $(( (MOVE_WINDOW + 999) / 1000 )); b1=$(h_now_ms)
+BASE_MOVE=$(h_max_gap_ms "$b0" "$b1")
+MOVE_GAP=$((MOVE_RAW - BASE_MOVE)); [ "$MOVE_GAP" -lt 0 ] && MOVE_GAP=0
+
+# ---- nothing acknowledged lost
+h_writer_stop
+ACKED=$(h_acked_count)
+if out=$(h_assert_consistent "$p"); then CONSISTENT=true; else CONSISTENT=false; fi
+h_log "consistency: $out"
+sort -n -u <(cut -d' ' -f1 "$T/writer/acked") >"$T/writer/acked.ids"
+LOST=0
+for o in $(h_pods); do
+    h_sql "$o" 'SELECT id FROM mmc_test.acks' | sort -n -u >"$T/writer/m.ids"
+    n=$(comm -23 "$T/writer/acked.ids" "$T/writer/m.ids" | wc -l)
+    [ "$n" -gt "$LOST" ] && LOST=$n
+done
+for o in $(h_pods); do h_pod_stop "$o"; done
+
+ratio() { awk -v sb="$1" -v sm="$2" -v tb="$3" -v tm="$4" 'BEGIN { printf "%.3f", (sb / sm) / (tb / tm) }'; }
+mbps() { awk -v b="$1" -v m="$2" 'BEGIN { printf "%.1f", b / m / 1000 }'; }
+cat >"$OUT" <<JSON
+{
+  "switchover_max_write_gap_ms": $SW_MAX,
+  "replica_move_max_write_gap_ms": $MOVE_GAP,
+  "seed_throughput_ratio": $(ratio "$SEED1_BYTES" "$SEED1_MS" "$TAR_BYTES" "$TAR_MS"),
+  "acknowledged_writes_lost": $LOST,
+  "dataset_bytes": $SEED1_BYTES,
+  "details": {
+    "engine": "mariadb $(mariadbd --version | awk '{print $3}')",
+    "machine": "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; all members share one disk",
+    "switchover_gaps_ms": [$SW_LIST],
+    "replica_move_raw_max_interval_ms": $MOVE_RAW,
+    "replica_move_baseline_max_interval_ms": $BASE_MOVE,
+    "baseline_max_interval_20s_ms": $BASE20,
+    "seed_quiet": { "bytes": $SEED1_BYTES, "ms": $SEED1_MS, "MB_per_s": $(mbps "$SEED1_BYTES" "$SEED1_MS") },
+    "seed_under_writes": { "bytes": $SEED2_BYTES, "ms": $SEED2_MS, "MB_per_s": $(mbps "$SEED2_BYTES" "$SEED2_MS"), "ratio": $(ratio "$SEED2_BYTES" "$SEED2_MS" "$TAR_BYTES" "$TAR_MS") },
+    "tar_copy": { "bytes": $TAR_BYTES, "ms": $TAR_MS, "MB_per_s": $(mbps "$TAR_BYTES" "$TAR_MS"), "ms_with_sync": $TAR_SYNC_MS },
+    "seed_ratio_vs_tar_with_sync": $(ratio "$SEED1_BYTES" "$SEED1_MS" "$TAR_BYTES" "$TAR_SYNC_MS"),
+    "acknowledged_writes": $ACKED,
+    "writes_before_switchovers": $ACK0,
+    "consistent_at_end": $CONSISTENT,
+    "run_seconds": $((SECONDS - T0))
+  }
+}
+JSON
+cat "$OUT"
