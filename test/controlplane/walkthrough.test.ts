@@ -248,6 +248,7 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
       await prune(cluster, ctx, declared, kinds, instances, name);
       await converge(cluster, ctx, plan, sts, name);
       await jobsComplete(cluster, ctx, declared, name);
+      await budgetsSynced(cluster, ctx, declared, name);
     }
 
     // -------------------------------------------------------------- assert
@@ -408,6 +409,26 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
         async () => (await kubectl.run(ctx, ["get", "jobs,pods", "-n", namespace ?? "default", "-o", "wide"], { allowFailure: true })).stdout,
       );
       log(`${phase}: ${cluster}: Job ${namespace}/${name} complete`);
+    }
+  }
+
+  /** The disruption controller must be able to evaluate every declared PodDisruptionBudget. */
+  async function budgetsSynced(cluster: string, ctx: string, declared: RenderedObject[], phase: string) {
+    for (const r of declared.filter((d) => d.object.kind === "PodDisruptionBudget")) {
+      const { name, namespace } = r.object.metadata;
+      let last: any;
+      await waitUntil(
+        `${phase}: ${cluster}: PodDisruptionBudget ${namespace}/${name} evaluated by the disruption controller`,
+        60_000,
+        async () => {
+          last = await kubectl.getOrUndefined(ctx, "poddisruptionbudgets.policy", name, namespace);
+          if (!last?.status || (last.status.observedGeneration ?? 0) < last.metadata.generation) return false;
+          const allowed = (last.status.conditions ?? []).find((c: any) => c.type === "DisruptionAllowed");
+          return !!allowed && allowed.reason !== "SyncFailed";
+        },
+        async () => `last status: ${JSON.stringify(last?.status)}\n` +
+          (await kubectl.run(ctx, ["get", "pods", "-n", namespace ?? "default", "--show-labels"], { allowFailure: true })).stdout,
+      );
     }
   }
 
