@@ -28,7 +28,7 @@ const STACK_FILE = path.join(REPO, `Pulumi.${STACK}.yaml`);
 const CLUSTERS_DIR = process.env.MMC_CLUSTERS_DIR ?? path.join(CACHE, "clusters");
 const KUBECONFIG = path.join(CLUSTERS_DIR, "kubeconfig");
 const UP_TIMEOUT_MS = Number(process.env.MMC_E2E_UP_TIMEOUT_MS ?? 20 * 60 * 1000);
-const DESTROY_TIMEOUT_MS = Number(process.env.MMC_E2E_DESTROY_TIMEOUT_MS ?? 8 * 60 * 1000);
+const DESTROY_TIMEOUT_MS = Number(process.env.MMC_E2E_DESTROY_TIMEOUT_MS ?? 3 * 60 * 1000);
 
 const phaseFiles = fs
     .readdirSync(path.join(REPO, "stacks"))
