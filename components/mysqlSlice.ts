@@ -4,7 +4,7 @@ import { StackConfig } from "./config";
 import { ServiceRole, serviceName, podName } from "./naming";
 import { ClusterPlan, Plan, topologyEnv } from "./plan";
 import {
-    PORTS, SECRET_KEYS, baseServerConfig, commonLabels, objectNames, podTemplateHash, selectorLabels, statefulSetSpec,
+    PORTS, SECRET_KEYS, baseServerConfig, commonLabels, databaseSelector, objectNames, podTemplateHash, statefulSetSpec,
 } from "./podSpec";
 
 export interface MysqlSliceArgs {
@@ -89,15 +89,15 @@ export class MysqlSlice extends pulumi.ComponentResource {
             );
         this.services = {
             // Governing Service: per-pod DNS names, published before readiness so peers can seed and catch up.
-            headless: svc("headless", { clusterIP: "None", publishNotReadyAddresses: true, selector: selectorLabels(plan.set) }),
+            headless: svc("headless", { clusterIP: "None", publishNotReadyAddresses: true, selector: databaseSelector(plan.set) }),
             // Only the primary's pod, by its stable pod-name label; the switchover moves this selector.
-            write: svc("write", { selector: { ...selectorLabels(plan.set), "statefulset.kubernetes.io/pod-name": podName(plan.set, plan.primary) } }, afterSwitchover),
-            read: svc("read", { selector: selectorLabels(plan.set) }),
+            write: svc("write", { selector: { ...databaseSelector(plan.set), "statefulset.kubernetes.io/pod-name": podName(plan.set, plan.primary) } }, afterSwitchover),
+            read: svc("read", { selector: databaseSelector(plan.set) }),
         };
 
         new k8s.policy.v1.PodDisruptionBudget(
             `${name}-pdb`,
-            { metadata: meta(names.pdb, "pdb"), spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(plan.set) } } },
+            { metadata: meta(names.pdb, "pdb"), spec: { maxUnavailable: 1, selector: { matchLabels: databaseSelector(plan.set) } } },
             child,
         );
 

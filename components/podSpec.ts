@@ -36,6 +36,14 @@ export function selectorLabels(set: string): Record<string, string> {
 export function commonLabels(set: string, component: string): Record<string, string> {
     return { ...selectorLabels(set), "app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "mysql-multicluster" };
 }
+/** What Services and the PDB select: database pods only, never a Job's pods. */
+export function databaseSelector(set: string): Record<string, string> {
+    return { ...selectorLabels(set), "app.kubernetes.io/component": "database" };
+}
+/** Labels of a Job's pods: outside the set's selector, so no Service, PDB or StatefulSet ever matches them. */
+export function jobPodLabels(set: string, component: string): Record<string, string> {
+    return { "app.kubernetes.io/name": "mysql-multicluster-job", "app.kubernetes.io/instance": set, "app.kubernetes.io/component": component };
+}
 
 // Every container command loads the topology file first, so a phase change is a file update, not a pod restart.
 const LOAD_TOPOLOGY = 'set -a; if [ -n "${MMC_TOPOLOGY_FILE:-}" ] && [ -f "$MMC_TOPOLOGY_FILE" ]; then . "$MMC_TOPOLOGY_FILE"; fi; set +a; ';

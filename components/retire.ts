@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { commonLabels, selectorLabels } from "./podSpec";
+import { commonLabels, jobPodLabels, selectorLabels } from "./podSpec";
 
 export interface RetireArgs {
     readonly set: string;
@@ -47,7 +47,7 @@ export class Retirement extends pulumi.ComponentResource {
                 spec: {
                     backoffLimit: 3,
                     template: {
-                        metadata: { labels },
+                        metadata: { labels: jobPodLabels(args.set, "retire") },
                         spec: {
                             serviceAccountName: meta.name,
                             restartPolicy: "Never",

@@ -4,7 +4,7 @@ import { StackConfig } from "./config";
 import { podHost } from "./naming";
 import { Plan, namingContext } from "./plan";
 import { SwitchoverStep } from "./step";
-import { PATHS, commonLabels, containerEnv, objectNames, scriptCommand } from "./podSpec";
+import { PATHS, commonLabels, containerEnv, jobPodLabels, objectNames, scriptCommand } from "./podSpec";
 
 export interface SwitchoverArgs {
     readonly plan: Plan;
@@ -60,7 +60,7 @@ export class Switchover extends pulumi.ComponentResource {
                     backoffLimit: 0,
                     activeDeadlineSeconds: config.migration.switchoverTimeoutSeconds + 60,
                     template: {
-                        metadata: { labels: commonLabels(plan.set, "switchover") },
+                        metadata: { labels: jobPodLabels(plan.set, "switchover") },
                         spec: {
                             restartPolicy: "Never",
                             containers: [

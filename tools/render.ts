@@ -100,7 +100,8 @@ async function main(argv: string[]): Promise<number> {
     for (const { cluster, object } of kubernetesObjects(resources)) {
         const obj = redact(object);
         const files = byCluster.get(cluster) ?? [];
-        files.push({ file: fileName(obj), text: YAML.stringify(obj, { lineWidth: 0, blockQuote: "literal" }) });
+        // YAML 1.1 output: kubectl reads 1.1, where a bare `on` would be a boolean; 1.1 quotes it.
+        files.push({ file: fileName(obj), text: YAML.stringify(obj, { lineWidth: 0, blockQuote: "literal", version: "1.1" }) });
         byCluster.set(cluster, files);
     }
     const plan = buildPlan(cfg);

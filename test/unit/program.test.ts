@@ -128,6 +128,15 @@ test("switchover step: a Job in the new primary's cluster; write Services and to
         assert.ok(run.dependsOn.get(`${c}-mysql-topology`)!.includes("switchover-job"));
         assert.equal(objectsOf(run, c).get("Service/mysql-write")!.spec.selector["statefulset.kubernetes.io/pod-name"], "mysql-1");
     }
+    // Job pods are outside every selector of the set (Services, PDB, StatefulSet).
+    const podLabels = job.spec.template.metadata.labels;
+    const sts = objectsOf(run, "cluster2").get("StatefulSet/mysql")!;
+    const selectors = [
+        sts.spec.selector.matchLabels,
+        objectsOf(run, "cluster2").get("PodDisruptionBudget/mysql")!.spec.selector.matchLabels,
+        ...["mysql", "mysql-read", "mysql-write"].map((n) => objectsOf(run, "cluster2").get(`Service/${n}`)!.spec.selector),
+    ];
+    for (const sel of selectors) assert.ok(!Object.entries(sel).every(([k, v]) => podLabels[k] === v), `Job pods match ${JSON.stringify(sel)}`);
     // The next step has no Job.
     const after = await runUnderMocks(phase(3), deployedStateOf(phase(2)));
     assert.ok(!after.resources.some((r) => r.inputs?.kind === "Job"));

@@ -15,10 +15,11 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mmc-render-"));
 const render = (...args: string[]) =>
     spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "tools/render.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
 
+/** Rendered objects as kubectl reads them: YAML 1.1, where a bare `on` or `yes` is a boolean. */
 function readRendered(dir: string): Map<string, Record<string, any>> {
     const out = new Map<string, Record<string, any>>();
     for (const cluster of fs.readdirSync(dir).filter((d) => fs.statSync(path.join(dir, d)).isDirectory())) {
-        for (const f of fs.readdirSync(path.join(dir, cluster))) out.set(`${cluster}/${f}`, YAML.parse(fs.readFileSync(path.join(dir, cluster, f), "utf8")));
+        for (const f of fs.readdirSync(path.join(dir, cluster))) out.set(`${cluster}/${f}`, YAML.parse(fs.readFileSync(path.join(dir, cluster, f), "utf8"), { version: "1.1" }));
     }
     return out;
 }
@@ -36,6 +37,9 @@ test("every phase in stacks/ renders through the CLI, in order, and every object
         for (const [name, obj] of objects) {
             const err = await validateObject(obj);
             assert.equal(err, undefined, `${file} ${name}: ${err}`);
+            for (const c of [...(obj.spec?.template?.spec?.containers ?? []), ...(obj.spec?.template?.spec?.initContainers ?? [])]) {
+                for (const e of c.env ?? []) if ("value" in e) assert.equal(typeof e.value, "string", `${file} ${name}: env ${e.name} is not a string for kubectl`);
+            }
             if (obj.kind === "Secret") for (const v of Object.values(obj.stringData ?? {})) assert.equal(v, "<generated-at-deploy-time>");
         }
         const plan = JSON.parse(fs.readFileSync(path.join(out, "plan.json"), "utf8"));
