@@ -125,10 +125,15 @@ promote_staging() {
 # ---------- temporary local server (fresh initialisation, MySQL clone) ----------
 TMP_PID=""
 start_tmp_server() { # DATADIR SOCKET
-    local dd=$1 sock=$2 i
+    local dd=$1 sock=$2 i extra=()
+    if [ "$MMC_ENGINE" = mysql ]; then
+        extra=(--skip-replica-start --super-read-only=OFF --read-only=OFF --loose-mysqlx=OFF)
+    else
+        extra=(--skip-slave-start --read-only=OFF)
+    fi
     # shellcheck disable=SC2046
     "$MMC_SERVER" --defaults-file="$MMC_CNF" $(mmc_run_as_args) --datadir="$dd" --socket="$sock" \
-        --pid-file="$sock.pid" --skip-networking --skip-slave-start --log-error="$dd/.mmc-tmp-server.log" &
+        --pid-file="$sock.pid" --skip-networking "${extra[@]}" --log-error="$dd/.mmc-tmp-server.log" &
     TMP_PID=$!
     for ((i = 0; i < 120; i++)); do
         if [ -S "$sock" ] && printf 'SELECT 1\n' | "$MMC_CLIENT" --no-defaults -uroot --socket="$sock" -N -B >/dev/null 2>&1; then return 0; fi
@@ -160,7 +165,7 @@ fresh_initialise() {
     else
         # shellcheck disable=SC2046
         "$MMC_SERVER" --defaults-file="$MMC_CNF" $(mmc_run_as_args) --datadir="$st" --initialize-insecure \
-            || mmc_die "mysqld --initialize-insecure failed"
+            --super-read-only=OFF --read-only=OFF || mmc_die "mysqld --initialize-insecure failed"
     fi
     start_tmp_server "$st" "$sock"
     local pw extra; pw=$(mmc_lit "$MMC_ROOT_PASSWORD")
@@ -196,7 +201,7 @@ donor_session() {
     local fifo_dir
     fifo_dir=$(mktemp -d "${TMPDIR:-/tmp}/mmc-seed.XXXXXX"); MMC_TMPFILES+=("$fifo_dir")
     local rfd wfd cpid
-    coproc DONOR { exec socat -T 60 - "TCP:$host:$MMC_DONOR_PORT,connect-timeout=5" 2>/dev/null; }
+    coproc DONOR { exec socat -b 262144 -T 60 - "TCP:$host:$MMC_DONOR_PORT,connect-timeout=5" 2>/dev/null; }
     cpid=$DONOR_PID
     # private copies: coproc descriptors are not inherited by the pipeline below
     exec {rfd}<&"${DONOR[0]}" {wfd}>&"${DONOR[1]}"
@@ -214,32 +219,30 @@ donor_session() {
         mmc_log "donor $host failed to prove it knows the seed secret"
         kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; return 3
     fi
-    if [ "$cmd" = status ]; then
-        DONOR_RESULT="$ready $role"
+    if [ "$cmd" = status ] || [ "${cmd#mac:}" != "$cmd" ]; then
+        if [ "$cmd" = status ]; then DONOR_RESULT="$ready $role"
+        else read -r -t 40 -u "$rfd" ok DONOR_RESULT || DONOR_RESULT=""; fi
+        exec {wfd}>&- {rfd}<&-
         kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
         return 0
     fi
-    # seed: ciphertext (AES-256-CTR) followed by a 64-hex HMAC-SHA256 trailer over the ciphertext
-    local encpass mackey salt
+    # seed: AES-256-CTR ciphertext until EOF, MACed as it arrives; the donor's tag is fetched after
+    local encpass mackey salt rc=0 tag want
     encpass=$(mmc_hmac "$MMC_SEED_PASSWORD" "mmc-enc|$ns|$nc")
     mackey=$(mmc_hmac "$MMC_SEED_PASSWORD" "mmc-mac|$ns|$nc")
     salt=${ns:0:16}
-    mkfifo "$fifo_dir/t" "$fifo_dir/m"
-    tail -c 64 <"$fifo_dir/t" >"$fifo_dir/trailer" &
-    local tpid=$!
-    mmc_hmac_stream "$mackey" <"$fifo_dir/m" >"$fifo_dir/mac" &
-    local mpid=$!
-    local rc=0
-    # shellcheck disable=SC2094
-    cat <&"$rfd" | tee "$fifo_dir/t" | head -c -64 | tee "$fifo_dir/m" \
-        | openssl enc -d -aes-256-ctr -pbkdf2 -iter 1 -md sha256 -S "$salt" -pass fd:3 3< <(printf '%s\n' "$encpass") \
-        | mbstream -x -C "$staging" || rc=$?
-    wait "$tpid" || rc=1
-    wait "$mpid" || rc=1
+    mmc_hmac_open "$mackey" "$fifo_dir"
+    tee "/dev/fd/$MMC_HMAC_FD" <&"$rfd" \
+        | openssl enc -d -bufsize 1048576 -aes-256-ctr -pbkdf2 -iter 1 -md sha256 -S "$salt" -pass fd:3 3< <(printf '%s\n' "$encpass") \
+        | mbstream -p "${MMC_SEED_PARALLEL:-4}" -x -C "$staging" || rc=$?
+    mmc_hmac_close || rc=1
+    tag=$MMC_HMAC_TAG
     exec {wfd}>&- {rfd}<&-
     kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
     if [ "$rc" != 0 ]; then mmc_log "seed stream from $host broke (rc=$rc)"; return 1; fi
-    if [ "$(cat "$fifo_dir/trailer")" != "$(cat "$fifo_dir/mac")" ]; then
+    donor_session "$host" "mac:$ns" || { mmc_log "could not fetch the integrity tag from $host"; return 1; }
+    want=$DONOR_RESULT
+    if [ "$tag" != "$want" ]; then
         mmc_log "seed stream from $host failed its integrity check (truncated or tampered)"
         return 1
     fi
@@ -283,7 +286,8 @@ seed_from_mysql() {
     local host=$1 st="$MMC_STAGING" inst="$MMC_DATADIR/.mmc-cloneinst" sock="$MMC_RUN_DIR/mmc-clone.sock"
     rm -rf "$st" "$inst"; mkdir -p "$inst"; mmc_chown_data "$inst"
     # shellcheck disable=SC2046
-    "$MMC_SERVER" --defaults-file="$MMC_CNF" $(mmc_run_as_args) --datadir="$inst" --initialize-insecure || return 1
+    "$MMC_SERVER" --defaults-file="$MMC_CNF" $(mmc_run_as_args) --datadir="$inst" --initialize-insecure \
+        --super-read-only=OFF --read-only=OFF || return 1
     start_tmp_server "$inst" "$sock"
     local rc=0
     {

@@ -220,6 +220,29 @@ mmc_hmac_stream() {
     # shellcheck disable=SC2059
     { printf "$opad"; printf "$(mmc_hex_to_esc "$inner")"; } | openssl dgst -sha256 -binary | mmc_hex
 }
+# Streaming HMAC without an extra copy: mmc_hmac_open KEY DIR opens fd MMC_HMAC_FD; whatever is
+# written to it is MACed (a `tee /dev/fd/$MMC_HMAC_FD` in a pipeline); mmc_hmac_close sets MMC_HMAC_TAG.
+MMC_HMAC_FD="" MMC_HMAC_PID="" MMC_HMAC_DIR="" MMC_HMAC_KEY="" MMC_HMAC_TAG=""
+mmc_hmac_open() {
+    MMC_HMAC_KEY=$1 MMC_HMAC_DIR=$2
+    rm -f "$MMC_HMAC_DIR/hmac.fifo"; mkfifo "$MMC_HMAC_DIR/hmac.fifo"
+    openssl dgst -sha256 -binary <"$MMC_HMAC_DIR/hmac.fifo" >"$MMC_HMAC_DIR/hmac.inner" &
+    MMC_HMAC_PID=$!
+    exec {MMC_HMAC_FD}>"$MMC_HMAC_DIR/hmac.fifo"
+    # shellcheck disable=SC2059
+    printf "$(mmc_pad_esc "$MMC_HMAC_KEY" $((0x36)))" >&"$MMC_HMAC_FD"
+}
+mmc_hmac_close() { # sets MMC_HMAC_TAG (must run in the shell that opened it, not in $(...))
+    MMC_HMAC_TAG=""
+    exec {MMC_HMAC_FD}>&-
+    wait "$MMC_HMAC_PID" || return 1
+    local opad inner
+    opad=$(mmc_pad_esc "$MMC_HMAC_KEY" $((0x5c)))
+    inner=$(mmc_hex <"$MMC_HMAC_DIR/hmac.inner")
+    [ "${#inner}" = 64 ] || return 1
+    # shellcheck disable=SC2059
+    MMC_HMAC_TAG=$( { printf "$opad"; printf "$(mmc_hex_to_esc "$inner")"; } | openssl dgst -sha256 -binary | mmc_hex)
+}
 mmc_nonce() { head -c 16 /dev/urandom | mmc_hex; }
 
 # ---------- GTID helpers ----------
