@@ -57,6 +57,13 @@ identity_checks() {
 }
 same_pos() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.gtid_current_pos')" = "$(h_sql "$2" 'SELECT @@GLOBAL.gtid_binlog_pos')" ]; }
 is_read_only() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only')" = 1 ]; }
+donor_refuses_unauthenticated() { # ORD : speaks the donor protocol with a wrong proof
+    local out
+    out=$( { sleep 0.5; echo "seed 0123456789abcdef0123456789abcdef $(printf '%064d' 0)"; sleep 2; } \
+        | timeout 10 socat - "TCP:$(h_peer_name "$1"):3307" | head -c 65536 | tr -d '\0')
+    grep -q '^MMC-DONOR 1 [0-9a-f]\{32\} ' <<<"$out" && grep -q '^ERR auth$' <<<"$out" && [ "$(wc -c <<<"$out")" -lt 300 ] \
+        || { echo "donor answered: $(head -c 200 <<<"$out")"; return 1; }
+}
 wait_ready() { # ORD SECONDS
     if h_wait "$2" "mysql-$1 ready" h_ready "$1"; then return 0; fi
     local d; d=$(h_pod_dir "$1" 2>/dev/null)
@@ -175,6 +182,7 @@ faults() {
     h_writer_start 1200
     sleep 2
     step "fault set ready (3 members)" 0
+    h_check "donor stream: a client without the seed secret gets no data" donor_refuses_unauthenticated 1
 
     # F1: the recipient dies half-way through its seed; the half-seeded volume must not be trusted
     h_pod_stop 2; d="$T/pod/cluster2-2"; rm -rf "$d/data"
