@@ -262,14 +262,16 @@ function writeResults() {
 describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three clusters", { timeout: 3 * 3600 * 1000 }, () => {
     const phases = phaseFiles.map(loadPhase);
 
+    // A failed preflight fails every test with its reason (rather than cancelling them).
     before(async () => {
         try {
             await preflight();
         } catch (e) {
             results.preflightError = (e as Error).message;
-            throw e;
+            console.error(`preflight failed: ${results.preflightError}`);
         }
     });
+    const preflightOk = () => assert.equal(results.preflightError, undefined, `preflight failed: ${results.preflightError}`);
 
     async function preflight() {
         assert.ok(phases.length >= 2, `stacks/ must hold at least two phase files, found ${phases.length}`);
@@ -373,6 +375,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
                 create: 0, update: 0, delete: 0, replace: 0, same: 0, touchedClusters: [], expectedClusters: [], podOverlaps: 0, podsSeen: {},
             };
             results.steps.push(rec);
+            preflightOk();
             assert.equal(broken, "", `not run: an earlier step failed (${broken})`);
             broken = phase.name;
             const rendered = await render(phase, previous);
@@ -437,6 +440,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
 
         if (i === 0) {
             it("an unsafe step (the primary changes cluster) is refused before anything changes", { timeout: UP_TIMEOUT_MS }, async () => {
+                preflightOk();
                 assert.ok(previous, "the first phase did not apply; nothing to refuse against");
                 const from = previous!;
                 const primaryCluster = from.placement[from.primary];
@@ -481,6 +485,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
     }
 
     it("destroy removes the set; the retention policy keeps the data volumes", { timeout: DESTROY_TIMEOUT_MS + 5 * 60 * 1000 }, async () => {
+        preflightOk();
         assert.ok(stack, "no stack");
         destroyed = true;
         const error = await destroyAndInventory();
