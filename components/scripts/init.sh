@@ -308,17 +308,22 @@ seed_from() { "seed_from_$MMC_ENGINE" "$1"; }
 # Tries the donors: first ready replicas in MMC_DONORS order, then a ready primary.
 # Prints "seeded", "none-reachable" (no donor answered at all) or "retry".
 try_donors_once() {
-    local pass h reachable=0 rc
+    local pass h reachable=0 rc ready role
+    local -A st=()
+    for h in ${MMC_DONORS:-}; do
+        case "$h" in "$MMC_POD_NAME".*|"$MMC_POD_NAME") continue ;; esac   # the pod itself
+        rc=0; donor_status "$h" || rc=$?
+        # 3: it answered but the handshake failed: a member exists, never initialise over it
+        if [ "$rc" = 3 ]; then reachable=1; fi
+        [ "$rc" = 0 ] || continue
+        reachable=1
+        st[$h]=$DONOR_RESULT
+        mmc_log "donor $h: $DONOR_RESULT"
+    done
     for pass in replica primary; do
         for h in ${MMC_DONORS:-}; do
-            case "$h" in "$MMC_POD_NAME".*|"$MMC_POD_NAME") continue ;; esac   # the pod itself
-            rc=0; donor_status "$h" || rc=$?
-            # 3: it answered but the handshake failed: a member exists, never initialise over it
-            if [ "$rc" = 3 ]; then reachable=1; fi
-            [ "$rc" = 0 ] || continue
-            reachable=1
-            read -r ready role <<<"$DONOR_RESULT"
-            mmc_log "donor $h: $ready $role"
+            [ -n "${st[$h]:-}" ] || continue
+            read -r ready role <<<"${st[$h]}"
             [ "$ready" = ready ] && [ "$role" = "$pass" ] || continue
             mmc_log "seeding from $h ($role)"
             if seed_from "$h"; then echo seeded; return 0; fi
