@@ -14,6 +14,8 @@ SID=$(mmc_server_id)
 write_config() {
     mkdir -p "$MMC_CONF_DIR" "$MMC_RUN_DIR" "$MMC_DATADIR"
     chmod 0777 "$MMC_RUN_DIR" 2>/dev/null || true
+    # the server (and MySQL's CLONE, which creates its staging dir) runs as mysql
+    if [ "$(id -u)" = 0 ] && id mysql >/dev/null 2>&1; then chown mysql:mysql "$MMC_DATADIR"; fi
     local bind="${MMC_BIND_ADDRESS:-}" self
     self=$(mmc_self_host)
     local ssto=$((MMC_SEMI_SYNC_TIMEOUT_MS))
