@@ -29,9 +29,18 @@ export interface Deployment {
     readonly outputs: DeploymentOutputs;
 }
 
-/** A provider per cluster, from its kubeconfig context and path. */
+/**
+ * A provider per cluster, from its kubeconfig context and path. ConfigMaps and Secrets update in place:
+ * by default the provider replaces them on a data change, and a phase changes the topology ConfigMap.
+ */
 export function clusterProvider(name: string, cluster: StackConfig["clusters"][string]): k8s.Provider {
-    return new k8s.Provider(`k8s-${name}`, { context: cluster.context, kubeconfig: cluster.kubeconfig, enableServerSideApply: true });
+    return new k8s.Provider(`k8s-${name}`, {
+        context: cluster.context,
+        kubeconfig: cluster.kubeconfig,
+        enableServerSideApply: true,
+        enableConfigMapMutable: true,
+        enableSecretMutable: true,
+    });
 }
 
 /** A promise settled later: lets a resource depend on one that is created after it in program order. */

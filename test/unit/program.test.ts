@@ -49,6 +49,16 @@ test("phase 1: cluster1 runs ordinals 0-1 with local storage; no MCS objects; em
     assert.equal(c1.get("PodDisruptionBudget/mysql")!.spec.maxUnavailable, 1);
 });
 
+test("providers: one per cluster, ConfigMaps and Secrets updated in place (a phase edits the topology, never replaces it)", async () => {
+    const run = await runUnderMocks(phase(0));
+    const providers = run.resources.filter((r) => r.type === "pulumi:providers:kubernetes");
+    assert.deepEqual(providers.map((p) => [p.name, p.inputs.context]).sort(), [["k8s-cluster1", "kosmos-cluster1"], ["k8s-cluster2", "kosmos-cluster2"], ["k8s-cluster3", "kosmos-cluster3"]]);
+    for (const p of providers) {
+        assert.equal(String(p.inputs.enableConfigMapMutable), "true");
+        assert.equal(String(p.inputs.enableSecretMutable), "true");
+    }
+});
+
 test("credentials: one set of random passwords for all clusters; never plaintext in env; replication is not root", async () => {
     const run = await runUnderMocks(phase(0));
     const passwords = run.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword");
