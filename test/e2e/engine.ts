@@ -55,49 +55,9 @@ export function ensureEngine(): Engine {
     };
 }
 
-export interface RunResult {
-    stdout: string;
-    stderr: string;
-    code: number;
-}
+// One bounded process runner for every tier that drives external commands.
+export { run, type RunResult } from "../controlplane/kube";
 
-/** Runs a command with a deadline (its process group is killed then); rejects on a non-zero exit unless allowFailure. */
-export function run(
-    cmd: string,
-    args: string[],
-    opts: { timeoutMs: number; env?: Record<string, string | undefined>; cwd?: string; allowFailure?: boolean },
-): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-        let stdout = "";
-        let stderr = "";
-        let timedOut = false;
-        child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-        const timer = setTimeout(() => {
-            timedOut = true;
-            try {
-                process.kill(-child.pid!, "SIGKILL");
-            } catch {
-                child.kill("SIGKILL");
-            }
-        }, opts.timeoutMs);
-        child.on("error", (e) => {
-            clearTimeout(timer);
-            reject(new Error(`cannot run ${cmd}: ${e.message}`));
-        });
-        child.on("close", (code, signal) => {
-            clearTimeout(timer);
-            const line = `${cmd} ${args.join(" ")}`;
-            if (timedOut) return reject(new Error(`TIMEOUT after ${opts.timeoutMs / 1000}s: ${line}\n${stderr.slice(-2000)}`));
-            const rc = code ?? (signal ? 128 : 1);
-            if (rc !== 0 && !opts.allowFailure) return reject(new Error(`exit ${rc}: ${line}\n--- stdout\n${stdout.slice(-2000)}\n--- stderr\n${stderr.slice(-2000)}`));
-            resolve({ stdout, stderr, code: rc });
-        });
-    });
-}
-
-/** Splits a stream of concatenated JSON documents (kubectl -o json --watch). */
 export class JsonStream {
     private buf = "";
     private depth = 0;
