@@ -86,19 +86,22 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
         wiring[name].resolve(members[name].mcs);
     }
 
-    let switchover: Switchover | undefined;
-    if (step.switchover) {
-        switchover = new Switchover("switchover", {
-            plan,
-            config: cfg,
-            step: step.switchover,
-            provider: providers[step.switchover.toCluster],
-            dependsOn: [members[step.switchover.toCluster].slice.scripts],
-        }, opts);
-    }
+    const switchover = step.switchover
+        ? new Switchover("switchover", {
+              plan,
+              config: cfg,
+              step: step.switchover,
+              provider: providers[step.switchover.toCluster],
+              dependsOn: [members[step.switchover.toCluster].slice.scripts],
+          }, opts)
+        : undefined;
     if (switchover) job.resolve(switchover.job);
 
-    const done = [...Object.values(members).map((m) => m.slice.statefulSet.id), ...(switchover ? [switchover.job.id] : [])];
+    // The state the next step is judged against is written only once every StatefulSet and Job succeeded.
+    const done = [
+        ...Object.values(members).flatMap((m) => [m.slice.statefulSet.id, ...(m.retirement ? [m.retirement.job.id] : [])]),
+        ...(switchover ? [switchover.job.id] : []),
+    ];
     const migrationState = pulumi.all(done).apply(() => deployedStateOf(cfg));
     return { plan, step, members, switchover, outputs: { ...deploymentOutputs(cfg, plan, step), migrationState } };
 }
