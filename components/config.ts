@@ -230,7 +230,7 @@ function formatIssue(raw: unknown, issue: z.core.$ZodIssue): string {
     }
     const value = valueAt(raw, issue.path);
     if (value === undefined) return `${key}: ${issue.message.replace(/^Invalid input: expected (\w+), received undefined$/, "is required ($1)")}`;
-    const shown = typeof value === "object" ? JSON.stringify(value) : JSON.stringify(value);
+    const shown = JSON.stringify(value);
     const msg = issue.code === "custom" || /^(is|must|cluster|node|\d)/.test(issue.message) ? issue.message : issue.message.toLowerCase();
     return `${key}: ${shown.length > 80 ? shown.slice(0, 77) + "..." : shown}: ${msg}`;
 }

@@ -60,6 +60,11 @@ export interface Step {
     readonly resources: Readonly<Record<string, readonly string[]>>;
 }
 
+/** Kubernetes name of the switchover Job; one per direction so a later switch back is a new Job. */
+export function switchoverJobName(set: string, s: SwitchoverStep): string {
+    return `${set}-switchover-${s.fromOrdinal}-to-${s.toOrdinal}`;
+}
+
 export function storageClassOf(cfg: StackConfig, cluster: string): string {
     const s = cfg.clusters[cluster].storage;
     return "localPath" in s ? (s.storageClassName ?? `${cfg.mysql.name}-local`) : s.storageClass;
@@ -253,7 +258,7 @@ function finish(
         if (prev?.retire.includes(c) && !next.retire.includes(c)) say(c, "no longer retired: volumes are kept again");
     }
     if (switchover) {
-        say(switchover.toCluster, `Job ${next.mysql.name}-switchover-${switchover.fromOrdinal}-to-${switchover.toOrdinal}: demote ${podName(next.mysql.name, switchover.fromOrdinal)}, wait for GTID catch-up, promote ${podName(next.mysql.name, switchover.toOrdinal)}, repoint replicas`);
+        say(switchover.toCluster, `Job ${switchoverJobName(next.mysql.name, switchover)}: demote ${podName(next.mysql.name, switchover.fromOrdinal)}, wait for GTID catch-up, promote ${podName(next.mysql.name, switchover.toOrdinal)}, repoint replicas`);
         for (const c of clusters) say(c, `Service ${next.mysql.name}-write: selector → ${podName(next.mysql.name, switchover.toOrdinal)} (after the Job)`);
     }
     for (const [c, srcs] of Object.entries(waitsFor)) say(c, `waits for ${srcs.join(", ")} to scale down first`);

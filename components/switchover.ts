@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { StackConfig } from "./config";
 import { podHost } from "./naming";
 import { Plan, namingContext } from "./plan";
-import { SwitchoverStep } from "./step";
+import { SwitchoverStep, switchoverJobName } from "./step";
 import { PATHS, commonLabels, containerEnv, jobPodLabels, objectNames, scriptCommand } from "./podSpec";
 
 export interface SwitchoverArgs {
@@ -12,11 +12,6 @@ export interface SwitchoverArgs {
     readonly step: SwitchoverStep;
     readonly provider: k8s.Provider;
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
-}
-
-/** Kubernetes name of the switchover Job; one per direction so a later switch back is a new Job. */
-export function switchoverJobName(set: string, s: SwitchoverStep): string {
-    return `${set}-switchover-${s.fromOrdinal}-to-${s.toOrdinal}`;
 }
 
 /** The names the switchover script is given, all as the Job's cluster (the new primary's) resolves them. Pure. */
