@@ -102,3 +102,12 @@ test("property: breaking one rule is refused with a named key", () => {
         { numRuns: 300 },
     );
 });
+
+test("Pulumi's flat config map (objects as JSON text) reads back to the same config as the stack file", async () => {
+    const { rawFromPulumiConfig } = await import("../../components/config");
+    const raw = baseRaw();
+    const flat = Object.fromEntries(Object.entries(raw).map(([k, v]) => [`mysql-multicluster:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+    flat["kubernetes:context"] = "ignored";
+    assert.deepEqual(parseStackConfig(rawFromPulumiConfig(flat)), parseStackConfig(raw));
+    assert.throws(() => parseStackConfig(rawFromPulumiConfig({ ...flat, "mysql-multicluster:retire": "cluster1" })), /^mysql-multicluster:retire: "cluster1": /);
+});
