@@ -97,7 +97,7 @@ for ((k = 0; k < SWITCHOVERS; k++)); do
     {
         echo "set -a"; cat "$job_base"
         echo "MMC_POD_NAME=mysql-switchover"
-        printf 'MMC_ROOT_PASSWORD=%q\nMMC_REPL_PASSWORD=%q\nMMC_SEED_PASSWORD=%q\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW"
+        h_secret_env
         echo "MMC_OLD_PRIMARY_HOST=$(h_peer_name "$cur")"; echo "MMC_NEW_PRIMARY_HOST=$(h_peer_name "$nxt")"
         echo "MMC_SOURCE_FOR=$(h_peer_name "$cur")=$(h_peer_name "$nxt")"; echo "MMC_REPLICA_HOSTS="
         echo "TMPDIR=$T/tmp"; echo "set +a"

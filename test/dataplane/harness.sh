@@ -65,9 +65,10 @@ h_init() {
     printf "%s'\"\\\\x" "$(h_random_pw)" >"$T/state/root.pw"
     printf '%s%s' "$(h_random_pw)" '$x' >"$T/state/repl.pw"
     h_random_pw >"$T/state/seed.pw"
+    h_random_pw >"$T/state/admin.pw"
     h_random_pw >"$T/state/app.pw"
     umask 022
-    H_ROOT_PW=$(cat "$T/state/root.pw"); H_REPL_PW=$(cat "$T/state/repl.pw"); H_SEED_PW=$(cat "$T/state/seed.pw"); H_APP_PW=$(cat "$T/state/app.pw")
+    H_ROOT_PW=$(cat "$T/state/root.pw"); H_REPL_PW=$(cat "$T/state/repl.pw"); H_SEED_PW=$(cat "$T/state/seed.pw"); H_ADMIN_PW=$(cat "$T/state/admin.pw"); H_APP_PW=$(cat "$T/state/app.pw")
     h_cnf "$T/state/root.cnf" root "$H_ROOT_PW"
     h_cnf "$T/state/app.cnf" app "$H_APP_PW"
     : >"$T/state/hosts.map"
@@ -140,6 +141,12 @@ h_write_name() {
     (. "$f"; echo "$MMC_WRITE_HOST")
 }
 
+# h_secret_env : the values of the Secret's keys, as the kubelet would give them (secretKeyRef)
+h_secret_env() {
+    printf 'MMC_ROOT_PASSWORD=%q\nMMC_REPL_PASSWORD=%q\nMMC_SEED_PASSWORD=%q\nMMC_ADMIN_PASSWORD=%q\n' \
+        "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW"
+}
+
 # h_pod_start ORD CLUSTER PHASE : starts ordinal ORD in CLUSTER with PHASE's rendered env and scripts
 h_pod_start() {
     local ord=$1 cl=$2 phase=$3 ip dir pgid
@@ -154,7 +161,7 @@ h_pod_start() {
         echo "set -a"
         cat "$T/ext/$phase/$cl.env"
         echo "MMC_POD_NAME=$(h_pod_name "$ord")"
-        printf 'MMC_ROOT_PASSWORD=%q\nMMC_REPL_PASSWORD=%q\nMMC_SEED_PASSWORD=%q\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW"
+        h_secret_env
         echo "MMC_DATADIR=$dir/data"
         echo "MMC_CONF_DIR=$dir/conf"
         echo "MMC_RUN_DIR=$dir/run"

@@ -80,7 +80,7 @@ job_env() { # PHASE -> env file for the switchover Job of that phase (secrets su
     {
         echo "set -a"; cat "$f"
         echo "MMC_POD_NAME=mysql-switchover"
-        printf 'MMC_ROOT_PASSWORD=%q\nMMC_REPL_PASSWORD=%q\nMMC_SEED_PASSWORD=%q\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW"
+        h_secret_env
         echo "TMPDIR=$T/tmp"; echo "MMC_RUN_DIR=$T/tmp"; echo "MMC_CONF_DIR=$T/tmp"
         echo "set +a"
     } >"$T/state/job.env"
