@@ -93,6 +93,23 @@ run_switchover() { # PHASE -> runs the rendered Job's script; rc of switchover.s
     (. "$env"; bash "$(h_scripts_dir "$1")/switchover.sh") >>"$T/${SWLOG:-switchover.log}" 2>&1
 }
 
+# move_step TAG NEXT PREVIOUS PHASE ORD CLUSTER LABEL PRIMARY : render the step, stop ORD where it ran and
+# start it with an empty volume in CLUSTER (it seeds from a donor), record the write gap, assert.
+move_step() {
+    local t0 t1
+    h_render "$1" "$STACKS/$2" "$STACKS/$3" || { h_notok "render $4"; return 1; }
+    h_apply_topology "$1"
+    sleep 2
+    t0=$(h_now_ms)
+    h_pod_stop "$5"
+    h_pod_start "$5" "$6" "$1"
+    wait_ready "$5" 180 || h_notok "$4: mysql-$5 seeds in $6"
+    t1=$(h_now_ms); sleep 2
+    echo "replica_move $(h_max_gap_ms "$t0" "$((t1 + 2000))") $t0 $t1" >>"$T/state/gaps"
+    step "$7" "$8"
+    return 0
+}
+
 # ---------------------------------------------------------------- walk-through
 walkthrough() {
     local t0 t1 rc
@@ -111,16 +128,7 @@ walkthrough() {
     step "phase 1 (both in cluster1, primary 0)" 0
 
     # phase 2: ordinal 1 moves to cluster2 (new volume, seeds from a donor)
-    h_render p2 "$STACKS/02-replica-in-cluster2.yaml" "$STACKS/01-all-in-cluster1.yaml" || { h_notok "render phase 2"; return 1; }
-    h_apply_topology p2
-    sleep 2
-    t0=$(h_now_ms)
-    h_pod_stop 1
-    h_pod_start 1 cluster2 p2
-    wait_ready 1 180 || h_notok "phase 2: mysql-1 seeds in cluster2"
-    t1=$(h_now_ms); sleep 2
-    echo "replica_move $(h_max_gap_ms "$t0" "$((t1 + 2000))") $t0 $t1" >>"$T/state/gaps"
-    step "phase 2 (mysql-1 moved to cluster2)" 0
+    move_step p2 02-replica-in-cluster2.yaml 01-all-in-cluster1.yaml "phase 2" 1 cluster2 "phase 2 (mysql-1 moved to cluster2)" 0 || return 1
 
     # planned switchover to mysql-1 (the rendered Job)
     h_render p3 "$STACKS/03-switchover-to-mysql-1.yaml" "$STACKS/02-replica-in-cluster2.yaml" || { h_notok "render switchover"; return 1; }
@@ -135,26 +143,10 @@ walkthrough() {
     h_check "switchover: write gap under 1000 ms" bash -c "[ \$(tail -1 '$T/state/gaps' | cut -d' ' -f2) -lt 1000 ] || { tail -1 '$T/state/gaps'; exit 1; }"
 
     # phase 3: ordinal 0 moves to cluster2
-    h_render p4 "$STACKS/04-both-in-cluster2.yaml" "$STACKS/03-switchover-to-mysql-1.yaml" || { h_notok "render phase 3"; return 1; }
-    h_apply_topology p4
-    t0=$(h_now_ms)
-    h_pod_stop 0
-    h_pod_start 0 cluster2 p4
-    wait_ready 0 180 || h_notok "phase 3: mysql-0 seeds in cluster2"
-    t1=$(h_now_ms); sleep 2
-    echo "replica_move $(h_max_gap_ms "$t0" "$((t1 + 2000))") $t0 $t1" >>"$T/state/gaps"
-    step "phase 3 (both in cluster2, primary 1)" 1
+    move_step p4 04-both-in-cluster2.yaml 03-switchover-to-mysql-1.yaml "phase 3" 0 cluster2 "phase 3 (both in cluster2, primary 1)" 1 || return 1
 
     # phase 4: ordinal 0 moves to cluster3
-    h_render p5 "$STACKS/05-cluster2-and-cluster3.yaml" "$STACKS/04-both-in-cluster2.yaml" || { h_notok "render phase 4"; return 1; }
-    h_apply_topology p5
-    t0=$(h_now_ms)
-    h_pod_stop 0
-    h_pod_start 0 cluster3 p5
-    wait_ready 0 180 || h_notok "phase 4: mysql-0 seeds in cluster3"
-    t1=$(h_now_ms); sleep 2
-    echo "replica_move $(h_max_gap_ms "$t0" "$((t1 + 2000))") $t0 $t1" >>"$T/state/gaps"
-    step "phase 4 (mysql-0 in cluster3, mysql-1 in cluster2)" 1
+    move_step p5 05-cluster2-and-cluster3.yaml 04-both-in-cluster2.yaml "phase 4" 0 cluster3 "phase 4 (mysql-0 in cluster3, mysql-1 in cluster2)" 1 || return 1
     h_writer_stop
     step "walk-through end: nothing acknowledged lost" 1
     local p; for p in $(h_pods); do h_pod_stop "$p"; done
