@@ -232,22 +232,15 @@ h_sqlv() { # ORD SQL : vertical output with column names
     local dir; dir=$(h_pod_dir "$1")
     timeout 30 mariadb --defaults-extra-file="$T/state/root.cnf" --socket="$dir/run/mysqld.sock" -E -e "$2"
 }
-h_wait() { # SECONDS DESCRIPTION COMMAND...
+h_wait() { # SECONDS DESCRIPTION COMMAND... (polls every ${H_POLL:-0.5} s)
     local limit=$1 what=$2 end; shift 2
     end=$((SECONDS + limit))
     until "$@" >/dev/null 2>&1; do
         [ "$SECONDS" -lt "$end" ] || { h_log "timeout (${limit}s) waiting for: $what"; return 1; }
-        sleep 0.5
+        sleep "${H_POLL:-0.5}"
     done
 }
-h_wait_fast() { # SECONDS DESCRIPTION COMMAND... (polls every 20 ms)
-    local limit=$1 what=$2 end; shift 2
-    end=$((SECONDS + limit))
-    until "$@" >/dev/null 2>&1; do
-        [ "$SECONDS" -lt "$end" ] || { h_log "timeout (${limit}s) waiting for: $what"; return 1; }
-        sleep 0.02
-    done
-}
+h_wait_fast() { H_POLL=0.02 h_wait "$@"; } # SECONDS DESCRIPTION COMMAND... (polls every 20 ms)
 h_ready() { local dir; dir=$(h_pod_dir "$1"); (set -a; . "$dir/env"; bash "$MMC_SCRIPTS/probe.sh" ready); }
 h_writable() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only')" = 0 ]; }
 

@@ -14,19 +14,26 @@ for a in "$@"; do
   esac
 done
 
-# stop_all <label=pid>...: SIGTERM to all, wait up to 15s, then SIGKILL the rest.
-stop_all() {
-  local item pid i alive
-  for item in "$@"; do
-    log "stopping ${item%=*} (${item#*=})"
-    kill -TERM "${item#*=}" 2>/dev/null || true
-  done
-  for i in $(seq 1 150); do
+# gone_within <tenths of a second> <label=pid>...: true once none of the processes is alive.
+gone_within() {
+  local n=$1 item alive; shift
+  for _ in $(seq 1 "$n"); do
     alive=0
     for item in "$@"; do kill -0 "${item#*=}" 2>/dev/null && alive=1; done
     (( alive )) || return 0
     sleep 0.1
   done
+  return 1
+}
+
+# stop_all <label=pid>...: SIGTERM to all, wait up to 15s, then SIGKILL the rest.
+stop_all() {
+  local item pid
+  for item in "$@"; do
+    log "stopping ${item%=*} (${item#*=})"
+    kill -TERM "${item#*=}" 2>/dev/null || true
+  done
+  gone_within 150 "$@" && return 0
   for item in "$@"; do
     pid="${item#*=}"
     if kill -0 "$pid" 2>/dev/null; then
@@ -34,12 +41,7 @@ stop_all() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
-  for i in $(seq 1 50); do
-    alive=0
-    for item in "$@"; do kill -0 "${item#*=}" 2>/dev/null && alive=1; done
-    (( alive )) || return 0
-    sleep 0.1
-  done
+  gone_within 50 "$@" && return 0
   die "processes do not exit: $*"
 }
 
