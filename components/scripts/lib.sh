@@ -134,6 +134,8 @@ mmc_sql_local() {
         --protocol=socket --connect-timeout=5 -N -B "$@"
 }
 mmc_q() { printf '%s\n' "$1" | mmc_sql_local; }
+# Client output with any password literal replaced: the client echoes a failed statement.
+mmc_redact() { sed -E "s/((PASSWORD|IDENTIFIED BY)[[:space:]]*=?[[:space:]]*)'([^'\\\\]|\\\\.)*'/\\1'<redacted>'/Ig"; }
 # mmc_sql_remote CREDFILE HOST [client args...] : SQL on stdin.
 mmc_sql_remote() {
     local cred=$1 host=$2; shift 2
@@ -273,10 +275,15 @@ mmc_sql_point_to() {
     [ -n "${MMC_REPL_PASSWORD:-}" ] || mmc_die "MMC_REPL_PASSWORD is required"
     if [ "$MMC_ENGINE" = mysql ]; then
         echo "STOP REPLICA;"
+        # A channel left half-written by a crash (error 1201 on CHANGE) is dropped; the GTID position
+        # lives in gtid_executed, not in the channel, so nothing is lost.
+        echo "RESET REPLICA ALL;"
         echo "CHANGE REPLICATION SOURCE TO SOURCE_HOST = $(mmc_lit "$host"), SOURCE_PORT = $MMC_PORT, SOURCE_USER = $(mmc_lit "$MMC_REPL_USER"), SOURCE_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), SOURCE_AUTO_POSITION = 1, SOURCE_SSL = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400;"
         echo "START REPLICA;"
     else
         echo "STOP SLAVE;"
+        # As above: the position is gtid_slave_pos (MASTER_USE_GTID), not the channel's files.
+        echo "RESET SLAVE ALL;"
         echo "CHANGE MASTER TO MASTER_HOST = $(mmc_lit "$host"), MASTER_PORT = $MMC_PORT, MASTER_USER = $(mmc_lit "$MMC_REPL_USER"), MASTER_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), MASTER_USE_GTID = $mode, MASTER_CONNECT_RETRY = 1;"
         echo "START SLAVE;"
     fi

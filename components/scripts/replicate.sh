@@ -56,7 +56,7 @@ apply_seed_position() {
 become_replica_of() {
     local host=$1 mode=${2:-slave_pos}
     mmc_log "replicating from $host (GTID, $mode)"
-    { mmc_sql_demote; mmc_sql_point_to "$host" "$mode"; } | mmc_sql_local --force 2>&1 | grep -v -i 'no master connection\|not configured\|slave is not running\|replica is not running' >&2
+    { mmc_sql_demote; mmc_sql_point_to "$host" "$mode"; } | mmc_sql_local --force 2>&1 | mmc_redact | grep -v -i 'no master connection\|not configured\|slave is not running\|replica is not running' >&2
 }
 
 become_primary() {
