@@ -231,11 +231,16 @@ faults() {
     # F5: the primary dies during a planned switchover (rendered Job of the fault set)
     h_apply_topology f2
     : >"$T/switchover-fault.log"
+    # Hold the new primary's applier so the kill lands between demotion and promotion every run
+    # (the switchover is fast enough to finish first otherwise), then let it go.
+    h_sql 1 "STOP SLAVE SQL_THREAD" >/dev/null
     SWLOG=switchover-fault.log run_switchover f2 &
     local sw=$!
     h_wait_fast 30 "mysql-0 demoted" is_read_only 0
     h_pod_kill 0
+    h_sql 1 "START SLAVE SQL_THREAD" >/dev/null
     wait "$sw"; rc=$?
+    h_check "primary killed between demotion and promotion: the switchover refuses to promote (rc 1)" test "$rc" = 1
     h_log "switchover with the primary killed exited rc=$rc"
     h_pod_start 0 cluster1 f2
     h_wait 60 "mysql-0 answers" h_sql 0 "SELECT 1"
@@ -269,9 +274,17 @@ faults() {
     local p; for p in $(h_pods); do h_pod_stop "$p"; done
 }
 
+secrets_not_logged() { # no generated password appears in any log the pods or Jobs wrote
+    local pats="$T/state/secrets.pat"
+    printf '%s\n%s\n%s\n%s\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW" >"$pats"
+    local hits; hits=$(grep -rlF -f "$pats" "$T"/pod/*/logs "$T"/switchover*.log 2>/dev/null)
+    [ -z "$hits" ] || { echo "password found in: $hits"; return 1; }
+}
+
 static_checks
 walkthrough
 faults
+h_check "no password in any pod or switchover log" secrets_not_logged
 echo "# run time $((SECONDS - T0)) s; logs under $T"
 if [ -f "$T/state/gaps" ]; then sed 's/^/# write gap (max interval between acknowledged writes, ms): /' "$T/state/gaps"; fi
 [ "$H_FAIL" = 0 ] || printf '# failed: %s\n' "${H_FAILED_NAMES[@]}"
