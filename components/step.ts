@@ -1,5 +1,5 @@
 import { StackConfig } from "./config";
-import { buildPlan, formatTable } from "./plan";
+import { Plan, buildPlan, formatTable } from "./plan";
 import { podName } from "./naming";
 
 /** What the program remembers of a deployment (a stack output): enough to judge the next step. */
@@ -120,7 +120,7 @@ export function planStep(prev: DeployedState | undefined, next: StackConfig): St
 
     if (!prev) {
         const changes = plan.pods.map((p) => ({ ordinal: p.ordinal, to: p.cluster, role: p.role, action: "create" as const, donor: p.role === "replica" ? donorFor(p.ordinal, p.cluster) : undefined }));
-        return finish(prev, next, "initial", changes, [], undefined);
+        return finish(prev, next, plan, "initial", changes, [], undefined);
     }
 
     // Identity of the set: changing any of these would replace every object, not move anything.
@@ -214,7 +214,7 @@ export function planStep(prev: DeployedState | undefined, next: StackConfig): St
         : undefined;
     const newlyRetired = next.retire.filter((c) => !prev.retire.includes(c));
     const kind = moves.length ? "move" : primaryChanged ? "switchover" : scaled ? "scale" : newlyRetired.length ? "retire" : sameConfigShape(prev, next) ? "unchanged" : "config";
-    return finish(prev, next, kind, changes, moves, switchover);
+    return finish(prev, next, plan, kind, changes, moves, switchover);
 }
 
 function sameConfigShape(prev: DeployedState, next: StackConfig): boolean {
@@ -227,6 +227,7 @@ function sameConfigShape(prev: DeployedState, next: StackConfig): boolean {
 function finish(
     prev: DeployedState | undefined,
     next: StackConfig,
+    nextPlan: Plan,
     kind: Step["kind"],
     changes: OrdinalChange[],
     moves: { ordinal: number; from: string; to: string }[],
@@ -244,7 +245,6 @@ function finish(
 
     const resources: Record<string, string[]> = {};
     const say = (c: string, s: string) => (resources[c] ??= []).push(s);
-    const nextPlan = buildPlan(next);
     for (const c of clusters) {
         const b = before(c);
         const a = after(c);
