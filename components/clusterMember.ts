@@ -1,17 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { StackConfig } from "./config";
 import { ClusterPlan, Plan } from "./plan";
 import { ClusterStorage } from "./storage";
 import { MysqlSlice } from "./mysqlSlice";
 import { McsWiring } from "./mcsWiring";
-import { commonLabels } from "./podSpec";
+import { commonLabels } from "./contract";
 import { Retirement } from "./retire";
 
 export interface ClusterMemberArgs {
     readonly plan: Plan;
     readonly cluster: ClusterPlan;
-    readonly config: StackConfig;
     readonly scripts: Record<string, string>;
     readonly credentials: MysqlSliceArgs["credentials"];
     readonly provider: k8s.Provider;
@@ -34,7 +32,7 @@ export class ClusterMember extends pulumi.ComponentResource {
         super("mysql-multicluster:cluster:ClusterMember", name, {}, opts);
         const { plan, cluster, provider } = args;
         // The namespace holds the claims: Pulumi never deletes it.
-        this.namespace = args.config.mysql.createNamespace
+        this.namespace = plan.createNamespace
             ? new k8s.core.v1.Namespace(
                   `${name}-namespace`,
                   { metadata: { name: plan.namespace, labels: commonLabels(plan.set, "namespace") } },
@@ -50,7 +48,6 @@ export class ClusterMember extends pulumi.ComponentResource {
             {
                 plan,
                 cluster,
-                config: args.config,
                 scripts: args.scripts,
                 credentials: args.credentials,
                 provider,
@@ -64,7 +61,7 @@ export class ClusterMember extends pulumi.ComponentResource {
         this.retirement = cluster.retired
             ? new Retirement(
                   `${name}-retire`,
-                  { set: plan.set, namespace: plan.namespace, kubectlImage: args.config.migration.kubectlImage, provider, dependsOn: [this.slice.statefulSet] },
+                  { set: plan.set, namespace: plan.namespace, kubectlImage: plan.migration.kubectlImage, provider, dependsOn: [this.slice.statefulSet] },
                   { parent: this },
               )
             : undefined;

@@ -118,6 +118,40 @@ const migration = z.strictObject({
     kubectlImage: z.string().min(1).default("registry.k8s.io/kubectl:v1.34.2"),
 });
 
+/**
+ * The rules on where ordinals may run, for config validation and for the step's suggestions alike: one
+ * StatefulSet per cluster holds one contiguous range of ordinals, and a cluster runs at most one pod per
+ * listed node (`nodeCount` undefined: the cluster is unknown, reported elsewhere).
+ */
+export function placementIssues(
+    placement: readonly string[],
+    nodeCount: (cluster: string) => number | undefined,
+): { path: (string | number)[]; message: string }[] {
+    const issues: { path: (string | number)[]; message: string }[] = [];
+    for (const c of new Set(placement)) {
+        const ords = placement.flatMap((p, i) => (p === c ? [i] : []));
+        const gap = ords.findIndex((o, j) => j > 0 && o !== ords[j - 1] + 1);
+        if (gap > 0) {
+            issues.push({
+                path: ["placement", ords[gap]],
+                message:
+                    `cluster "${c}" would run ordinals ${ords.join(",")}, which are not contiguous; ` +
+                    `one StatefulSet per cluster holds one contiguous range`,
+            });
+        }
+        const nodes = nodeCount(c);
+        if (nodes !== undefined && ords.length > nodes) {
+            issues.push({
+                path: ["placement"],
+                message:
+                    `cluster "${c}" would run ${ords.length} pods but lists ${nodes} node(s) in clusters.${c}.nodes; ` +
+                    `pods are spread one per node`,
+            });
+        }
+    }
+    return issues;
+}
+
 /** The whole stack config, keys without the `mysql-multicluster:` prefix. */
 export const stackConfigSchema = z
     .strictObject({
@@ -146,26 +180,7 @@ export const stackConfigSchema = z
         cfg.placement.forEach((c, i) => {
             if (!cfg.clusters[c]) issue(["placement", i], `cluster "${c}" is not in clusters (known: ${known})`);
         });
-        // One StatefulSet per cluster holds one contiguous range of ordinals.
-        for (const c of new Set(cfg.placement)) {
-            const ords = cfg.placement.flatMap((p, i) => (p === c ? [i] : []));
-            const gap = ords.findIndex((o, j) => j > 0 && o !== ords[j - 1] + 1);
-            if (gap > 0) {
-                issue(
-                    ["placement", ords[gap]],
-                    `cluster "${c}" would run ordinals ${ords.join(",")}, which are not contiguous; ` +
-                        `one StatefulSet per cluster holds one contiguous range`,
-                );
-            }
-            const nodes = cfg.clusters[c]?.nodes.length;
-            if (nodes !== undefined && ords.length > nodes) {
-                issue(
-                    ["placement"],
-                    `cluster "${c}" would run ${ords.length} pods but lists ${nodes} node(s) in clusters.${c}.nodes; ` +
-                        `pods are spread one per node`,
-                );
-            }
-        }
+        for (const p of placementIssues(cfg.placement, (c) => cfg.clusters[c]?.nodes.length)) issue(p.path, p.message);
         if (cfg.primary >= cfg.placement.length) {
             issue(["primary"], `${cfg.primary} is out of range: placement has ordinals 0..${cfg.placement.length - 1}`);
         }

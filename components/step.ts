@@ -1,6 +1,6 @@
-import { StackConfig } from "./config";
-import { Plan, buildPlan, formatTable } from "./plan";
-import { podName } from "./naming";
+import { placementIssues } from "./config";
+import { Plan, formatTable } from "./plan";
+import { objectNames, podName, serviceName, switchoverJobName } from "./naming";
 
 /** What the program remembers of a deployment (a stack output): enough to judge the next step. */
 export interface DeployedState {
@@ -60,28 +60,17 @@ export interface Step {
     readonly resources: Readonly<Record<string, readonly string[]>>;
 }
 
-/** Kubernetes name of the switchover Job; one per direction so a later switch back is a new Job. */
-export function switchoverJobName(set: string, s: SwitchoverStep): string {
-    return `${set}-switchover-${s.fromOrdinal}-to-${s.toOrdinal}`;
-}
-
-export function storageClassOf(cfg: StackConfig, cluster: string): string {
-    const s = cfg.clusters[cluster].storage;
-    return "localPath" in s ? (s.storageClassName ?? `${cfg.mysql.name}-local`) : s.storageClass;
-}
-
-/** The state a deployment of `cfg` leaves behind (exported as a stack output, read by the next up). */
-export function deployedStateOf(cfg: StackConfig): DeployedState {
-    const plan = buildPlan(cfg);
+/** The state a deployment of `plan` leaves behind (exported as a stack output, read by the next up). */
+export function deployedStateOf(plan: Plan): DeployedState {
     return {
-        placement: [...cfg.placement],
-        primary: cfg.primary,
-        clusters: Object.keys(cfg.clusters),
-        retire: [...cfg.retire],
-        set: cfg.mysql.name,
-        namespace: cfg.mysql.namespace,
-        engine: cfg.mysql.engine,
-        storageClasses: Object.fromEntries(Object.keys(cfg.clusters).map((c) => [c, storageClassOf(cfg, c)])),
+        placement: [...plan.placement],
+        primary: plan.primary,
+        clusters: plan.clusters.map((c) => c.name),
+        retire: [...plan.retire],
+        set: plan.set,
+        namespace: plan.namespace,
+        engine: plan.engine,
+        storageClasses: Object.fromEntries(plan.clusters.map((c) => [c.name, c.storage.storageClassName])),
         exports: plan.clusters.filter((c) => c.exports).map((c) => c.name),
         imports: plan.clusters.filter((c) => c.imports.length > 0).map((c) => c.name),
     };
@@ -94,15 +83,8 @@ function ordinalsIn(placement: readonly string[], cluster: string): number[] {
     return placement.flatMap((c, i) => (c === cluster ? [i] : []));
 }
 
-function contiguousOk(placement: readonly string[]): boolean {
-    return [...new Set(placement)].every((c) => {
-        const o = ordinalsIn(placement, c);
-        return o.every((x, j) => j === 0 || x === o[j - 1] + 1);
-    });
-}
-
 /** The replica ordinal a switchover should pick before moving `moving`: one that stays, preferably in `to`. */
-function switchoverCandidate(prev: DeployedState, next: StackConfig, moving: number, to: string): number | undefined {
+function switchoverCandidate(prev: DeployedState, next: Plan, moving: number, to: string): number | undefined {
     const stays = prev.placement
         .map((c, o) => ({ c, o }))
         .filter(({ o }) => o !== moving && o < next.placement.length && prev.placement[o] === next.placement[o]);
@@ -110,24 +92,24 @@ function switchoverCandidate(prev: DeployedState, next: StackConfig, moving: num
 }
 
 /**
- * Judges the step from the deployed state to the next config, and plans its order. Throws
+ * Judges the step from the deployed state to the next plan, and plans its order. Throws
  * TransitionError (one line: the rule, and the next safe step) for an unsafe step. Pure.
  */
-export function planStep(prev: DeployedState | undefined, next: StackConfig): Step {
-    const plan = buildPlan(next);
+export function planStep(prev: DeployedState | undefined, next: Plan): Step {
+    const clusterOf = (c: string) => next.clusters.find((x) => x.name === c);
     const donorFor = (ordinal: number, to: string) =>
-        plan.clusters.find((c) => c.name === to)!.topology.donors.find((d) => !d.startsWith(`${podName(plan.set, ordinal)}.`));
+        next.clusters.find((c) => c.name === to)!.topology.donors.find((d) => !d.startsWith(`${podName(next.set, ordinal)}.`));
 
     if (!prev) {
-        const changes = plan.pods.map((p) => ({ ordinal: p.ordinal, to: p.cluster, role: p.role, action: "create" as const, donor: p.role === "replica" ? donorFor(p.ordinal, p.cluster) : undefined }));
-        return finish(prev, next, plan, "initial", changes, [], undefined);
+        const changes = next.pods.map((p) => ({ ordinal: p.ordinal, to: p.cluster, role: p.role, action: "create" as const, donor: p.role === "replica" ? donorFor(p.ordinal, p.cluster) : undefined }));
+        return finish(prev, next, "initial", changes, [], undefined);
     }
 
     // Identity of the set: changing any of these would replace every object, not move anything.
     const immutable: [string, string, string][] = [
-        ["mysql.name", prev.set, next.mysql.name],
-        ["mysql.namespace", prev.namespace, next.mysql.namespace],
-        ["mysql.engine", prev.engine, next.mysql.engine],
+        ["mysql.name", prev.set, next.set],
+        ["mysql.namespace", prev.namespace, next.namespace],
+        ["mysql.engine", prev.engine, next.engine],
     ];
     for (const [key, was, is] of immutable) {
         if (was !== is) {
@@ -135,13 +117,14 @@ export function planStep(prev: DeployedState | undefined, next: StackConfig): St
         }
     }
     for (const c of prev.clusters) {
-        if (next.clusters[c] && prev.placement.includes(c) && prev.storageClasses[c] !== undefined && storageClassOf(next, c) !== prev.storageClasses[c]) {
+        const nextClass = clusterOf(c)?.storage.storageClassName;
+        if (nextClass !== undefined && prev.placement.includes(c) && prev.storageClasses[c] !== undefined && nextClass !== prev.storageClasses[c]) {
             throw new TransitionError(
-                `mysql-multicluster:clusters.${c}.storage: storage class "${storageClassOf(next, c)}" changes the deployed "${prev.storageClasses[c]}" while ${c} runs ordinals; ` +
+                `mysql-multicluster:clusters.${c}.storage: storage class "${nextClass}" changes the deployed "${prev.storageClasses[c]}" while ${c} runs ordinals; ` +
                     `that would replace its StatefulSet. Move its ordinals away first`,
             );
         }
-        if (!next.clusters[c] && !prev.retire.includes(c)) {
+        if (!clusterOf(c) && !prev.retire.includes(c)) {
             throw new TransitionError(
                 `mysql-multicluster:clusters: cluster "${c}" was removed but never retired; its claims and volumes may hold data. ` +
                     `Next safe step: keep it in clusters and set retire: [${[...next.retire, c].join(", ")}], run up, then remove it`,
@@ -177,10 +160,10 @@ export function planStep(prev: DeployedState | undefined, next: StackConfig): St
         );
     }
     if (moves.length > next.migration.maxMovesPerStep) {
-        // Suggest the first single move that is valid on its own (a StatefulSet holds a contiguous range).
+        // Suggest the first single move that is valid on its own (the placement rules of config.ts).
         const first = moves
             .map((m) => prev.placement.map((c, o) => (o === m.ordinal ? m.to : c)))
-            .find((p) => contiguousOk(p) && p.every((c) => ordinalsIn(p, c).length <= (next.clusters[c]?.nodes.length ?? 0)));
+            .find((p) => placementIssues(p, (c) => clusterOf(c)?.nodes.length ?? 0).length === 0);
         throw new TransitionError(
             `mysql-multicluster:placement: ${moves.length} ordinals change cluster in one step (${moves.map((m) => `${m.ordinal}: ${m.from}→${m.to}`).join(", ")}); ` +
                 `at most ${next.migration.maxMovesPerStep} per step (migration.maxMovesPerStep). ` +
@@ -214,26 +197,25 @@ export function planStep(prev: DeployedState | undefined, next: StackConfig): St
         : undefined;
     const newlyRetired = next.retire.filter((c) => !prev.retire.includes(c));
     const kind = moves.length ? "move" : primaryChanged ? "switchover" : scaled ? "scale" : newlyRetired.length ? "retire" : sameConfigShape(prev, next) ? "unchanged" : "config";
-    return finish(prev, next, plan, kind, changes, moves, switchover);
+    return finish(prev, next, kind, changes, moves, switchover);
 }
 
-function sameConfigShape(prev: DeployedState, next: StackConfig): boolean {
+function sameConfigShape(prev: DeployedState, next: Plan): boolean {
     return (
-        prev.clusters.join() === Object.keys(next.clusters).join() &&
+        prev.clusters.join() === next.clusters.map((c) => c.name).join() &&
         prev.retire.join() === next.retire.join()
     );
 }
 
 function finish(
     prev: DeployedState | undefined,
-    next: StackConfig,
-    nextPlan: Plan,
+    next: Plan,
     kind: Step["kind"],
     changes: OrdinalChange[],
     moves: { ordinal: number; from: string; to: string }[],
     switchover: SwitchoverStep | undefined,
 ): Step {
-    const clusters = Object.keys(next.clusters);
+    const clusters = next.clusters.map((c) => c.name);
     const before = (c: string) => (prev ? ordinalsIn(prev.placement, c) : []);
     const after = (c: string) => ordinalsIn(next.placement, c);
     const shrinking = clusters.filter((c) => after(c).some((o) => !before(c).includes(o)) === false && before(c).some((o) => !after(c).includes(o)));
@@ -249,17 +231,17 @@ function finish(
         const b = before(c);
         const a = after(c);
         if (prev && !prev.clusters.includes(c)) say(c, "new cluster: storage, services, credentials and an empty StatefulSet are created");
-        if (b.join() !== a.join()) say(c, `StatefulSet ${next.mysql.name}: ordinals ${range(b)} → ${range(a)} (replicas ${b.length} → ${a.length}, ordinals.start ${b[0] ?? 0} → ${a[0] ?? 0})`);
-        const cp = nextPlan.clusters.find((x) => x.name === c)!;
+        if (b.join() !== a.join()) say(c, `StatefulSet ${objectNames(next.set).statefulSet}: ordinals ${range(b)} → ${range(a)} (replicas ${b.length} → ${a.length}, ordinals.start ${b[0] ?? 0} → ${a[0] ?? 0})`);
+        const cp = next.clusters.find((x) => x.name === c)!;
         const had = { exports: prev?.exports?.includes(c) ?? false, imports: prev?.imports?.includes(c) ?? false };
         if (cp.exports !== had.exports) say(c, `ServiceExport ×3 (headless, write, read) ${cp.exports ? "created" : "deleted at the end of the step"}`);
         if ((cp.imports.length > 0) !== had.imports) say(c, `ServiceImport ×3 (Headless, ClusterSetIP ×2) ${cp.imports.length ? "created" : "deleted at the end of the step"}`);
-        if (cp.retired && !prev?.retire.includes(c)) say(c, `retired: Job ${next.mysql.name}-retire deletes the retained claims; volumes are deleted when ${c} leaves clusters`);
+        if (cp.retired && !prev?.retire.includes(c)) say(c, `retired: Job ${objectNames(next.set).retire} deletes the retained claims; volumes are deleted when ${c} leaves clusters`);
         if (prev?.retire.includes(c) && !next.retire.includes(c)) say(c, "no longer retired: volumes are kept again");
     }
     if (switchover) {
-        say(switchover.toCluster, `Job ${switchoverJobName(next.mysql.name, switchover)}: demote ${podName(next.mysql.name, switchover.fromOrdinal)}, wait for GTID catch-up, promote ${podName(next.mysql.name, switchover.toOrdinal)}, repoint replicas`);
-        for (const c of clusters) say(c, `Service ${next.mysql.name}-write: selector → ${podName(next.mysql.name, switchover.toOrdinal)} (after the Job)`);
+        say(switchover.toCluster, `Job ${switchoverJobName(next.set, switchover)}: demote ${podName(next.set, switchover.fromOrdinal)}, wait for GTID catch-up, promote ${podName(next.set, switchover.toOrdinal)}, repoint replicas`);
+        for (const c of clusters) say(c, `Service ${serviceName(next.set, "write")}: selector → ${podName(next.set, switchover.toOrdinal)} (after the Job)`);
     }
     for (const [c, srcs] of Object.entries(waitsFor)) say(c, `waits for ${srcs.join(", ")} to scale down first`);
     return { kind, changes, moves, switchover, applyOrder, waitsFor, resources };

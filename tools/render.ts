@@ -11,8 +11,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { ConfigError, PROJECT, parseStackConfig, stripProjectPrefix } from "../components/config";
-import { buildPlan, placementTable } from "../components/plan";
-import { OFFLINE_SECRET, kubernetesObjects, recordingMocks } from "./mocks";
+import { DeploymentOutputs, placementTable } from "../components/deployment";
+import { OFFLINE_SECRET, clustersByProvider, kubernetesObjects, recordingMocks } from "./mocks";
 import { previousStateOutputs, readStackFile } from "./stackFile";
 
 class UsageError extends Error {}
@@ -74,8 +74,8 @@ function fileName(obj: Record<string, any>): string {
 
 async function main(argv: string[]): Promise<number> {
     const args = parseArgs(argv);
+    // The config itself is validated by the program, exactly as under `pulumi up` (one line, exit 2).
     const next = readStackFile(args.config, "--config");
-    const cfg = parseStackConfig(stripProjectPrefix(next.config));
     const previous = args.previous ? readStackFile(args.previous, "--previous") : undefined;
     const prevCfg = previous ? parseStackConfig(stripProjectPrefix(previous.config)) : undefined;
     checkOutDir(args.out);
@@ -95,33 +95,34 @@ async function main(argv: string[]): Promise<number> {
     await pulumi.runtime.disconnect();
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(exported)) outputs[k] = await unwrap(v);
+    // What is printed and written comes from the program's outputs, never from a second plan.
+    const out = outputs as unknown as Omit<DeploymentOutputs, "migrationState">;
 
     const byCluster = new Map<string, { file: string; text: string }[]>();
-    for (const { cluster, object } of kubernetesObjects(resources)) {
+    for (const { cluster, object } of kubernetesObjects(resources, clustersByProvider(out.clusters))) {
         const obj = redact(object);
         const files = byCluster.get(cluster) ?? [];
         // YAML 1.1 output: kubectl reads 1.1, where a bare `on` would be a boolean; 1.1 quotes it.
         files.push({ file: fileName(obj), text: YAML.stringify(obj, { lineWidth: 0, blockQuote: "literal", version: "1.1" }) });
         byCluster.set(cluster, files);
     }
-    const plan = buildPlan(cfg);
     const planJson = {
         stack,
         config: path.resolve(args.config),
         previous: args.previous ? path.resolve(args.previous) : null,
-        placement: plan.placement,
-        primary: plan.primary,
-        applyOrder: (outputs.step as any)?.applyOrder ?? plan.clusters.map((c) => c.name),
-        step: outputs.step ?? null,
+        placement: out.placement.map((p) => p.cluster),
+        primary: out.primary.ordinal,
+        applyOrder: out.step.applyOrder,
+        step: out.step,
         clusters: Object.fromEntries(
-            plan.clusters.map((c) => [
-                c.name,
+            Object.entries(out.clusters).map(([name, c]) => [
+                name,
                 {
-                    context: c.config.context ?? null,
+                    context: c.context,
                     clusterId: c.clusterId,
                     ordinals: c.ordinals,
                     retired: c.retired,
-                    files: (byCluster.get(c.name) ?? []).map((f) => f.file).sort(),
+                    files: (byCluster.get(name) ?? []).map((f) => f.file).sort(),
                 },
             ]),
         ),
@@ -139,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
     fs.writeFileSync(path.join(args.out, "plan.json"), JSON.stringify(planJson, null, 2) + "\n");
     if (!args.quiet) {
         // The step table was printed by the program itself (pulumi.log.info), exactly as under `pulumi up`.
-        console.log(placementTable(plan));
+        console.log(placementTable(out.placement));
         const total = [...byCluster.values()].reduce((n, f) => n + f.length, 0);
         console.log(`\nwrote ${total} objects for ${byCluster.size} cluster(s) to ${args.out}/`);
     }

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { parseStackConfig } from "../../components/config";
 import { deployedStateOf } from "../../components/step";
+import { buildPlan } from "../../components/plan";
 import { OFFLINE_SECRET } from "../../tools/mocks";
 import { baseRaw, rawOf, STACK_FILES } from "../helpers/configs";
 import { objectsOf, runUnderMocks } from "../helpers/mockProgram";
@@ -78,7 +79,7 @@ test("credentials: one set of random passwords for all clusters; never plaintext
 });
 
 test("phase 2 (kosmos): exports and manual imports in both clusters that run pods; cluster2 runs ordinal 1 only", async () => {
-    const run = await runUnderMocks(phase(1), deployedStateOf(phase(0)));
+    const run = await runUnderMocks(phase(1), deployedStateOf(buildPlan(phase(0))));
     for (const c of ["cluster1", "cluster2"]) {
         const o = objectsOf(run, c);
         for (const svc of ["mysql", "mysql-write", "mysql-read"]) {
@@ -111,20 +112,20 @@ test("mcs-api profile: no ServiceImports (automatic), clusterset names in topolo
 });
 
 test("ordering under mocks: a move's destination StatefulSet depends on its source, in both directions", async () => {
-    const there = await runUnderMocks(phase(1), deployedStateOf(phase(0)));
+    const there = await runUnderMocks(phase(1), deployedStateOf(buildPlan(phase(0))));
     assert.ok(there.dependsOn.get("cluster2-mysql-statefulset")!.includes("cluster1-mysql-statefulset"));
     assert.ok(!there.dependsOn.get("cluster1-mysql-statefulset")!.includes("cluster2-mysql-statefulset"));
     // Every StatefulSet waits for every cluster's MCS wiring (a pod's imports and its peers' exports).
     for (const c of ["cluster1", "cluster2", "cluster3"]) {
         for (const w of ["cluster1-mcs", "cluster2-mcs", "cluster3-mcs"]) assert.ok(there.dependsOn.get(`${c}-mysql-statefulset`)!.includes(w), `${c} → ${w}`);
     }
-    const back = await runUnderMocks(phase(0), deployedStateOf(phase(1)));
+    const back = await runUnderMocks(phase(0), deployedStateOf(buildPlan(phase(1))));
     assert.ok(back.dependsOn.get("cluster1-mysql-statefulset")!.includes("cluster2-mysql-statefulset"));
     assert.ok(!back.dependsOn.get("cluster2-mysql-statefulset")!.includes("cluster1-mysql-statefulset"));
 });
 
 test("switchover step: a Job in the new primary's cluster; write Services and topology wait for it", async () => {
-    const run = await runUnderMocks(phase(2), deployedStateOf(phase(1)));
+    const run = await runUnderMocks(phase(2), deployedStateOf(buildPlan(phase(1))));
     const job = objectsOf(run, "cluster2").get("Job/mysql-switchover-0-to-1")!;
     assert.ok(job, "Job in cluster2");
     assert.equal(job.spec.backoffLimit, 0);
@@ -148,16 +149,16 @@ test("switchover step: a Job in the new primary's cluster; write Services and to
     ];
     for (const sel of selectors) assert.ok(!Object.entries(sel).every(([k, v]) => podLabels[k] === v), `Job pods match ${JSON.stringify(sel)}`);
     // The next step has no Job.
-    const after = await runUnderMocks(phase(3), deployedStateOf(phase(2)));
+    const after = await runUnderMocks(phase(3), deployedStateOf(buildPlan(phase(2))));
     assert.ok(!after.resources.some((r) => r.inputs?.kind === "Job"));
 });
 
 test("unsafe step is refused before any resource is registered", async () => {
-    await assert.rejects(() => runUnderMocks(phase(3), deployedStateOf(phase(0))), /a change of primary is a step of its own/);
+    await assert.rejects(() => runUnderMocks(phase(3), deployedStateOf(buildPlan(phase(0)))), /a change of primary is a step of its own/);
 });
 
 test("retire: Job deletes the claims of the retired cluster; its volumes may now leave the stack", async () => {
-    const run = await runUnderMocks(phase(5), deployedStateOf(phase(4)));
+    const run = await runUnderMocks(phase(5), deployedStateOf(buildPlan(phase(4))));
     const job = objectsOf(run, "cluster1").get("Job/mysql-retire")!;
     assert.deepEqual(job.spec.template.spec.containers[0].command.slice(0, 3), ["kubectl", "delete", "persistentvolumeclaims"]);
     assert.ok(objectsOf(run, "cluster1").get("Role/mysql-retire")!.rules[0].resources.includes("persistentvolumeclaims"));
