@@ -21,6 +21,7 @@ import * as crypto from "node:crypto";
 import * as YAML from "yaml";
 import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
 import { CACHE, Engine, PodWatcher, REPO, ensureEngine, plaintextSecrets, run } from "./engine";
+import { clustersByProvider } from "../../tools/mocks";
 
 const PROJECT = "mysql-multicluster";
 const STACK = `e2e-${process.pid}`;
@@ -144,12 +145,17 @@ function stateDiff(a: Map<string, string>, b: Map<string, string>): string[] {
     return [...urns].filter((u) => a.get(u) !== b.get(u)).map((u) => `${!a.has(u) ? "added" : !b.has(u) ? "removed" : "changed"} ${u}`);
 }
 
+/** Provider name → cluster, from the `clusters` output of every render so far (a dropped cluster's provider stays known). */
+const providerClusters = new Map<string, string>();
+
 /** Renders the phase with the project's own renderer; returns per cluster the rendered objects' text. */
 async function render(phase: Phase, previous?: Phase): Promise<Record<string, string>> {
     const out = path.join(renderRoot, phase.name + (previous ? `-after-${previous.name}` : ""));
     const args = ["--import", "tsx", path.join(REPO, "tools", "render.ts"), "--config", phase.file, "--out", out, "--quiet"];
     if (previous) args.push("--previous", previous.file);
     await run(process.execPath, args, { cwd: REPO, timeoutMs: 300_000 });
+    const outputs = JSON.parse(fs.readFileSync(path.join(out, "plan.json"), "utf8")).outputs;
+    for (const [provider, cluster] of clustersByProvider(outputs.clusters)) providerClusters.set(provider, cluster);
     const perCluster: Record<string, string> = {};
     for (const c of Object.keys(phase.contexts)) {
         const dir = path.join(out, c);
@@ -164,13 +170,15 @@ async function render(phase: Phase, previous?: Phase): Promise<Record<string, st
     return perCluster;
 }
 
-/** Which cluster an engine event's resource belongs to: its Kubernetes provider's name k8s-<cluster>. */
+/**
+ * Which cluster an engine event's resource belongs to: its Kubernetes provider (or itself, for a provider),
+ * looked up in the program's outputs. A provider reference is `<URN>::<id>`; a URN ends in `::<type>::<name>`.
+ */
 function clusterOfEvent(md: any): string | undefined {
     const ref: string | undefined = md?.new?.provider || md?.old?.provider;
-    const fromRef = ref?.match(/::pulumi:providers:kubernetes::k8s-([^:]+)::/);
-    if (fromRef) return fromRef[1];
-    const self = String(md?.urn ?? "").match(/::pulumi:providers:kubernetes::k8s-([^:]+)$/);
-    return self?.[1];
+    if (ref) return providerClusters.get(ref.split("::").slice(-2)[0]);
+    const urn = String(md?.urn ?? "");
+    return urn.includes("::pulumi:providers:kubernetes::") ? providerClusters.get(urn.split("::").pop()!) : undefined;
 }
 
 async function writeStackConfig(phase: Phase) {

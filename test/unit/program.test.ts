@@ -54,6 +54,10 @@ test("providers: one per cluster, ConfigMaps and Secrets updated in place (a pha
     const run = await runUnderMocks(phase(0));
     const providers = run.resources.filter((r) => r.type === "pulumi:providers:kubernetes");
     assert.deepEqual(providers.map((p) => [p.name, p.inputs.context]).sort(), [["k8s-cluster1", "kosmos-cluster1"], ["k8s-cluster2", "kosmos-cluster2"], ["k8s-cluster3", "kosmos-cluster3"]]);
+    // Tools learn a resource's cluster from this output, never from the provider's name.
+    assert.deepEqual(Object.entries(run.outputs.clusters).map(([c, o]: [string, any]) => [o.provider, c, o.context]), [
+        ["k8s-cluster1", "cluster1", "kosmos-cluster1"], ["k8s-cluster2", "cluster2", "kosmos-cluster2"], ["k8s-cluster3", "cluster3", "kosmos-cluster3"],
+    ]);
     for (const p of providers) {
         assert.equal(String(p.inputs.enableConfigMapMutable), "true");
         assert.equal(String(p.inputs.enableSecretMutable), "true");
