@@ -98,3 +98,20 @@ export function topologyEnv(t: Topology): string {
     ];
     return vars.map(([k, v]) => `${k}=${q(v)}`).join("\n") + "\n";
 }
+
+/**
+ * Inputs the scripts read with a default of their own and the program leaves unset: tuning knobs and
+ * test hooks (the data-plane tests set MMC_BIND_ADDRESS and MMC_REPLICATE_ONCE). Every other `MMC_*`
+ * name a script reads is provided above or by a Job (test/unit/contract.test.ts keeps both sides equal).
+ */
+export const SCRIPT_DEFAULTED_INPUTS = [
+    "MMC_BIND_ADDRESS",
+    "MMC_COMPONENT",
+    "MMC_DONOR_LOG_COPY_INTERVAL_MS",
+    "MMC_DONOR_PARALLEL",
+    "MMC_REPLICATE_INTERVAL_SECONDS",
+    "MMC_REPLICATE_ONCE",
+    "MMC_SEED_PARALLEL",
+    "MMC_SEED_TIMEOUT_SECONDS",
+    "MMC_SEMI_SYNC_TIMEOUT_MS",
+] as const;
