@@ -2,7 +2,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fc from "fast-check";
 import { ConfigError, StackConfig, parseStackConfig } from "../../components/config";
-import { DeployedState, Step, TransitionError, deployedStateOf, planStep, stepTable } from "../../components/step";
+import { DeployedState, GUARDS, Step, TransitionError, deployedStateOf, parseDeployedState, planStep, stepTable } from "../../components/step";
 import { STACK_FILES, rawOf } from "../helpers/configs";
 
 const clusters = {
@@ -53,6 +53,23 @@ for (const [name, prev, next, re] of refused) {
         });
     });
 }
+
+test("the rules are named guards; each refusal above comes from exactly one of them", () => {
+    const names = GUARDS.map((g) => g.name);
+    assert.equal(new Set(names).size, names.length);
+    for (const [, prev, next] of refused) {
+        const hits = GUARDS.filter((g) => g.check(prev, next) !== undefined).map((g) => g.name);
+        assert.ok(hits.length >= 1, `no guard refuses ${JSON.stringify(next.placement)}`);
+    }
+});
+
+test("deployed state: read back through its schema; anything else is one line", () => {
+    const s = state(["c1", "c2"]);
+    assert.deepEqual(parseDeployedState(JSON.parse(JSON.stringify(s))), s);
+    assert.equal(parseDeployedState(undefined), undefined);
+    assert.throws(() => parseDeployedState({ ...s, primary: "zero" }), /^TransitionError: stack output migrationState is not readable/);
+    assert.throws(() => parseDeployedState({ ...s, storageClasses: null }), TransitionError);
+});
 
 const accepted: [string, DeployedState | undefined, StackConfig, Step["kind"]][] = [
     ["first deployment", undefined, cfg(["c1", "c1"]), "initial"],

@@ -1,0 +1,90 @@
+/**
+ * The step judgement of one `pulumi up`: the deployed-state schema (state.ts), the refusal (errors.ts),
+ * the rules as named guards (rules.ts), the report (report.ts). Everything is re-exported here.
+ */
+import { StackConfig } from "../config";
+import { podName } from "../naming";
+import { Plan, buildPlan } from "../plan";
+import { describeResources } from "./report";
+import { judge, movesOf, ordinalsIn } from "./rules";
+import { DeployedState } from "./state";
+import { Action, Move, OrdinalChange, Step, SwitchoverStep } from "./types";
+
+export { TransitionError } from "./errors";
+export { DeployedState, deployedStateOf, deployedStateSchema, parseDeployedState, storageClassOf } from "./state";
+export { GUARDS, Guard, judge } from "./rules";
+export { describeResources, stepTable } from "./report";
+export { Action, Move, OrdinalChange, Step, SwitchoverStep, switchoverJobName } from "./types";
+
+/**
+ * Judges the step from the deployed state to the next config, and plans its order. Throws
+ * TransitionError (one line: the rule, and the next safe step) for an unsafe step. Pure.
+ */
+export function planStep(prev: DeployedState | undefined, next: StackConfig): Step {
+    const plan = buildPlan(next);
+    const donorFor = (ordinal: number, to: string) =>
+        plan.clusters.find((c) => c.name === to)!.topology.donors.find((d) => !d.startsWith(`${podName(plan.set, ordinal)}.`));
+
+    if (!prev) {
+        const changes = plan.pods.map((p) => ({ ordinal: p.ordinal, to: p.cluster, role: p.role, action: "create" as const, donor: p.role === "replica" ? donorFor(p.ordinal, p.cluster) : undefined }));
+        return finish(prev, next, plan, "initial", changes, [], undefined);
+    }
+
+    judge(prev, next);
+
+    const moves = movesOf(prev, next);
+    const scaled = prev.placement.length !== next.placement.length;
+    const primaryChanged = prev.primary !== next.primary;
+
+    const changes: OrdinalChange[] = [];
+    const n = Math.max(prev.placement.length, next.placement.length);
+    for (let o = 0; o < n; o++) {
+        const from = prev.placement[o];
+        const to = next.placement[o];
+        const role = to === undefined ? "removed" : o === next.primary ? "primary" : "replica";
+        let action: Action;
+        if (from === undefined) action = "scale-up";
+        else if (to === undefined) action = "scale-down";
+        else if (from !== to) action = "move";
+        else if (primaryChanged && (o === next.primary || o === prev.primary)) action = "switchover";
+        else action = "keep";
+        const donor = action === "move" || action === "scale-up" ? donorFor(o, to!) : undefined;
+        changes.push({ ordinal: o, from, to, role, action, donor });
+    }
+    const switchover = primaryChanged
+        ? { fromOrdinal: prev.primary, toOrdinal: next.primary, fromCluster: prev.placement[prev.primary], toCluster: next.placement[next.primary] }
+        : undefined;
+    const newlyRetired = next.retire.filter((c) => !prev.retire.includes(c));
+    const kind = moves.length ? "move" : primaryChanged ? "switchover" : scaled ? "scale" : newlyRetired.length ? "retire" : sameConfigShape(prev, next) ? "unchanged" : "config";
+    return finish(prev, next, plan, kind, changes, moves, switchover);
+}
+
+function sameConfigShape(prev: DeployedState, next: StackConfig): boolean {
+    return (
+        prev.clusters.join() === Object.keys(next.clusters).join() &&
+        prev.retire.join() === next.retire.join()
+    );
+}
+
+/** Orders the judged step across clusters and describes what changes in each. */
+function finish(
+    prev: DeployedState | undefined,
+    next: StackConfig,
+    nextPlan: Plan,
+    kind: Step["kind"],
+    changes: OrdinalChange[],
+    moves: Move[],
+    switchover: SwitchoverStep | undefined,
+): Step {
+    const clusters = Object.keys(next.clusters);
+    const before = (c: string) => (prev ? ordinalsIn(prev.placement, c) : []);
+    const after = (c: string) => ordinalsIn(next.placement, c);
+    const shrinking = clusters.filter((c) => after(c).some((o) => !before(c).includes(o)) === false && before(c).some((o) => !after(c).includes(o)));
+    const growing = clusters.filter((c) => after(c).some((o) => !before(c).includes(o)));
+    const applyOrder = [...shrinking, ...growing, ...clusters.filter((c) => !shrinking.includes(c) && !growing.includes(c))];
+    // A destination waits for every source: the ordinal is gone there before it exists here (KEP-3335).
+    const waitsFor: Record<string, string[]> = {};
+    for (const m of moves) (waitsFor[m.to] ??= []).includes(m.from) || waitsFor[m.to].push(m.from);
+    const resources = describeResources(prev, next, nextPlan, switchover, waitsFor);
+    return { kind, changes, moves, switchover, applyOrder, waitsFor, resources };
+}

@@ -1,0 +1,44 @@
+export type Action = "create" | "keep" | "move" | "scale-up" | "scale-down" | "switchover";
+
+export interface OrdinalChange {
+    readonly ordinal: number;
+    readonly from?: string;
+    readonly to?: string;
+    readonly role: "primary" | "replica" | "removed";
+    readonly action: Action;
+    /** For a move or a new ordinal: the donor it seeds from first (as the destination resolves it). */
+    readonly donor?: string;
+}
+
+export interface SwitchoverStep {
+    readonly fromOrdinal: number;
+    readonly toOrdinal: number;
+    readonly fromCluster: string;
+    /** The cluster the switchover Job runs in: the new primary's. */
+    readonly toCluster: string;
+}
+
+export interface Move {
+    readonly ordinal: number;
+    readonly from: string;
+    readonly to: string;
+}
+
+/** One `pulumi up`: what changes, and in which order the clusters must be changed. */
+export interface Step {
+    readonly kind: "initial" | "unchanged" | "move" | "switchover" | "scale" | "retire" | "config";
+    readonly changes: readonly OrdinalChange[];
+    readonly moves: readonly Move[];
+    readonly switchover?: SwitchoverStep;
+    /** Clusters whose StatefulSet shrinks, then the ones that grow, then the rest: an ordinal leaves first. */
+    readonly applyOrder: readonly string[];
+    /** For each cluster whose StatefulSet must wait, the clusters it waits for. */
+    readonly waitsFor: Readonly<Record<string, readonly string[]>>;
+    /** Per cluster, the Kubernetes objects that change, in words. */
+    readonly resources: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Kubernetes name of the switchover Job; one per direction so a later switch back is a new Job. */
+export function switchoverJobName(set: string, s: SwitchoverStep): string {
+    return `${set}-switchover-${s.fromOrdinal}-to-${s.toOrdinal}`;
+}
