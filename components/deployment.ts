@@ -102,7 +102,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
         ...Object.values(members).flatMap((m) => [m.slice.statefulSet.id, ...(m.retirement ? [m.retirement.job.id] : [])]),
         ...(switchover ? [switchover.job.id] : []),
     ];
-    const migrationState = pulumi.all(done).apply(() => deployedStateOf(cfg));
+    const migrationState = pulumi.all(done).apply(() => deployedStateOf(cfg, previous));
     return { plan, step, members, switchover, outputs: { ...deploymentOutputs(cfg, plan, step), migrationState } };
 }
 

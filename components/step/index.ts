@@ -6,13 +6,13 @@ import { StackConfig } from "../config";
 import { podName } from "../naming";
 import { Plan, buildPlan } from "../plan";
 import { describeResources } from "./report";
-import { judge, movesOf, ordinalsIn } from "./rules";
+import { changedSettings, judge, movesOf, ordinalsIn, rollingClusters } from "./rules";
 import { DeployedState } from "./state";
 import { Action, Move, OrdinalChange, Step, SwitchoverStep } from "./types";
 
 export { TransitionError } from "./errors";
 export { DeployedState, deployedStateOf, deployedStateSchema, parseDeployedState, storageClassOf } from "./state";
-export { GUARDS, Guard, judge } from "./rules";
+export { GUARDS, Guard, changedSettings, imageVersion, judge, rollingClusters } from "./rules";
 export { describeResources, stepTable } from "./report";
 export { Action, Move, OrdinalChange, Step, SwitchoverStep, switchoverJobName } from "./types";
 
@@ -55,14 +55,24 @@ export function planStep(prev: DeployedState | undefined, next: StackConfig): St
         ? { fromOrdinal: prev.primary, toOrdinal: next.primary, fromCluster: prev.placement[prev.primary], toCluster: next.placement[next.primary] }
         : undefined;
     const newlyRetired = next.retire.filter((c) => !prev.retire.includes(c));
-    const kind = moves.length ? "move" : primaryChanged ? "switchover" : scaled ? "scale" : newlyRetired.length ? "retire" : sameConfigShape(prev, next) ? "unchanged" : "config";
+    const rolling = rollingClusters(prev, next);
+    const kind = moves.length ? "move" : primaryChanged ? "switchover" : scaled ? "scale" : rolling.length ? "rolling" : newlyRetired.length ? "retire" : sameConfigShape(prev, next) ? "unchanged" : "config";
+    if (kind === "rolling") {
+        // Restart order: every other cluster first, one after another, the primary's cluster last.
+        const pc = prev.placement[prev.primary];
+        const order = [...rolling.filter((c) => c !== pc), ...rolling.filter((c) => c === pc)];
+        const restarted = changes.map((c) => (c.to && order.includes(c.to) ? { ...c, action: "restart" as const } : c));
+        return finish(prev, next, plan, kind, restarted, moves, switchover, order);
+    }
     return finish(prev, next, plan, kind, changes, moves, switchover);
 }
+
 
 function sameConfigShape(prev: DeployedState, next: StackConfig): boolean {
     return (
         prev.clusters.join() === Object.keys(next.clusters).join() &&
-        prev.retire.join() === next.retire.join()
+        prev.retire.join() === next.retire.join() &&
+        changedSettings(prev, next).length === 0
     );
 }
 
@@ -75,16 +85,20 @@ function finish(
     changes: OrdinalChange[],
     moves: Move[],
     switchover: SwitchoverStep | undefined,
+    rolling: readonly string[] = [],
 ): Step {
     const clusters = Object.keys(next.clusters);
     const before = (c: string) => (prev ? ordinalsIn(prev.placement, c) : []);
     const after = (c: string) => ordinalsIn(next.placement, c);
     const shrinking = clusters.filter((c) => after(c).some((o) => !before(c).includes(o)) === false && before(c).some((o) => !after(c).includes(o)));
     const growing = clusters.filter((c) => after(c).some((o) => !before(c).includes(o)));
-    const applyOrder = [...shrinking, ...growing, ...clusters.filter((c) => !shrinking.includes(c) && !growing.includes(c))];
+    const first = rolling.length ? [...rolling] : [...shrinking, ...growing];
+    const applyOrder = [...first, ...clusters.filter((c) => !first.includes(c))];
     // A destination waits for every source: the ordinal is gone there before it exists here (KEP-3335).
     const waitsFor: Record<string, string[]> = {};
     for (const m of moves) (waitsFor[m.to] ??= []).includes(m.from) || waitsFor[m.to].push(m.from);
-    const resources = describeResources(prev, next, nextPlan, switchover, waitsFor);
+    // A rolling restart: each cluster's rollout completes (every member Ready) before the next one starts.
+    rolling.forEach((c, i) => i > 0 && (waitsFor[c] = [rolling[i - 1]]));
+    const resources = describeResources(prev, next, nextPlan, switchover, waitsFor, rolling);
     return { kind, changes, moves, switchover, applyOrder, waitsFor, resources };
 }

@@ -14,6 +14,7 @@ export function describeResources(
     nextPlan: Plan,
     switchover: SwitchoverStep | undefined,
     waitsFor: Readonly<Record<string, readonly string[]>>,
+    rolling: readonly string[] = [],
 ): Record<string, string[]> {
     const clusters = Object.keys(next.clusters);
     const before = (c: string) => (prev ? ordinalsIn(prev.placement, c) : []);
@@ -36,7 +37,11 @@ export function describeResources(
         say(switchover.toCluster, `Job ${switchoverJobName(next.mysql.name, switchover)}: demote ${podName(next.mysql.name, switchover.fromOrdinal)}, wait for GTID catch-up, promote ${podName(next.mysql.name, switchover.toOrdinal)}, repoint replicas`);
         for (const c of clusters) say(c, `Service ${next.mysql.name}-write: selector → ${podName(next.mysql.name, switchover.toOrdinal)} (after the Job)`);
     }
-    for (const [c, srcs] of Object.entries(waitsFor)) say(c, `waits for ${srcs.join(", ")} to scale down first`);
+    for (const c of rolling) {
+        const members = after(c).slice().reverse().map((o) => podName(next.mysql.name, o) + (o === next.primary ? " (primary)" : ""));
+        say(c, `StatefulSet ${next.mysql.name}: pod template changes; rolling restart one pod at a time: ${members.join(", then ")}; each Ready (replication caught up within ${next.mysql.maxLagSeconds} s) before the next`);
+    }
+    for (const [c, srcs] of Object.entries(waitsFor)) say(c, rolling.includes(c) ? `waits for ${srcs.join(", ")} to finish its rolling restart` : `waits for ${srcs.join(", ")} to scale down first`);
     return resources;
 }
 

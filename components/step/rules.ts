@@ -1,6 +1,8 @@
-import { StackConfig } from "../config";
+import { StackConfig, schemaKeys } from "../config";
 import { TransitionError } from "./errors";
-import { DeployedState, storageClassOf } from "./state";
+import { changeBehaviourOf } from "../changes";
+import { imageOf } from "../plan";
+import { DeployedState, settingsOf, storageClassOf } from "./state";
 import { Move } from "./types";
 
 /** One rule a step must pass: a name (for tests and reports) and a check that returns the refusal, if any. */
@@ -38,6 +40,42 @@ function switchoverCandidate(prev: DeployedState, next: StackConfig, moving: num
     return (stays.find(({ c }) => c === to) ?? stays[0])?.o;
 }
 
+/** Keys whose deployed value differs in `next`, with both values (JSON); only keys the state recorded. */
+export function changedSettings(prev: DeployedState, next: StackConfig): { key: string; was: string; is: string }[] {
+    if (!prev.settings) return [];
+    const now = settingsOf(next);
+    // In the schema's order: the key a user edits (version) before the one derived from it (image).
+    const order = schemaKeys();
+    const rank = (k: string) => order.indexOf(k.replace(/^clusters\.[^.]+/, "clusters.<name>"));
+    const keys = [...new Set([...Object.keys(prev.settings), ...Object.keys(now)])].sort((a, b) => rank(a) - rank(b));
+    return keys
+        .filter((k) => prev.settings![k] !== now[k] && !(k.startsWith("clusters.") && (!prev.clusters.includes(k.split(".")[1]) || !next.clusters[k.split(".")[1]])))
+        .map((k) => ({ key: k, was: prev.settings![k] ?? "(unset)", is: now[k] ?? "(unset)" }));
+}
+
+/** Clusters whose pod template a step changes (a rolling restart of their members). */
+export function rollingClusters(prev: DeployedState, next: StackConfig): string[] {
+    const rolling = changedSettings(prev, next).filter((c) => changeBehaviourOf(c.key)?.behaviour === "rolling");
+    const all = rolling.some((c) => !c.key.startsWith("clusters."));
+    return [...new Set(prev.placement)].filter((c) => next.clusters[c] && (all || rolling.some((r) => r.key.startsWith(`clusters.${c}.`))));
+}
+
+/** Numeric version of an image tag (`mariadb:10.11` → [10, 11]); undefined when the tag is not a version. */
+export function imageVersion(image: string): number[] | undefined {
+    const tag = /:([0-9]+(?:\.[0-9]+)*)(?:[-@].*)?$/.exec(image);
+    return tag ? tag[1].split(".").map(Number) : undefined;
+}
+function older(a: number[], b: number[]): boolean {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
+    return false;
+}
+const unjson = (v: string) => (v.startsWith('"') ? JSON.parse(v) : v);
+
+/** Ordinals of the set whose claims a cluster holds (from the state; its placement when none recorded). */
+export function claimsIn(prev: DeployedState, cluster: string): number[] {
+    return prev.claims?.[cluster] ?? ordinalsIn(prev.placement, cluster);
+}
+
 /** The rules, in the order they are judged; the first refusal is the one reported. */
 export const GUARDS: readonly Guard[] = [
     {
@@ -53,6 +91,87 @@ export const GUARDS: readonly Guard[] = [
                 if (was !== is) {
                     return new TransitionError(`mysql-multicluster:${key}: "${is}" changes the deployed "${was}"; that replaces the whole set instead of moving it. Keep "${was}"`);
                 }
+            }
+            return undefined;
+        },
+    },
+    {
+        // volumeClaimTemplates are immutable: a new size replaces every StatefulSet and grows no claim.
+        name: "storage-size-never-replaces",
+        check(prev, next) {
+            const was = prev.settings?.["mysql.storageSize"];
+            if (was === undefined || unjson(was) === next.mysql.storageSize) return undefined;
+            const local = Object.keys(next.clusters).filter((c) => "localPath" in next.clusters[c].storage && claimsIn(prev, c).length);
+            const dynamic = Object.keys(next.clusters).filter((c) => !("localPath" in next.clusters[c].storage) && claimsIn(prev, c).length);
+            return new TransitionError(
+                `mysql-multicluster:mysql.storageSize: "${next.mysql.storageSize}" changes the deployed ${was}; the claim template is immutable, so this would delete and re-create every StatefulSet (the primary included) and grow no claim. ` +
+                    `Keep ${was}. To grow the disks` +
+                    (dynamic.length ? `: in ${dynamic.join(", ")} (if the storage class allows expansion) patch one claim at a time, waiting for each member to be Ready, e.g. kubectl patch pvc data-${prev.set}-0 -n ${prev.namespace} -p '{"spec":{"resources":{"requests":{"storage":"${next.mysql.storageSize}"}}}}'` : "") +
+                    (local.length ? `${dynamic.length ? ";" : ":"} in ${local.join(", ")} (local volumes) grow the filesystem at the volume path on each node, then raise clusters.<name>.storage.capacity` : ""),
+            );
+        },
+    },
+    {
+        name: "refused-keys-unchanged",
+        check(prev, next) {
+            const spans = (prev.exports?.length ?? 0) > 0;
+            for (const { key, was, is } of changedSettings(prev, next)) {
+                if (changeBehaviourOf(key)?.behaviour !== "refused") continue;
+                // Handled by their own guards, with their own next safe step.
+                if (/^mysql\.(name|namespace|engine|storageSize)$/.test(key) || /^clusters\.[^.]+\.storage\.(storageClass|storageClassName)$/.test(key)) continue;
+                const cluster = key.startsWith("clusters.") ? key.split(".")[1] : undefined;
+                if (cluster && !claimsIn(prev, cluster).length) continue;
+                if (key === "mcs.profile" && !spans) continue;
+                return new TransitionError(
+                    `mysql-multicluster:${key}: ${is} changes the deployed ${was}; ${changeBehaviourOf(key)!.note}. Keep ${was}` +
+                        (cluster ? ` (or move ${cluster}'s members away and retire it first)` : ""),
+                );
+            }
+            return undefined;
+        },
+    },
+    {
+        // Replication runs from an older primary to newer replicas only; a downgrade has no safe order.
+        name: "no-downgrade",
+        check(prev, next) {
+            const was = prev.settings?.["mysql.image"];
+            if (!was) return undefined;
+            const [a, b] = [imageVersion(unjson(was)), imageVersion(imageOf(next.mysql))];
+            if (a && b && older(b, a)) {
+                return new TransitionError(
+                    `mysql-multicluster:mysql.version: "${imageOf(next.mysql)}" is older than the deployed ${was}; a downgrade is refused (replication runs only from an older primary to newer replicas). Keep ${was}`,
+                );
+            }
+            return undefined;
+        },
+    },
+    {
+        name: "rolling-is-a-step-of-its-own",
+        check(prev, next) {
+            const rolling = rollingClusters(prev, next);
+            if (!rolling.length) return undefined;
+            const keys = changedSettings(prev, next).filter((c) => changeBehaviourOf(c.key)?.behaviour === "rolling").map((c) => c.key);
+            const other = movesOf(prev, next).length ? "moving ordinals" : prev.primary !== next.primary ? "a switchover" : prev.placement.length !== next.placement.length ? "scaling" : undefined;
+            if (other) {
+                return new TransitionError(
+                    `mysql-multicluster:${keys[0]}: a rolling restart (${keys.join(", ")}) in the same step as ${other}; each is a step of its own. ` +
+                        `Next safe step: keep placement ${list(prev.placement)} and primary: ${prev.primary}, run up, then change placement or primary`,
+                );
+            }
+            // The StatefulSet controller restarts the highest ordinal first: the primary is last only when it is the lowest there.
+            const pc = prev.placement[prev.primary];
+            const lowest = ordinalsIn(prev.placement, pc)[0];
+            if (rolling.includes(pc) && lowest !== prev.primary) {
+                return new TransitionError(
+                    `mysql-multicluster:${keys[0]}: restarts ${pc}'s members highest ordinal first, so the primary ${prev.set}-${prev.primary} would restart before ${prev.set}-${lowest}. ` +
+                        `Switch first: set primary: ${lowest}, run up, then change ${keys[0]}`,
+                );
+            }
+            if (rolling.includes(pc) && !next.migration.allowPrimaryRestart) {
+                return new TransitionError(
+                    `mysql-multicluster:${keys[0]}: restarts the primary ${prev.set}-${prev.primary} (last, after every replica); writes pause while it restarts (up to 60 s shutdown, then start-up). ` +
+                        `Set migration.allowPrimaryRestart: true to accept that pause`,
+                );
             }
             return undefined;
         },
@@ -130,6 +249,28 @@ export const GUARDS: readonly Guard[] = [
                 `mysql-multicluster:placement: ${moves.length} ordinals change cluster in one step (${moves.map((m) => `${m.ordinal}: ${m.from}→${m.to}`).join(", ")}); ` +
                     `at most ${next.migration.maxMovesPerStep} per step (migration.maxMovesPerStep). ` +
                     (first ? `Next safe step: placement ${list(first)}` : `Move one ordinal at a time`),
+            );
+        },
+    },
+    {
+        // Moves whose clusters form a cycle (a swap): no apply order empties every source before its destination grows.
+        name: "no-swap",
+        check(prev, next) {
+            const moves = movesOf(prev, next);
+            const reaches = (from: string, to: string, seen = new Set<string>()): boolean =>
+                moves.some((m) => m.from === from && (m.to === to || (!seen.has(m.to) && (seen.add(m.to), reaches(m.to, to, seen)))));
+            const cyc = moves.filter((m) => reaches(m.to, m.from));
+            if (!cyc.length) return undefined;
+            const valid = (p: string[]) => contiguousOk(p) && p.every((c) => ordinalsIn(p, c).length <= (next.clusters[c]?.nodes.length ?? 0));
+            const firstStep = cyc
+                .map((m) => prev.placement.map((c, o) => (o === m.ordinal ? m.to : c)))
+                .find(valid);
+            return new TransitionError(
+                `mysql-multicluster:placement: ordinals ${cyc.map((m) => `${m.ordinal} (${m.from}→${m.to})`).join(" and ")} swap clusters; ` +
+                    `no order takes each ordinal out of its source before it exists in its destination. ` +
+                    (firstStep
+                        ? `Next safe steps: placement ${list(firstStep)}, run up, then placement ${list(next.placement)}`
+                        : `Move one of them through a third cluster first, one step per up`),
             );
         },
     },

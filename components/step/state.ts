@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { StackConfig } from "../config";
-import { buildPlan } from "../plan";
+import { buildPlan, imageOf } from "../plan";
+import { changeBehaviourOf } from "../changes";
 import { TransitionError } from "./errors";
 
 /** What the program remembers of a deployment (the `migrationState` stack output): enough to judge the next step. */
@@ -17,6 +18,13 @@ export const deployedStateSchema = z.object({
     /** Clusters that declared ServiceExports / ServiceImports. */
     exports: z.array(z.string()).optional(),
     imports: z.array(z.string()).optional(),
+    /**
+     * Deployed value (JSON) of every key whose change is refused or rolling, e.g.
+     * `"mysql.storageSize": "\"10Gi\""`; absent in states written before it existed.
+     */
+    settings: z.record(z.string(), z.string()).optional(),
+    /** Ordinals whose claims each cluster holds (running or retained after a move), until retired. */
+    claims: z.record(z.string(), z.array(z.number().int())).optional(),
 });
 export type DeployedState = z.output<typeof deployedStateSchema>;
 
@@ -25,8 +33,39 @@ export function storageClassOf(cfg: StackConfig, cluster: string): string {
     return "localPath" in s ? (s.storageClassName ?? `${cfg.mysql.name}-local`) : s.storageClass;
 }
 
+/** The values of the keys whose change is refused or rolling, flattened to dotted keys (JSON values). */
+export function settingsOf(cfg: StackConfig): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (v: unknown, key: string) => {
+        if (v && typeof v === "object" && !Array.isArray(v)) {
+            for (const [k, x] of Object.entries(v)) walk(x, key ? `${key}.${k}` : k);
+            return;
+        }
+        const b = changeBehaviourOf(key)?.behaviour;
+        if (v !== undefined && (b === "refused" || b === "rolling")) out[key] = JSON.stringify(v);
+    };
+    walk(cfg, "");
+    out["mysql.image"] = JSON.stringify(imageOf(cfg.mysql));
+    return out;
+}
+
+/**
+ * Claims each cluster holds after deploying `cfg` on top of `prev`: the ordinals it runs now, plus the
+ * ones it held before (a moved or scaled-down ordinal's claim is retained), minus retired clusters'.
+ */
+export function claimsAfter(prev: DeployedState | undefined, cfg: StackConfig): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const c of Object.keys(cfg.clusters)) {
+        const held = cfg.retire.includes(c) ? [] : (prev?.claims?.[c] ?? (prev ? prev.placement.flatMap((p, o) => (p === c ? [o] : [])) : []));
+        const now = cfg.placement.flatMap((p, o) => (p === c ? [o] : []));
+        const all = [...new Set([...held, ...now])].sort((a, b) => a - b);
+        if (all.length) out[c] = all;
+    }
+    return out;
+}
+
 /** The state a deployment of `cfg` leaves behind (exported as a stack output, read by the next up). */
-export function deployedStateOf(cfg: StackConfig): DeployedState {
+export function deployedStateOf(cfg: StackConfig, prev?: DeployedState): DeployedState {
     const plan = buildPlan(cfg);
     return {
         placement: [...cfg.placement],
@@ -39,6 +78,8 @@ export function deployedStateOf(cfg: StackConfig): DeployedState {
         storageClasses: Object.fromEntries(Object.keys(cfg.clusters).map((c) => [c, storageClassOf(cfg, c)])),
         exports: plan.clusters.filter((c) => c.exports).map((c) => c.name),
         imports: plan.clusters.filter((c) => c.imports.length > 0).map((c) => c.name),
+        settings: settingsOf(cfg),
+        claims: claimsAfter(prev, cfg),
     };
 }
 

@@ -1,4 +1,4 @@
-export type Action = "create" | "keep" | "move" | "scale-up" | "scale-down" | "switchover";
+export type Action = "create" | "keep" | "move" | "scale-up" | "scale-down" | "switchover" | "restart";
 
 export interface OrdinalChange {
     readonly ordinal: number;
@@ -26,7 +26,7 @@ export interface Move {
 
 /** One `pulumi up`: what changes, and in which order the clusters must be changed. */
 export interface Step {
-    readonly kind: "initial" | "unchanged" | "move" | "switchover" | "scale" | "retire" | "config";
+    readonly kind: "initial" | "unchanged" | "move" | "switchover" | "scale" | "retire" | "config" | "rolling";
     readonly changes: readonly OrdinalChange[];
     readonly moves: readonly Move[];
     readonly switchover?: SwitchoverStep;

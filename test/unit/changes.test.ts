@@ -1,0 +1,150 @@
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import * as z from "zod";
+import { CHANGE_BEHAVIOUR, changeBehaviourOf, changeSentence } from "../../components/changes";
+import { ConfigError, StackConfig, parseStackConfig, rawFromPulumiConfig, schemaKeys, setNameLimit, stripProjectPrefix } from "../../components/config";
+import { DeployedState, TransitionError, deployedStateOf, planStep, stepTable } from "../../components/step";
+import { ROOT } from "../helpers/configs";
+
+const clusters = {
+    c1: { context: "ctx-1", nodes: ["c1-1", "c1-2", "c1-3"], storage: { localPath: "/data/mysql", capacity: "50Gi" } },
+    c2: { context: "ctx-2", nodes: ["c2-1", "c2-2"], storage: { localPath: "/data/mysql", capacity: "50Gi" } },
+    c3: { context: "ctx-3", nodes: ["c3-1", "c3-2"], storage: { storageClass: "fast" } },
+};
+const raw = (placement: string[], primary = 0, mysql: Record<string, unknown> = {}, migration: Record<string, unknown> = {}) =>
+    ({ clusters: structuredClone(clusters), placement, primary, mysql: { engine: "mariadb", ...mysql }, migration });
+const cfg = (...a: Parameters<typeof raw>): StackConfig => parseStackConfig(raw(...a));
+const state = (...a: Parameters<typeof raw>): DeployedState => deployedStateOf(cfg(...a));
+
+function refusal(f: () => unknown, type: new (...a: any[]) => Error = TransitionError): string {
+    try {
+        f();
+    } catch (e) {
+        assert.ok(e instanceof type, `not a ${type.name}: ${e}`);
+        assert.ok(!(e as Error).message.includes("\n"), "one line");
+        return (e as Error).message;
+    }
+    assert.fail("accepted");
+}
+
+test("every config key of the schema has a declared change behaviour (a new key without one fails here)", () => {
+    const keys = schemaKeys();
+    assert.ok(keys.includes("mysql.storageSize") && keys.includes("clusters.<name>.storage.localPath"), "the walk reaches nested keys");
+    const missing = keys.filter((k) => !CHANGE_BEHAVIOUR[k]);
+    assert.deepEqual(missing, []);
+    const stale = Object.keys(CHANGE_BEHAVIOUR).filter((k) => !keys.includes(k));
+    assert.deepEqual(stale, [], "rows for keys the schema no longer has");
+    // The walk itself sees a key added to the schema.
+    const grown = z.strictObject({ mysql: z.strictObject({ engine: z.string().default("mysql"), tls: z.boolean().default(false) }).prefault({}) });
+    assert.deepEqual(schemaKeys(grown).filter((k) => !CHANGE_BEHAVIOUR[k]), ["mysql.tls"]);
+    assert.equal(changeBehaviourOf("clusters.cluster1.nodes")?.behaviour, "rolling");
+});
+
+test("Pulumi.yaml's description of every top-level key states the same change behaviour as the table", () => {
+    const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
+    const tops = [...new Set(schemaKeys().map((k) => k.split(".")[0]))];
+    assert.deepEqual(Object.keys(project.config).sort(), [...tops].sort());
+    for (const t of tops) {
+        const d = String(project.config[t].description).replace(/\s+/g, " ");
+        assert.ok(d.includes(changeSentence(t)), `Pulumi.yaml config.${t}.description lacks: ${changeSentence(t)}`);
+    }
+});
+
+test("config from the CLI: numbers and booleans stored as strings are accepted", () => {
+    const r = { ...raw(["c1", "c1"]), primary: "1", mysql: { engine: "mariadb", semiSync: "false", maxLagSeconds: "10" }, migration: { maxMovesPerStep: "2" } };
+    const c = parseStackConfig(r);
+    assert.equal(c.primary, 1);
+    assert.equal(c.mysql.semiSync, false);
+    assert.equal(c.mysql.maxLagSeconds, 10);
+    assert.equal(c.migration.maxMovesPerStep, 2);
+    // What `pulumi up` reads for `pulumi config set --path mysql.semiSync false`: the same value.
+    assert.deepEqual(parseStackConfig(rawFromPulumiConfig({ "mysql-multicluster:clusters": JSON.stringify(clusters), "mysql-multicluster:placement": '["c1","c1"]', "mysql-multicluster:primary": "1" })).primary, 1);
+    assert.match(refusal(() => parseStackConfig({ ...raw(["c1"]), primary: "one" }), ConfigError), /^mysql-multicluster:primary: "one": /);
+});
+
+test("config from the CLI: a dotted key set without --path says use --path", () => {
+    const m = refusal(() => stripProjectPrefix({ "mysql-multicluster:mysql.engine": "mariadb" }), ConfigError);
+    assert.match(m, /^mysql-multicluster:mysql\.engine: a nested key set without --path; run: pulumi config rm .* pulumi config set --path 'mysql\.engine' <value> \(use --path\)$/);
+});
+
+test("config: a typo is an unknown key with a suggestion, not the real key missing", () => {
+    const r = raw(["c1"]) as any;
+    r.clusters.c1.nodse = r.clusters.c1.nodes;
+    delete r.clusters.c1.nodes;
+    assert.equal(refusal(() => parseStackConfig(r), ConfigError), "mysql-multicluster:clusters.c1.nodse: unknown key; did you mean nodes?");
+    assert.match(refusal(() => parseStackConfig({ ...raw(["c1"]), primray: 0 }), ConfigError), /^mysql-multicluster:primray: unknown key; did you mean primary\?$/);
+});
+
+test("config: a long set name is refused once, with every limit it breaks and the real one computed", () => {
+    assert.equal(setNameLimit(2), 63 - "-switchover-1-to-1".length);
+    assert.equal(setNameLimit(40), 63 - "-switchover-39-to-39".length);
+    const ok = "s".repeat(setNameLimit(2));
+    assert.equal(parseStackConfig(raw(["c1", "c1"], 0, { name: ok })).mysql.name, ok);
+    const m = refusal(() => parseStackConfig(raw(["c1", "c1"], 0, { name: ok + "s" })), ConfigError);
+    assert.match(m, /^mysql-multicluster:mysql\.name: "s+": is 46 characters; at most 45 for 2 ordinals \(the Job name s+-switchover-1-to-1 must fit 63\)$/);
+    const both = refusal(() => parseStackConfig(raw(["c1", "c1"], 0, { name: "s".repeat(70) })), ConfigError);
+    assert.match(both, /longer than 63 characters \(a DNS label\); is 70 characters; at most 45 for 2 ordinals/);
+});
+
+test("same cluster twice is refused (same kubeconfig and context, or same cluster id)", () => {
+    const r = raw(["c1"]) as any;
+    r.clusters.c2.context = "ctx-1";
+    assert.match(refusal(() => parseStackConfig(r), ConfigError), /^mysql-multicluster:clusters\.c2\.context: "ctx-1": cluster "c2" is cluster "c1" again \(same kubeconfig and context\)/);
+    r.clusters.c2.kubeconfig = "/other/kubeconfig";
+    assert.equal(parseStackConfig(r).clusters.c2.context, "ctx-1", "the same context name in another kubeconfig is another cluster");
+    const id = raw(["c1"]) as any;
+    id.clusters.c3.clusterId = "c1";
+    assert.match(refusal(() => parseStackConfig(id), ConfigError), /^mysql-multicluster:clusters\.c3\.clusterId: "c1": "c1" is already the id of cluster "c1"/);
+});
+
+test("storage size: never a replace; refused with what to do for local volumes and expandable classes", () => {
+    const m = refusal(() => planStep(state(["c1", "c1", "c3"]), cfg(["c1", "c1", "c3"], 0, { storageSize: "12Gi" })));
+    assert.match(m, /^mysql-multicluster:mysql\.storageSize: "12Gi" changes the deployed "10Gi"; the claim template is immutable, so this would delete and re-create every StatefulSet/);
+    assert.match(m, /in c3 \(if the storage class allows expansion\) patch one claim at a time/);
+    assert.match(m, /in c1 \(local volumes\) grow the filesystem at the volume path on each node/);
+});
+
+test("rolling: a version upgrade restarts replicas first, cluster after cluster, the primary last, and says so", () => {
+    const prev = state(["c1", "c1", "c2"]);
+    // Without an acknowledgement the primary's restart is refused, naming its write pause.
+    assert.match(refusal(() => planStep(prev, cfg(["c1", "c1", "c2"], 0, { version: "11.4" }))), /^mysql-multicluster:mysql\.version: restarts the primary mysql-0 \(last, after every replica\); writes pause while it restarts.*Set migration\.allowPrimaryRestart: true/);
+    const step = planStep(prev, cfg(["c1", "c1", "c2"], 0, { version: "11.4" }, { allowPrimaryRestart: true }));
+    assert.equal(step.kind, "rolling");
+    assert.deepEqual(step.applyOrder.slice(0, 2), ["c2", "c1"]);
+    assert.deepEqual(step.waitsFor, { c1: ["c2"] });
+    const t = stepTable(step);
+    assert.match(t, /^step: rolling/);
+    assert.match(t, /c1: StatefulSet mysql: pod template changes; rolling restart one pod at a time: mysql-1, then mysql-0 \(primary\)/);
+    // Only the cluster whose template changes restarts.
+    const nodes = raw(["c1", "c1", "c2"]) as any;
+    nodes.clusters.c2.nodes.push("c2-3");
+    assert.deepEqual(planStep(prev, parseStackConfig(nodes)).changes.map((c) => c.action), ["keep", "keep", "restart"]);
+});
+
+test("rolling: unsafe forms refused — downgrade, with a move, primary not restarted last", () => {
+    const prev = state(["c1", "c1", "c2"], 0, { version: "11.4" });
+    assert.match(refusal(() => planStep(prev, cfg(["c1", "c1", "c2"], 0, { version: "10.11" }, { allowPrimaryRestart: true }))), /^mysql-multicluster:mysql\.version: "mariadb:10\.11" is older than the deployed "mariadb:11\.4"; a downgrade is refused/);
+    assert.match(refusal(() => planStep(prev, cfg(["c1", "c2", "c2"], 0, { version: "11.8" }, { allowPrimaryRestart: true }))), /a rolling restart \(mysql\.version, mysql\.image\) in the same step as moving ordinals; each is a step of its own/);
+    const p1 = state(["c1", "c1", "c2"], 1);
+    assert.match(refusal(() => planStep(p1, cfg(["c1", "c1", "c2"], 1, { resources: { cpu: "1" } }, { allowPrimaryRestart: true }))), /the primary mysql-1 would restart before mysql-0\. Switch first: set primary: 0/);
+});
+
+test("refused keys: server identity and a cluster's endpoint never change under a running set", () => {
+    assert.match(refusal(() => planStep(state(["c1"]), cfg(["c1"], 0, { serverIdBase: 2000 }))), /^mysql-multicluster:mysql\.serverIdBase: 2000 changes the deployed 1000; every member's server identity\. Keep 1000$/);
+    const moved = raw(["c1"]) as any;
+    moved.clusters.c1.context = "elsewhere";
+    assert.match(refusal(() => planStep(state(["c1"]), parseStackConfig(moved))), /^mysql-multicluster:clusters\.c1\.context: "elsewhere" changes the deployed "ctx-1"/);
+    // A cluster that holds nothing may be re-pointed.
+    const empty = raw(["c1"]) as any;
+    empty.clusters.c2.context = "elsewhere";
+    assert.equal(planStep(state(["c1"]), parseStackConfig(empty)).kind, "config");
+});
+
+test("swap: two replicas exchanging clusters is refused in one line naming the two safe steps", () => {
+    const two = { maxMovesPerStep: 2 };
+    const m = refusal(() => planStep(state(["c1", "c2", "c3", "c3"], 2, {}, two), cfg(["c2", "c1", "c3", "c3"], 2, {}, two)));
+    assert.equal(m, "mysql-multicluster:placement: ordinals 0 (c1→c2) and 1 (c2→c1) swap clusters; no order takes each ordinal out of its source before it exists in its destination. Next safe steps: placement [c2, c2, c3, c3], run up, then placement [c2, c1, c3, c3]");
+});
