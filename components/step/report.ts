@@ -55,7 +55,7 @@ export function stepTable(step: Step): string {
             ? `${c.action}, seed from ${c.donor ?? "(none: first member)"}`
             : c.action,
     ]);
-    const head = `step: ${step.kind}; apply order: ${step.applyOrder.join(" → ")}`;
+    const head = `step: ${step.kind}${step.kind === "initial" ? " (a first deployment: every object is created)" : ""}; apply order: ${step.applyOrder.join(" → ")}`;
     const res = Object.entries(step.resources).flatMap(([c, lines]) => lines.map((l) => `  ${c}: ${l}`));
     return [head, formatTable(["ordinal", "cluster", "role", "action"], rows), ...(res.length ? ["changes:", ...res] : [])].join("\n");
 }
