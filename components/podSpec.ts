@@ -168,7 +168,10 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, cfg: StackConf
     return {
         serviceName: plan.set,
         selector: { matchLabels: selectorLabels(plan.set) },
-        podManagementPolicy: "OrderedReady",
+        // Parallel: the primary starts whatever its ordinal; with OrderedReady a replica ordinal below it
+        // would wait for a donor that is never created (first deployment with primary: 1). Rolling
+        // updates are still one pod at a time, each Ready first (podManagementPolicy only affects scaling).
+        podManagementPolicy: "Parallel",
         revisionHistoryLimit: 10,
         replicas: cluster.replicas,
         ordinals: { start: cluster.start },

@@ -1,9 +1,14 @@
 import { StackConfig } from "../config";
 import { podName } from "../naming";
 import { Plan, formatTable } from "../plan";
+import { localVolumeName } from "../storage";
 import { ordinalsIn } from "./rules";
 import { DeployedState } from "./state";
-import { Step, SwitchoverStep, switchoverJobName } from "./types";
+import { OrdinalChange, Step, SwitchoverStep, switchoverJobName } from "./types";
+
+/** Claim name of an ordinal: the StatefulSet's volumeClaimTemplate `data`. */
+export const claimName = (set: string, ordinal: number) => `data-${set}-${ordinal}`;
+const claimSize = (prev: DeployedState | undefined, next: StackConfig) => (prev?.settings?.["mysql.storageSize"] ? JSON.parse(prev.settings["mysql.storageSize"]) : next.mysql.storageSize);
 
 const range = (o: readonly number[]) => (o.length === 0 ? "none" : o.length === 1 ? `${o[0]}` : `${o[0]}-${o[o.length - 1]}`);
 
@@ -30,8 +35,28 @@ export function describeResources(
         const had = { exports: prev?.exports?.includes(c) ?? false, imports: prev?.imports?.includes(c) ?? false };
         if (cp.exports !== had.exports) say(c, `ServiceExport ×3 (headless, write, read) ${cp.exports ? "created" : "deleted at the end of the step"}`);
         if ((cp.imports.length > 0) !== had.imports) say(c, `ServiceImport ×3 (Headless, ClusterSetIP ×2) ${cp.imports.length ? "created" : "deleted at the end of the step"}`);
-        if (cp.retired && !prev?.retire.includes(c)) say(c, `retired: Job ${next.mysql.name}-retire deletes the retained claims; volumes are deleted when ${c} leaves clusters`);
+        if (cp.retired && !prev?.retire.includes(c)) {
+            const held = prev ? (prev.claims?.[c] ?? []) : [];
+            say(
+                c,
+                `retired: Job ${next.mysql.name}-retire deletes the retained claims ` +
+                    (held.length ? held.map((o) => `${claimName(next.mysql.name, o)} (${claimSize(prev, next)})`).join(", ") : "of the set (none recorded)") +
+                    `; the volumes are deleted when ${c} leaves clusters`,
+            );
+        }
         if (prev?.retire.includes(c) && !next.retire.includes(c)) say(c, "no longer retired: volumes are kept again");
+    }
+    // A retired cluster removed from clusters: every object there is deleted, volumes included.
+    for (const c of prev?.clusters ?? []) {
+        if (next.clusters[c]) continue;
+        const nodes: string[] = JSON.parse(prev!.settings?.[`clusters.${c}.nodes`] ?? "[]");
+        const capacity = prev!.settings?.[`clusters.${c}.storage.capacity`];
+        say(
+            c,
+            `removed from clusters: every object the set declared there is deleted` +
+                (capacity && nodes.length ? `, with the local volumes ${nodes.map((n) => `${localVolumeName(prev!.set, n)} (${JSON.parse(capacity)})`).join(", ")} (the disks keep their files: reclaim policy Retain)` : "") +
+                ((prev!.claims?.[c] ?? []).length ? `, and the claims ${prev!.claims![c].map((o) => `${claimName(prev!.set, o)} (${claimSize(prev, next)})`).join(", ")}` : ""),
+        );
     }
     if (switchover) {
         say(switchover.toCluster, `Job ${switchoverJobName(next.mysql.name, switchover)}: demote ${podName(next.mysql.name, switchover.fromOrdinal)}, wait for GTID catch-up, promote ${podName(next.mysql.name, switchover.toOrdinal)}, repoint replicas`);
@@ -45,17 +70,58 @@ export function describeResources(
     return resources;
 }
 
-/** The step as a table a reviewer reads in the pull request. */
+/** Pod name in a donor's host name (`mysql-0.mysql.ns.svc.cluster.local` → `mysql-0`). */
+const memberOf = (host: string) => host.split(".")[0];
+
+/** What happens to one member, in a DBA's words (no Kubernetes objects: those are in the changes block). */
+function whatHappens(c: OrdinalChange, step: Step): string {
+    const seed = c.donor ? `seeds from ${memberOf(c.donor)}` : "";
+    const reuse = c.reusesClaim
+        ? `reuses its retained data there if the primary still has the binary logs from its GTID position (else wiped and ${seed})`
+        : seed;
+    switch (c.action) {
+        case "create":
+            return c.role === "primary" ? "initialised empty as the primary, first; every replica waits for it" : `created; ${seed} once the primary is Ready`;
+        case "move":
+            return `moves: stops in ${c.from}, then starts in ${c.to}; ${reuse}`;
+        case "scale-up":
+            return `added; ${reuse}`;
+        case "scale-down":
+            return "removed; its data is kept until its cluster is retired";
+        case "switchover":
+            return step.switchover?.toOrdinal === c.ordinal ? "promoted after catching up with the old primary" : `demoted; then replicates from ${podNameOf(step, step.switchover!.toOrdinal)}`;
+        case "restart":
+            return c.role === "primary" ? "restarts last, after every replica (writes pause)" : "restarts (one at a time, Ready and caught up before the next)";
+        case "keep":
+            return "unchanged";
+    }
+}
+const podNameOf = (step: Step, ordinal: number) => step.changes.find((c) => c.ordinal === ordinal)?.member ?? `ordinal ${ordinal}`;
+
+/** The step as a DBA reads it in the pull request: titled tables, the write pause, Kubernetes changes apart. */
 export function stepTable(step: Step): string {
+    const role = (c: OrdinalChange) =>
+        c.action === "switchover" && step.switchover
+            ? c.ordinal === step.switchover.fromOrdinal ? "primary -> replica" : "replica -> primary"
+            : c.role;
     const rows = step.changes.map((c) => [
         String(c.ordinal),
-        c.from && c.to && c.from !== c.to ? `${c.from} → ${c.to}` : c.to ?? `${c.from} → (removed)`,
-        c.role,
-        c.action === "move" || c.action === "scale-up" || (c.action === "create" && c.donor)
-            ? `${c.action}, seed from ${c.donor ?? "(none: first member)"}`
-            : c.action,
+        c.member ?? String(c.ordinal),
+        c.from && c.to && c.from !== c.to ? `${c.from} -> ${c.to}` : c.to ?? `${c.from} -> (removed)`,
+        role(c),
+        whatHappens(c, step),
     ]);
-    const head = `step: ${step.kind}${step.kind === "initial" ? " (a first deployment: every object is created)" : ""}; apply order: ${step.applyOrder.join(" → ")}`;
+    const title = `step: ${step.kind}${step.kind === "initial" ? " (a first deployment: every object is created)" : ""}` +
+        (step.switchover ? ` (planned switchover: ${podNameOf(step, step.switchover.fromOrdinal)} -> ${podNameOf(step, step.switchover.toOrdinal)})` : "");
     const res = Object.entries(step.resources).flatMap(([c, lines]) => lines.map((l) => `  ${c}: ${l}`));
-    return [head, formatTable(["ordinal", "cluster", "role", "action"], rows), ...(res.length ? ["changes:", ...res] : [])].join("\n");
+    return [
+        title,
+        `write pause: ${step.writePause}`,
+        "",
+        "Members",
+        formatTable(["ordinal", "member", "cluster", "role", "what happens"], rows),
+        "",
+        `changes (Kubernetes, apply order: ${step.applyOrder.join(" -> ")}):`,
+        ...(res.length ? res : ["  none"]),
+    ].join("\n");
 }

@@ -19,7 +19,7 @@ export const deployedStateSchema = z.object({
     exports: z.array(z.string()).optional(),
     imports: z.array(z.string()).optional(),
     /**
-     * Deployed value (JSON) of every key whose change is refused or rolling, e.g.
+     * Deployed value (JSON) of every config key, e.g.
      * `"mysql.storageSize": "\"10Gi\""`; absent in states written before it existed.
      */
     settings: z.record(z.string(), z.string()).optional(),
@@ -33,7 +33,7 @@ export function storageClassOf(cfg: StackConfig, cluster: string): string {
     return "localPath" in s ? (s.storageClassName ?? `${cfg.mysql.name}-local`) : s.storageClass;
 }
 
-/** The values of the keys whose change is refused or rolling, flattened to dotted keys (JSON values). */
+/** The value of every config key, flattened to dotted keys (JSON values); the next step compares them. */
 export function settingsOf(cfg: StackConfig): Record<string, string> {
     const out: Record<string, string> = {};
     const walk = (v: unknown, key: string) => {
@@ -41,8 +41,7 @@ export function settingsOf(cfg: StackConfig): Record<string, string> {
             for (const [k, x] of Object.entries(v)) walk(x, key ? `${key}.${k}` : k);
             return;
         }
-        const b = changeBehaviourOf(key)?.behaviour;
-        if (v !== undefined && (b === "refused" || b === "rolling")) out[key] = JSON.stringify(v);
+        if (v !== undefined && changeBehaviourOf(key)) out[key] = JSON.stringify(v);
     };
     walk(cfg, "");
     out["mysql.image"] = JSON.stringify(imageOf(cfg.mysql));

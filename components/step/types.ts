@@ -2,12 +2,16 @@ export type Action = "create" | "keep" | "move" | "scale-up" | "scale-down" | "s
 
 export interface OrdinalChange {
     readonly ordinal: number;
+    /** Pod name of the ordinal (the member a DBA knows). */
+    readonly member?: string;
     readonly from?: string;
     readonly to?: string;
     readonly role: "primary" | "replica" | "removed";
     readonly action: Action;
     /** For a move or a new ordinal: the donor it seeds from first (as the destination resolves it). */
     readonly donor?: string;
+    /** The destination still holds this ordinal's retained claim: reused if its GTID position is still served. */
+    readonly reusesClaim?: boolean;
 }
 
 export interface SwitchoverStep {
@@ -34,6 +38,8 @@ export interface Step {
     readonly applyOrder: readonly string[];
     /** For each cluster whose StatefulSet must wait, the clusters it waits for. */
     readonly waitsFor: Readonly<Record<string, readonly string[]>>;
+    /** The write pause a DBA should expect from this step, in words. */
+    readonly writePause: string;
     /** Per cluster, the Kubernetes objects that change, in words. */
     readonly resources: Readonly<Record<string, readonly string[]>>;
 }

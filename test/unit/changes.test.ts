@@ -148,3 +148,57 @@ test("swap: two replicas exchanging clusters is refused in one line naming the t
     const m = refusal(() => planStep(state(["c1", "c2", "c3", "c3"], 2, {}, two), cfg(["c2", "c1", "c3", "c3"], 2, {}, two)));
     assert.equal(m, "mysql-multicluster:placement: ordinals 0 (c1→c2) and 1 (c2→c1) swap clusters; no order takes each ordinal out of its source before it exists in its destination. Next safe steps: placement [c2, c2, c3, c3], run up, then placement [c2, c1, c3, c3]");
 });
+
+test("plan readable by a DBA: titled tables, switchover rows primary -> replica, the write pause, Kubernetes words only in the changes block", () => {
+    const t = stepTable(planStep(state(["c1", "c2"]), cfg(["c1", "c2"], 1)));
+    const [members, changes] = t.split(/^changes \(Kubernetes, apply order: .*\):$/m);
+    assert.match(t, /^step: switchover \(planned switchover: mysql-0 -> mysql-1\)$/m);
+    assert.match(t, /^write pause: writes pause from the demotion of mysql-0 until mysql-1 is promoted: typically under a second .* at most 120 s/m);
+    assert.match(members, /^Members$/m);
+    assert.match(members, /^0\s+mysql-0\s+c1\s+primary -> replica\s+demoted; then replicates from mysql-1$/m);
+    assert.match(members, /^1\s+mysql-1\s+c2\s+replica -> primary\s+promoted after catching up/m);
+    for (const jargon of ["StatefulSet", "Service", "Job", "svc.cluster", "claim", "Pod", "ordinals.start"]) assert.ok(!members.includes(jargon), `"${jargon}" in the DBA's part:\n${members}`);
+    assert.match(changes, /Job mysql-switchover-0-to-1/);
+});
+
+test("destructive: the retire step names each claim and size; removing the retired cluster names each volume and size", () => {
+    const s1 = cfg(["c1", "c1"]);
+    const s2 = cfg(["c1", "c2"]);
+    const s3 = cfg(["c2", "c2"], 1);
+    let prev = deployedStateOf(s1);
+    prev = deployedStateOf(s2, prev);
+    const sw = cfg(["c1", "c2"], 1);
+    prev = deployedStateOf(sw, prev);
+    prev = deployedStateOf(s3, prev);
+    assert.deepEqual(prev.claims, { c1: [0, 1], c2: [0, 1] });
+    const retire = planStep(prev, parseStackConfig({ ...raw(["c2", "c2"], 1), retire: ["c1"] }));
+    assert.equal(retire.kind, "retire");
+    assert.match(stepTable(retire), /c1: retired: Job mysql-retire deletes the retained claims data-mysql-0 \(10Gi\), data-mysql-1 \(10Gi\)/);
+    prev = deployedStateOf(parseStackConfig({ ...raw(["c2", "c2"], 1), retire: ["c1"] }), prev);
+    assert.deepEqual(prev.claims, { c2: [0, 1] });
+    const r = raw(["c2", "c2"], 1) as any;
+    delete r.clusters.c1;
+    const removal = stepTable(planStep(prev, parseStackConfig(r)));
+    assert.match(removal, /c1: removed from clusters: every object the set declared there is deleted, with the local volumes mysql-data-c1-1 \(50Gi\), mysql-data-c1-2 \(50Gi\), mysql-data-c1-3 \(50Gi\)/);
+    // The acknowledgement: without retire first, the removal is refused.
+    const early = raw(["c2", "c2"], 1) as any;
+    delete early.clusters.c1;
+    assert.match(refusal(() => planStep(deployedStateOf(s3), parseStackConfig(early))), /cluster "c1" was removed but never retired/);
+});
+
+test("donors: every donor named exists and is Ready before its recipient starts (40 members); a retained claim is shown as reused, with the GTID rule", () => {
+    const many = { big: { context: "ctx-big", nodes: Array.from({ length: 40 }, (_, i) => `n-${i}`), storage: { storageClass: "fast" } } };
+    const first = planStep(undefined, parseStackConfig({ clusters: many, placement: Array(40).fill("big"), primary: 0 }));
+    for (const c of first.changes.filter((c) => c.role === "replica")) assert.equal(c.donor?.split(".")[0], "mysql-0", `mysql-${c.ordinal} seeds from a member that does not exist yet`);
+    const grown = parseStackConfig({ clusters: many, placement: Array(40).fill("big"), primary: 0 });
+    const prev10 = deployedStateOf(parseStackConfig({ clusters: many, placement: Array(10).fill("big"), primary: 0 }));
+    for (const c of planStep(prev10, grown).changes.filter((c) => c.action === "scale-up")) {
+        assert.ok(Number(c.donor!.split(".")[0].split("-")[1]) < 10, `mysql-${c.ordinal} seeds from ${c.donor}, which is created in the same step`);
+    }
+    // mysql-1 moves back to c1, which still holds its claim.
+    let prev = deployedStateOf(cfg(["c1", "c1", "c1"]));
+    prev = deployedStateOf(cfg(["c1", "c1", "c2"]), prev);
+    const back = planStep(prev, cfg(["c1", "c1", "c1"]));
+    assert.equal(back.changes[2].reusesClaim, true);
+    assert.match(stepTable(back), /^2\s+mysql-2\s+c2 -> c1\s+replica\s+moves: stops in c2, then starts in c1; reuses its retained data there if the primary still has the binary logs from its GTID position \(else wiped and seeds from mysql-1\)$/m);
+});

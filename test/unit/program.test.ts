@@ -204,3 +204,16 @@ test("property: any valid config deploys under mocks, each cluster's StatefulSet
         { numRuns: 25 },
     );
 });
+
+test("first deployment with primary: 1 in one cluster: the primary starts without waiting for a lower ordinal (no ordered start-up deadlock)", async () => {
+    const raw = rawOf(STACK_FILES[0]);
+    const cfg = parseStackConfig({ ...raw, primary: 1 });
+    const run = await runUnderMocks(cfg);
+    const sts = objectsOf(run, "cluster1").get("StatefulSet/mysql")!;
+    // OrderedReady would create mysql-1 only once mysql-0 is Ready, and mysql-0 (a replica) waits for a donor.
+    assert.equal(sts.spec.podManagementPolicy, "Parallel");
+    assert.equal(sts.spec.updateStrategy.type, "RollingUpdate", "updates stay one pod at a time");
+    const table: string = run.outputs.step.table;
+    assert.match(table, /^1\s+mysql-1\s+cluster1\s+primary\s+initialised empty as the primary, first; every replica waits for it$/m);
+    assert.match(table, /^0\s+mysql-0\s+cluster1\s+replica\s+created; seeds from mysql-1 once the primary is Ready$/m);
+});

@@ -95,9 +95,10 @@ test("ordering: the source shrinks before the destination grows, in both directi
     assert.equal(back.applyOrder[0], "c2");
 });
 
-test("the step table names ordinal, from → to, role, action and donor", () => {
+test("the step table names ordinal, member, from -> to, role, what happens and the donor; Kubernetes apart", () => {
     const t = stepTable(planStep(state(["c1", "c1"]), cfg(["c1", "c2"])));
-    assert.match(t, /^1\s+c1 → c2\s+replica\s+move, seed from mysql-0\.c1\.mysql\.mysql\.svc\.clusterset\.local$/m);
+    assert.match(t, /^1\s+mysql-1\s+c1 -> c2\s+replica\s+moves: stops in c1, then starts in c2; seeds from mysql-0$/m);
+    assert.match(t, /^changes \(Kubernetes, apply order: c1 -> c2 -> c3\):$/m);
     assert.match(t, /c2: waits for c1 to scale down first/);
     const s = stepTable(planStep(state(["c1", "c2"]), cfg(["c1", "c2"], 1)));
     assert.match(s, /Job mysql-switchover-0-to-1/);
