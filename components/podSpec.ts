@@ -132,7 +132,7 @@ export function podTemplateHash(baseConfig: string, scripts: Record<string, stri
  * `podManagementPolicy`, `volumeClaimTemplates`, `revisionHistoryLimit`) depend only on the set,
  * never on the phase, so a migration step updates in place.
  */
-export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, cfg: StackConfig, templateHash: string): k8s.types.input.apps.v1.StatefulSetSpec {
+export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, cfg: StackConfig, templateHash: string, partition?: number): k8s.types.input.apps.v1.StatefulSetSpec {
     const names = objectNames(plan.set);
     const storage = cluster.config.storage;
     const storageClassName = "localPath" in storage ? (storage.storageClassName ?? names.storageClass) : storage.storageClass;
@@ -177,7 +177,8 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, cfg: StackConf
         ordinals: { start: cluster.start },
         // A claim outlives its pod: a moved ordinal's data stays until its cluster is retired (the retire Job).
         persistentVolumeClaimRetentionPolicy: { whenScaled: "Retain", whenDeleted: "Retain" },
-        updateStrategy: { type: "RollingUpdate" },
+        // A partition keeps the primary on the old template during a rolling change, until a switchover.
+        updateStrategy: partition ? { type: "RollingUpdate", rollingUpdate: { partition } } : { type: "RollingUpdate" },
         template: {
             metadata: {
                 labels: commonLabels(plan.set, "database"),

@@ -66,14 +66,26 @@ export function planStep(prev: DeployedState | undefined, next: StackConfig): St
     const newlyRetired = next.retire.filter((c) => !prev.retire.includes(c));
     const rolling = rollingClusters(prev, next);
     const kind = moves.length ? "move" : primaryChanged ? "switchover" : scaled ? "scale" : rolling.length ? "rolling" : newlyRetired.length ? "retire" : sameConfigShape(prev, next) ? "unchanged" : "config";
+    const pending = (prev.pending ?? []).filter((o) => o < next.placement.length);
     if (kind === "rolling") {
-        // Restart order: every other cluster first, one after another, the primary's cluster last.
+        // Restart order: every other cluster first, one after another, the primary's cluster last. The
+        // primary restarts only when the user accepted its write pause; else it keeps the old template
+        // (partition) until a planned switchover makes it a replica.
         const pc = prev.placement[prev.primary];
         const order = [...rolling.filter((c) => c !== pc), ...rolling.filter((c) => c === pc)];
-        const restarted = changes.map((c) => (c.to && order.includes(c.to) ? { ...c, action: "restart" as const } : c));
-        return finish(prev, next, plan, kind, restarted, moves, switchover, order);
+        const defer = rolling.includes(pc) && !next.migration.allowPrimaryRestart;
+        const restarted = changes.map((c) =>
+            !c.to || !order.includes(c.to) ? c : c.ordinal === prev.primary && defer ? { ...c, restartDeferred: true } : { ...c, action: "restart" as const },
+        );
+        return finish(prev, next, plan, kind, restarted, moves, switchover, order, defer ? [prev.primary] : pending);
     }
-    return finish(prev, next, plan, kind, changes, moves, switchover);
+    if (pending.length && !(switchover && pending.includes(switchover.fromOrdinal))) {
+        // Still waiting for the switchover: the old primary keeps the old template.
+        const kept = changes.map((c) => (pending.includes(c.ordinal) ? { ...c, restartDeferred: true } : c));
+        return finish(prev, next, plan, kind, kept, moves, switchover, [], pending);
+    }
+    const after = changes.map((c) => (switchover && pending.includes(c.ordinal) ? { ...c, restartsAfterSwitchover: true } : c));
+    return finish(prev, next, plan, kind, after, moves, switchover, [], []);
 }
 
 
@@ -95,6 +107,7 @@ function finish(
     moves: Move[],
     switchover: SwitchoverStep | undefined,
     rolling: readonly string[] = [],
+    oldTemplate: readonly number[] = [],
 ): Step {
     const clusters = Object.keys(next.clusters);
     const before = (c: string) => (prev ? ordinalsIn(prev.placement, c) : []);
@@ -108,9 +121,14 @@ function finish(
     for (const m of moves) (waitsFor[m.to] ??= []).includes(m.from) || waitsFor[m.to].push(m.from);
     // A rolling restart: each cluster's rollout completes (every member Ready) before the next one starts.
     rolling.forEach((c, i) => i > 0 && (waitsFor[c] = [rolling[i - 1]]));
-    const resources = describeResources(prev, next, nextPlan, switchover, waitsFor, rolling);
-    const writePause = writePauseOf(kind, next, switchover, rolling.includes(nextPlan.primaryCluster) ? nextPlan.pods[nextPlan.primary].name : undefined);
-    return { kind, changes, moves, switchover, applyOrder, waitsFor, writePause, resources };
+    // Ordinals on the old template sit below their cluster's partition (the primary is the lowest there).
+    const partitions: Record<string, number> = {};
+    for (const o of oldTemplate) partitions[next.placement[o]] = Math.max(partitions[next.placement[o]] ?? 0, o + 1);
+    const restartAfterSwitchover = changes.find((c) => c.restartsAfterSwitchover)?.to;
+    const resources = describeResources(prev, next, nextPlan, switchover, waitsFor, rolling, partitions, restartAfterSwitchover);
+    const primaryRestarts = changes.some((c) => c.role === "primary" && c.action === "restart");
+    const writePause = writePauseOf(kind, next, switchover, primaryRestarts ? nextPlan.pods[nextPlan.primary].name : undefined);
+    return { kind, changes, moves, switchover, applyOrder, waitsFor, partitions, oldTemplate: [...oldTemplate], ...(restartAfterSwitchover ? { restartAfterSwitchover } : {}), writePause, resources };
 }
 
 /** What a DBA should expect for writes: the only pauses are a switchover and a primary restart. */

@@ -20,6 +20,8 @@ export function describeResources(
     switchover: SwitchoverStep | undefined,
     waitsFor: Readonly<Record<string, readonly string[]>>,
     rolling: readonly string[] = [],
+    partitions: Readonly<Record<string, number>> = {},
+    restartAfterSwitchover?: string,
 ): Record<string, string[]> {
     const clusters = Object.keys(next.clusters);
     const before = (c: string) => (prev ? ordinalsIn(prev.placement, c) : []);
@@ -63,9 +65,11 @@ export function describeResources(
         for (const c of clusters) say(c, `Service ${next.mysql.name}-write: selector → ${podName(next.mysql.name, switchover.toOrdinal)} (after the Job)`);
     }
     for (const c of rolling) {
-        const members = after(c).slice().reverse().map((o) => podName(next.mysql.name, o) + (o === next.primary ? " (primary)" : ""));
+        const members = after(c).slice().reverse().filter((o) => partitions[c] === undefined || o >= partitions[c]).map((o) => podName(next.mysql.name, o) + (o === next.primary ? " (primary)" : ""));
         say(c, `StatefulSet ${next.mysql.name}: pod template changes; rolling restart one pod at a time: ${members.join(", then ")}; each Ready (replication caught up within ${next.mysql.maxLagSeconds} s) before the next`);
     }
+    for (const [c, p] of Object.entries(partitions)) say(c, `StatefulSet ${next.mysql.name}: updateStrategy.rollingUpdate.partition ${p}: ${range(after(c).filter((o) => o < p))} keep${after(c).filter((o) => o < p).length === 1 ? "s" : ""} the old pod template`);
+    if (restartAfterSwitchover) say(restartAfterSwitchover, `StatefulSet ${next.mysql.name}: partition removed after the switchover Job: the old primary restarts on the new pod template`);
     for (const [c, srcs] of Object.entries(waitsFor)) say(c, rolling.includes(c) ? `waits for ${srcs.join(", ")} to finish its rolling restart` : `waits for ${srcs.join(", ")} to scale down first`);
     return resources;
 }
@@ -89,13 +93,21 @@ function whatHappens(c: OrdinalChange, step: Step): string {
         case "scale-down":
             return "removed; its data is kept until its cluster is retired";
         case "switchover":
-            return step.switchover?.toOrdinal === c.ordinal ? "promoted after catching up with the old primary" : `demoted; then replicates from ${podNameOf(step, step.switchover!.toOrdinal)}`;
+            return step.switchover?.toOrdinal === c.ordinal
+                ? "promoted after catching up with the old primary"
+                : `demoted; then replicates from ${podNameOf(step, step.switchover!.toOrdinal)}` + (c.restartsAfterSwitchover ? "; then restarts on the new version" : "");
         case "restart":
             return c.role === "primary" ? "restarts last, after every replica (writes pause)" : "restarts (one at a time, Ready and caught up before the next)";
         case "keep":
-            return "unchanged";
+            return c.restartDeferred ? `keeps the old version until a switchover: next, set primary: ${updatedReplica(step) ?? "(an updated replica)"} and run up` : "unchanged";
     }
 }
+/** A replica on the new template, the next primary to suggest (prefer one in the primary's cluster). */
+const updatedReplica = (step: Step) => {
+    const primary = step.changes.find((c) => c.role === "primary");
+    const updated = step.changes.filter((c) => c.role === "replica" && !c.restartDeferred);
+    return (updated.find((c) => c.to === primary?.to) ?? updated[0])?.ordinal;
+};
 const podNameOf = (step: Step, ordinal: number) => step.changes.find((c) => c.ordinal === ordinal)?.member ?? `ordinal ${ordinal}`;
 
 /** The step as a DBA reads it in the pull request: titled tables, the write pause, Kubernetes changes apart. */

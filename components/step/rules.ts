@@ -167,10 +167,11 @@ export const GUARDS: readonly Guard[] = [
                         `Switch first: set primary: ${lowest}, run up, then change ${keys[0]}`,
                 );
             }
-            if (rolling.includes(pc) && !next.migration.allowPrimaryRestart) {
+            // Without a replica there is nothing to switch to: the primary's restart must be accepted.
+            if (rolling.includes(pc) && prev.placement.length < 2 && !next.migration.allowPrimaryRestart) {
                 return new TransitionError(
-                    `mysql-multicluster:${keys[0]}: restarts the primary ${prev.set}-${prev.primary} (last, after every replica); writes pause while it restarts (up to 60 s shutdown, then start-up). ` +
-                        `Set migration.allowPrimaryRestart: true to accept that pause`,
+                    `mysql-multicluster:${keys[0]}: restarts the primary ${prev.set}-${prev.primary}, the only member: writes stop while it restarts (up to 60 s shutdown, then start-up). ` +
+                        `Add a replica first (scale up), or set migration.allowPrimaryRestart: true to accept that pause`,
                 );
             }
             return undefined;

@@ -25,6 +25,8 @@ export const deployedStateSchema = z.object({
     settings: z.record(z.string(), z.string()).optional(),
     /** Ordinals whose claims each cluster holds (running or retained after a move), until retired. */
     claims: z.record(z.string(), z.array(z.number().int())).optional(),
+    /** Ordinals still on the previous pod template (a rolling change whose primary waits for a switchover). */
+    pending: z.array(z.number().int()).optional(),
 });
 export type DeployedState = z.output<typeof deployedStateSchema>;
 
@@ -64,7 +66,7 @@ export function claimsAfter(prev: DeployedState | undefined, cfg: StackConfig): 
 }
 
 /** The state a deployment of `cfg` leaves behind (exported as a stack output, read by the next up). */
-export function deployedStateOf(cfg: StackConfig, prev?: DeployedState): DeployedState {
+export function deployedStateOf(cfg: StackConfig, prev?: DeployedState, step?: { readonly oldTemplate: readonly number[] }): DeployedState {
     const plan = buildPlan(cfg);
     return {
         placement: [...cfg.placement],
@@ -79,6 +81,7 @@ export function deployedStateOf(cfg: StackConfig, prev?: DeployedState): Deploye
         imports: plan.clusters.filter((c) => c.imports.length > 0).map((c) => c.name),
         settings: settingsOf(cfg),
         claims: claimsAfter(prev, cfg),
+        pending: [...(step?.oldTemplate ?? [])],
     };
 }
 

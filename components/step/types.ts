@@ -10,6 +10,10 @@ export interface OrdinalChange {
     readonly action: Action;
     /** For a move or a new ordinal: the donor it seeds from first (as the destination resolves it). */
     readonly donor?: string;
+    /** Keeps the old pod template in this step (the primary of a rolling change, until a switchover). */
+    readonly restartDeferred?: boolean;
+    /** The old primary, on the old pod template: restarts as a replica right after this step's switchover. */
+    readonly restartsAfterSwitchover?: boolean;
     /** The destination still holds this ordinal's retained claim: reused if its GTID position is still served. */
     readonly reusesClaim?: boolean;
 }
@@ -38,6 +42,12 @@ export interface Step {
     readonly applyOrder: readonly string[];
     /** For each cluster whose StatefulSet must wait, the clusters it waits for. */
     readonly waitsFor: Readonly<Record<string, readonly string[]>>;
+    /** Per cluster, `updateStrategy.rollingUpdate.partition`: ordinals below it keep the old pod template. */
+    readonly partitions: Readonly<Record<string, number>>;
+    /** Ordinals left on the old pod template after this step (the deployed state's `pending`). */
+    readonly oldTemplate: readonly number[];
+    /** The cluster whose StatefulSet changes only after this step's switchover Job (the old primary restarts there). */
+    readonly restartAfterSwitchover?: string;
     /** The write pause a DBA should expect from this step, in words. */
     readonly writePause: string;
     /** Per cluster, the Kubernetes objects that change, in words. */

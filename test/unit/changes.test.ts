@@ -107,11 +107,34 @@ test("storage size: never a replace; refused with what to do for local volumes a
     assert.match(m, /in c1 \(local volumes\) grow the filesystem at the volume path on each node/);
 });
 
-test("rolling: a version upgrade restarts replicas first, cluster after cluster, the primary last, and says so", () => {
+test("rolling: without an acknowledgement the primary keeps the old version (partition) until a planned switchover, then restarts as a replica", () => {
+    const v = cfg(["c1", "c1", "c2"], 0, { version: "11.4" });
+    const roll = planStep(state(["c1", "c1", "c2"]), v);
+    assert.equal(roll.kind, "rolling");
+    assert.deepEqual(roll.partitions, { c1: 1 });
+    assert.deepEqual(roll.oldTemplate, [0]);
+    assert.equal(roll.writePause, "none");
+    const t = stepTable(roll);
+    assert.match(t, /^0\s+mysql-0\s+c1\s+primary\s+keeps the old version until a switchover: next, set primary: 1 and run up$/m);
+    assert.match(t, /^2\s+mysql-2\s+c2\s+replica\s+restarts/m);
+    const rolled = deployedStateOf(v, state(["c1", "c1", "c2"]), roll);
+    assert.deepEqual(rolled.pending, [0]);
+    // The same config again keeps the partition; the switchover lifts it after the Job.
+    assert.deepEqual(planStep(rolled, v).partitions, { c1: 1 });
+    const sw = planStep(rolled, cfg(["c1", "c1", "c2"], 1, { version: "11.4" }));
+    assert.deepEqual(sw.partitions, {});
+    assert.equal(sw.restartAfterSwitchover, "c1");
+    assert.match(stepTable(sw), /^0\s+mysql-0\s+c1\s+primary -> replica\s+demoted; then replicates from mysql-1; then restarts on the new version$/m);
+    assert.deepEqual(deployedStateOf(cfg(["c1", "c1", "c2"], 1, { version: "11.4" }), rolled, sw).pending, []);
+    // A set without a replica has nothing to switch to.
+    assert.match(refusal(() => planStep(state(["c1"]), cfg(["c1"], 0, { version: "11.4" }))), /restarts the primary mysql-0, the only member: writes stop while it restarts.*Add a replica first \(scale up\), or set migration\.allowPrimaryRestart: true/);
+});
+
+test("rolling: a version upgrade restarts replicas first, cluster after cluster, the primary last (acknowledged), and says so", () => {
     const prev = state(["c1", "c1", "c2"]);
-    // Without an acknowledgement the primary's restart is refused, naming its write pause.
-    assert.match(refusal(() => planStep(prev, cfg(["c1", "c1", "c2"], 0, { version: "11.4" }))), /^mysql-multicluster:mysql\.version: restarts the primary mysql-0 \(last, after every replica\); writes pause while it restarts.*Set migration\.allowPrimaryRestart: true/);
     const step = planStep(prev, cfg(["c1", "c1", "c2"], 0, { version: "11.4" }, { allowPrimaryRestart: true }));
+    assert.match(step.writePause, /^writes pause while the primary mysql-0 restarts/);
+    assert.deepEqual(step.partitions, {});
     assert.equal(step.kind, "rolling");
     assert.deepEqual(step.applyOrder.slice(0, 2), ["c2", "c1"]);
     assert.deepEqual(step.waitsFor, { c1: ["c2"] });

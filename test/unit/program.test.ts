@@ -217,3 +217,18 @@ test("first deployment with primary: 1 in one cluster: the primary starts withou
     assert.match(table, /^1\s+mysql-1\s+cluster1\s+primary\s+initialised empty as the primary, first; every replica waits for it$/m);
     assert.match(table, /^0\s+mysql-0\s+cluster1\s+replica\s+created; seeds from mysql-1 once the primary is Ready$/m);
 });
+
+test("rolling under mocks: the primary's cluster gets a partition; the switchover step restarts the old primary only after the Job", async () => {
+    const v = { ...rawOf(STACK_FILES[0]), mysql: { ...rawOf(STACK_FILES[0]).mysql, version: "11.4" } };
+    const before = deployedStateOf(parseStackConfig(rawOf(STACK_FILES[0])));
+    const roll = await runUnderMocks(parseStackConfig(v), before);
+    const sts = objectsOf(roll, "cluster1").get("StatefulSet/mysql")!;
+    assert.deepEqual(sts.spec.updateStrategy, { type: "RollingUpdate", rollingUpdate: { partition: 1 } });
+    assert.equal(sts.spec.template.spec.containers[0].image, "mariadb:11.4");
+    const rolled = roll.outputs.migrationState;
+    assert.deepEqual(rolled.pending, [0]);
+    const sw = await runUnderMocks(parseStackConfig({ ...v, primary: 1 }), rolled);
+    const after = objectsOf(sw, "cluster1").get("StatefulSet/mysql")!;
+    assert.deepEqual(after.spec.updateStrategy, { type: "RollingUpdate" });
+    assert.ok(sw.dependsOn.get("cluster1-mysql-statefulset")!.includes("switchover-job"), JSON.stringify(sw.dependsOn.get("cluster1-mysql-statefulset")));
+});
