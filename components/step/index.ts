@@ -5,6 +5,7 @@
 import { StackConfig } from "../config";
 import { podName } from "../naming";
 import { Plan, buildPlan } from "../plan";
+import { changeBehaviourOf } from "../changes";
 import { describeResources } from "./report";
 import { changedSettings, judge, movesOf, ordinalsIn, rollingClusters } from "./rules";
 import { DeployedState } from "./state";
@@ -64,6 +65,9 @@ export function planStep(prev: DeployedState | undefined, next: StackConfig): St
         ? { fromOrdinal: prev.primary, toOrdinal: next.primary, fromCluster: prev.placement[prev.primary], toCluster: next.placement[next.primary] }
         : undefined;
     const newlyRetired = next.retire.filter((c) => !prev.retire.includes(c));
+    const settings = changedSettings(prev, next)
+        .filter(({ key }) => !["placement", "primary", "retire"].includes(key))
+        .map(({ key, was, is }) => `${key}: ${was} -> ${is} (${changeBehaviourOf(key)?.behaviour ?? "in place"})`);
     const rolling = rollingClusters(prev, next);
     const kind = moves.length ? "move" : primaryChanged ? "switchover" : scaled ? "scale" : rolling.length ? "rolling" : newlyRetired.length ? "retire" : sameConfigShape(prev, next) ? "unchanged" : "config";
     const pending = (prev.pending ?? []).filter((o) => o < next.placement.length);
@@ -77,15 +81,15 @@ export function planStep(prev: DeployedState | undefined, next: StackConfig): St
         const restarted = changes.map((c) =>
             !c.to || !order.includes(c.to) ? c : c.ordinal === prev.primary && defer ? { ...c, restartDeferred: true } : { ...c, action: "restart" as const },
         );
-        return finish(prev, next, plan, kind, restarted, moves, switchover, order, defer ? [prev.primary] : pending);
+        return { ...finish(prev, next, plan, kind, restarted, moves, switchover, order, defer ? [prev.primary] : pending), settings };
     }
     if (pending.length && !(switchover && pending.includes(switchover.fromOrdinal))) {
         // Still waiting for the switchover: the old primary keeps the old template.
         const kept = changes.map((c) => (pending.includes(c.ordinal) ? { ...c, restartDeferred: true } : c));
-        return finish(prev, next, plan, kind, kept, moves, switchover, [], pending);
+        return { ...finish(prev, next, plan, kind, kept, moves, switchover, [], pending), settings };
     }
     const after = changes.map((c) => (switchover && pending.includes(c.ordinal) ? { ...c, restartsAfterSwitchover: true } : c));
-    return finish(prev, next, plan, kind, after, moves, switchover, [], []);
+    return { ...finish(prev, next, plan, kind, after, moves, switchover, [], []), settings };
 }
 
 

@@ -42,7 +42,7 @@ export function describeResources(
             say(
                 c,
                 `retired: Job ${next.mysql.name}-retire deletes the retained claims ` +
-                    (held.length ? held.map((o) => `${claimName(next.mysql.name, o)} (${claimSize(prev, next)})`).join(", ") : "of the set (none recorded)") +
+                    (held.length ? held.map((o) => `${claimName(next.mysql.name, o)} (${claimSize(prev, next)})`).join(", ") : `of the set left there, each data-${next.mysql.name}-<ordinal> (${claimSize(prev, next)}) (the deployed state names none: it has no claim history)`) +
                     `; the volumes are deleted when ${c} leaves clusters`,
             );
         }
@@ -129,6 +129,7 @@ export function stepTable(step: Step): string {
     return [
         title,
         `write pause: ${step.writePause}`,
+        ...(step.settings?.length ? [`settings: ${step.settings.join("; ")}`] : []),
         "",
         "Members",
         formatTable(["ordinal", "member", "cluster", "role", "what happens"], rows),

@@ -48,6 +48,8 @@ export interface Step {
     readonly oldTemplate: readonly number[];
     /** The cluster whose StatefulSet changes only after this step's switchover Job (the old primary restarts there). */
     readonly restartAfterSwitchover?: string;
+    /** Config keys this step changes besides placement and primary: `key: was -> is (behaviour)`. */
+    readonly settings?: readonly string[];
     /** The write pause a DBA should expect from this step, in words. */
     readonly writePause: string;
     /** Per cluster, the Kubernetes objects that change, in words. */

@@ -225,3 +225,66 @@ test("donors: every donor named exists and is Ready before its recipient starts 
     assert.equal(back.changes[2].reusesClaim, true);
     assert.match(stepTable(back), /^2\s+mysql-2\s+c2 -> c1\s+replica\s+moves: stops in c2, then starts in c1; reuses its retained data there if the primary still has the binary logs from its GTID position \(else wiped and seeds from mysql-1\)$/m);
 });
+
+test("every key, edited on a running set, gets the plan its declared behaviour promises", () => {
+    // One edit per leaf key: [key, mutate the raw config]. A leaf key without an edit here fails the test.
+    const edits: Record<string, (r: any) => void> = {
+        "clusters.<name>.context": (r) => (r.clusters.c1.context = "ctx-9"),
+        "clusters.<name>.kubeconfig": (r) => (r.clusters.c1.kubeconfig = "/etc/other"),
+        "clusters.<name>.clusterId": (r) => (r.clusters.c1.clusterId = "east"),
+        "clusters.<name>.nodes": (r) => r.clusters.c1.nodes.push("c1-4"),
+        "clusters.<name>.storage.localPath": (r) => (r.clusters.c1.storage.localPath = "/data/other"),
+        "clusters.<name>.storage.capacity": (r) => (r.clusters.c1.storage.capacity = "60Gi"),
+        "clusters.<name>.storage.storageClassName": (r) => (r.clusters.c1.storage.storageClassName = "other-local"),
+        "clusters.<name>.storage.storageClass": (r) => (r.clusters.c3.storage.storageClass = "slow"),
+        "clusters.<name>.tolerations": (r) => (r.clusters.c1.tolerations = [{ key: "kosmos.io/node" }]),
+        "mysql.name": (r) => (r.mysql.name = "db"),
+        "mysql.namespace": (r) => (r.mysql.namespace = "db"),
+        "mysql.engine": (r) => (r.mysql.engine = "mysql"),
+        "mysql.version": (r) => (r.mysql.version = "11.4"),
+        "mysql.image": (r) => (r.mysql.image = "registry.example/mariadb:11.8"),
+        "mysql.storageSize": (r) => (r.mysql.storageSize = "12Gi"),
+        "mysql.resources.cpu": (r) => (r.mysql.resources = { cpu: "2" }),
+        "mysql.resources.memory": (r) => (r.mysql.resources = { memory: "2Gi", memoryLimit: "4Gi" }),
+        "mysql.resources.memoryLimit": (r) => (r.mysql.resources = { memoryLimit: "3Gi" }),
+        "mysql.serverIdBase": (r) => (r.mysql.serverIdBase = 5000),
+        "mysql.gtidDomainId": (r) => (r.mysql.gtidDomainId = 7),
+        "mysql.semiSync": (r) => (r.mysql.semiSync = false),
+        "mysql.maxLagSeconds": (r) => (r.mysql.maxLagSeconds = 5),
+        "mysql.createNamespace": (r) => (r.mysql.createNamespace = false),
+        "mcs.profile": (r) => (r.mcs = { profile: "kosmos" }),
+        "mcs.consumers": (r) => (r.mcs = { consumers: ["c2"] }),
+        "migration.maxMovesPerStep": (r) => (r.migration.maxMovesPerStep = 2),
+        "migration.switchoverTimeoutSeconds": (r) => (r.migration.switchoverTimeoutSeconds = 60),
+        "migration.allowPrimaryRestart": (r) => (r.migration.allowPrimaryRestart = true),
+        "migration.kubectlImage": (r) => (r.migration.kubectlImage = "bitnami/kubectl:1.34"),
+    };
+    const leaves = Object.keys(CHANGE_BEHAVIOUR).filter((k) => !Object.keys(CHANGE_BEHAVIOUR).some((x) => x.startsWith(`${k}.`)));
+    const judged = leaves.filter((k) => !["step", "destructive"].includes(CHANGE_BEHAVIOUR[k].behaviour));
+    assert.deepEqual(judged.filter((k) => !edits[k]), [], "a key without an edit in this walk");
+    // The running set spans c1 (primary, lowest ordinal) and c3, so every cluster key applies.
+    const base = () => ({ ...raw(["c1", "c1", "c3"]), mcs: { profile: "mcs-api" } }) as any;
+    const prev = deployedStateOf(parseStackConfig(base()));
+    for (const key of judged) {
+        const r = base();
+        edits[key](r);
+        const next = parseStackConfig(r);
+        const { behaviour } = CHANGE_BEHAVIOUR[key];
+        const shown = key.replace("<name>", key.includes("storageClass") && !key.includes("Name") ? "c3" : "c1");
+        if (behaviour === "refused") {
+            const m = refusal(() => planStep(prev, next));
+            assert.ok(m.startsWith(`mysql-multicluster:${shown.replace(/\.storage\.(storageClass|storageClassName)$/, ".storage")}`) || m.startsWith(`mysql-multicluster:${shown}`), `${key}: ${m}`);
+            continue;
+        }
+        const step = planStep(prev, next);
+        const table = stepTable(step);
+        if (behaviour === "rolling") {
+            assert.equal(step.kind, "rolling", key);
+            assert.ok(step.changes.some((c) => c.action === "restart"), `${key}: nothing restarts`);
+            assert.match(table, /rolling restart one pod at a time/, key);
+        } else {
+            assert.ok(["config", "unchanged"].includes(step.kind) && !step.changes.some((c) => c.action !== "keep"), `${key}: ${step.kind}`);
+            assert.ok(table.includes(`settings: ${shown}: `) || table.includes(`; ${shown}: `), `${key} not in the settings line:\n${table}`);
+        }
+    }
+});
