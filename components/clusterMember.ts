@@ -15,6 +15,8 @@ export interface ClusterMemberArgs {
     readonly provider: k8s.Provider;
     /** Resources in other clusters this cluster's StatefulSet change must wait for (a move's source). */
     readonly statefulSetDependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** See MysqlSlice. */
+    readonly partition?: number;
     /** The switchover Job of this step, if any (see MysqlSlice). */
     readonly afterSwitchover?: pulumi.Input<pulumi.Resource>[];
 }
@@ -54,6 +56,7 @@ export class ClusterMember extends pulumi.ComponentResource {
                 namespace,
                 statefulSetDependsOn: [this.storage, this.mcs, ...(args.statefulSetDependsOn ?? [])],
                 afterSwitchover: args.afterSwitchover,
+                partition: args.partition,
             },
             { parent: this },
         );

@@ -84,7 +84,10 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
             statefulSetDependsOn: [
                 ...plan.clusters.filter((c) => c.name !== name).map((c) => wiring[c.name].promise),
                 ...(step.waitsFor[name] ?? []).map((src) => members[src].slice.statefulSet),
+                // The old primary restarts on the new template only once it is a replica.
+                ...(step.restartAfterSwitchover === name ? [job.promise] : []),
             ],
+            partition: step.partitions[name],
             afterSwitchover: step.switchover ? [job.promise] : [],
         }, opts);
         wiring[name].resolve(members[name].mcs);
@@ -105,7 +108,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
         ...Object.values(members).flatMap((m) => [m.slice.statefulSet.id, ...(m.retirement ? [m.retirement.job.id] : [])]),
         ...(switchover ? [switchover.job.id] : []),
     ];
-    const migrationState = pulumi.all(done).apply(() => deployedStateOf(plan));
+    const migrationState = pulumi.all(done).apply(() => deployedStateOf(plan, previous, step));
     return { plan, step, members, switchover, outputs: { ...deploymentOutputs(plan, step), migrationState } };
 }
 

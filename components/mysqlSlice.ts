@@ -21,6 +21,8 @@ export interface MysqlSliceArgs {
     readonly namespace?: k8s.core.v1.Namespace;
     /** Resources that must exist before the StatefulSet changes (step ordering across clusters). */
     readonly statefulSetDependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** `updateStrategy.rollingUpdate.partition` of this step (ordinals below it keep the old template). */
+    readonly partition?: number;
     /** The switchover Job, when this step has one: the write Service and the topology move after it. */
     readonly afterSwitchover?: pulumi.Input<pulumi.Resource>[];
 }
@@ -94,7 +96,7 @@ export class MysqlSlice extends pulumi.ComponentResource {
             `${name}-statefulset`,
             {
                 metadata: meta(names.statefulSet, "database"),
-                spec: statefulSetSpec(plan, cluster, podTemplateHash(baseConfig, args.scripts)),
+                spec: statefulSetSpec(plan, cluster, podTemplateHash(baseConfig, args.scripts), args.partition),
             },
             {
                 ...child,

@@ -33,6 +33,11 @@ export function switchoverJobName(set: string, s: { readonly fromOrdinal: number
     return `${set}-switchover-${s.fromOrdinal}-to-${s.toOrdinal}`;
 }
 
+/** Claim name of an ordinal: the StatefulSet's volumeClaimTemplate `data`. */
+export function claimName(set: string, ordinal: number): string {
+    return `data-${set}-${ordinal}`;
+}
+
 /** Name of the local PersistentVolume on a node; stable across phases. */
 export function localVolumeName(set: string, node: string): string {
     return `${set}-data-${node}`.slice(0, 253);

@@ -1,4 +1,5 @@
 import { ClusterConfig, McsProfile, MysqlConfig, StackConfig } from "./config";
+import { changeBehaviourOf } from "./changes";
 import { NamingContext, ServiceRole, objectNames, podHost, podName, serviceHost, serviceName } from "./naming";
 
 /** Default images per engine: MySQL 8.4 LTS, MariaDB 10.11 LTS (the release the data-plane tests run). */
@@ -100,6 +101,11 @@ export interface Plan {
     readonly migration: StackConfig["migration"];
     /** What every name depends on; `podHost`/`serviceHost` take it. */
     readonly naming: NamingContext;
+    /**
+     * The value (JSON) of every config key with a change behaviour, flattened to dotted keys, e.g.
+     * `"mysql.storageSize": "\"10Gi\""`; the deployed state records it and the next step compares it.
+     */
+    readonly settings: Readonly<Record<string, string>>;
 }
 
 export function imageOf(mysql: StackConfig["mysql"]): string {
@@ -113,6 +119,21 @@ export function namingContext(cfg: StackConfig): NamingContext {
         profile: cfg.mcs.profile,
         clusterIdOf: (c) => cfg.clusters[c]?.clusterId ?? c,
     };
+}
+
+/** The value of every config key, flattened to dotted keys (JSON values); the next step compares them. */
+export function settingsOf(cfg: StackConfig): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (v: unknown, key: string) => {
+        if (v && typeof v === "object" && !Array.isArray(v)) {
+            for (const [k, x] of Object.entries(v)) walk(x, key ? `${key}.${k}` : k);
+            return;
+        }
+        if (v !== undefined && changeBehaviourOf(key)) out[key] = JSON.stringify(v);
+    };
+    walk(cfg, "");
+    out["mysql.image"] = JSON.stringify(imageOf(cfg.mysql));
+    return out;
 }
 
 /** Donors for a pod in `from`: ready replicas nearby first, remote replicas next, the primary last. */
@@ -212,6 +233,7 @@ export function buildPlan(cfg: StackConfig): Plan {
         maxLagSeconds: cfg.mysql.maxLagSeconds,
         migration: cfg.migration,
         naming: ctx,
+        settings: settingsOf(cfg),
     };
 }
 

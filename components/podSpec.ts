@@ -29,7 +29,7 @@ export function podTemplateHash(baseConfig: string, scripts: Record<string, stri
  * `podManagementPolicy`, `volumeClaimTemplates`, `revisionHistoryLimit`) depend only on the set,
  * never on the phase, so a migration step updates in place.
  */
-export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: string): k8s.types.input.apps.v1.StatefulSetSpec {
+export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: string, partition?: number): k8s.types.input.apps.v1.StatefulSetSpec {
     const names = objectNames(plan.set);
     const env = containerEnv(plan, cluster);
     const res = plan.resources;
@@ -63,13 +63,17 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
     return {
         serviceName: plan.set,
         selector: { matchLabels: selectorLabels(plan.set) },
-        podManagementPolicy: "OrderedReady",
+        // Parallel: the primary starts whatever its ordinal; with OrderedReady a replica ordinal below it
+        // would wait for a donor that is never created (first deployment with primary: 1). Rolling
+        // updates are still one pod at a time, each Ready first (podManagementPolicy only affects scaling).
+        podManagementPolicy: "Parallel",
         revisionHistoryLimit: 10,
         replicas: cluster.podCount,
         ordinals: { start: cluster.ordinalsStart },
         // A claim outlives its pod: a moved ordinal's data stays until its cluster is retired (the retire Job).
         persistentVolumeClaimRetentionPolicy: { whenScaled: "Retain", whenDeleted: "Retain" },
-        updateStrategy: { type: "RollingUpdate" },
+        // A partition keeps the primary on the old template during a rolling change, until a switchover.
+        updateStrategy: partition ? { type: "RollingUpdate", rollingUpdate: { partition } } : { type: "RollingUpdate" },
         template: {
             metadata: {
                 labels: commonLabels(plan.set, "database"),

@@ -209,3 +209,31 @@ test("property: any valid config deploys under mocks, each cluster's StatefulSet
         { numRuns: 25 },
     );
 });
+
+test("first deployment with primary: 1 in one cluster: the primary starts without waiting for a lower ordinal (no ordered start-up deadlock)", async () => {
+    const raw = rawOf(STACK_FILES[0]);
+    const cfg = parseStackConfig({ ...raw, primary: 1 });
+    const run = await runUnderMocks(cfg);
+    const sts = objectsOf(run, "cluster1").get("StatefulSet/mysql")!;
+    // OrderedReady would create mysql-1 only once mysql-0 is Ready, and mysql-0 (a replica) waits for a donor.
+    assert.equal(sts.spec.podManagementPolicy, "Parallel");
+    assert.equal(sts.spec.updateStrategy.type, "RollingUpdate", "updates stay one pod at a time");
+    const table: string = run.outputs.step.table;
+    assert.match(table, /^1\s+mysql-1\s+cluster1\s+primary\s+initialised empty as the primary, first; every replica waits for it$/m);
+    assert.match(table, /^0\s+mysql-0\s+cluster1\s+replica\s+created; seeds from mysql-1 once the primary is Ready$/m);
+});
+
+test("rolling under mocks: the primary's cluster gets a partition; the switchover step restarts the old primary only after the Job", async () => {
+    const v = { ...rawOf(STACK_FILES[0]), mysql: { ...rawOf(STACK_FILES[0]).mysql, version: "11.4" } };
+    const before = deployedStateOf(buildPlan(parseStackConfig(rawOf(STACK_FILES[0]))));
+    const roll = await runUnderMocks(parseStackConfig(v), before);
+    const sts = objectsOf(roll, "cluster1").get("StatefulSet/mysql")!;
+    assert.deepEqual(sts.spec.updateStrategy, { type: "RollingUpdate", rollingUpdate: { partition: 1 } });
+    assert.equal(sts.spec.template.spec.containers[0].image, "mariadb:11.4");
+    const rolled = roll.outputs.migrationState;
+    assert.deepEqual(rolled.pending, [0]);
+    const sw = await runUnderMocks(parseStackConfig({ ...v, primary: 1 }), rolled);
+    const after = objectsOf(sw, "cluster1").get("StatefulSet/mysql")!;
+    assert.deepEqual(after.spec.updateStrategy, { type: "RollingUpdate" });
+    assert.ok(sw.dependsOn.get("cluster1-mysql-statefulset")!.includes("switchover-job"), JSON.stringify(sw.dependsOn.get("cluster1-mysql-statefulset")));
+});

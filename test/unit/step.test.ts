@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fc from "fast-check";
 import { ConfigError, parseStackConfig } from "../../components/config";
 import { Plan, buildPlan } from "../../components/plan";
-import { DeployedState, Step, TransitionError, deployedStateOf, planStep, stepTable } from "../../components/step";
+import { DeployedState, GUARDS, Step, TransitionError, deployedStateOf, parseDeployedState, planStep, stepTable } from "../../components/step";
 import { STACK_FILES, rawOf } from "../helpers/configs";
 
 const clusters = {
@@ -56,6 +56,23 @@ for (const [name, prev, next, re] of refused) {
     });
 }
 
+test("the rules are named guards; each refusal above comes from one of them", () => {
+    const names = GUARDS.map((g) => g.name);
+    assert.equal(new Set(names).size, names.length);
+    for (const [, prev, next] of refused) {
+        const hits = GUARDS.filter((g) => g.check(prev, next) !== undefined).map((g) => g.name);
+        assert.ok(hits.length >= 1, `no guard refuses ${JSON.stringify(next.placement)}`);
+    }
+});
+
+test("deployed state: read back through its schema; anything else is one line", () => {
+    const s = state(["c1", "c2"]);
+    assert.deepEqual(parseDeployedState(JSON.parse(JSON.stringify(s))), s);
+    assert.equal(parseDeployedState(undefined), undefined);
+    assert.throws(() => parseDeployedState({ ...s, primary: "zero" }), /^TransitionError: stack output migrationState is not readable/);
+    assert.throws(() => parseDeployedState({ ...s, storageClasses: null }), TransitionError);
+});
+
 const accepted: [string, DeployedState | undefined, Plan, Step["kind"]][] = [
     ["first deployment", undefined, cfg(["c1", "c1"]), "initial"],
     ["nothing changes", state(["c1", "c1"]), cfg(["c1", "c1"]), "unchanged"],
@@ -80,9 +97,10 @@ test("ordering: the source shrinks before the destination grows, in both directi
     assert.equal(back.applyOrder[0], "c2");
 });
 
-test("the step table names ordinal, from → to, role, action and donor", () => {
+test("the step table names ordinal, member, from -> to, role, what happens and the donor; Kubernetes apart", () => {
     const t = stepTable(planStep(state(["c1", "c1"]), cfg(["c1", "c2"])));
-    assert.match(t, /^1\s+c1 → c2\s+replica\s+move, seed from mysql-0\.c1\.mysql\.mysql\.svc\.clusterset\.local$/m);
+    assert.match(t, /^1\s+mysql-1\s+c1 -> c2\s+replica\s+moves: stops in c1, then starts in c2; seeds from mysql-0$/m);
+    assert.match(t, /^changes \(Kubernetes, apply order: c1 -> c2 -> c3\):$/m);
     assert.match(t, /c2: waits for c1 to scale down first/);
     const s = stepTable(planStep(state(["c1", "c2"]), cfg(["c1", "c2"], 1)));
     assert.match(s, /Job mysql-switchover-0-to-1/);
