@@ -30,7 +30,7 @@ static_checks() {
     h_check "shellcheck (severity warning) on every shipped script" shellcheck -x -S warning "$S"/*.sh
     h_check "MySQL 8.4 path: SQL uses 8.4 syntax only" bash "$H_DIR/mysql-static.sh" "$S"
     h_check "HMAC-SHA256 helper matches openssl's HMAC" bash -c '
-        MMC_POD_NAME=t-0 . "$1/lib.sh"
+        . "$1/lib-env.sh"; . "$1/lib-stream.sh"
         for k in secret "k\"ey'"'"'\\x" "$(printf "x%.0s" {1..100})"; do
             a=$(mmc_hmac "$k" "msg|1"); b=$(printf "%s" "msg|1" | openssl dgst -sha256 -hmac "$k" -r | cut -c1-64)
             [ "$a" = "$b" ] || { echo "mismatch for key of ${#k} bytes"; exit 1; }
