@@ -37,10 +37,9 @@ export function jobPodLabels(set: string, component: string): Record<string, str
     return { "app.kubernetes.io/name": "mysql-multicluster-job", "app.kubernetes.io/instance": set, "app.kubernetes.io/component": component };
 }
 
-// Every container command loads the topology file first, so a phase change is a file update, not a pod restart.
-const LOAD_TOPOLOGY = 'set -a; if [ -n "${MMC_TOPOLOGY_FILE:-}" ] && [ -f "$MMC_TOPOLOGY_FILE" ]; then . "$MMC_TOPOLOGY_FILE"; fi; set +a; ';
+/** A container command: the script loads its inputs and the topology file itself (lib-env.sh). */
 export function scriptCommand(script: string, ...args: string[]): string[] {
-    return ["bash", "-c", `${LOAD_TOPOLOGY}exec bash ${PATHS.scripts}/${script}${args.map((a) => " " + a).join("")}`];
+    return ["bash", `${PATHS.scripts}/${script}`, ...args];
 }
 
 /** The ports each Service role exposes (the headless one also carries the donor stream). */
@@ -113,5 +112,5 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_REPLICATE_ONCE",
     "MMC_SEED_PARALLEL",
     "MMC_SEED_TIMEOUT_SECONDS",
-    "MMC_SEMI_SYNC_TIMEOUT_MS",
+    "MMC_SQL_TIMEOUT",
 ] as const;

@@ -4,6 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { execFileSync } from "child_process";
 
 export interface ScriptText {
     /** Path shown in errors (relative to the repository). */
@@ -89,4 +90,33 @@ export function contractErrors(
         else if (!use.defaulted.has(name)) errors.push(`${use.reads.get(name)}: reads ${name} with no default, and the program never sets it`);
     }
     return errors;
+}
+
+/**
+ * The inputs an entry script declares it needs (`mmc_inputs_of` and `mmc_lists_of` in lib-env.sh, plus
+ * MMC_ENGINE and MMC_POD_NAME, which every entry validates): asked from lib-env.sh itself, by bash.
+ */
+export function declaredInputs(scriptsDir: string, role: string): string[] {
+    const lib = path.join(scriptsDir, "lib-env.sh");
+    const out = execFileSync("bash", ["-c", `. "$1" && mmc_inputs_of "$2" && mmc_lists_of "$2"`, "declared", lib, role], { encoding: "utf8" });
+    return ["MMC_ENGINE", "MMC_POD_NAME", ...out.split(/\s+/).filter(Boolean)];
+}
+
+/** The roles lib-env.sh declares inputs for (the `case` arms of `mmc_inputs_of`). */
+export function declaredRoles(libEnvText: string): string[] {
+    const body = libEnvText.slice(libEnvText.indexOf("mmc_inputs_of() {"), libEnvText.indexOf("\n}\n", libEnvText.indexOf("mmc_inputs_of() {")));
+    return [...body.matchAll(/^\s*([a-z]+)\) echo /gm)].map((m) => m[1]);
+}
+
+/**
+ * lib-env.sh without the functions that only list names (`mmc_inputs_of`, `mmc_lists_of`,
+ * `mmc_numeric_inputs`): what is left references the names the scripts really use.
+ */
+export function withoutInputLists(s: ScriptText): ScriptText {
+    let text = s.text;
+    for (const fn of ["mmc_inputs_of() {", "mmc_lists_of() {"]) {
+        const a = text.indexOf(fn);
+        if (a >= 0) text = text.slice(0, a) + text.slice(text.indexOf("\n}\n", a) + 3);
+    }
+    return { file: s.file, text: text.replace(/^mmc_numeric_inputs\(\).*$/m, "") };
 }

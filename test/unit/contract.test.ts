@@ -10,7 +10,7 @@ import { SCRIPTS_DIR } from "../../components/scripts";
 import { deployedStateOf } from "../../components/step";
 import { ROOT, STACK_FILES, rawOf } from "../helpers/configs";
 import { objectsOf, runUnderMocks } from "../helpers/mockProgram";
-import { contractErrors, scriptTexts } from "../helpers/scriptInputs";
+import { contractErrors, declaredInputs, declaredRoles, scriptTexts, scriptUse, withoutInputLists } from "../helpers/scriptInputs";
 
 const phase = (i: number) => parseStackConfig(rawOf(STACK_FILES[i]));
 
@@ -50,6 +50,44 @@ test("the MMC_* inputs the scripts read are exactly the ones the program provide
     for (const k of ["StatefulSet/mysql", "ConfigMap/mysql-topology", "Job/mysql-switchover-0-to-1", "Job/mysql-retire"]) assert.ok(seen.has(k), `${k} was declared`);
     for (const n of ["MMC_POD_NAME", "MMC_ROOT_PASSWORD", "MMC_WRITE_HOST", "MMC_OLD_PRIMARY_HOST"]) assert.ok(provided.has(n), `${n} is provided`);
     assert.deepEqual(contractErrors(scripts, provided, SCRIPT_DEFAULTED_INPUTS), []);
+});
+
+test("every container gets the inputs its script declares (mmc_inputs_of), and each declared input is really used", async () => {
+    const libEnv = fs.readFileSync(path.join(SCRIPTS_DIR, "lib-env.sh"), "utf8");
+    const roles = declaredRoles(libEnv);
+    assert.deepEqual([...roles].sort(), ["donor", "init", "probe", "replicate", "run", "switchover"]);
+    // The names the scripts use, with the input lists themselves left out: a declared name must be used.
+    const used = scriptUse(scriptTexts(SCRIPTS_DIR, ROOT).map(withoutInputLists)).reads;
+    for (const role of roles) {
+        for (const n of declaredInputs(SCRIPTS_DIR, role)) assert.ok(used.has(n), `mmc_inputs_of ${role} lists ${n}, which no script uses`);
+    }
+    // Each container that runs an entry script (command or probe) gets what that script validates.
+    const missing: string[] = [];
+    const ran = new Set<string>();
+    for (const i of [2, 5]) {
+        const run = await runUnderMocks(phase(i), deployedStateOf(buildPlan(phase(i - 1))));
+        for (const cluster of Object.keys(run.outputs.clusters)) {
+            const objects = objectsOf(run, cluster);
+            const topology = String([...objects.values()].find((o) => o.kind === "ConfigMap" && o.data?.["topology.env"] !== undefined)?.data["topology.env"] ?? "");
+            const fromFile = [...topology.matchAll(/^([A-Za-z0-9_]+)=/gm)].map((m) => m[1]);
+            for (const [key, o] of objects) {
+                const pod = o.spec?.template?.spec;
+                for (const ctr of pod ? [...(pod.initContainers ?? []), ...pod.containers] : []) {
+                    const env = (ctr.env ?? []).map((e: { name: string }) => e.name);
+                    const has = new Set([...env, ...(env.includes("MMC_TOPOLOGY_FILE") ? fromFile : [])]);
+                    const commands = [ctr.command, ctr.readinessProbe?.exec?.command, ctr.livenessProbe?.exec?.command, ctr.startupProbe?.exec?.command];
+                    for (const cmd of commands) {
+                        const script = (cmd ?? []).join(" ").match(/\/([a-z]+)\.sh\b/)?.[1];
+                        if (!script) continue;
+                        ran.add(script);
+                        for (const n of declaredInputs(SCRIPTS_DIR, script)) if (!has.has(n)) missing.push(`${key} container ${ctr.name} runs ${script}.sh without ${n}`);
+                    }
+                }
+            }
+        }
+    }
+    assert.deepEqual([...ran].sort(), [...roles].sort(), "every entry script runs somewhere");
+    assert.deepEqual([...new Set(missing)], []);
 });
 
 test("the comparison fails, naming the variable and the file: unprovided, unread, stale and default-less inputs", () => {

@@ -112,7 +112,7 @@ extendedKeyUsage=clientAuth"
 
 write_kubeconfig() { # write_kubeconfig <cluster> <user> <file>
   local c="$1" u="$2" f="$3" pki="$MMC_CLUSTERS_DIR/$1/pki"
-  local server="https://127.0.0.1:$(port "$c" 443)"
+  local server; server="https://127.0.0.1:$(port "$c" 443)"
   rm -f "$f"
   "$KUBECTL" --kubeconfig "$f" config set-cluster "$c" --server "$server" \
     --certificate-authority "$pki/ca.crt" --embed-certs >/dev/null
@@ -143,8 +143,9 @@ start_cluster() {
   local c="$1" d="$MMC_CLUSTERS_DIR/$1" i
   i="$(cluster_index "$c")"
   local pki="$d/pki"
-  local etcd_client="http://127.0.0.1:$(port "$c" 379)"
-  local etcd_peer="http://127.0.0.1:$(port "$c" 380)"
+  local etcd_client etcd_peer
+  etcd_client="http://127.0.0.1:$(port "$c" 379)"
+  etcd_peer="http://127.0.0.1:$(port "$c" 380)"
   local api_port; api_port="$(port "$c" 443)"
 
   gen_pki "$c"

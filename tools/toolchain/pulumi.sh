@@ -120,7 +120,8 @@ EOF
 }
 
 build_in() { # wrapper dir, output, ldflags, package
-  local w="$1" out="$2" ld="$3" pkg="$4" log="$LOGDIR/$(basename "$out").log"
+  local w="$1" out="$2" ld="$3" pkg="$4" log
+  log="$LOGDIR/$(basename "$2").log"
   note "building $pkg -> $out (log $log)"
   if ! (cd "$w" && go build -trimpath -ldflags "$GO_LDFLAGS_BASE $ld" -o "$out.tmp" "$pkg") >"$log" 2>&1; then
     tail -n 30 "$log" >&2
