@@ -172,6 +172,8 @@ protectKernelDefaults: false
 serializeImagePulls: false
 failSwapOn: false
 maxPods: 30
+# ConfigMap volumes (the topology) refresh within ~10 s instead of ~1 min.
+syncFrequency: 10s
 evictionHard: {memory.available: "100Mi", nodefs.available: "2%", imagefs.available: "2%"}
 imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
