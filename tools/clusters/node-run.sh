@@ -7,7 +7,8 @@ n="$1" d="$2" bin="$3" ip="$4"
 r="$d/run"
 mkdir -p "$r"
 echo $$ > "$r/node.pid"
-# Per-node copies of the paths kubelet, containerd and CNI hard-code, and of the local-volume
+# Per-node copies of the paths kubelet (its root dir: the default, short enough for its sockets),
+# containerd and CNI hard-code, and of the local-volume
 # root the stacks use (/data/mysql): without them the nodes would share (and clean up) each other's.
 for p in /var/lib/kubelet /var/log/containers /var/log/pods /var/lib/cni /run/containerd /run/netns /data/mysql; do
   mkdir -p "$d/hostpaths$p" "$p"
@@ -32,9 +33,9 @@ done
 
 containerd --config "$d/containerd.toml" >>"$d/logs/containerd.log" 2>&1 &
 echo $! > "$r/containerd.pid"
-for _ in $(seq 1 100); do [[ -S "$d/containerd/containerd.sock" ]] && break; sleep 0.1; done
+for _ in $(seq 1 100); do [[ -S /run/containerd/containerd.sock ]] && break; sleep 0.1; done
 
-"$bin/kubelet" --config "$d/kubelet.yaml" --kubeconfig "$d/kubelet.kubeconfig" --root-dir "$d/kubelet" \
+"$bin/kubelet" --config "$d/kubelet.yaml" --kubeconfig "$d/kubelet.kubeconfig" \
   --hostname-override "$n" --node-ip "$ip" >>"$d/logs/kubelet.log" 2>&1 &
 echo $! > "$r/kubelet.pid"
 "$bin/kube-proxy" --config "$d/kube-proxy.yaml" >>"$d/logs/kube-proxy.log" 2>&1 &

@@ -28,6 +28,8 @@ node_cluster() { local c; for c in "${CLUSTERS[@]}"; do [[ " ${CLUSTER_NODES[$c]
 node_ip() { echo "10.250.0.$((10 + $(node_index "$1")))"; }
 node_netns() { echo "mmc-$1"; }
 node_dir() { echo "$MMC_CLUSTERS_DIR/$(node_cluster "$1")/nodes/$1"; }
+# Short host-side path to the node's /run/containerd (a symlink; unix socket paths are limited).
+node_sock_dir() { echo "/run/mmc-nodes/$1"; }
 all_nodes() { local c; for c in "${CLUSTERS[@]}"; do echo "${CLUSTER_NODES[$c]}"; done | tr ' ' '\n'; }
 
 # ------------------------------------------------------------------ network --
@@ -92,7 +94,8 @@ extendedKeyUsage=clientAuth"
 node_config() { # node_config <node> <cluster>
   local n="$1" c="$2" d k ip pki="$MMC_CLUSTERS_DIR/$2/pki"
   d="$(node_dir "$n")"; k="$(node_index "$n")"; ip="$(node_ip "$n")"
-  mkdir -p "$d"/{containerd,cni/net.d,cni/ipam,kubelet,podlogs,sysctl,logs,run,hostpaths}
+  mkdir -p "$d"/{containerd,cni/net.d,cni/ipam,kubelet,podlogs,sysctl,logs,run,hostpaths/run/containerd} /run/mmc-nodes
+  ln -sfn "$d/hostpaths/run/containerd" "$(node_sock_dir "$n")"
   write_kubeconfig "$c" "node-$n" "$d/kubelet.kubeconfig"
   write_kubeconfig "$c" kube-proxy "$d/kube-proxy.kubeconfig"
   cat > "$d/containerd.toml" <<EOF
@@ -100,10 +103,12 @@ version = 2
 root = "$d/containerd/root"
 state = "$d/containerd/state"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+# Sockets in the node's private /run/containerd (node-run.sh): a path under the state directory would
+# pass the 104-byte limit of a unix socket path. The host reaches them through $(node_sock_dir "$n").
 [grpc]
-  address = "$d/containerd/containerd.sock"
+  address = "/run/containerd/containerd.sock"
 [ttrpc]
-  address = "$d/containerd/containerd.sock.ttrpc"
+  address = "/run/containerd/containerd.sock.ttrpc"
 [debug]
   address = ""
 [metrics]
@@ -151,8 +156,8 @@ kind: KubeletConfiguration
 failCgroupV1: false
 cgroupDriver: cgroupfs
 cgroupRoot: /mmc-$n
-containerRuntimeEndpoint: unix://$d/containerd/containerd.sock
-imageServiceEndpoint: unix://$d/containerd/containerd.sock
+containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
+imageServiceEndpoint: unix:///run/containerd/containerd.sock
 address: $ip
 port: 10250
 readOnlyPort: 0
@@ -250,7 +255,7 @@ node_stop() { # node_stop <node>: kubelet first (no restarts), then everything i
 # -------------------------------------------------------------------- images --
 node_import_images() { # node_import_images <node> <image tar>...: into the node's containerd (k8s.io namespace)
   local n="$1" d sock t i; shift
-  d="$(node_dir "$n")"; sock="$d/containerd/containerd.sock"
+  d="$(node_dir "$n")"; sock="$(node_sock_dir "$n")/containerd.sock"
   for i in $(seq 1 100); do [[ -S "$sock" ]] && ctr -a "$sock" version >/dev/null 2>&1 && break; sleep 0.2; done
   for t in "$@"; do
     # Imported once per content: the stamp names the tar's size and mtime.
@@ -267,7 +272,9 @@ real_nodes_prepare() { # real_nodes_prepare <control-plane bin dir>: builds, ima
   local out
   out="$(bash "$HERE/../toolchain/nodes.sh")" || return 1
   REAL_NODE_BIN="$(sed -n 1p <<<"$out")"
-  mapfile -t REAL_IMAGES < <(bash "$HERE/../nodes/images.sh" "$REAL_NODE_BIN" "$(sed -n 2p <<<"$out")" "$(sed -n 3p <<<"$out")" "$1/kubectl") || return 1
+  local images
+  images="$(bash "$HERE/../nodes/images.sh" "$REAL_NODE_BIN" "$(sed -n 2p <<<"$out")" "$(sed -n 3p <<<"$out")" "$1/kubectl")" || return 1
+  mapfile -t REAL_IMAGES <<<"$images"
   COREDNS_IMAGE="v$("$(sed -n 2p <<<"$out")/coredns" -version | sed -n 's/^CoreDNS-\([0-9.]*\).*/\1/p')"
   command -v containerd >/dev/null && command -v runc >/dev/null && [[ -x /usr/lib/cni/bridge ]] && command -v iptables-restore >/dev/null \
     || { log "real nodes need Debian's containerd, runc, containernetworking-plugins, iptables (apt-get install containerd runc containernetworking-plugins iptables conntrack)"; return 1; }
@@ -306,8 +313,10 @@ mcs_shim_start() {
   [[ -n "$(mcs_shim_pid)" ]] && return 0
   local root; root="$(cd "$HERE/../.." && pwd)"
   log "starting the test MCS controller (kosmos data path: remote endpoints into imported Services)"
-  (cd "$root" && setsid node --import tsx "$HERE/mcs-shim.ts" "$MMC_CLUSTERS_DIR" "${CLUSTERS[@]}" \
-    </dev/null >>"$MMC_CLUSTERS_DIR/mcs-shim.log" 2>&1 & echo $! > "$MMC_CLUSTERS_DIR/mcs-shim.pid")
+  # exec: the recorded pid is the controller's own.
+  (cd "$root" && exec setsid node --import tsx "$HERE/mcs-shim.ts" "$MMC_CLUSTERS_DIR" "${CLUSTERS[@]}") \
+    </dev/null >>"$MMC_CLUSTERS_DIR/mcs-shim.log" 2>&1 &
+  echo $! > "$MMC_CLUSTERS_DIR/mcs-shim.pid"
   sleep 1
   [[ -n "$(mcs_shim_pid)" ]] || { tail -n 20 "$MMC_CLUSTERS_DIR/mcs-shim.log" >&2; return 1; }
 }
@@ -323,5 +332,6 @@ real_nodes_down() { # every node, the MCS controller, the network; true when not
     node_stop "$n" || { log "$n: processes left in its cgroups: $(node_cgroup_pids "$n" | paste -sd' ')"; ok=1; }
   done
   net_down
+  rm -rf /run/mmc-nodes
   return $ok
 }

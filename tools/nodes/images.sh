@@ -40,12 +40,16 @@ single_binary registry.k8s.io/pause:3.10.1 "$PAUSE" /pause '["/pause"]'
 single_binary "$COREDNS_REF" "$DNS_BIN/coredns" /coredns '["/coredns"]'
 single_binary "$KUBECTL_REF" "$KUBECTL" /usr/local/bin/kubectl null
 
-if [[ ! -f "$ROOT/tools/images/rootfs.sh" ]]; then
+# MMC_MARIADB_ROOTFS: an already built root filesystem (tools/images/rootfs.sh's output) instead.
+if [[ -n "${MMC_MARIADB_ROOTFS:-}" ]]; then
+  ROOTFS="$MMC_MARIADB_ROOTFS"
+elif [[ -f "$ROOT/tools/images/rootfs.sh" ]]; then
+  ROOTFS="$(bash "$ROOT/tools/images/rootfs.sh" mariadb | tail -n1)"
+else
   log "tools/images/rootfs.sh is missing: no MariaDB image (the database pods cannot start)"
   exit 0
 fi
-ROOTFS="$(bash "$ROOT/tools/images/rootfs.sh" mariadb | tail -n1)"
-[[ -d "$ROOTFS" ]] || { log "tools/images/rootfs.sh mariadb printed no directory"; exit 1; }
+[[ -d "$ROOTFS" ]] || { log "no MariaDB root filesystem at '$ROOTFS'"; exit 1; }
 out="$CACHE/mariadb_10.11-$(basename "$ROOTFS")-$(key "$HERE/images.sh").tar"
 if [[ ! -s "$out" ]]; then
   bash "$HERE/oci.sh" "$ROOTFS" "$out" docker.io/library/mariadb:10.11 null '["mariadbd"]'
