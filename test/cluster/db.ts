@@ -7,8 +7,8 @@ import { Kubectl, sleep } from "../controlplane/kube";
 export const CLIENT_NS = "mmc-client";
 
 /** Runs SQL (stdin) as root inside a member's server container; tab-separated rows. */
-export async function sql(kubectl: Kubectl, ctx: string, ns: string, pod: string, text: string, timeoutMs = 60_000): Promise<string> {
-  const r = await kubectl.run(ctx, ["exec", "-i", "-n", ns, pod, "-c", "mysql", "--", "bash", "-c", ". /opt/mmc/lib.sh; mmc_sql_local"],
+export async function sql(kubectl: Kubectl, ctx: string, ns: string, pod: string, text: string, timeoutMs = 60_000, clientArgs: string[] = []): Promise<string> {
+  const r = await kubectl.run(ctx, ["exec", "-i", "-n", ns, pod, "-c", "mysql", "--", "bash", "-c", '. /opt/mmc/lib.sh; mmc_sql_local "$@"', "sql", ...clientArgs],
     { input: text, timeoutMs });
   return r.stdout;
 }

@@ -322,7 +322,7 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
       const ro = (await sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.read_only;")).trim();
       if (ro === "0") writable.push(m.pod);
       if (m.o !== plan.primary) {
-        const st = await sql(kubectl, m.ctx, ns, m.pod, "SHOW ALL SLAVES STATUS\\G");
+        const st = await sql(kubectl, m.ctx, ns, m.pod, "SHOW SLAVE STATUS;", 60_000, ["-E", "--column-names"]);
         assert.match(st, /Slave_IO_Running: Yes/, `${name}: ${m.pod}: replication I/O thread not running:\n${st}`);
         assert.match(st, /Slave_SQL_Running: Yes/, `${name}: ${m.pod}: replication SQL thread not running:\n${st}`);
       }
