@@ -67,7 +67,8 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
     const tc = await run("bash", [path.join(ROOT, "tools/toolchain/k8s.sh")], { timeoutMs: 85 * 60_000, echo: true });
     const bin = tc.stdout.trim().split("\n").pop()!;
     log("clusters: down.sh --purge, then up.sh --nodes real");
-    await run("bash", [path.join(ROOT, "tools/clusters/down.sh"), "--purge"], { timeoutMs: 180_000, env: ENV, echo: true });
+    // Purging deletes every node's image store and volumes: minutes on a busy disk.
+    await run("bash", [path.join(ROOT, "tools/clusters/down.sh"), "--purge"], { timeoutMs: 900_000, env: ENV, echo: true });
     await run("bash", [path.join(ROOT, "tools/clusters/up.sh"), "--nodes", "real"], { timeoutMs: 60 * 60_000, env: { ...ENV, MMC_UP_TIMEOUT: "600" }, echo: true });
     kubectl = new Kubectl(path.join(bin, "kubectl"), KUBECONFIG);
   }, { timeout: 150 * 60_000 });
@@ -89,7 +90,7 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
       log(`MMC_KEEP_CLUSTERS=1: clusters left running (KUBECONFIG=${KUBECONFIG}); renders in ${workDir}`);
       return;
     }
-    await run("bash", [path.join(ROOT, "tools/clusters/down.sh")], { timeoutMs: 180_000, env: ENV, echo: true });
+    await run("bash", [path.join(ROOT, "tools/clusters/down.sh")], { timeoutMs: 300_000, env: ENV, echo: true });
     fs.rmSync(workDir, { recursive: true, force: true });
   }, { timeout: 4 * 60_000 });
 
