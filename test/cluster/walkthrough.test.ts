@@ -269,7 +269,10 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
     const base = (writers.length + 1) * 1_000_000;
     const podName = `writer-${writers.length + 1}`;
     await kubectl.run(ctx, ["create", "namespace", CLIENT_NS], { allowFailure: true });
-    await kubectl.run(ctx, ["-n", CLIENT_NS, "create", "secret", "generic", "app", "--from-file=password=/dev/stdin"], { input: secrets.app, allowFailure: true });
+    // The password reaches the API server on stdin, never on a command line.
+    await kubectl.run(ctx, ["apply", "-f", "-"], {
+      input: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "app", namespace: CLIENT_NS }, stringData: { password: secrets.app } }),
+    });
     const node = (await kubectl.json(ctx, ["get", "nodes"])).items[0].metadata.name;
     const sts = [...phases[phases.length - 1].objects.values()].flat().find((r) => r.object.kind === "StatefulSet")!;
     const image = sts.object.spec.template.spec.containers[0].image;
