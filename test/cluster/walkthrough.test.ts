@@ -174,13 +174,14 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
       const ctx = contextOf(c);
       const declared = objects.get(c) ?? [];
       if (declared.length) await applyObjects(kubectl, ctx, declared, `${name}: ${c}`);
-      await prune(kubectl, ctx, declared, kinds, log, `${name}: ${c}`);
       await converge(c, ctx, plan, set, ns, name);
       for (const j of jobs.filter((x) => x.c === c && x !== switchoverJob)) {
         await jobComplete(kubectl, ctx, j.r.object.metadata.name, ns, 6 * 60_000);
         log(`${name}: ${c}: Job ${j.r.object.metadata.name} complete`);
       }
     }
+    // Objects the step no longer declares go last, as Pulumi deletes them after every create/update.
+    for (const c of order) await prune(kubectl, contextOf(c), objects.get(c) ?? [], kinds, log, `${name}: ${c}`);
     const end = Date.now();
 
     if (index === 0) await createAppUser(plan, ns, set);
