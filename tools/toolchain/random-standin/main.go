@@ -10,7 +10,8 @@
 // returns the state; Delete only forgets. Import and every other random resource are not implemented.
 //
 // It speaks the ResourceProvider gRPC protocol of github.com/pulumi/pulumi/sdk/v3 at the CLI's release
-// and says it is a stand-in on startup (stderr, which the engine shows), on Attach and in its schema.
+// and says it is a stand-in: a warning through the engine's log on Configure (shown by every
+// preview/up/destroy that loads it), its first stderr line (engine logs), Attach and its schema.
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
@@ -26,6 +28,7 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -43,13 +46,39 @@ func banner() string {
 
 type server struct {
 	pulumirpc.UnimplementedResourceProviderServer
+	engineAddress string // the engine's gRPC address: first argument, Handshake or Attach
+	warned        sync.Once
+}
+
+// warn tells the user, through the engine, that this is the stand-in (once per plugin process).
+func (s *server) warn(ctx context.Context) {
+	if s.engineAddress == "" {
+		return
+	}
+	s.warned.Do(func() {
+		conn, err := grpc.NewClient(s.engineAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pulumi-resource-random (stand-in): cannot reach the engine at %s: %v\n", s.engineAddress, err)
+			return
+		}
+		defer conn.Close()
+		if _, err := pulumirpc.NewEngineClient(conn).Log(ctx, &pulumirpc.LogRequest{Severity: pulumirpc.LogSeverity_WARNING, Message: banner()}); err != nil {
+			fmt.Fprintf(os.Stderr, "pulumi-resource-random (stand-in): engine log failed: %v\n", err)
+		}
+	})
 }
 
 func main() {
 	fmt.Fprintln(os.Stderr, banner())
+	srv := &server{}
+	for _, a := range os.Args[1:] { // the engine passes its address as the last non-flag argument
+		if len(a) > 0 && a[0] != '-' {
+			srv.engineAddress = a
+		}
+	}
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(s *grpc.Server) error {
-			pulumirpc.RegisterResourceProviderServer(s, &server{})
+			pulumirpc.RegisterResourceProviderServer(s, srv)
 			return nil
 		},
 	})
@@ -85,10 +114,14 @@ func (s *server) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.Plug
 
 func (s *server) Attach(_ context.Context, req *pulumirpc.PluginAttach) (*emptypb.Empty, error) {
 	fmt.Fprintf(os.Stderr, "%s (attached to %s)\n", banner(), req.GetAddress())
+	s.engineAddress = req.GetAddress()
 	return &emptypb.Empty{}, nil
 }
 
-func (s *server) Handshake(context.Context, *pulumirpc.ProviderHandshakeRequest) (*pulumirpc.ProviderHandshakeResponse, error) {
+func (s *server) Handshake(_ context.Context, req *pulumirpc.ProviderHandshakeRequest) (*pulumirpc.ProviderHandshakeResponse, error) {
+	if req.GetEngineAddress() != "" {
+		s.engineAddress = req.GetEngineAddress()
+	}
 	return &pulumirpc.ProviderHandshakeResponse{AcceptSecrets: true, AcceptResources: true}, nil
 }
 
@@ -105,7 +138,8 @@ func (s *server) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc
 	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
 }
 
-func (s *server) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
+func (s *server) Configure(ctx context.Context, _ *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
+	s.warn(ctx)
 	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true, AcceptResources: true}, nil
 }
 

@@ -23,13 +23,15 @@ import (
 const urn = "urn:pulumi:dev::mysql-multicluster::mysql-multicluster:credentials:Credentials$random:index/randomPassword:RandomPassword::creds-root"
 
 // client starts the provider's gRPC server in-process and dials it, as the engine does.
-func client(t *testing.T) pulumirpc.ResourceProviderClient {
+func client(t *testing.T) pulumirpc.ResourceProviderClient { return clientOf(t, &server{}) }
+
+func clientOf(t *testing.T, srv *server) pulumirpc.ResourceProviderClient {
 	t.Helper()
 	cancel := make(chan bool)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: cancel,
 		Init: func(s *grpc.Server) error {
-			pulumirpc.RegisterResourceProviderServer(s, &server{})
+			pulumirpc.RegisterResourceProviderServer(s, srv)
 			return nil
 		},
 	})
@@ -343,5 +345,41 @@ func TestReadUpdateDelete(t *testing.T) {
 	cfg, err := c.Configure(context.Background(), &pulumirpc.ConfigureRequest{})
 	if err != nil || !cfg.GetAcceptSecrets() || !cfg.GetSupportsPreview() {
 		t.Fatalf("Configure: %v %v", cfg, err)
+	}
+}
+
+// A fake engine that records what the provider logs.
+type engine struct {
+	pulumirpc.UnimplementedEngineServer
+	logs []*pulumirpc.LogRequest
+}
+
+func (e *engine) Log(_ context.Context, r *pulumirpc.LogRequest) (*emptypb.Empty, error) {
+	e.logs = append(e.logs, r)
+	return &emptypb.Empty{}, nil
+}
+
+func TestConfigureWarnsThroughTheEngineOnce(t *testing.T) {
+	e := &engine{}
+	cancel := make(chan bool)
+	h, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{Cancel: cancel, Init: func(s *grpc.Server) error {
+		pulumirpc.RegisterEngineServer(s, e)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer close(cancel)
+	c := clientOf(t, &server{})
+	if _, err := c.Handshake(context.Background(), &pulumirpc.ProviderHandshakeRequest{EngineAddress: "127.0.0.1:" + strconv.Itoa(h.Port)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := c.Configure(context.Background(), &pulumirpc.ConfigureRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(e.logs) != 1 || e.logs[0].GetSeverity() != pulumirpc.LogSeverity_WARNING || !strings.Contains(e.logs[0].GetMessage(), "TEST-ONLY STAND-IN") {
+		t.Fatalf("want one stand-in warning, got %v", e.logs)
 	}
 }
