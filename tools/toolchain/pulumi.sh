@@ -133,7 +133,7 @@ build_in() { # wrapper dir, output, ldflags, package
 # ---------------------------------------------------------------- CLI
 build_cli() {
   local out="$BIN/pulumi"
-  if [[ -x "$out" ]] && "$out" version 2>/dev/null | grep -qx "v$PULUMI_VERSION"; then return 0; fi
+  if [[ -x "$out" ]] && [[ "$("$out" version 2>/dev/null)" == "v$PULUMI_VERSION" ]]; then return 0; fi
   local dir
   dir="$(moddir "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION")" || { fail_piece "pulumi CLI (github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION)"; return 0; }
   local w="$SRC/cli"

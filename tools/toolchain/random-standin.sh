@@ -31,7 +31,8 @@ if ! grep -qE "^[[:space:]]*(require[[:space:]]+)?github.com/pulumi/pulumi/sdk/v
   note "random-standin/go.mod does not require github.com/pulumi/pulumi/sdk/v3 v$SDK (the CLI's release): update it (go get ...@v$SDK && go mod tidy)"
   exit 1
 fi
-KEY="$(cd "$SRC" && cat go.mod go.sum schema.json $(ls *.go | grep -v '_test.go$') | sha256sum | cut -c1-16)-v$VERSION-$(go env GOVERSION)"
+sources() { local f; for f in go.mod go.sum schema.json *.go; do [[ "$f" == *_test.go ]] || printf '%s\n' "$f"; done; }
+KEY="$(cd "$SRC" && sources | xargs cat | sha256sum | cut -c1-16)-v$VERSION-$(go env GOVERSION)"
 OUT="$CACHE/random-standin-$KEY"
 BIN="$OUT/pulumi-resource-random"
 if [[ ! -x "$BIN" ]]; then
