@@ -46,7 +46,7 @@ function measure(label: string, config: string) {
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0) throw new Error(`${label}: render failed: ${r.stderr}`);
     const rss = /MAXRSS_KB=(\d+)/.exec(r.stderr)?.[1];
-    const objects = fs.readdirSync(out).filter((d) => d !== "plan.json").reduce((n, d) => n + fs.readdirSync(path.join(out, d)).length, 0);
+    const objects = fs.readdirSync(out).filter((d) => fs.statSync(path.join(out, d)).isDirectory()).reduce((n, d) => n + fs.readdirSync(path.join(out, d)).length, 0);
     return { label, ms: Math.round(ms), objects, peakRssMiB: rss ? Math.round(Number(rss) / 1024) : null };
 }
 

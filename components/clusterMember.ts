@@ -1,22 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { StackConfig } from "./config";
 import { ClusterPlan, Plan } from "./plan";
 import { ClusterStorage } from "./storage";
 import { MysqlSlice } from "./mysqlSlice";
 import { McsWiring } from "./mcsWiring";
-import { commonLabels } from "./podSpec";
+import { commonLabels } from "./contract";
 import { Retirement } from "./retire";
 
 export interface ClusterMemberArgs {
     readonly plan: Plan;
     readonly cluster: ClusterPlan;
-    readonly config: StackConfig;
     readonly scripts: Record<string, string>;
     readonly credentials: MysqlSliceArgs["credentials"];
     readonly provider: k8s.Provider;
     /** Resources in other clusters this cluster's StatefulSet change must wait for (a move's source). */
     readonly statefulSetDependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** See MysqlSlice. */
+    readonly partition?: number;
     /** The switchover Job of this step, if any (see MysqlSlice). */
     readonly afterSwitchover?: pulumi.Input<pulumi.Resource>[];
 }
@@ -34,7 +34,7 @@ export class ClusterMember extends pulumi.ComponentResource {
         super("mysql-multicluster:cluster:ClusterMember", name, {}, opts);
         const { plan, cluster, provider } = args;
         // The namespace holds the claims: Pulumi never deletes it.
-        this.namespace = args.config.mysql.createNamespace
+        this.namespace = plan.createNamespace
             ? new k8s.core.v1.Namespace(
                   `${name}-namespace`,
                   { metadata: { name: plan.namespace, labels: commonLabels(plan.set, "namespace") } },
@@ -50,13 +50,13 @@ export class ClusterMember extends pulumi.ComponentResource {
             {
                 plan,
                 cluster,
-                config: args.config,
                 scripts: args.scripts,
                 credentials: args.credentials,
                 provider,
                 namespace,
                 statefulSetDependsOn: [this.storage, this.mcs, ...(args.statefulSetDependsOn ?? [])],
                 afterSwitchover: args.afterSwitchover,
+                partition: args.partition,
             },
             { parent: this },
         );
@@ -64,7 +64,7 @@ export class ClusterMember extends pulumi.ComponentResource {
         this.retirement = cluster.retired
             ? new Retirement(
                   `${name}-retire`,
-                  { set: plan.set, namespace: plan.namespace, kubectlImage: args.config.migration.kubectlImage, provider, dependsOn: [this.slice.statefulSet] },
+                  { set: plan.set, namespace: plan.namespace, kubectlImage: plan.migration.kubectlImage, provider, dependsOn: [this.slice.statefulSet] },
                   { parent: this },
               )
             : undefined;

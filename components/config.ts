@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { switchoverJobName } from "./naming";
 
 /** The Pulumi project name; stack config keys are `mysql-multicluster:<key>`. */
 export const PROJECT = "mysql-multicluster";
@@ -24,6 +25,12 @@ export function quantityBytes(q: string): number | undefined {
     return m ? Number(m[1]) * SUFFIX[m[3] ?? ""] : undefined;
 }
 
+// `pulumi config set` stores every value as a string (`primary: "1"`); numbers and booleans accept that form.
+const fromCli = (v: unknown) =>
+    typeof v !== "string" ? v : /^-?[0-9]+$/.test(v.trim()) ? Number(v) : v === "true" ? true : v === "false" ? false : v;
+const int = (refine: (n: z.ZodNumber) => z.ZodNumber = (n) => n) => z.preprocess(fromCli, refine(z.number().int()));
+const bool = () => z.preprocess(fromCli, z.boolean());
+
 const quantity = z.string().refine((q) => quantityBytes(q) !== undefined, {
     message: "is not a Kubernetes quantity (e.g. 10Gi, 500Mi)",
 });
@@ -31,7 +38,7 @@ const quantity = z.string().refine((q) => quantityBytes(q) !== undefined, {
 const dnsLabel = z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: "is not a DNS label (lower-case letters, digits, '-')" })
-    .max(63);
+    .max(63, { message: "is longer than 63 characters (a DNS label)" });
 // Node names are RFC 1123 subdomains.
 const nodeName = z
     .string()
@@ -81,8 +88,8 @@ const resources = z.strictObject({
 });
 
 const mysql = z.strictObject({
-    /** StatefulSet name; pods are `<name>-<ordinal>` in every cluster. */
-    name: dnsLabel.max(40).default("mysql"),
+    /** StatefulSet name; pods are `<name>-<ordinal>` in every cluster. Its limit: see `longestDerivedName`. */
+    name: dnsLabel.default("mysql"),
     namespace: dnsLabel.default("mysql"),
     engine: z.enum(["mysql", "mariadb"]).default("mysql"),
     /** Engine version: default 8.4 for mysql, 10.11 for mariadb. */
@@ -92,15 +99,15 @@ const mysql = z.strictObject({
     storageSize: quantity.default("10Gi"),
     resources: resources.prefault({}),
     /** server-id = serverIdBase + ordinal. */
-    serverIdBase: z.number().int().min(1).max(4_000_000_000).default(1000),
+    serverIdBase: int((n) => n.min(1).max(4_000_000_000)).default(1000),
     /** MariaDB gtid_domain_id of the set. */
-    gtidDomainId: z.number().int().min(0).max(4_294_967_295).default(0),
+    gtidDomainId: int((n) => n.min(0).max(4_294_967_295)).default(0),
     /** Semi-synchronous replication: a commit is acknowledged once a replica has it. */
-    semiSync: z.boolean().default(true),
+    semiSync: bool().default(true),
     /** Readiness fails when a replica lags more than this. */
-    maxLagSeconds: z.number().int().min(1).default(30),
+    maxLagSeconds: int((n) => n.min(1)).default(30),
     /** Declare the namespace (never deleted by Pulumi: it holds the claims). */
-    createNamespace: z.boolean().default(true),
+    createNamespace: bool().default(true),
 });
 
 const mcs = z.strictObject({
@@ -111,12 +118,66 @@ const mcs = z.strictObject({
 
 const migration = z.strictObject({
     /** At most this many ordinals change cluster in one `pulumi up`. */
-    maxMovesPerStep: z.number().int().min(1).default(1),
+    maxMovesPerStep: int((n) => n.min(1)).default(1),
     /** Seconds the switchover Job may take before it fails and restores the old primary. */
-    switchoverTimeoutSeconds: z.number().int().min(5).default(120),
+    switchoverTimeoutSeconds: int((n) => n.min(5)).default(120),
+    /** Accept a restart of the primary (a write pause, shown in the plan) in a rolling step. */
+    allowPrimaryRestart: bool().default(false),
     /** Image of the Job that deletes a retired cluster's claims. */
     kubectlImage: z.string().min(1).default("registry.k8s.io/kubectl:v1.34.2"),
 });
+
+/**
+ * The rules on where ordinals may run, for config validation and for the step's suggestions alike: one
+ * StatefulSet per cluster holds one contiguous range of ordinals, and a cluster runs at most one pod per
+ * listed node (`nodeCount` undefined: the cluster is unknown, reported elsewhere).
+ */
+export function placementIssues(
+    placement: readonly string[],
+    nodeCount: (cluster: string) => number | undefined,
+): { path: (string | number)[]; message: string }[] {
+    const issues: { path: (string | number)[]; message: string }[] = [];
+    for (const c of new Set(placement)) {
+        const ords = placement.flatMap((p, i) => (p === c ? [i] : []));
+        const gap = ords.findIndex((o, j) => j > 0 && o !== ords[j - 1] + 1);
+        if (gap > 0) {
+            issues.push({
+                path: ["placement", ords[gap]],
+                message:
+                    `cluster "${c}" would run ordinals ${ords.join(",")}, which are not contiguous; ` +
+                    `one StatefulSet per cluster holds one contiguous range`,
+            });
+        }
+        const nodes = nodeCount(c);
+        if (nodes !== undefined && ords.length > nodes) {
+            issues.push({
+                path: ["placement"],
+                message:
+                    `cluster "${c}" would run ${ords.length} pods but lists ${nodes} node(s) in clusters.${c}.nodes; ` +
+                    `pods are spread one per node`,
+            });
+        }
+    }
+    return issues;
+}
+
+/** Kubernetes' limit for a name that is also a label value or a DNS label. */
+export const NAME_LIMIT = 63;
+
+/**
+ * The longest name the program derives from the set name for a set of `members` ordinals: the
+ * switchover Job `<set>-switchover-<a>-to-<b>` (a Job's name is also its pods' `job-name` label, at most
+ * 63). Others are shorter: `<set>-<ordinal>`, `<set>-retire`, `amcs-<set>-write` (ack-one).
+ */
+export function longestDerivedName(set: string, members: number): string {
+    const last = Math.max(members - 1, 1);
+    return switchoverJobName(set, { fromOrdinal: last, toOrdinal: last });
+}
+
+/** The longest set name that fits every derived name for `members` ordinals. */
+export function setNameLimit(members: number): number {
+    return NAME_LIMIT - (longestDerivedName("", members).length);
+}
 
 /** The whole stack config, keys without the `mysql-multicluster:` prefix. */
 export const stackConfigSchema = z
@@ -131,7 +192,7 @@ export const stackConfigSchema = z
             }).min(1, {
             message: "must place at least one ordinal",
         }),
-        primary: z.number().int().min(0).default(0),
+        primary: int((n) => n.min(0)).default(0),
         mysql: mysql.prefault({}),
         mcs: mcs.prefault({}),
         migration: migration.prefault({}),
@@ -146,28 +207,27 @@ export const stackConfigSchema = z
         cfg.placement.forEach((c, i) => {
             if (!cfg.clusters[c]) issue(["placement", i], `cluster "${c}" is not in clusters (known: ${known})`);
         });
-        // One StatefulSet per cluster holds one contiguous range of ordinals.
-        for (const c of new Set(cfg.placement)) {
-            const ords = cfg.placement.flatMap((p, i) => (p === c ? [i] : []));
-            const gap = ords.findIndex((o, j) => j > 0 && o !== ords[j - 1] + 1);
-            if (gap > 0) {
-                issue(
-                    ["placement", ords[gap]],
-                    `cluster "${c}" would run ordinals ${ords.join(",")}, which are not contiguous; ` +
-                        `one StatefulSet per cluster holds one contiguous range`,
-                );
-            }
-            const nodes = cfg.clusters[c]?.nodes.length;
-            if (nodes !== undefined && ords.length > nodes) {
-                issue(
-                    ["placement"],
-                    `cluster "${c}" would run ${ords.length} pods but lists ${nodes} node(s) in clusters.${c}.nodes; ` +
-                        `pods are spread one per node`,
-                );
-            }
-        }
+        for (const p of placementIssues(cfg.placement, (c) => cfg.clusters[c]?.nodes.length)) issue(p.path, p.message);
         if (cfg.primary >= cfg.placement.length) {
             issue(["primary"], `${cfg.primary} is out of range: placement has ordinals 0..${cfg.placement.length - 1}`);
+        }
+        const derived = longestDerivedName(cfg.mysql.name, cfg.placement.length);
+        if (derived.length > NAME_LIMIT) {
+            issue(
+                ["mysql", "name"],
+                `is ${cfg.mysql.name.length} characters; at most ${setNameLimit(cfg.placement.length)} for ${cfg.placement.length} ordinals ` +
+                    `(the Job name ${derived} must fit ${NAME_LIMIT})`,
+            );
+        }
+        // Two names for one real cluster: two parts of the program would manage one StatefulSet and its volumes.
+        const endpoints = new Map<string, string>();
+        for (const [name, c] of Object.entries(cfg.clusters)) {
+            if (c.context === undefined) continue;
+            const at = `${c.kubeconfig ?? "$KUBECONFIG"}#${c.context}`;
+            if (endpoints.has(at)) {
+                issue(["clusters", name, "context"], `cluster "${name}" is cluster "${endpoints.get(at)}" again (same kubeconfig and context); list each real cluster once`);
+            }
+            endpoints.set(at, name);
         }
         const ids = new Map<string, string>();
         for (const [name, c] of Object.entries(cfg.clusters)) {
@@ -221,17 +281,52 @@ function valueAt(raw: unknown, path: PropertyKey[]): unknown {
     return v;
 }
 
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps): how far a typo is from a key. */
+function distance(a: string, b: string): number {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+    for (let i = 1; i <= a.length; i++) {
+        for (let j = 1; j <= b.length; j++) {
+            d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.length][b.length];
+}
+
+/** The keys the schema allows at `path` (record entries such as cluster names are any name). */
+export function keysAt(path: readonly PropertyKey[]): string[] {
+    const known = schemaKeys().map((k) => k.split("."));
+    const want = path.map((p) => String(p));
+    return [
+        ...new Set(
+            known
+                .filter((k) => k.length > want.length && want.every((w, i) => k[i] === w || k[i] === "<name>"))
+                .map((k) => k[want.length])
+                .filter((k) => k !== "<name>"),
+        ),
+    ];
+}
+
+/** A hint for an unknown key: the known key it is probably a typo of. */
+function didYouMean(key: string, known: readonly string[]): string {
+    const best = known.map((k) => ({ k, d: distance(key.toLowerCase(), k.toLowerCase()) })).sort((a, b) => a.d - b.d)[0];
+    return best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? `; did you mean ${best.k}?` : ` (known: ${known.join(", ")})`;
+}
+
 /** Formats one validation issue as `mysql-multicluster:<key>: <value> <message>` — one line. */
-function formatIssue(raw: unknown, issue: z.core.$ZodIssue): string {
+function formatIssue(raw: unknown, issue: z.core.$ZodIssue, more: readonly z.core.$ZodIssue[] = []): string {
     const key = `${PROJECT}:${formatPath(issue.path)}`;
     if (issue.code === "unrecognized_keys") {
-        const k = issue.keys.join(", ");
-        return `${key}${issue.path.length ? "." : ""}${k}: unknown key${issue.keys.length > 1 ? "s" : ""} (check the spelling)`;
+        return issue.keys
+            .map((k) => `${key}${issue.path.length ? "." : ""}${k}: unknown key${didYouMean(k, keysAt(issue.path))}`)
+            .join("; ");
     }
     const value = valueAt(raw, issue.path);
     if (value === undefined) return `${key}: ${issue.message.replace(/^Invalid input: expected (\w+), received undefined$/, "is required ($1)")}`;
     const shown = JSON.stringify(value);
-    const msg = issue.code === "custom" || /^(is|must|cluster|node|\d)/.test(issue.message) ? issue.message : issue.message.toLowerCase();
+    const says = (i: z.core.$ZodIssue) => (i.code === "custom" || /^(is|must|cluster|node|\d)/.test(i.message) ? i.message : i.message.toLowerCase());
+    // Every limit the value breaks, in one line: the user fixes it once.
+    const msg = [...new Set([issue, ...more].map(says))].join("; ");
     return `${key}: ${shown.length > 80 ? shown.slice(0, 77) + "..." : shown}: ${msg}`;
 }
 
@@ -242,9 +337,12 @@ function formatIssue(raw: unknown, issue: z.core.$ZodIssue): string {
 export function parseStackConfig(raw: unknown): StackConfig {
     const res = stackConfigSchema.safeParse(raw ?? {});
     if (res.success) return res.data;
-    // Report the most specific issue first: schema errors before cross-field rules.
-    const issues = [...res.error.issues].sort((a, b) => Number(a.code === "custom") - Number(b.code === "custom"));
-    throw new ConfigError(formatIssue(raw, issues[0]));
+    // Report the most specific issue first: unknown keys (a typo also makes the real key "missing"),
+    // then schema errors, then cross-field rules; with every other issue at the same key.
+    const rank = (i: z.core.$ZodIssue) => (i.code === "unrecognized_keys" ? 0 : i.code === "custom" ? 2 : 1);
+    const issues = [...res.error.issues].sort((a, b) => rank(a) - rank(b));
+    const at = formatPath(issues[0].path);
+    throw new ConfigError(formatIssue(raw, issues[0], issues.slice(1).filter((i) => formatPath(i.path) === at && i.code !== "unrecognized_keys")));
 }
 
 /**
@@ -258,6 +356,13 @@ export function stripProjectPrefix(config: Record<string, unknown>): Record<stri
         if (!k.includes(":")) throw new ConfigError(`config key "${k}" has no namespace; use ${PROJECT}:${k}`);
         const [ns, key] = [k.slice(0, k.indexOf(":")), k.slice(k.indexOf(":") + 1)];
         if (ns !== PROJECT) continue;
+        // `pulumi config set mysql.engine x` without --path stores a key with a dot in it.
+        const top = key.split(".")[0];
+        if (key.includes(".") && keysAt([]).includes(top)) {
+            throw new ConfigError(
+                `${k}: a nested key set without --path; run: pulumi config rm '${k}' && pulumi config set --path '${key}' <value> (use --path)`,
+            );
+        }
         // Pulumi secrets in stack files are { secure: ... } objects; this program takes none.
         if (v && typeof v === "object" && "secure" in (v as object)) {
             throw new ConfigError(`${k}: is a secret value; this program generates its own credentials and takes none`);
@@ -278,4 +383,34 @@ export function rawFromPulumiConfig(all: Record<string, string>): Record<string,
         }
     }
     return stripProjectPrefix(decoded);
+}
+
+/**
+ * Every key the schema accepts, as dotted paths (`clusters.<name>.storage.localPath`): objects are
+ * walked, a record's entries are `<name>`, a union of objects contributes every option's keys, and
+ * anything else (scalars, lists) is a leaf. Used for "did you mean" and the change-behaviour table.
+ */
+export function schemaKeys(schema: z.core.$ZodType = stackConfigSchema, prefix = ""): string[] {
+    const def = (schema as any)._zod.def;
+    const at = (k: string) => (prefix ? `${prefix}.${k}` : k);
+    switch (def.type) {
+        case "object":
+            return Object.entries(def.shape as Record<string, z.core.$ZodType>).flatMap(([k, v]) => {
+                const inner = schemaKeys(v, at(k));
+                return inner.length ? [at(k), ...inner] : [at(k)];
+            });
+        case "record":
+            return [at("<name>"), ...schemaKeys(def.valueType, at("<name>"))];
+        case "union":
+            return [...new Set((def.options as z.core.$ZodType[]).flatMap((o) => schemaKeys(o, prefix)))];
+        case "default":
+        case "prefault":
+        case "optional":
+        case "nullable":
+            return schemaKeys(def.innerType, prefix);
+        case "pipe":
+            return schemaKeys(def.out, prefix);
+        default:
+            return [];
+    }
 }

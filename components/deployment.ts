@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { StackConfig } from "./config";
-import { Plan, buildPlan, namingContext } from "./plan";
+import { ClusterPlan, Plan, buildPlan, formatTable } from "./plan";
 import { loadScripts } from "./scripts";
 import { Credentials } from "./credentials";
 import { ClusterMember } from "./clusterMember";
-import { serviceHost } from "./naming";
+import { providerName } from "./naming";
 import { DeployedState, Step, deployedStateOf, planStep, stepTable } from "./step";
 import { Switchover } from "./switchover";
 
@@ -13,7 +13,11 @@ import { Switchover } from "./switchover";
 export interface DeploymentOutputs {
     readonly primary: { ordinal: number; pod: string; cluster: string; host: string };
     readonly placement: { ordinal: number; pod: string; cluster: string; role: string; crossClusterName: string }[];
-    readonly clusters: Record<string, { ordinals: number[]; writeEndpoint: string; readEndpoint: string; retired: boolean }>;
+    /** Per cluster; `provider` is the Pulumi name of its Kubernetes provider (tools map resources to clusters by it). */
+    readonly clusters: Record<string, {
+        ordinals: number[]; writeEndpoint: string; readEndpoint: string; retired: boolean;
+        clusterId: string; context: string | null; provider: string;
+    }>;
     readonly writeEndpoint: string;
     /** The step this `up` carried out: kind, apply order and the table shown in the preview. */
     readonly step: { kind: string; applyOrder: string[]; table: string };
@@ -33,8 +37,8 @@ export interface Deployment {
  * A provider per cluster, from its kubeconfig context and path. ConfigMaps and Secrets update in place:
  * by default the provider replaces them on a data change, and a phase changes the topology ConfigMap.
  */
-export function clusterProvider(name: string, cluster: StackConfig["clusters"][string]): k8s.Provider {
-    return new k8s.Provider(`k8s-${name}`, {
+export function clusterProvider(cluster: ClusterPlan): k8s.Provider {
+    return new k8s.Provider(providerName(cluster.name), {
         context: cluster.context,
         kubeconfig: cluster.kubeconfig,
         enableServerSideApply: true,
@@ -58,11 +62,12 @@ function deferred<T>() {
  * top-level components only (e.g. transformations in tests); children never get the caller's opts.
  */
 export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi.ComponentResourceOptions): Deployment {
-    const step = planStep(previous, cfg);
+    // The one computation of the plan: the step, the deployed state and every component take it.
     const plan = buildPlan(cfg);
+    const step = planStep(previous, plan);
     const scripts = loadScripts();
     const credentials = new Credentials("credentials", {}, opts);
-    const providers = Object.fromEntries(plan.clusters.map((c) => [c.name, clusterProvider(c.name, c.config)]));
+    const providers = Object.fromEntries(plan.clusters.map((c) => [c.name, clusterProvider(c)]));
 
     const wiring = Object.fromEntries(plan.clusters.map((c) => [c.name, deferred<pulumi.Resource>()]));
     const job = deferred<pulumi.Resource>();
@@ -72,7 +77,6 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
         members[name] = new ClusterMember(name, {
             plan,
             cluster,
-            config: cfg,
             scripts,
             credentials,
             provider: providers[name],
@@ -80,7 +84,10 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
             statefulSetDependsOn: [
                 ...plan.clusters.filter((c) => c.name !== name).map((c) => wiring[c.name].promise),
                 ...(step.waitsFor[name] ?? []).map((src) => members[src].slice.statefulSet),
+                // The old primary restarts on the new template only once it is a replica.
+                ...(step.restartAfterSwitchover === name ? [job.promise] : []),
             ],
+            partition: step.partitions[name],
             afterSwitchover: step.switchover ? [job.promise] : [],
         }, opts);
         wiring[name].resolve(members[name].mcs);
@@ -89,7 +96,6 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
     const switchover = step.switchover
         ? new Switchover("switchover", {
               plan,
-              config: cfg,
               step: step.switchover,
               provider: providers[step.switchover.toCluster],
               dependsOn: [members[step.switchover.toCluster].slice.scripts],
@@ -102,12 +108,11 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
         ...Object.values(members).flatMap((m) => [m.slice.statefulSet.id, ...(m.retirement ? [m.retirement.job.id] : [])]),
         ...(switchover ? [switchover.job.id] : []),
     ];
-    const migrationState = pulumi.all(done).apply(() => deployedStateOf(cfg));
-    return { plan, step, members, switchover, outputs: { ...deploymentOutputs(cfg, plan, step), migrationState } };
+    const migrationState = pulumi.all(done).apply(() => deployedStateOf(plan, previous, step));
+    return { plan, step, members, switchover, outputs: { ...deploymentOutputs(plan, step), migrationState } };
 }
 
-export function deploymentOutputs(cfg: StackConfig, plan: Plan, step: Step): Omit<DeploymentOutputs, "migrationState"> {
-    const ctx = namingContext(cfg);
+export function deploymentOutputs(plan: Plan, step: Step): Omit<DeploymentOutputs, "migrationState"> {
     const primary = plan.pods[plan.primary];
     return {
         primary: { ordinal: primary.ordinal, pod: primary.name, cluster: primary.cluster, host: primary.crossClusterHost },
@@ -115,10 +120,19 @@ export function deploymentOutputs(cfg: StackConfig, plan: Plan, step: Step): Omi
         clusters: Object.fromEntries(
             plan.clusters.map((c) => [
                 c.name,
-                { ordinals: [...c.ordinals], writeEndpoint: c.topology.writeHost, readEndpoint: c.topology.readHost, retired: c.retired },
+                {
+                    ordinals: [...c.ordinals], writeEndpoint: c.topology.writeHost, readEndpoint: c.readHost, retired: c.retired,
+                    clusterId: c.clusterId, context: c.context ?? null, provider: providerName(c.name),
+                },
             ]),
         ),
-        writeEndpoint: serviceHost(ctx, "write", plan.primaryCluster, ""),
+        writeEndpoint: plan.writeEndpoint,
         step: { kind: step.kind, applyOrder: [...step.applyOrder], table: stepTable(step) },
     };
+}
+
+/** The `placement` output as a table a DBA reads at a glance: ordinal, cluster, role, cross-cluster name. */
+export function placementTable(placement: DeploymentOutputs["placement"]): string {
+    const rows = placement.map((p) => [String(p.ordinal), p.cluster, p.role, p.pod, p.crossClusterName]);
+    return formatTable(["ordinal", "cluster", "role", "pod", "cross-cluster name"], rows);
 }

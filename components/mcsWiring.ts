@@ -2,8 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ServiceRole, serviceName } from "./naming";
 import { ClusterPlan, Plan } from "./plan";
-import { commonLabels } from "./podSpec";
-import { servicePorts } from "./mysqlSlice";
+import { commonLabels, servicePorts } from "./contract";
 
 export const MCS_API_VERSION = "multicluster.x-k8s.io/v1alpha1";
 

@@ -1,16 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { StackConfig } from "./config";
-import { ServiceRole, serviceName, podName } from "./naming";
-import { ClusterPlan, Plan, topologyEnv } from "./plan";
-import {
-    PORTS, SECRET_KEYS, baseServerConfig, commonLabels, databaseSelector, objectNames, podTemplateHash, statefulSetSpec,
-} from "./podSpec";
+import { ServiceRole, objectNames, podName, serviceName } from "./naming";
+import { ClusterPlan, Plan } from "./plan";
+import { CONFIG_KEYS, SECRET_KEYS, commonLabels, databaseSelector, servicePorts, topologyEnv } from "./contract";
+import { podTemplateHash, statefulSetSpec } from "./podSpec";
+import { baseServerConfig } from "./serverConfig";
 
 export interface MysqlSliceArgs {
     readonly plan: Plan;
     readonly cluster: ClusterPlan;
-    readonly config: StackConfig;
     readonly scripts: Record<string, string>;
     readonly credentials: {
         readonly rootPassword: pulumi.Input<string>;
@@ -23,17 +21,10 @@ export interface MysqlSliceArgs {
     readonly namespace?: k8s.core.v1.Namespace;
     /** Resources that must exist before the StatefulSet changes (step ordering across clusters). */
     readonly statefulSetDependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** `updateStrategy.rollingUpdate.partition` of this step (ordinals below it keep the old template). */
+    readonly partition?: number;
     /** The switchover Job, when this step has one: the write Service and the topology move after it. */
     readonly afterSwitchover?: pulumi.Input<pulumi.Resource>[];
-}
-
-/** The ports each Service role exposes (the headless one also carries the donor stream). */
-export function servicePorts(role: ServiceRole, engine: Plan["engine"]) {
-    const ports: { name: string; port: number; targetPort: string; protocol: string }[] = [
-        { name: "mysql", port: PORTS.mysql, targetPort: "mysql", protocol: "TCP" },
-    ];
-    if (role === "headless" && engine === "mariadb") ports.push({ name: "donor", port: PORTS.donor, targetPort: "donor", protocol: "TCP" });
-    return ports;
 }
 
 /**
@@ -47,7 +38,7 @@ export class MysqlSlice extends pulumi.ComponentResource {
 
     constructor(name: string, args: MysqlSliceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:mysql:MysqlSlice", name, {}, opts);
-        const { plan, cluster, config } = args;
+        const { plan, cluster } = args;
         const names = objectNames(plan.set);
         const ns = plan.namespace;
         const child: pulumi.CustomResourceOptions & { dependsOn: pulumi.Input<pulumi.Resource>[] } = {
@@ -58,12 +49,12 @@ export class MysqlSlice extends pulumi.ComponentResource {
         const meta = (n: string, component: string) => ({ name: n, namespace: ns, labels: commonLabels(plan.set, component) });
 
         const baseConfig = baseServerConfig(plan.engine);
-        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(names.config, "config"), data: { "my.cnf": baseConfig } }, child);
+        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(names.config, "config"), data: { [CONFIG_KEYS.baseConf]: baseConfig } }, child);
         const afterSwitchover = { ...child, dependsOn: [...child.dependsOn, ...(args.afterSwitchover ?? [])] };
         const scripts = (this.scripts = new k8s.core.v1.ConfigMap(`${name}-scripts`, { metadata: meta(names.scripts, "scripts"), data: args.scripts }, child));
         const topology = new k8s.core.v1.ConfigMap(
             `${name}-topology`,
-            { metadata: meta(names.topology, "topology"), data: { "topology.env": topologyEnv(cluster.topology) } },
+            { metadata: meta(names.topology, "topology"), data: { [CONFIG_KEYS.topology]: topologyEnv(cluster.topology) } },
             afterSwitchover,
         );
         const secret = new k8s.core.v1.Secret(
@@ -105,7 +96,7 @@ export class MysqlSlice extends pulumi.ComponentResource {
             `${name}-statefulset`,
             {
                 metadata: meta(names.statefulSet, "database"),
-                spec: statefulSetSpec(plan, cluster, config, podTemplateHash(baseConfig, args.scripts)),
+                spec: statefulSetSpec(plan, cluster, podTemplateHash(baseConfig, args.scripts), args.partition),
             },
             {
                 ...child,

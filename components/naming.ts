@@ -12,6 +12,42 @@ export interface NamingContext {
     readonly clusterIdOf: (cluster: string) => string;
 }
 
+/** Object names inside a cluster; identical in every cluster so a pod finds the same things anywhere. */
+export function objectNames(set: string) {
+    return {
+        statefulSet: set,
+        secret: `${set}-credentials`,
+        config: `${set}-config`,
+        scripts: `${set}-scripts`,
+        topology: `${set}-topology`,
+        pdb: set,
+        /** Default name of the StorageClass declared for local volumes (`storage.storageClassName` overrides it). */
+        storageClass: `${set}-local`,
+        /** ServiceAccount, Role, RoleBinding and Job of a retired cluster's claim deletion. */
+        retire: `${set}-retire`,
+    };
+}
+
+/** Kubernetes name of the switchover Job; one per direction so a later switch back is a new Job. */
+export function switchoverJobName(set: string, s: { readonly fromOrdinal: number; readonly toOrdinal: number }): string {
+    return `${set}-switchover-${s.fromOrdinal}-to-${s.toOrdinal}`;
+}
+
+/** Claim name of an ordinal: the StatefulSet's volumeClaimTemplate `data`. */
+export function claimName(set: string, ordinal: number): string {
+    return `data-${set}-${ordinal}`;
+}
+
+/** Name of the local PersistentVolume on a node; stable across phases. */
+export function localVolumeName(set: string, node: string): string {
+    return `${set}-data-${node}`.slice(0, 253);
+}
+
+/** Pulumi name of a cluster's Kubernetes provider. Tools map it back through the program's outputs, never by parsing it. */
+export function providerName(cluster: string): string {
+    return `k8s-${cluster}`;
+}
+
 /** Kubernetes name of a Service role: the headless (governing) Service carries the set's name. */
 export function serviceName(set: string, role: ServiceRole): string {
     return role === "headless" ? set : `${set}-${role}`;

@@ -1,5 +1,6 @@
-import { ClusterConfig, McsProfile, StackConfig } from "./config";
-import { NamingContext, ServiceRole, podHost, podName, serviceHost, serviceName } from "./naming";
+import { ClusterConfig, McsProfile, MysqlConfig, StackConfig } from "./config";
+import { changeBehaviourOf } from "./changes";
+import { NamingContext, ServiceRole, objectNames, podHost, podName, serviceHost, serviceName } from "./naming";
 
 /** Default images per engine: MySQL 8.4 LTS, MariaDB 10.11 LTS (the release the data-plane tests run). */
 export const DEFAULT_VERSION = { mysql: "8.4", mariadb: "10.11" } as const;
@@ -18,12 +19,9 @@ export interface PodPlan {
 
 /** What the scripts of one cluster's pods are told about the set (ConfigMap `<set>-topology`). */
 export interface Topology {
-    readonly replicas: number;
     readonly primaryOrdinal: number;
     /** The write Service as this cluster resolves it; replicas replicate from it. */
     readonly writeHost: string;
-    /** The read Service as this cluster resolves it. */
-    readonly readHost: string;
     /** Every ordinal's per-pod name as this cluster resolves it. */
     readonly peers: ReadonlyArray<{ readonly ordinal: number; readonly host: string }>;
     /** Donor names in order of preference: local replicas, remote replicas, the primary last. */
@@ -37,16 +35,28 @@ export interface ImportPlan {
     readonly type: "Headless" | "ClusterSetIP";
 }
 
+/** Where a cluster's claims live: static local volumes on a class the program declares, or an existing dynamic class. */
+export type StoragePlan =
+    | { readonly kind: "local"; readonly storageClassName: string; readonly localPath: string; readonly capacity: string }
+    | { readonly kind: "dynamic"; readonly storageClassName: string };
+
 /** Everything decided for one cluster. */
 export interface ClusterPlan {
     readonly name: string;
     readonly clusterId: string;
-    readonly config: ClusterConfig;
+    /** kubeconfig context and file of the cluster's provider (unset: the kubeconfig's defaults). */
+    readonly context?: string;
+    readonly kubeconfig?: string;
+    /** Nodes the pods may use, one pod per node; a local volume on each when storage is local. */
+    readonly nodes: readonly string[];
+    readonly tolerations: ClusterConfig["tolerations"];
+    readonly storage: StoragePlan;
     /** Ordinals this cluster's StatefulSet runs: one contiguous range, possibly empty. */
     readonly ordinals: readonly number[];
-    /** `spec.ordinals.start` and `spec.replicas` of the slice. */
-    readonly start: number;
-    readonly replicas: number;
+    /** `spec.ordinals.start` of the slice. */
+    readonly ordinalsStart: number;
+    /** `spec.replicas` of the slice: the pods this cluster runs, the primary included. */
+    readonly podCount: number;
     readonly runsPrimary: boolean;
     /** Retired: the user declared the migration done; retained claims and volumes may go. */
     readonly retired: boolean;
@@ -55,6 +65,8 @@ export interface ClusterPlan {
     /** ServiceImports this cluster declares (manual-import profiles only). */
     readonly imports: readonly ImportPlan[];
     readonly topology: Topology;
+    /** The read Service as this cluster resolves it (its own when it runs pods). */
+    readonly readHost: string;
 }
 
 /** The decided shape of the whole set for one phase. */
@@ -70,7 +82,30 @@ export interface Plan {
     readonly primaryCluster: string;
     readonly placement: readonly string[];
     readonly pods: readonly PodPlan[];
+    /** In the order of the config's `clusters` map. */
     readonly clusters: readonly ClusterPlan[];
+    /** The set's write Service as any other cluster resolves it. */
+    readonly writeEndpoint: string;
+    /** Clusters declared done, in config order. */
+    readonly retire: readonly string[];
+    /** Declare the namespace (never deleted: it holds the claims). */
+    readonly createNamespace: boolean;
+    /** Claim size of every ordinal's volume. */
+    readonly storageSize: string;
+    readonly resources: MysqlConfig["resources"];
+    /** server-id = serverIdBase + ordinal. */
+    readonly serverIdBase: number;
+    readonly gtidDomainId: number;
+    readonly semiSync: boolean;
+    readonly maxLagSeconds: number;
+    readonly migration: StackConfig["migration"];
+    /** What every name depends on; `podHost`/`serviceHost` take it. */
+    readonly naming: NamingContext;
+    /**
+     * The value (JSON) of every config key with a change behaviour, flattened to dotted keys, e.g.
+     * `"mysql.storageSize": "\"10Gi\""`; the deployed state records it and the next step compares it.
+     */
+    readonly settings: Readonly<Record<string, string>>;
 }
 
 export function imageOf(mysql: StackConfig["mysql"]): string {
@@ -86,6 +121,21 @@ export function namingContext(cfg: StackConfig): NamingContext {
     };
 }
 
+/** The value of every config key, flattened to dotted keys (JSON values); the next step compares them. */
+export function settingsOf(cfg: StackConfig): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (v: unknown, key: string) => {
+        if (v && typeof v === "object" && !Array.isArray(v)) {
+            for (const [k, x] of Object.entries(v)) walk(x, key ? `${key}.${k}` : k);
+            return;
+        }
+        if (v !== undefined && changeBehaviourOf(key)) out[key] = JSON.stringify(v);
+    };
+    walk(cfg, "");
+    out["mysql.image"] = JSON.stringify(imageOf(cfg.mysql));
+    return out;
+}
+
 /** Donors for a pod in `from`: ready replicas nearby first, remote replicas next, the primary last. */
 export function donorOrder(cfg: StackConfig, ctx: NamingContext, from: string): string[] {
     const ordinals = cfg.placement.map((c, o) => ({ o, c }));
@@ -95,6 +145,13 @@ export function donorOrder(cfg: StackConfig, ctx: NamingContext, from: string): 
     return [...local, ...remote, { o: cfg.primary, c: cfg.placement[cfg.primary] }].map(({ o, c }) =>
         podHost(ctx, o, c, from),
     );
+}
+
+/** The storage decision of one cluster, made once: the class its claims use and the volumes it needs. */
+export function storagePlan(set: string, storage: ClusterConfig["storage"]): StoragePlan {
+    return "localPath" in storage
+        ? { kind: "local", storageClassName: storage.storageClassName ?? objectNames(set).storageClass, localPath: storage.localPath, capacity: storage.capacity }
+        : { kind: "dynamic", storageClassName: storage.storageClass };
 }
 
 /** Decides everything the components declare, from validated config alone. Pure. */
@@ -131,19 +188,22 @@ export function buildPlan(cfg: StackConfig): Plan {
         return {
             name,
             clusterId: ctx.clusterIdOf(name),
-            config,
+            context: config.context,
+            kubeconfig: config.kubeconfig,
+            nodes: config.nodes,
+            tolerations: config.tolerations,
+            storage: storagePlan(set, config.storage),
             ordinals,
-            start: ordinals[0] ?? 0,
-            replicas: ordinals.length,
+            ordinalsStart: ordinals[0] ?? 0,
+            podCount: ordinals.length,
             runsPrimary: name === primaryCluster,
             retired,
             exports: multiCluster && ordinals.length > 0,
             imports,
+            readHost: serviceHost(ctx, "read", readServing, name),
             topology: {
-                replicas: cfg.placement.length,
                 primaryOrdinal: cfg.primary,
                 writeHost: serviceHost(ctx, "write", primaryCluster, name),
-                readHost: serviceHost(ctx, "read", readServing, name),
                 peers: pods.map((p) => ({ ordinal: p.ordinal, host: podHost(ctx, p.ordinal, p.cluster, name) })),
                 donors: donorOrder(cfg, ctx, name),
             },
@@ -162,27 +222,19 @@ export function buildPlan(cfg: StackConfig): Plan {
         placement: cfg.placement,
         pods,
         clusters,
+        writeEndpoint: serviceHost(ctx, "write", primaryCluster, ""),
+        retire: cfg.retire,
+        createNamespace: cfg.mysql.createNamespace,
+        storageSize: cfg.mysql.storageSize,
+        resources: cfg.mysql.resources,
+        serverIdBase: cfg.mysql.serverIdBase,
+        gtidDomainId: cfg.mysql.gtidDomainId,
+        semiSync: cfg.mysql.semiSync,
+        maxLagSeconds: cfg.mysql.maxLagSeconds,
+        migration: cfg.migration,
+        naming: ctx,
+        settings: settingsOf(cfg),
     };
-}
-
-/** The topology ConfigMap's `topology.env`: shell-sourceable `KEY='value'` lines. */
-export function topologyEnv(t: Topology): string {
-    const q = (v: string | number) => `'${String(v).replace(/'/g, `'\\''`)}'`;
-    const vars: ReadonlyArray<readonly [string, string | number]> = [
-            ["MMC_REPLICAS", t.replicas],
-            ["MMC_PRIMARY_ORDINAL", t.primaryOrdinal],
-            ["MMC_WRITE_HOST", t.writeHost],
-            ["MMC_READ_HOST", t.readHost],
-            ["MMC_PEERS", t.peers.map((p) => `${p.ordinal}=${p.host}`).join(" ")],
-            ["MMC_DONORS", t.donors.join(" ")],
-    ];
-    return vars.map(([k, v]) => `${k}=${q(v)}`).join("\n") + "\n";
-}
-
-/** A placement table a DBA reads at a glance: ordinal, cluster, role, cross-cluster name. */
-export function placementTable(plan: Plan): string {
-    const rows = plan.pods.map((p) => [String(p.ordinal), p.cluster, p.role, p.name, p.crossClusterHost]);
-    return formatTable(["ordinal", "cluster", "role", "pod", "cross-cluster name"], rows);
 }
 
 /** Plain fixed-width table. */

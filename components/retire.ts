@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { commonLabels, jobPodLabels, selectorLabels } from "./podSpec";
+import { commonLabels, jobPodLabels, selectorLabels } from "./contract";
+import { objectNames } from "./naming";
 
 export interface RetireArgs {
     readonly set: string;
@@ -22,7 +23,7 @@ export class Retirement extends pulumi.ComponentResource {
     constructor(name: string, args: RetireArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:migration:Retirement", name, {}, opts);
         const labels = commonLabels(args.set, "retire");
-        const meta = { name: `${args.set}-retire`, namespace: args.namespace, labels };
+        const meta = { name: objectNames(args.set).retire, namespace: args.namespace, labels };
         const child = { parent: this, provider: args.provider, dependsOn: args.dependsOn ?? [] };
         const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: meta }, child);
         const role = new k8s.rbac.v1.Role(

@@ -1,8 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
 
-/** The scripts every pod runs (docs/dataplane-contract.md); all ship in the ConfigMap `<set>-scripts`. */
-export const REQUIRED_SCRIPTS = ["init.sh", "run.sh", "replicate.sh", "donor.sh", "probe.sh", "switchover.sh"] as const;
+/** The entry scripts every pod runs (docs/dataplane-contract.md) and the modules they source; all ship, in one flat directory, in the ConfigMap `<set>-scripts`. */
+export const REQUIRED_SCRIPTS = [
+    "init.sh", "run.sh", "replicate.sh", "donor.sh", "probe.sh", "switchover.sh",
+    "lib-env.sh", "lib-sql.sh", "lib-engine.sh", "lib-repl.sh", "lib-stream.sh",
+] as const;
 
 export const SCRIPTS_DIR = path.join(__dirname, "scripts");
 

@@ -1,17 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterPlan } from "./plan";
-import { commonLabels, objectNames } from "./podSpec";
+import { commonLabels } from "./contract";
+import { localVolumeName } from "./naming";
 
 export interface ClusterStorageArgs {
     readonly set: string;
     readonly cluster: ClusterPlan;
     readonly provider: k8s.Provider;
-}
-
-/** Name of the local PersistentVolume on a node; stable across phases. */
-export function localVolumeName(set: string, node: string): string {
-    return `${set}-data-${node}`.slice(0, 253);
 }
 
 /**
@@ -25,17 +21,16 @@ export class ClusterStorage extends pulumi.ComponentResource {
 
     constructor(name: string, args: ClusterStorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:storage:ClusterStorage", name, {}, opts);
-        const storage = args.cluster.config.storage;
+        const storage = args.cluster.storage;
         const labels = commonLabels(args.set, "storage");
         // Only a retired cluster's volumes may leave with the stack; elsewhere they may hold data.
         const keep = { parent: this, provider: args.provider, retainOnDelete: !args.cluster.retired };
         this.volumeNames = [];
-        if (!("localPath" in storage)) {
-            this.storageClassName = storage.storageClass;
+        this.storageClassName = storage.storageClassName;
+        if (storage.kind === "dynamic") {
             this.registerOutputs({ storageClassName: this.storageClassName });
             return;
         }
-        this.storageClassName = storage.storageClassName ?? objectNames(args.set).storageClass;
         const sc = new k8s.storage.v1.StorageClass(
             `${name}-class`,
             {
@@ -46,7 +41,7 @@ export class ClusterStorage extends pulumi.ComponentResource {
             },
             { parent: this, provider: args.provider },
         );
-        for (const node of args.cluster.config.nodes) {
+        for (const node of args.cluster.nodes) {
             const pvName = localVolumeName(args.set, node);
             new k8s.core.v1.PersistentVolume(
                 `${name}-pv-${node}`,

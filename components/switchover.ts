@@ -1,22 +1,20 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { StackConfig } from "./config";
-import { podHost } from "./naming";
-import { Plan, namingContext } from "./plan";
-import { SwitchoverStep, switchoverJobName } from "./step";
-import { PATHS, commonLabels, containerEnv, jobPodLabels, objectNames, scriptCommand } from "./podSpec";
+import { objectNames, podHost, switchoverJobName } from "./naming";
+import { Plan } from "./plan";
+import { SwitchoverStep } from "./step";
+import { PATHS, commonLabels, containerEnv, jobPodLabels, scriptCommand } from "./contract";
 
 export interface SwitchoverArgs {
     readonly plan: Plan;
-    readonly config: StackConfig;
     readonly step: SwitchoverStep;
     readonly provider: k8s.Provider;
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** The names the switchover script is given, all as the Job's cluster (the new primary's) resolves them. Pure. */
-export function switchoverEnv(plan: Plan, cfg: StackConfig, s: SwitchoverStep): Record<string, string> {
-    const ctx = namingContext(cfg);
+export function switchoverEnv(plan: Plan, s: SwitchoverStep): Record<string, string> {
+    const ctx = plan.naming;
     const from = s.toCluster;
     const others = plan.pods.filter((p) => p.ordinal !== s.fromOrdinal && p.ordinal !== s.toOrdinal);
     const members = [plan.pods[s.fromOrdinal], ...others];
@@ -25,8 +23,17 @@ export function switchoverEnv(plan: Plan, cfg: StackConfig, s: SwitchoverStep): 
         MMC_NEW_PRIMARY_HOST: podHost(ctx, s.toOrdinal, s.toCluster, from),
         MMC_REPLICA_HOSTS: others.map((p) => podHost(ctx, p.ordinal, p.cluster, from)).join(" "),
         MMC_SOURCE_FOR: members.map((p) => `${podHost(ctx, p.ordinal, p.cluster, from)}=${podHost(ctx, s.toOrdinal, s.toCluster, p.cluster)}`).join(" "),
-        MMC_SWITCHOVER_TIMEOUT_SECONDS: String(cfg.migration.switchoverTimeoutSeconds),
+        MMC_SWITCHOVER_TIMEOUT_SECONDS: String(plan.migration.switchoverTimeoutSeconds),
     };
+}
+
+/** The switchover Job's environment: the pods' (without the topology file: it must not read the next one) and its own. */
+export function switchoverJobEnv(plan: Plan, s: SwitchoverStep) {
+    const cluster = plan.clusters.find((c) => c.name === s.toCluster)!;
+    return [
+        ...containerEnv(plan, cluster).filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
+        ...Object.entries(switchoverEnv(plan, s)).map(([n, value]) => ({ name: n, value })),
+    ];
 }
 
 /**
@@ -39,21 +46,16 @@ export class Switchover extends pulumi.ComponentResource {
 
     constructor(name: string, args: SwitchoverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:migration:Switchover", name, {}, opts);
-        const { plan, config, step } = args;
+        const { plan, step } = args;
         const names = objectNames(plan.set);
-        const cluster = plan.clusters.find((c) => c.name === step.toCluster)!;
-        // The Job is told the topology explicitly; it must not read the (next) topology file.
-        const env = [
-            ...containerEnv(plan, cluster, config).filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
-            ...Object.entries(switchoverEnv(plan, config, step)).map(([n, value]) => ({ name: n, value })),
-        ];
+        const env = switchoverJobEnv(plan, step);
         this.job = new k8s.batch.v1.Job(
             `${name}-job`,
             {
                 metadata: { name: switchoverJobName(plan.set, step), namespace: plan.namespace, labels: commonLabels(plan.set, "switchover") },
                 spec: {
                     backoffLimit: 0,
-                    activeDeadlineSeconds: config.migration.switchoverTimeoutSeconds + 60,
+                    activeDeadlineSeconds: plan.migration.switchoverTimeoutSeconds + 60,
                     template: {
                         metadata: { labels: jobPodLabels(plan.set, "switchover") },
                         spec: {

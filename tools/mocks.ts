@@ -18,7 +18,10 @@ export interface RecordedResource {
     readonly type: string;
     readonly name: string;
     readonly inputs: Record<string, any>;
-    /** Logical name of the explicit provider (e.g. `k8s-cluster1`), if any. */
+    /**
+     * Pulumi name of the explicit provider, if any (the name part of its URN). Which cluster that is comes
+     * from the program's outputs (`clusters.<name>.provider`), never from the name's spelling.
+     */
     readonly provider?: string;
 }
 
@@ -33,8 +36,8 @@ export function recordingMocks(extraState: (args: pulumi.runtime.MockResourceArg
     const resources: RecordedResource[] = [];
     const mocks: pulumi.runtime.Mocks = {
         newResource(args) {
-            // Provider references look like `urn:pulumi:stack::project::pulumi:providers:kubernetes::k8s-cluster1::id`.
-            const provider = args.provider ? args.provider.split("::")[3] : undefined;
+            // A provider reference is `<provider URN>::<id>`; a URN ends in `::<type>::<name>`.
+            const provider = args.provider ? args.provider.split("::").slice(-2)[0] : undefined;
             resources.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), provider });
             const state = { ...args.inputs, ...(extraState(args) ?? {}) };
             if (args.type === "random:index/randomPassword:RandomPassword") state.result = OFFLINE_SECRET;
@@ -47,9 +50,22 @@ export function recordingMocks(extraState: (args: pulumi.runtime.MockResourceArg
     return { mocks, resources };
 }
 
-/** Kubernetes resources only, with the cluster each belongs to (`k8s-<cluster>` providers). */
-export function kubernetesObjects(resources: readonly RecordedResource[]) {
+/** The program's `clusters` output as provider name → cluster. */
+export function clustersByProvider(clusters: Record<string, { provider: string }>): Map<string, string> {
+    return new Map(Object.entries(clusters).map(([cluster, c]) => [c.provider, cluster]));
+}
+
+/**
+ * Kubernetes resources only, with the cluster each belongs to (`byProvider`: clustersByProvider of the
+ * program's outputs). A Kubernetes resource on no known provider is a bug: it would go to whatever
+ * cluster the ambient kubeconfig names.
+ */
+export function kubernetesObjects(resources: readonly RecordedResource[], byProvider: ReadonlyMap<string, string>) {
     return resources
-        .filter((r) => r.type.startsWith("kubernetes:") && r.provider?.startsWith("k8s-"))
-        .map((r) => ({ cluster: r.provider!.slice("k8s-".length), urnName: r.name, object: r.inputs }));
+        .filter((r) => r.type.startsWith("kubernetes:"))
+        .map((r) => {
+            const cluster = r.provider === undefined ? undefined : byProvider.get(r.provider);
+            if (cluster === undefined) throw new Error(`${r.type} ${r.name}: provider ${r.provider ?? "(default)"} is no cluster's provider`);
+            return { cluster, urnName: r.name, object: r.inputs };
+        });
 }

@@ -6,13 +6,14 @@
  *
  * Bad input: one line naming the flag, file or key at fault, exit 2, nothing written.
  */
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { ConfigError, PROJECT, parseStackConfig, stripProjectPrefix } from "../components/config";
-import { buildPlan, placementTable } from "../components/plan";
-import { OFFLINE_SECRET, kubernetesObjects, recordingMocks } from "./mocks";
+import { DeploymentOutputs, placementTable } from "../components/deployment";
+import { OFFLINE_SECRET, clustersByProvider, kubernetesObjects, recordingMocks } from "./mocks";
 import { previousStateOutputs, readStackFile } from "./stackFile";
 
 class UsageError extends Error {}
@@ -51,14 +52,45 @@ export function parseArgs(argv: string[]): Args {
     return a as Args;
 }
 
-/** The output directory must be new, empty, or a previous render (it holds plan.json): never a user's folder. */
-function checkOutDir(out: string) {
-    if (!fs.existsSync(out)) return;
+/** Written last into every render: the files it wrote, signed, so a later render deletes only those. */
+export const RENDER_MARKER = ".mysql-multicluster-render.json";
+const MARKER_TOOL = "mysql-multicluster tools/render.ts";
+
+export function markerSignature(files: readonly string[]): string {
+    return createHash("sha256").update(`${MARKER_TOOL}\0${files.join("\0")}`).digest("hex");
+}
+
+function filesUnder(dir: string, rel = ""): string[] {
+    return fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) => {
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        return e.isDirectory() ? filesUnder(dir, r) : [r];
+    });
+}
+
+/**
+ * The output directory must be new, empty, or an earlier render: its marker's signature holds and it
+ * holds nothing else. Returns the files the earlier render wrote (the only ones a new render deletes).
+ */
+export function checkOutDir(out: string): string[] {
+    if (!fs.existsSync(out)) return [];
     if (!fs.statSync(out).isDirectory()) throw new UsageError(`--out ${out}: exists and is not a directory`);
-    const entries = fs.readdirSync(out);
-    if (entries.length && !entries.includes("plan.json")) {
-        throw new UsageError(`--out ${out}: directory is not empty and holds no earlier render (no plan.json); refusing to overwrite it`);
+    const present = filesUnder(out);
+    if (!present.length) return [];
+    let marker: { tool?: unknown; files?: unknown; signature?: unknown } | undefined;
+    try {
+        marker = JSON.parse(fs.readFileSync(path.join(out, RENDER_MARKER), "utf8"));
+    } catch {
+        marker = undefined;
     }
+    const files = marker && Array.isArray(marker.files) && marker.files.every((f) => typeof f === "string") ? (marker.files as string[]) : undefined;
+    if (!files || marker!.tool !== MARKER_TOOL || marker!.signature !== markerSignature(files)) {
+        throw new UsageError(`--out ${out}: directory is not empty and holds no earlier render (no valid ${RENDER_MARKER}); refusing to overwrite it`);
+    }
+    const foreign = present.filter((f) => f !== RENDER_MARKER && !files.includes(f));
+    if (foreign.length) {
+        throw new UsageError(`--out ${out}: holds files the earlier render did not write (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", ..." : ""}); refusing to touch it`);
+    }
+    return files;
 }
 
 /** Secret values are never written: under mocks they are placeholders already; redact whatever is there. */
@@ -74,11 +106,11 @@ function fileName(obj: Record<string, any>): string {
 
 async function main(argv: string[]): Promise<number> {
     const args = parseArgs(argv);
+    // The config itself is validated by the program, exactly as under `pulumi up` (one line, exit 2).
     const next = readStackFile(args.config, "--config");
-    const cfg = parseStackConfig(stripProjectPrefix(next.config));
     const previous = args.previous ? readStackFile(args.previous, "--previous") : undefined;
     const prevCfg = previous ? parseStackConfig(stripProjectPrefix(previous.config)) : undefined;
-    checkOutDir(args.out);
+    const earlier = checkOutDir(args.out);
 
     // The program reads config exactly as under `pulumi up`: the flat project:key map.
     const flat: Record<string, string> = {};
@@ -95,51 +127,67 @@ async function main(argv: string[]): Promise<number> {
     await pulumi.runtime.disconnect();
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(exported)) outputs[k] = await unwrap(v);
+    // What is printed and written comes from the program's outputs, never from a second plan.
+    const out = outputs as unknown as Omit<DeploymentOutputs, "migrationState">;
 
     const byCluster = new Map<string, { file: string; text: string }[]>();
-    for (const { cluster, object } of kubernetesObjects(resources)) {
+    for (const { cluster, object } of kubernetesObjects(resources, clustersByProvider(out.clusters))) {
         const obj = redact(object);
         const files = byCluster.get(cluster) ?? [];
         // YAML 1.1 output: kubectl reads 1.1, where a bare `on` would be a boolean; 1.1 quotes it.
         files.push({ file: fileName(obj), text: YAML.stringify(obj, { lineWidth: 0, blockQuote: "literal", version: "1.1" }) });
         byCluster.set(cluster, files);
     }
-    const plan = buildPlan(cfg);
     const planJson = {
         stack,
         config: path.resolve(args.config),
         previous: args.previous ? path.resolve(args.previous) : null,
-        placement: plan.placement,
-        primary: plan.primary,
-        applyOrder: (outputs.step as any)?.applyOrder ?? plan.clusters.map((c) => c.name),
-        step: outputs.step ?? null,
+        firstDeployment: !args.previous,
+        placement: out.placement.map((p) => p.cluster),
+        primary: out.primary.ordinal,
+        applyOrder: out.step.applyOrder,
+        step: out.step,
         clusters: Object.fromEntries(
-            plan.clusters.map((c) => [
-                c.name,
+            Object.entries(out.clusters).map(([name, c]) => [
+                name,
                 {
-                    context: c.config.context ?? null,
+                    context: c.context,
                     clusterId: c.clusterId,
                     ordinals: c.ordinals,
                     retired: c.retired,
-                    files: (byCluster.get(c.name) ?? []).map((f) => f.file).sort(),
+                    files: (byCluster.get(name) ?? []).map((f) => f.file).sort(),
                 },
             ]),
         ),
         outputs,
     };
 
-    // Everything is decided; only now touch the disk.
-    fs.rmSync(args.out, { recursive: true, force: true });
+    // Everything is decided; only now touch the disk, and only files a render wrote.
+    for (const f of earlier) fs.rmSync(path.join(args.out, f), { force: true });
+    fs.rmSync(path.join(args.out, RENDER_MARKER), { force: true });
+    for (const d of new Set(earlier.filter((f) => f.includes("/")).map((f) => path.join(args.out, path.dirname(f))))) {
+        if (fs.existsSync(d) && fs.readdirSync(d).length === 0) fs.rmdirSync(d);
+    }
+    const written: string[] = [];
     for (const [cluster, files] of byCluster) {
         const dir = path.join(args.out, cluster);
         fs.mkdirSync(dir, { recursive: true });
-        for (const f of files) fs.writeFileSync(path.join(dir, f.file), f.text);
+        for (const f of files) {
+            fs.writeFileSync(path.join(dir, f.file), f.text);
+            written.push(`${cluster}/${f.file}`);
+        }
     }
     fs.mkdirSync(args.out, { recursive: true });
     fs.writeFileSync(path.join(args.out, "plan.json"), JSON.stringify(planJson, null, 2) + "\n");
+    written.push("plan.json");
+    written.sort();
+    fs.writeFileSync(path.join(args.out, RENDER_MARKER), JSON.stringify({ tool: MARKER_TOOL, files: written, signature: markerSignature(written) }, null, 2) + "\n");
+    if (!args.previous) {
+        console.log(`note: no --previous given: this shows a first deployment (every object created). To see a later step, pass --previous <the deployed stack config file>`);
+    }
     if (!args.quiet) {
         // The step table was printed by the program itself (pulumi.log.info), exactly as under `pulumi up`.
-        console.log(placementTable(plan));
+        console.log(placementTable(out.placement));
         const total = [...byCluster.values()].reduce((n, f) => n + f.length, 0);
         console.log(`\nwrote ${total} objects for ${byCluster.size} cluster(s) to ${args.out}/`);
     }

@@ -3,6 +3,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, StackConfig } from "../components/config";
+import { buildPlan } from "../components/plan";
 import { deployedStateOf } from "../components/step";
 
 /** A `Pulumi.<stack>.yaml`-format file: top-level `config:` with `project:key` entries. */
@@ -42,11 +43,12 @@ export function readStackFile(file: string, flag: string): StackFile {
 
 /**
  * Mock answer to the program's read of its own last deployment (a StackReference to itself): the state
- * that deploying `previous` leaves behind, or no outputs for a first deployment.
+ * that deploying `previous` leaves behind, or no outputs for a first deployment. This plays the deployed
+ * stack; the plan of the config being rendered is the program's own.
  */
 export function previousStateOutputs(previous: StackConfig | undefined) {
     return (args: pulumi.runtime.MockResourceArgs) =>
         args.type === "pulumi:pulumi:StackReference"
-            ? { outputs: previous ? { migrationState: deployedStateOf(previous) } : {}, secretOutputNames: [] }
+            ? { outputs: previous ? { migrationState: deployedStateOf(buildPlan(previous)) } : {}, secretOutputNames: [] }
             : undefined;
 }

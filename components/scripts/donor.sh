@@ -14,18 +14,22 @@
 # Fresh nonces on both sides make every session key unique and replays useless; the tag makes a
 # truncated stream (donor killed mid-seed) or a tampered one fail verification, so it is never used.
 # HMAC is built from `openssl dgst -sha256` with the key fed on stdin: no secret on a command line.
-set -uo pipefail
-# shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=lib-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh"
+# shellcheck source=lib-sql.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-sql.sh"
+# shellcheck source=lib-engine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
+# shellcheck source=lib-stream.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-stream.sh"
 
 serve() {
-    if [ "$MMC_ENGINE" != mariadb ]; then
+    if [ "$(mmc_engine_seed_method)" != stream ]; then
         mmc_log "engine $MMC_ENGINE seeds with CLONE; no donor stream to serve"
         exec sleep infinity
     fi
-    [ -n "${MMC_SEED_PASSWORD:-}" ] || mmc_die "MMC_SEED_PASSWORD is required"
     local bind=""
-    [ -n "$MMC_BIND_ADDRESS" ] && bind=",bind=$MMC_BIND_ADDRESS"
+    [ -n "${MMC_BIND_ADDRESS:-}" ] && bind=",bind=$MMC_BIND_ADDRESS"
     mmc_log "serving seed streams on port $MMC_DONOR_PORT"
     exec socat -b 262144 "TCP-LISTEN:$MMC_DONOR_PORT,reuseaddr,fork,max-children=4$bind" "EXEC:bash $MMC_DIR/donor.sh handle"
 }
@@ -35,62 +39,66 @@ handle() {
     ns=$(mmc_nonce)
     status=$(bash "$MMC_DIR/probe.sh" donor-status 2>/dev/null) || status="notready unknown"
     printf 'MMC-DONOR 1 %s %s\n' "$ns" "$status"
-    if ! read -r -t 10 cmd nc mac; then mmc_log "client $peer sent nothing"; exit 0; fi
-    case "$cmd" in status|seed|mac:*) ;; *) printf 'ERR protocol\n'; mmc_log "bad request from $peer"; exit 0 ;; esac
-    if ! [[ "$nc" =~ ^[0-9a-f]{32}$ ]] || [ "$mac" != "$(mmc_hmac "$MMC_SEED_PASSWORD" "mmc-client|$ns|$nc|$cmd")" ]; then
+    if ! read -r -t 10 cmd nc mac; then mmc_log "client $peer sent nothing"; return 0; fi
+    case "$cmd" in status | seed | mac:*) ;; *) printf 'ERR protocol\n'; mmc_log "bad request from $peer"; return 0 ;; esac
+    if ! [[ "$nc" =~ ^[0-9a-f]{32}$ ]] || [ "$mac" != "$(mmc_client_proof "$ns" "$nc" "$cmd")" ]; then
         printf 'ERR auth\n'
         mmc_log "rejected $cmd from $peer: authentication failed"
-        exit 0
+        return 0
     fi
     if [ "$cmd" = seed ] && [ "${status%% *}" != ready ]; then
         printf 'ERR notready\n'
         mmc_log "refused seed to $peer: this member is not ready ($status)"
-        exit 0
+        return 0
     fi
-    printf 'OK %s\n' "$(mmc_hmac "$MMC_SEED_PASSWORD" "mmc-donor|$ns|$nc|$cmd")"
+    printf 'OK %s\n' "$(mmc_donor_proof "$ns" "$nc" "$cmd")"
     local macdir="${TMPDIR:-/tmp}"
     case "$cmd" in
-        status) exit 0 ;;
+        status) return 0 ;;
         mac:*)
             # the integrity tag of an earlier seed session (by its donor nonce)
             local sid=${cmd#mac:} i
-            [[ "$sid" =~ ^[0-9a-f]{32}$ ]] || exit 0
+            [[ "$sid" =~ ^[0-9a-f]{32}$ ]] || return 0
             for ((i = 0; i < 300; i++)); do [ -s "$macdir/mmc-seed-mac.$sid" ] && break; sleep 0.1; done
             printf 'MAC %s\n' "$(cat "$macdir/mmc-seed-mac.$sid" 2>/dev/null || echo none)"
             rm -f "$macdir/mmc-seed-mac.$sid"
-            exit 0 ;;
+            return 0 ;;
     esac
 
     mmc_log "streaming a backup to $peer ($status)"
-    local tmp encpass mackey salt cred rc=0 t0 tag
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/mmc-donor.XXXXXX"); MMC_TMPFILES+=("$tmp")
-    encpass=$(mmc_hmac "$MMC_SEED_PASSWORD" "mmc-enc|$ns|$nc")
-    mackey=$(mmc_hmac "$MMC_SEED_PASSWORD" "mmc-mac|$ns|$nc")
-    salt=${ns:0:16}
-    cred=$(mmc_cred_file "$MMC_SEED_USER" "$MMC_SEED_PASSWORD")
+    local dir mackey cred rc=0 t0 tag
+    dir=$(mktemp -d "$MMC_TMP/donor.XXXXXX") || return 1
+    mackey=$(mmc_stream_mackey "$ns" "$nc")
+    cred=$(mmc_seed_cred) || return 1
     # mariadb-backup takes one defaults file: the server config plus the seed credentials
     printf '!include %s\n' "$MMC_CNF" >>"$cred"
-    mmc_hmac_open "$mackey" "$tmp"
+    mmc_hmac_open "$mackey" "$dir" || return 1
     t0=$SECONDS
     mariadb-backup --defaults-file="$cred" --backup --stream=mbstream \
-        --target-dir="$tmp" --socket="$MMC_SOCKET" --parallel="${MMC_DONOR_PARALLEL:-2}" \
-        --log-copy-interval="${MMC_DONOR_LOG_COPY_INTERVAL_MS:-20}" 2>"$tmp/backup.log" \
-        | openssl enc -bufsize 1048576 -aes-256-ctr -pbkdf2 -iter 1 -md sha256 -S "$salt" -pass fd:3 3< <(printf '%s\n' "$encpass") \
-        | tee "/dev/fd/$MMC_HMAC_FD" || rc=$?
-    mmc_hmac_close || rc=1
-    tag=$MMC_HMAC_TAG
-    if [ "$rc" = 0 ] && grep -q 'completed OK' "$tmp/backup.log"; then
+        --target-dir="$dir" --socket="$MMC_SOCKET" --parallel="${MMC_DONOR_PARALLEL:-2}" \
+        --log-copy-interval="${MMC_DONOR_LOG_COPY_INTERVAL_MS:-20}" 2>"$dir/backup.log" \
+        | mmc_stream_cipher "$ns" "$(mmc_stream_encpass "$ns" "$nc")" \
+        | tee /dev/fd/7 || rc=$?
+    mmc_hmac_close
+    tag=$(mmc_hmac_tag "$mackey" "$dir") || rc=1
+    if [ "$rc" = 0 ] && grep -q 'completed OK' "$dir/backup.log"; then
         printf '%s\n' "$tag" >"$macdir/mmc-seed-mac.$ns.tmp" && mv -f "$macdir/mmc-seed-mac.$ns.tmp" "$macdir/mmc-seed-mac.$ns"
         mmc_log "backup streamed to $peer in $((SECONDS - t0)) s"
     else
-        tail -n 15 "$tmp/backup.log" >&2
+        tail -n 15 "$dir/backup.log" >&2
         printf 'failed\n' >"$macdir/mmc-seed-mac.$ns"
         mmc_log "backup to $peer FAILED (rc=$rc); its integrity tag is withheld, the client discards the copy"
     fi
 }
 
-case "${1:-serve}" in
-    serve) serve ;;
-    handle) handle ;;
-    *) mmc_die "usage: donor.sh [serve|handle]" ;;
-esac
+main() {
+    set -uo pipefail
+    mmc_env_load donor || exit 2
+    case "${1:-serve}" in
+        serve) serve ;;
+        handle) mmc_tmp_init || exit 1; handle ;;
+        *) mmc_die "usage: donor.sh [serve|handle]" ;;
+    esac
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

@@ -2,53 +2,66 @@
 # probes: `live` = the server answers; `ready` = it serves its role: a primary is writable, a replica
 # has both replication threads running with lag <= MMC_MAX_LAG_SECONDS.
 # `donor-status` prints "<ready|notready> <primary|replica>" (used by donor.sh); `role` prints the role.
-set -uo pipefail
-MMC_SQL_TIMEOUT=${MMC_SQL_TIMEOUT:-5}
-# shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=lib-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh"
+# shellcheck source=lib-sql.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-sql.sh"
+# shellcheck source=lib-engine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
 
-# Sets ROLE (primary|replica|none) and WHY; returns 0 when ready.
-evaluate() {
-    ROLE=none WHY=""
-    local ro
-    if [ "$MMC_ENGINE" = mysql ]; then
-        ro=$(mmc_q 'SELECT @@GLOBAL.read_only + @@GLOBAL.super_read_only') || { WHY="server does not answer"; return 1; }
-    else
-        ro=$(mmc_q 'SELECT @@GLOBAL.read_only') || { WHY="server does not answer"; return 1; }
+# mmc_judge RO STATUS MAX_LAG -> "<role><TAB><why>" (why empty when ready); status 0 when ready.
+# RO: the server's read-only value (0 = writable); STATUS: mmc_replica_status output.
+mmc_judge() {
+    local ro=$1 st=$2 max=$3 io sql lag
+    if [ -z "$(mmc_field host "$st")" ]; then
+        if [ "$ro" = 0 ]; then printf 'primary\t\n'; return 0; fi
+        printf 'primary\tno replication channel and read-only (not promoted yet)\n'; return 1
     fi
-    declare -A RS
-    mmc_read_replica_status || { WHY="cannot read replica status"; return 1; }
-    if [ -z "${RS[host]:-}" ]; then
-        ROLE=primary
-        if [ "$ro" = 0 ]; then return 0; fi
-        WHY="no replication channel and read-only (not promoted yet)"
-        return 1
-    fi
-    ROLE=replica
-    if [ "${RS[io]}" != Yes ]; then WHY="replication I/O not running (${RS[io]}): ${RS[io_errno]:-} ${RS[io_error]:-}"; return 1; fi
-    if [ "${RS[sql]}" != Yes ]; then WHY="replication SQL not running: ${RS[sql_errno]:-} ${RS[sql_error]:-}"; return 1; fi
-    local lag=${RS[lag]:-NULL}
-    if [ "$lag" = NULL ] || [ -z "$lag" ]; then WHY="lag unknown"; return 1; fi
-    if [ "$lag" -gt "$MMC_MAX_LAG_SECONDS" ]; then WHY="lag ${lag}s > ${MMC_MAX_LAG_SECONDS}s"; return 1; fi
-    if [ "$ro" = 0 ]; then WHY="replica is writable"; return 1; fi
-    return 0
+    io=$(mmc_field io "$st") sql=$(mmc_field sql "$st") lag=$(mmc_field lag "$st")
+    if [ "$io" != Yes ]; then printf 'replica\treplication I/O not running (%s): %s %s\n' "$io" "$(mmc_field io_errno "$st")" "$(mmc_field io_error "$st")"; return 1; fi
+    if [ "$sql" != Yes ]; then printf 'replica\treplication SQL not running: %s %s\n' "$(mmc_field sql_errno "$st")" "$(mmc_field sql_error "$st")"; return 1; fi
+    if [ "$lag" = NULL ] || [ -z "$lag" ]; then printf 'replica\tlag unknown\n'; return 1; fi
+    if [ "$lag" -gt "$max" ]; then printf 'replica\tlag %ss > %ss\n' "$lag" "$max"; return 1; fi
+    if [ "$ro" = 0 ]; then printf 'replica\treplica is writable\n'; return 1; fi
+    printf 'replica\t\n'
 }
 
-case "${1:-ready}" in
-    live)
-        mmc_q 'SELECT 1' >/dev/null || { echo "server does not answer" >&2; exit 1; }
-        ;;
-    ready)
-        if evaluate; then exit 0; fi
-        echo "not ready ($ROLE): $WHY" >&2
-        exit 1
-        ;;
-    donor-status)
-        if evaluate; then echo "ready $ROLE"; else echo "notready $ROLE"; fi
-        ;;
-    role)
-        evaluate >/dev/null 2>&1
-        echo "$ROLE"
-        ;;
-    *) echo "usage: probe.sh live|ready|donor-status|role" >&2; exit 2 ;;
-esac
+# evaluate -> "<role><TAB><why>" of the local server; status 0 when ready.
+evaluate() {
+    local ro st
+    ro=$(mmc_q "SELECT $(mmc_sql_writable_expr)") || { printf 'none\tserver does not answer\n'; return 1; }
+    st=$(mmc_replica_status) || { printf 'none\tcannot read replica status\n'; return 1; }
+    mmc_judge "$ro" "$st" "$MMC_MAX_LAG_SECONDS"
+}
+
+main() {
+    set -uo pipefail
+    MMC_SQL_TIMEOUT=${MMC_SQL_TIMEOUT:-5}
+    mmc_env_load probe || exit 2
+    mmc_tmp_init || exit 1
+    local out rc=0 role why
+    case "${1:-ready}" in
+        live)
+            mmc_q 'SELECT 1' >/dev/null || { echo "server does not answer" >&2; exit 1; }
+            ;;
+        ready)
+            out=$(evaluate) || rc=$?
+            [ "$rc" = 0 ] && exit 0
+            IFS=$'\t' read -r role why <<<"$out"
+            echo "not ready ($role): $why" >&2
+            exit 1
+            ;;
+        donor-status)
+            out=$(evaluate) || rc=$?
+            role=${out%%$'\t'*}
+            if [ "$rc" = 0 ]; then echo "ready $role"; else echo "notready $role"; fi
+            ;;
+        role)
+            out=$(evaluate 2>/dev/null)
+            echo "${out%%$'\t'*}"
+            ;;
+        *) echo "usage: probe.sh live|ready|donor-status|role" >&2; exit 2 ;;
+    esac
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

@@ -2,17 +2,24 @@
 # mysql container: starts the server with the generated config. A container restart does not rerun
 # the init container, so when the volume is not trusted (replicate.sh marked it for a re-seed, or the
 # config is missing) this runs init.sh first; the server never starts on an untrusted volume.
-set -euo pipefail
-# shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=lib-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh"
+# shellcheck source=lib-engine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
 
-if [ ! -f "$MMC_CNF" ] || [ ! -f "$MMC_TRUSTED" ] || [ -e "$MMC_UNTRUSTED" ]; then
-    mmc_log "volume not trusted or config missing: running init.sh"
-    bash "$MMC_DIR/init.sh"
-fi
-[ -f "$MMC_TRUSTED" ] && [ ! -e "$MMC_UNTRUSTED" ] || mmc_die "refusing to start on an untrusted volume"
-mkdir -p "$MMC_RUN_DIR"
-mmc_chown_data "$MMC_RUN_DIR"
-mmc_log "starting $MMC_SERVER (server_id=$(mmc_server_id))"
-# shellcheck disable=SC2046
-exec "$MMC_SERVER" --defaults-file="$MMC_CNF" $(mmc_run_as_args)
+main() {
+    set -euo pipefail
+    mmc_env_load run || exit 2
+    if [ ! -f "$MMC_CNF" ] || [ ! -f "$MMC_TRUSTED" ] || [ -e "$MMC_UNTRUSTED" ]; then
+        mmc_log "volume not trusted or config missing: running init.sh"
+        bash "$MMC_DIR/init.sh"
+    fi
+    [ -f "$MMC_TRUSTED" ] && [ ! -e "$MMC_UNTRUSTED" ] || mmc_die "refusing to start on an untrusted volume"
+    mkdir -p "$MMC_RUN_DIR"
+    mmc_chown_data "$MMC_RUN_DIR"
+    mmc_log "starting $MMC_SERVER (server_id=$(mmc_server_id))"
+    # shellcheck disable=SC2046
+    exec "$MMC_SERVER" --defaults-file="$MMC_CNF" $(mmc_run_as_args)
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

@@ -1,136 +1,190 @@
 #!/usr/bin/env bash
 # Planned switchover (Job): MMC_OLD_PRIMARY_HOST -> MMC_NEW_PRIMARY_HOST, MMC_REPLICA_HOSTS repointed.
-#   0. preflight: old is the writable primary, new is a healthy replica; wait (writes still on) until the
-#      new one is nearly caught up, so the write pause below stays short;
-#   1. demote old: read-only, cut application sessions; read its final GTID position;
-#   2. wait until new has applied exactly that position (MASTER_GTID_WAIT / WAIT_FOR_EXECUTED_GTID_SET);
-#   3. re-check old is still there and read-only, then promote new (point of no return);
-#   4. repoint old (it becomes a replica of new) and the other replicas.
-# Any failure before 3 makes old writable again and restarts new's replication: there is always
-# exactly one writable primary. A failure after 3 leaves new as primary; a member that was not
-# repointed finds the writable primary itself when it restarts (replicate.sh).
+# A table of named phases, each with the rollback it needs (the shape of mariadb-operator's
+# switchover controller). A phase that fails runs its own rollback, then those of the phases
+# before it, newest first:
+#   check     old is the writable primary, new a healthy replica; wait (writes still on) until new is
+#             nearly caught up, so the write pause stays short.                 rollback: none
+#   demote    old read-only, application sessions cut, its final GTID position read.
+#                                       rollback: old writable again, new's replication restarted
+#   catch_up  new has applied exactly that position.                              rollback: none
+#   confirm   old is still there, read-only, at that position.                    rollback: none
+#   promote   new writable with no channel (point of no return).
+#             rollback: new read-only again and back under old; if new cannot be made read-only,
+#             stop: old stays read-only (never two writers)
+#   repoint   old (becomes a replica of new) and the other replicas; failures are warnings: a member
+#             not repointed finds the writable primary itself when it restarts (replicate.sh).
+# There is always at most one writable primary.
 # Exit 0: new is the primary. Exit 1: old is still the primary (nothing changed). Exit 2: bad input.
-set -uo pipefail
-# shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=lib-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh"
+# shellcheck source=lib-sql.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-sql.sh"
+# shellcheck source=lib-engine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
+# shellcheck source=lib-repl.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-repl.sh"
 
-OLD=${MMC_OLD_PRIMARY_HOST:-}
-NEW=${MMC_NEW_PRIMARY_HOST:-}
-OTHERS=${MMC_REPLICA_HOSTS:-}
-TIMEOUT=${MMC_SWITCHOVER_TIMEOUT_SECONDS:-60}
-[ -n "$OLD" ] && [ -n "$NEW" ] || { mmc_log "MMC_OLD_PRIMARY_HOST and MMC_NEW_PRIMARY_HOST are required"; exit 2; }
-[ "$OLD" != "$NEW" ] || { mmc_log "old and new primary are the same host"; exit 2; }
-DEADLINE=$((SECONDS + TIMEOUT))
-remaining() { local r=$((DEADLINE - SECONDS)); [ "$r" -gt 0 ] && echo "$r" || echo 0; }
-# The new primary's name as member H's cluster resolves it (MMC_SOURCE_FOR "h=src ..."), else NEW.
-source_for() { # HOST [DEFAULT]
-    local kv
-    for kv in ${MMC_SOURCE_FOR:-}; do
-        if [ "${kv%%=*}" = "$1" ]; then echo "${kv#*=}"; return; fi
-    done
-    echo "${2:-$NEW}"
+# The phase table: "phase:rollback" ("-": none), in order.
+switchover_phases() {
+    printf '%s\n' check:- demote:undo_demote catch_up:- confirm:- promote:undo_promote repoint:-
 }
+
+# Context of one run (inputs, set once by main): OLD NEW OTHERS DEADLINE ADMIN_CRED.
+remaining() { local r=$((DEADLINE - SECONDS)); if [ "$r" -gt 0 ]; then echo "$r"; else echo 0; fi; }
+# The new primary's name as member H's cluster resolves it (MMC_SOURCE_FOR "h=src ..."), else DEFAULT or NEW.
+source_for() { mmc_kv "$1" "$MMC_SOURCE_FOR" || echo "${2:-$NEW}"; }
 now_ms() { local t=$EPOCHREALTIME; echo "${t/./}" | cut -c1-13; }
-
-mmc_admin_cred
-A=$MMC_ADMIN_CRED
-q() { MMC_SQL_TIMEOUT=${2:-10} mmc_sql_remote "$A" "$1"; }   # SQL on stdin
-qf() { MMC_SQL_TIMEOUT=${2:-10} mmc_sql_remote "$A" "$1" --force; }   # continue past errors (e.g. STOP on no channel)
-
+q() { MMC_SQL_TIMEOUT=${2:-10} mmc_sql_remote "$ADMIN_CRED" "$1"; }           # SQL on stdin
+qf() { MMC_SQL_TIMEOUT=${2:-10} mmc_sql_remote "$ADMIN_CRED" "$1" --force; }  # continue past errors (STOP on no channel)
 read_only_of() { echo "SELECT @@GLOBAL.read_only" | q "$1" 5; }
-has_channel() { declare -A RS; mmc_read_replica_status "$A" "$1" && [ -n "${RS[host]:-}" ]; }
 
-STAGE=preflight
-rollback() {
-    mmc_log "switchover failed at stage '$STAGE': restoring $OLD as the only writable primary"
-    if [ "$STAGE" = demoted ] || [ "$STAGE" = caught-up ]; then
-        local sql
-        if [ "$MMC_ENGINE" = mysql ]; then sql="SET GLOBAL super_read_only = OFF; SET GLOBAL read_only = OFF;"
-        else sql="SET GLOBAL read_only = OFF;"; fi
-        if echo "$sql" | q "$OLD" 5; then mmc_log "$OLD is writable again"
-        else mmc_log "$OLD is unreachable: it becomes writable again when it restarts (it still has no channel)"; fi
+# Each phase gets the previous phase's output (CTX) and prints its own; status 0 = go on, 1 = failed,
+# 3 (check only) = nothing to do.
+phase_check() {
+    local ro_old ro_new st pos half w i
+    ro_old=$(read_only_of "$OLD") || { mmc_log "old primary $OLD unreachable"; return 1; }
+    ro_new=$(read_only_of "$NEW") || { mmc_log "new primary $NEW unreachable"; return 1; }
+    if [ "$ro_new" = 0 ] && ! mmc_has_channel "$ADMIN_CRED" "$NEW" && [ "$ro_old" = 1 ]; then
+        mmc_log "$NEW is already the writable primary; nothing to do"
+        return 3
     fi
-    if [ "$MMC_ENGINE" = mysql ]; then echo "START REPLICA;" | q "$NEW" 5 >/dev/null 2>&1
-    else echo "START SLAVE;" | q "$NEW" 5 >/dev/null 2>&1; fi
-    exit 1
+    [ "$ro_old" = 0 ] || { mmc_log "$OLD is not a writable primary"; return 1; }
+    st=$(mmc_replica_status "$ADMIN_CRED" "$NEW") || { mmc_log "cannot read replica status of $NEW"; return 1; }
+    [ -n "$(mmc_field host "$st")" ] || { mmc_log "$NEW has no replication channel"; return 1; }
+    if [ "$(mmc_field io "$st")" != Yes ] || [ "$(mmc_field sql "$st")" != Yes ]; then
+        mmc_log "$NEW does not replicate (io=$(mmc_field io "$st") sql=$(mmc_field sql "$st"): $(mmc_field io_error "$st") $(mmc_field sql_error "$st"))"
+        return 1
+    fi
+    # catch up while writes continue: bounded by half the timeout
+    for ((i = 0; i < 100; i++)); do
+        pos=$(mmc_sql_gtid_pos | q "$OLD") || { mmc_log "old primary $OLD unreachable"; return 1; }
+        half=$(($(remaining) / 2)); [ "$half" -ge 1 ] || half=1
+        w=$(mmc_sql_gtid_wait "$pos" "$half" | q "$NEW" $((half + 5))) || w=-1
+        [ "$w" = 0 ] && return 0
+        [ "$(remaining)" -gt 2 ] || { mmc_log "$NEW did not catch up before the timeout; nothing changed"; return 1; }
+    done
+    return 0
 }
 
-# ---- 0. preflight ----
-ro_old=$(read_only_of "$OLD") || { mmc_log "old primary $OLD unreachable"; exit 1; }
-ro_new=$(read_only_of "$NEW") || { mmc_log "new primary $NEW unreachable"; exit 1; }
-if [ "$ro_new" = 0 ] && ! has_channel "$NEW" && [ "$ro_old" = 1 ]; then
-    mmc_log "$NEW is already the writable primary; nothing to do"
-    exit 0
-fi
-[ "$ro_old" = 0 ] || { mmc_log "$OLD is not a writable primary"; exit 1; }
-declare -A RS
-mmc_read_replica_status "$A" "$NEW" || { mmc_log "cannot read replica status of $NEW"; exit 1; }
-[ -n "${RS[host]:-}" ] || { mmc_log "$NEW has no replication channel"; exit 1; }
-if [ "${RS[io]}" != Yes ] || [ "${RS[sql]}" != Yes ]; then
-    mmc_log "$NEW does not replicate (io=${RS[io]} sql=${RS[sql]}: ${RS[io_error]} ${RS[sql_error]})"; exit 1
-fi
-# catch up while writes continue: bounded by half the timeout
-for ((i = 0; i < 100; i++)); do
-    pos=$(mmc_sql_gtid_pos | q "$OLD") || { mmc_log "old primary $OLD unreachable"; exit 1; }
-    half=$(( $(remaining) / 2 )); [ "$half" -ge 1 ] || half=1
-    w=$(mmc_sql_gtid_wait "$pos" "$half" | q "$NEW" $((half + 5))) || w=-1
-    [ "$w" = 0 ] && break
-    [ "$(remaining)" -gt 2 ] || { mmc_log "$NEW did not catch up before the timeout; nothing changed"; exit 1; }
-done
+# -> "<t_demote ms><TAB><position>"
+phase_demote() {
+    local t_demote kills out ro pos
+    t_demote=$(now_ms)
+    # read-only first, then cut application sessions (none can write or hold a transaction during the
+    # handover; pooled clients reconnect through the write name), then read the final position
+    kills=$( {
+        mmc_sql_demote
+        echo "SELECT CONCAT('KILL CONNECTION ', id, ';') FROM information_schema.PROCESSLIST WHERE user NOT IN ($(mmc_system_users_sql_list)) AND id <> CONNECTION_ID();"
+    } | q "$OLD") || { mmc_log "could not demote $OLD"; return 1; }
+    out=$( { printf '%s\n' "$kills"; echo "SELECT $(mmc_sql_read_only_expr), $(mmc_sql_gtid_expr);"; } | qf "$OLD" 2>/dev/null | tail -n 1)
+    read -r ro pos <<<"$out"
+    [ "$ro" = 1 ] && [ -n "$pos" ] || { mmc_log "could not demote $OLD or read its position"; return 1; }
+    mmc_log "demoted $OLD at GTID position $pos (+$(($(now_ms) - t_demote)) ms)"
+    printf '%s\t%s\n' "$t_demote" "$pos"
+}
 
-# ---- 1. demote ----
-t_demote=$(now_ms)
-STAGE=demoted
-ro_expr=$([ "$MMC_ENGINE" = mysql ] && echo '@@GLOBAL.super_read_only' || echo '@@GLOBAL.read_only')
-# read-only first, then cut application sessions (none can write or hold a transaction during the
-# handover; pooled clients reconnect through the write name), then read the final position
-kills=$( { mmc_sql_demote
-           echo "SELECT CONCAT('KILL CONNECTION ', id, ';') FROM information_schema.PROCESSLIST WHERE user NOT IN ($(mmc_system_users_sql_list)) AND id <> CONNECTION_ID();"
-         } | q "$OLD") || { mmc_log "could not demote $OLD"; rollback; }
-out=$( { printf '%s\n' "$kills"; echo "SELECT $ro_expr, $(mmc_sql_gtid_expr);"; } | qf "$OLD" 2>/dev/null | tail -n 1)
-read -r ro pos <<<"$out"
-[ "$ro" = 1 ] && [ -n "$pos" ] || { mmc_log "could not demote $OLD or read its position"; rollback; }
-mmc_log "demoted $OLD at GTID position $pos (+$(( $(now_ms) - t_demote )) ms)"
+phase_catch_up() {
+    local t_demote pos w
+    IFS=$'\t' read -r t_demote pos <<<"$1"
+    w=$(mmc_sql_gtid_wait "$pos" "$(remaining)" | q "$NEW" $(($(remaining) + 5))) || w=-1
+    [ "$w" = 0 ] || { mmc_log "$NEW did not apply $pos in time (result $w)"; return 1; }
+    mmc_log "$NEW applied $pos (+$(($(now_ms) - t_demote)) ms)"
+    printf '%s\n' "$1"
+}
 
-# ---- 2. catch up ----
-w=$(mmc_sql_gtid_wait "$pos" "$(remaining)" | q "$NEW" $(( $(remaining) + 5 ))) || w=-1
-[ "$w" = 0 ] || { mmc_log "$NEW did not apply $pos in time (result $w)"; rollback; }
-STAGE=caught-up
-mmc_log "$NEW applied $pos (+$(( $(now_ms) - t_demote )) ms)"
+phase_confirm() {
+    local t_demote pos out ro2 pos2
+    IFS=$'\t' read -r t_demote pos <<<"$1"
+    out=$(echo "SELECT $(mmc_sql_read_only_expr), $(mmc_sql_gtid_expr);" | q "$OLD" 5) || { mmc_log "$OLD became unreachable"; return 1; }
+    read -r ro2 pos2 <<<"$out"
+    [ "$ro2" = 1 ] && [ "$pos2" = "$pos" ] || { mmc_log "$OLD is no longer read-only at $pos (now: $out)"; return 1; }
+    printf '%s\n' "$1"
+}
 
-# ---- 3. promote (point of no return) ----
-out=$(echo "SELECT $ro_expr, $(mmc_sql_gtid_expr);" | q "$OLD" 5) || { mmc_log "$OLD became unreachable"; rollback; }
-read -r ro2 pos2 <<<"$out"
-[ "$ro2" = 1 ] && [ "$pos2" = "$pos" ] || { mmc_log "$OLD is no longer read-only at $pos (now: $out)"; rollback; }
-res=$( { mmc_sql_promote; echo "SELECT @@GLOBAL.read_only;"; } | q "$NEW" 2>/dev/null | tail -n 1)
-if [ "$res" != 0 ] || has_channel "$NEW"; then
-    mmc_log "promotion of $NEW did not take"
-    # make sure it is not writable before handing writes back to the old primary
+phase_promote() {
+    local t_demote pos res
+    IFS=$'\t' read -r t_demote pos <<<"$1"
+    res=$( { mmc_sql_promote; echo "SELECT @@GLOBAL.read_only;"; } | q "$NEW" 2>/dev/null | tail -n 1)
+    if [ "$res" != 0 ] || mmc_has_channel "$ADMIN_CRED" "$NEW"; then
+        mmc_log "promotion of $NEW did not take"
+        return 1
+    fi
+    mmc_log "promoted $NEW (writes paused $(($(now_ms) - t_demote)) ms on the database side)"
+    printf '%s\n' "$1"
+}
+
+phase_repoint() {
+    local h
+    if mmc_sql_point_to "$(source_for "$OLD")" current_pos | qf "$OLD" >/dev/null 2>&1 && mmc_has_channel "$ADMIN_CRED" "$OLD"; then
+        mmc_log "$OLD now replicates from $NEW"
+    else
+        mmc_log "warning: could not repoint $OLD now; it joins $NEW as a replica when it restarts"
+    fi
+    for h in $OTHERS; do
+        if [ "$h" = "$OLD" ] || [ "$h" = "$NEW" ]; then continue; fi
+        if { mmc_sql_demote; mmc_sql_point_to "$(source_for "$h")" slave_pos; } | qf "$h" >/dev/null 2>&1 && mmc_has_channel "$ADMIN_CRED" "$h"; then
+            mmc_log "$h now replicates from $NEW"
+        else
+            mmc_log "warning: could not repoint $h (it keeps replicating through $OLD)"
+        fi
+    done
+}
+
+# Rollbacks: status 0 = the next (older) rollback may run; 1 = stop here.
+undo_demote() {
+    mmc_log "restoring $OLD as the only writable primary"
+    if mmc_sql_writable_again | q "$OLD" 5; then mmc_log "$OLD is writable again"
+    else mmc_log "$OLD is unreachable: it becomes writable again when it restarts (it still has no channel)"; fi
+    mmc_sql_start_replica | q "$NEW" 5 >/dev/null 2>&1
+    return 0
+}
+undo_promote() {
+    # make sure new is not writable before handing writes back to the old primary
     mmc_sql_demote | q "$NEW" 5 >/dev/null 2>&1
     if [ "$(read_only_of "$NEW")" = 1 ]; then
         mmc_sql_point_to "$(source_for "$NEW" "$OLD")" slave_pos | qf "$NEW" 5 >/dev/null 2>&1
-        rollback
+        return 0
     fi
-    mmc_log "ERROR: $NEW is in an unknown state; leaving $OLD read-only to avoid two writers"; exit 1
-fi
-STAGE=promoted
-t_promote=$(now_ms)
-mmc_log "promoted $NEW (writes paused $((t_promote - t_demote)) ms on the database side)"
+    mmc_log "ERROR: $NEW is in an unknown state; leaving $OLD read-only to avoid two writers"
+    return 1
+}
 
-# ---- 4. repoint ----
-rc=0
-if mmc_sql_point_to "$(source_for "$OLD")" current_pos | qf "$OLD" >/dev/null 2>&1 && has_channel "$OLD"; then
-    mmc_log "$OLD now replicates from $NEW"
-else
-    mmc_log "warning: could not repoint $OLD now; it joins $NEW as a replica when it restarts"
-fi
-for h in $OTHERS; do
-    [ "$h" = "$OLD" ] || [ "$h" = "$NEW" ] && continue
-    if { mmc_sql_demote; mmc_sql_point_to "$(source_for "$h")" slave_pos; } | qf "$h" >/dev/null 2>&1 && has_channel "$h"; then
-        mmc_log "$h now replicates from $NEW"
-    else
-        mmc_log "warning: could not repoint $h (it keeps replicating through $OLD)"
-    fi
-done
-mmc_log "switchover to $NEW done"
-exit "$rc"
+# Runs the phase table; status 0 when new is the primary, 1 when old still is.
+run_phases() {
+    local entry phase undo ctx="" out rc u
+    local -a table undos=()
+    mapfile -t table < <(switchover_phases)
+    for entry in "${table[@]}"; do
+        phase=${entry%%:*} undo=${entry#*:}
+        undos=("$undo" "${undos[@]}")
+        rc=0
+        out=$("phase_$phase" "$ctx") || rc=$?
+        case "$rc" in
+            0) ctx=$out ;;
+            3) return 0 ;;
+            *)
+                mmc_log "switchover failed in phase '$phase'; rolling back"
+                for u in "${undos[@]}"; do
+                    [ "$u" = - ] && continue
+                    "$u" || { mmc_log "rollback stopped at '$u'"; break; }
+                done
+                return 1
+                ;;
+        esac
+    done
+    mmc_log "switchover to $NEW done"
+}
+
+main() {
+    set -uo pipefail
+    mmc_env_load switchover || exit 2
+    OLD=$MMC_OLD_PRIMARY_HOST NEW=$MMC_NEW_PRIMARY_HOST OTHERS=$MMC_REPLICA_HOSTS
+    [ "$OLD" != "$NEW" ] || { mmc_log "old and new primary are the same host"; exit 2; }
+    DEADLINE=$((SECONDS + MMC_SWITCHOVER_TIMEOUT_SECONDS))
+    mmc_tmp_init || exit 1
+    ADMIN_CRED=$(mmc_admin_cred) || exit 1
+    run_phases
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

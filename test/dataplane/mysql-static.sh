@@ -5,8 +5,9 @@
 #    WAIT_FOR_EXECUTED_GTID_SET, super_read_only, semi-sync *source* variables);
 #    syntax removed in 8.4 absent (CHANGE MASTER, MASTER_AUTO_POSITION, SHOW SLAVE STATUS, START SLAVE,
 #    RESET MASTER, SHOW MASTER STATUS, rpl_semi_sync_master_*, mysql_native_password).
-# 2. Checks the MySQL branches of the scripts: CLONE INSTANCE FROM ... DATA DIRECTORY, the clone and
-#    semi-sync plugins in the generated config, and no removed syntax anywhere in a mysql branch.
+# 2. Checks the MySQL branches (the `mysql)` arms of lib-engine.sh, where every engine difference
+#    lives, and the clone path of init.sh): CLONE INSTANCE FROM ... DATA DIRECTORY, no removed syntax.
+#    (The static MySQL server config is baseServerConfig's, checked by test/unit/serverConfig.test.ts.)
 # usage: mysql-static.sh SCRIPTS_DIR
 set -u
 S=$1
@@ -14,15 +15,18 @@ fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
 sql=$(
-    export MMC_ENGINE=mysql MMC_POD_NAME=mysql-1 MMC_REPL_PASSWORD="r'p" MMC_SEED_PASSWORD=s MMC_ROOT_PASSWORD=x MMC_PORT=3306
-    # shellcheck disable=SC1091
-    . "$S/lib.sh"
+    export MMC_ENGINE=mysql MMC_POD_NAME=mysql-1 MMC_REPL_PASSWORD="r'p" MMC_SEED_PASSWORD=s MMC_ROOT_PASSWORD=x MMC_PORT=3306 \
+        MMC_ADMIN_PASSWORD=a MMC_REPL_USER=repl MMC_SEED_USER=seed MMC_ADMIN_USER=mmc_admin MMC_SEMI_SYNC=on
+    for f in lib-env.sh lib-sql.sh lib-engine.sh; do
+        # shellcheck disable=SC1090
+        . "$S/$f"
+    done
     mmc_sql_point_to "mysql-0.example" slave_pos
     mmc_sql_promote
     mmc_sql_demote
     mmc_sql_gtid_pos
     mmc_sql_gtid_wait "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5" 10
-    mmc_replica_status_sql
+    mmc_engine_sql_replica_status
     mmc_sql_users
 ) || { echo "FAIL: emitting the MySQL SQL failed"; exit 1; }
 
@@ -47,29 +51,22 @@ for pat in 'CHANGE MASTER' 'MASTER_AUTO_POSITION' 'MASTER_HOST' 'SHOW SLAVE' 'ST
     must_not "$pat"
 done
 
-# The MySQL branches of the scripts (text between `if [ "$MMC_ENGINE" = mysql ]` and its else/fi,
-# plus the mysql-only functions) must not carry removed syntax either.
+# The MySQL branches: every `mysql)` arm of lib-engine.sh (to its `;;`), plus the clone path of init.sh.
 branches=$(awk '
-    /MMC_ENGINE" = mysql \]/ {
-        # one-line if/else: only the part before "else" is the MySQL branch
-        if (match($0, /[;[:space:]]else[;[:space:]]/)) { print substr($0, 1, RSTART); next }
-        inb = 1
-    }
-    /^(seed_from_mysql|donor_status_mysql)\(\)/ { inf = 1 }
-    inb && /^[[:space:]]*(else|fi)([[:space:]]|;|$)/ { inb = 0; next }
+    /^[[:space:]]*mysql\)/ { inb = 1 }
+    /^(seed_by_clone|donor_status_sql)\(\)/ { inf = 1 }
     inb || inf { print }
+    inb && /;;[[:space:]]*$/ { inb = 0 }
     inf && /^\}/ { inf = 0 }
-' "$S"/*.sh)
+' "$S/lib-engine.sh" "$S/init.sh")
+[ "$(grep -c . <<<"$branches")" -gt 40 ] || bad "found too few MySQL branch lines ($(grep -c . <<<"$branches")): the extraction is broken"
 for pat in 'CHANGE MASTER' 'MASTER_AUTO_POSITION' 'SHOW SLAVE' 'START SLAVE' 'STOP SLAVE' 'RESET SLAVE' 'RESET MASTER' 'SHOW MASTER STATUS' 'rpl_semi_sync_master'; do
     if grep -Eq "$pat" <<<"$branches"; then bad "a MySQL branch uses removed syntax: $pat"; fi
 done
-grep -q 'CLONE INSTANCE FROM .* IDENTIFIED BY .* DATA DIRECTORY = .* REQUIRE SSL' "$S/init.sh" || bad "init.sh lacks CLONE INSTANCE FROM ... DATA DIRECTORY ... REQUIRE SSL"
-grep -q 'SET GLOBAL clone_valid_donor_list' "$S/init.sh" || bad "init.sh does not set clone_valid_donor_list"
-grep -q 'RESET BINARY LOGS AND GTIDS' "$S/init.sh" || bad "init.sh lacks the 8.4 RESET BINARY LOGS AND GTIDS"
-for opt in 'plugin_load_add = mysql_clone.so' 'plugin_load_add = semisync_source.so' 'plugin_load_add = semisync_replica.so' \
-    'gtid_mode = ON' 'enforce_gtid_consistency = ON' 'log_replica_updates = ON' 'super_read_only = ON'; do
-    grep -qF "echo \"$opt\"" "$S/init.sh" || bad "generated MySQL config lacks '$opt'"
-done
+grep -q 'CLONE INSTANCE FROM .* IDENTIFIED BY .* DATA DIRECTORY = .* REQUIRE SSL' <<<"$branches" || bad "lib-engine.sh lacks CLONE INSTANCE FROM ... DATA DIRECTORY ... REQUIRE SSL"
+grep -q 'SET GLOBAL clone_valid_donor_list' <<<"$branches" || bad "lib-engine.sh does not set clone_valid_donor_list"
+grep -q 'RESET BINARY LOGS AND GTIDS' <<<"$branches" || bad "lib-engine.sh lacks the 8.4 RESET BINARY LOGS AND GTIDS"
+grep -q 'mmc_sql_clone' "$S/init.sh" || bad "init.sh does not seed with mmc_sql_clone"
 # 3. Run the MySQL branches of switchover.sh, replicate.sh and probe.sh against a stand-in client
 #    (fake-mysql/mysql: records the SQL, keeps read-only/channel state per server) and check the
 #    outcome and every statement actually sent.
@@ -78,7 +75,9 @@ FAKE_BIN="$(cd "$(dirname "$0")" && pwd)/fake-mysql"
 run_fake() {
     (
         export FAKE_MYSQL_DIR=$F PATH="$FAKE_BIN:$PATH"
-        export MMC_ENGINE=mysql MMC_PORT=3306 MMC_ROOT_PASSWORD=r MMC_REPL_PASSWORD=p MMC_SEED_PASSWORD=s \
+        export MMC_ENGINE=mysql MMC_PORT=3306 MMC_ROOT_PASSWORD=r MMC_REPL_PASSWORD=p MMC_SEED_PASSWORD=s MMC_ADMIN_PASSWORD=a \
+            MMC_REPL_USER=repl MMC_SEED_USER=seed MMC_ADMIN_USER=mmc_admin MMC_SEMI_SYNC=on MMC_SERVER_ID_BASE=1000 \
+            MMC_GTID_DOMAIN_ID=0 MMC_MAX_LAG_SECONDS=30 MMC_SWITCHOVER_TIMEOUT_SECONDS=60 \
             TMPDIR=$F MMC_RUN_DIR=$F MMC_DATADIR=$F/data MMC_CONF_DIR=$F MMC_TOPOLOGY_FILE=
         mkdir -p "$F/data"
         printf 'ro=0\nchannel=\nsid=1000\n' >"$F/state.old"; printf 'ro=1\nchannel=old\nsid=1001\n' >"$F/state.new"

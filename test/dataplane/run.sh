@@ -25,12 +25,14 @@ static_checks() {
     h_ok "rendered phase 1 with tools/render.ts; scripts come from the rendered ConfigMap mysql-scripts"
     local S; S=$(h_scripts_dir p1)
     local f missing=""
-    for f in init.sh run.sh replicate.sh donor.sh probe.sh switchover.sh; do [ -f "$S/$f" ] || missing+=" $f"; done
+    for f in init.sh run.sh replicate.sh donor.sh probe.sh switchover.sh lib-env.sh lib-sql.sh lib-engine.sh lib-repl.sh lib-stream.sh; do
+        [ -f "$S/$f" ] || missing+=" $f"
+    done
     [ -z "$missing" ] && h_ok "ConfigMap carries every contract script" || h_notok "ConfigMap carries every contract script" "missing:$missing"
     h_check "shellcheck (severity warning) on every shipped script" shellcheck -x -S warning "$S"/*.sh
     h_check "MySQL 8.4 path: SQL uses 8.4 syntax only" bash "$H_DIR/mysql-static.sh" "$S"
     h_check "HMAC-SHA256 helper matches openssl's HMAC" bash -c '
-        MMC_POD_NAME=t-0 . "$1/lib.sh"
+        . "$1/lib-env.sh"; . "$1/lib-stream.sh"
         for k in secret "k\"ey'"'"'\\x" "$(printf "x%.0s" {1..100})"; do
             a=$(mmc_hmac "$k" "msg|1"); b=$(printf "%s" "msg|1" | openssl dgst -sha256 -hmac "$k" -r | cut -c1-64)
             [ "$a" = "$b" ] || { echo "mismatch for key of ${#k} bytes"; exit 1; }
@@ -90,7 +92,7 @@ job_env() { # PHASE -> env file for the switchover Job of that phase (secrets su
 run_switchover() { # PHASE -> runs the rendered Job's script; rc of switchover.sh
     local env; env=$(job_env "$1") || { echo "no switchover Job rendered for $1"; return 9; }
     # shellcheck disable=SC1090
-    (. "$env"; bash "$(h_scripts_dir "$1")/switchover.sh") >>"$T/${SWLOG:-switchover.log}" 2>&1
+    (. "$env"; PATH="${SW_PATH:+$SW_PATH:}$PATH" MMC_HOLD_DIR="$T/state" bash "$(h_scripts_dir "$1")/switchover.sh") >>"$T/${SWLOG:-switchover.log}" 2>&1
 }
 
 # move_step TAG NEXT PREVIOUS PHASE ORD CLUSTER LABEL PRIMARY : render the step, stop ORD where it ran and
@@ -231,16 +233,18 @@ faults() {
     # F5: the primary dies during a planned switchover (rendered Job of the fault set)
     h_apply_topology f2
     : >"$T/switchover-fault.log"
-    # Hold the new primary's applier so the kill lands between demotion and promotion every run
-    # (the switchover is fast enough to finish first otherwise), then let it go.
-    h_sql 1 "STOP SLAVE SQL_THREAD" >/dev/null
-    SWLOG=switchover-fault.log run_switchover f2 &
+    # The Job runs with a client that pauses right after the demotion read the final position
+    # (test/dataplane/hold-client), so the kill lands between demotion and promotion every run.
+    rm -f "$T/state/demoted" "$T/state/go"
+    SW_PATH="$H_DIR/hold-client" SWLOG=switchover-fault.log run_switchover f2 &
     local sw=$!
-    h_wait_fast 30 "mysql-0 demoted" is_read_only 0
+    h_wait_fast 30 "switchover paused after the demotion" test -e "$T/state/demoted"
     h_pod_kill 0
-    h_sql 1 "START SLAVE SQL_THREAD" >/dev/null
+    touch "$T/state/go"
     wait "$sw"; rc=$?
     h_check "primary killed between demotion and promotion: the switchover refuses to promote (rc 1)" test "$rc" = 1
+    h_check "the kill landed after the demotion: the switchover failed in catch-up or confirm, not before" \
+        grep -Eq "failed in phase '(catch_up|confirm)'" "$T/switchover-fault.log"
     h_log "switchover with the primary killed exited rc=$rc"
     h_pod_start 0 cluster1 f2
     h_wait 60 "mysql-0 answers" h_sql 0 "SELECT 1"

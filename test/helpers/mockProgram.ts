@@ -3,7 +3,7 @@ import { StackConfig } from "../../components/config";
 import { deploy, Deployment } from "../../components/deployment";
 import { DeployedState } from "../../components/step";
 import { PROJECT } from "../../components/config";
-import { RecordedResource, recordingMocks } from "../../tools/mocks";
+import { RecordedResource, clustersByProvider, kubernetesObjects, recordingMocks } from "../../tools/mocks";
 
 export interface MockRun {
     readonly deployment: Deployment;
@@ -47,11 +47,11 @@ export async function runUnderMocks(cfg: StackConfig, previous?: DeployedState):
     return { deployment, resources, dependsOn, outputs };
 }
 
-/** Kubernetes objects of one cluster by `<kind>/<name>`. */
+/** Kubernetes objects of one cluster by `<kind>/<name>` (the cluster of each from the program's outputs). */
 export function objectsOf(run: MockRun, cluster: string): Map<string, Record<string, any>> {
     const m = new Map<string, Record<string, any>>();
-    for (const r of run.resources) {
-        if (r.type.startsWith("kubernetes:") && r.provider === `k8s-${cluster}`) m.set(`${r.inputs.kind}/${r.inputs.metadata?.name}`, r.inputs);
+    for (const o of kubernetesObjects(run.resources, clustersByProvider(run.outputs.clusters))) {
+        if (o.cluster === cluster) m.set(`${o.object.kind}/${o.object.metadata?.name}`, o.object);
     }
     return m;
 }

@@ -3,7 +3,8 @@ import * as assert from "node:assert/strict";
 import * as fc from "fast-check";
 import { parseStackConfig } from "../../components/config";
 import { NamingContext, podHost, serviceHost } from "../../components/naming";
-import { buildPlan, donorOrder, namingContext, topologyEnv } from "../../components/plan";
+import { buildPlan, donorOrder, namingContext } from "../../components/plan";
+import { topologyEnv } from "../../components/contract";
 import { baseRaw, validRawConfig } from "../helpers/configs";
 
 const ctx = (profile: NamingContext["profile"]): NamingContext => ({
@@ -73,14 +74,14 @@ test("a consumer cluster gets imports but no exports and no pods", () => {
     assert.equal(plan.multiCluster, true);
     assert.equal(c.exports, false);
     assert.equal(c.imports.length, 3);
-    assert.equal(c.replicas, 0);
+    assert.equal(c.podCount, 0);
     assert.equal(plan.clusters.find((x) => x.name === "b")!.imports.length, 0, "b neither runs pods nor consumes");
 });
 
 test("topology.env is shell-sourceable and quotes values", () => {
     const plan = buildPlan(parseStackConfig(baseRaw()));
     const env = topologyEnv(plan.clusters[0].topology);
-    assert.match(env, /^MMC_REPLICAS='2'$/m);
+    assert.doesNotMatch(env, /MMC_REPLICAS|MMC_READ_HOST/, "set, never read by the scripts");
     assert.match(env, /^MMC_PRIMARY_ORDINAL='0'$/m);
     assert.match(env, /^MMC_PEERS='0=mysql-0\.mysql\.mysql\.svc\.cluster\.local 1=mysql-1\.mysql\.mysql\.svc\.cluster\.local'$/m);
 });
@@ -93,9 +94,9 @@ test("property: every valid config gives each cluster exactly its contiguous ord
             const all = plan.clusters.flatMap((c) => c.ordinals);
             assert.deepEqual([...all].sort((a, b) => a - b), cfg.placement.map((_, i) => i));
             for (const c of plan.clusters) {
-                assert.equal(c.replicas, c.ordinals.length);
-                if (c.replicas) assert.deepEqual(c.ordinals, Array.from({ length: c.replicas }, (_, i) => c.start + i));
-                assert.ok(c.replicas <= c.config.nodes.length);
+                assert.equal(c.podCount, c.ordinals.length);
+                if (c.podCount) assert.deepEqual(c.ordinals, Array.from({ length: c.podCount }, (_, i) => c.ordinalsStart + i));
+                assert.ok(c.podCount <= c.nodes.length);
                 assert.equal(c.topology.donors.length, cfg.placement.length);
                 assert.equal(c.topology.donors.at(-1), podHost(namingContext(cfg), cfg.primary, cfg.placement[cfg.primary], c.name));
             }

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { parseStackConfig } from "../../components/config";
 import { deployedStateOf } from "../../components/step";
+import { buildPlan } from "../../components/plan";
 import { OFFLINE_SECRET } from "../../tools/mocks";
 import { baseRaw, rawOf, STACK_FILES } from "../helpers/configs";
 import { objectsOf, runUnderMocks } from "../helpers/mockProgram";
@@ -53,6 +54,10 @@ test("providers: one per cluster, ConfigMaps and Secrets updated in place (a pha
     const run = await runUnderMocks(phase(0));
     const providers = run.resources.filter((r) => r.type === "pulumi:providers:kubernetes");
     assert.deepEqual(providers.map((p) => [p.name, p.inputs.context]).sort(), [["k8s-cluster1", "kosmos-cluster1"], ["k8s-cluster2", "kosmos-cluster2"], ["k8s-cluster3", "kosmos-cluster3"]]);
+    // Tools learn a resource's cluster from this output, never from the provider's name.
+    assert.deepEqual(Object.entries(run.outputs.clusters).map(([c, o]: [string, any]) => [o.provider, c, o.context]), [
+        ["k8s-cluster1", "cluster1", "kosmos-cluster1"], ["k8s-cluster2", "cluster2", "kosmos-cluster2"], ["k8s-cluster3", "cluster3", "kosmos-cluster3"],
+    ]);
     for (const p of providers) {
         assert.equal(String(p.inputs.enableConfigMapMutable), "true");
         assert.equal(String(p.inputs.enableSecretMutable), "true");
@@ -78,7 +83,7 @@ test("credentials: one set of random passwords for all clusters; never plaintext
 });
 
 test("phase 2 (kosmos): exports and manual imports in both clusters that run pods; cluster2 runs ordinal 1 only", async () => {
-    const run = await runUnderMocks(phase(1), deployedStateOf(phase(0)));
+    const run = await runUnderMocks(phase(1), deployedStateOf(buildPlan(phase(0))));
     for (const c of ["cluster1", "cluster2"]) {
         const o = objectsOf(run, c);
         for (const svc of ["mysql", "mysql-write", "mysql-read"]) {
@@ -111,20 +116,20 @@ test("mcs-api profile: no ServiceImports (automatic), clusterset names in topolo
 });
 
 test("ordering under mocks: a move's destination StatefulSet depends on its source, in both directions", async () => {
-    const there = await runUnderMocks(phase(1), deployedStateOf(phase(0)));
+    const there = await runUnderMocks(phase(1), deployedStateOf(buildPlan(phase(0))));
     assert.ok(there.dependsOn.get("cluster2-mysql-statefulset")!.includes("cluster1-mysql-statefulset"));
     assert.ok(!there.dependsOn.get("cluster1-mysql-statefulset")!.includes("cluster2-mysql-statefulset"));
     // Every StatefulSet waits for every cluster's MCS wiring (a pod's imports and its peers' exports).
     for (const c of ["cluster1", "cluster2", "cluster3"]) {
         for (const w of ["cluster1-mcs", "cluster2-mcs", "cluster3-mcs"]) assert.ok(there.dependsOn.get(`${c}-mysql-statefulset`)!.includes(w), `${c} → ${w}`);
     }
-    const back = await runUnderMocks(phase(0), deployedStateOf(phase(1)));
+    const back = await runUnderMocks(phase(0), deployedStateOf(buildPlan(phase(1))));
     assert.ok(back.dependsOn.get("cluster1-mysql-statefulset")!.includes("cluster2-mysql-statefulset"));
     assert.ok(!back.dependsOn.get("cluster2-mysql-statefulset")!.includes("cluster1-mysql-statefulset"));
 });
 
 test("switchover step: a Job in the new primary's cluster; write Services and topology wait for it", async () => {
-    const run = await runUnderMocks(phase(2), deployedStateOf(phase(1)));
+    const run = await runUnderMocks(phase(2), deployedStateOf(buildPlan(phase(1))));
     const job = objectsOf(run, "cluster2").get("Job/mysql-switchover-0-to-1")!;
     assert.ok(job, "Job in cluster2");
     assert.equal(job.spec.backoffLimit, 0);
@@ -148,16 +153,16 @@ test("switchover step: a Job in the new primary's cluster; write Services and to
     ];
     for (const sel of selectors) assert.ok(!Object.entries(sel).every(([k, v]) => podLabels[k] === v), `Job pods match ${JSON.stringify(sel)}`);
     // The next step has no Job.
-    const after = await runUnderMocks(phase(3), deployedStateOf(phase(2)));
+    const after = await runUnderMocks(phase(3), deployedStateOf(buildPlan(phase(2))));
     assert.ok(!after.resources.some((r) => r.inputs?.kind === "Job"));
 });
 
 test("unsafe step is refused before any resource is registered", async () => {
-    await assert.rejects(() => runUnderMocks(phase(3), deployedStateOf(phase(0))), /a change of primary is a step of its own/);
+    await assert.rejects(() => runUnderMocks(phase(3), deployedStateOf(buildPlan(phase(0)))), /a change of primary is a step of its own/);
 });
 
 test("retire: Job deletes the claims of the retired cluster; its volumes may now leave the stack", async () => {
-    const run = await runUnderMocks(phase(5), deployedStateOf(phase(4)));
+    const run = await runUnderMocks(phase(5), deployedStateOf(buildPlan(phase(4))));
     const job = objectsOf(run, "cluster1").get("Job/mysql-retire")!;
     assert.deepEqual(job.spec.template.spec.containers[0].command.slice(0, 3), ["kubectl", "delete", "persistentvolumeclaims"]);
     assert.ok(objectsOf(run, "cluster1").get("Role/mysql-retire")!.rules[0].resources.includes("persistentvolumeclaims"));
@@ -203,4 +208,32 @@ test("property: any valid config deploys under mocks, each cluster's StatefulSet
         }),
         { numRuns: 25 },
     );
+});
+
+test("first deployment with primary: 1 in one cluster: the primary starts without waiting for a lower ordinal (no ordered start-up deadlock)", async () => {
+    const raw = rawOf(STACK_FILES[0]);
+    const cfg = parseStackConfig({ ...raw, primary: 1 });
+    const run = await runUnderMocks(cfg);
+    const sts = objectsOf(run, "cluster1").get("StatefulSet/mysql")!;
+    // OrderedReady would create mysql-1 only once mysql-0 is Ready, and mysql-0 (a replica) waits for a donor.
+    assert.equal(sts.spec.podManagementPolicy, "Parallel");
+    assert.equal(sts.spec.updateStrategy.type, "RollingUpdate", "updates stay one pod at a time");
+    const table: string = run.outputs.step.table;
+    assert.match(table, /^1\s+mysql-1\s+cluster1\s+primary\s+initialised empty as the primary, first; every replica waits for it$/m);
+    assert.match(table, /^0\s+mysql-0\s+cluster1\s+replica\s+created; seeds from mysql-1 once the primary is Ready$/m);
+});
+
+test("rolling under mocks: the primary's cluster gets a partition; the switchover step restarts the old primary only after the Job", async () => {
+    const v = { ...rawOf(STACK_FILES[0]), mysql: { ...rawOf(STACK_FILES[0]).mysql, version: "11.4" } };
+    const before = deployedStateOf(buildPlan(parseStackConfig(rawOf(STACK_FILES[0]))));
+    const roll = await runUnderMocks(parseStackConfig(v), before);
+    const sts = objectsOf(roll, "cluster1").get("StatefulSet/mysql")!;
+    assert.deepEqual(sts.spec.updateStrategy, { type: "RollingUpdate", rollingUpdate: { partition: 1 } });
+    assert.equal(sts.spec.template.spec.containers[0].image, "mariadb:11.4");
+    const rolled = roll.outputs.migrationState;
+    assert.deepEqual(rolled.pending, [0]);
+    const sw = await runUnderMocks(parseStackConfig({ ...v, primary: 1 }), rolled);
+    const after = objectsOf(sw, "cluster1").get("StatefulSet/mysql")!;
+    assert.deepEqual(after.spec.updateStrategy, { type: "RollingUpdate" });
+    assert.ok(sw.dependsOn.get("cluster1-mysql-statefulset")!.includes("switchover-job"), JSON.stringify(sw.dependsOn.get("cluster1-mysql-statefulset")));
 });

@@ -7,6 +7,7 @@ import { spawnSync } from "child_process";
 import * as YAML from "yaml";
 import { parseStackConfig } from "../../components/config";
 import { deployedStateOf } from "../../components/step";
+import { buildPlan } from "../../components/plan";
 import { ROOT, STACK_FILES, rawOf } from "../helpers/configs";
 import { validateObject } from "../helpers/k8sSchema";
 import { objectsOf, runUnderMocks } from "../helpers/mockProgram";
@@ -64,7 +65,7 @@ test("between consecutive phases: Pulumi names and immutable StatefulSet fields 
     let prevCfg;
     for (const file of STACK_FILES) {
         const cfg = parseStackConfig(rawOf(file));
-        const run = await runUnderMocks(cfg, prevCfg ? deployedStateOf(prevCfg) : undefined);
+        const run = await runUnderMocks(cfg, prevCfg ? deployedStateOf(buildPlan(prevCfg)) : undefined);
         if (prevRun) {
             const byName = (r: typeof run) => new Map(r.resources.filter((x) => x.type.startsWith("kubernetes:")).map((x) => [x.name, x]));
             const before = byName(prevRun);

@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fc from "fast-check";
-import { ConfigError, StackConfig, parseStackConfig } from "../../components/config";
-import { DeployedState, Step, TransitionError, deployedStateOf, planStep, stepTable } from "../../components/step";
+import { ConfigError, parseStackConfig } from "../../components/config";
+import { Plan, buildPlan } from "../../components/plan";
+import { DeployedState, GUARDS, Step, TransitionError, deployedStateOf, parseDeployedState, planStep, stepTable } from "../../components/step";
 import { STACK_FILES, rawOf } from "../helpers/configs";
 
 const clusters = {
@@ -10,15 +11,16 @@ const clusters = {
     c2: { nodes: ["c2-1", "c2-2", "c2-3"], storage: { localPath: "/data/mysql" } },
     c3: { nodes: ["c3-1", "c3-2", "c3-3"], storage: { storageClass: "fast" } },
 };
-const cfg = (placement: string[], primary = 0, extra: Record<string, unknown> = {}): StackConfig =>
-    parseStackConfig({ clusters, placement, primary, mysql: { engine: "mariadb" }, ...extra });
+const plan = (raw: unknown): Plan => buildPlan(parseStackConfig(raw));
+const cfg = (placement: string[], primary = 0, extra: Record<string, unknown> = {}): Plan =>
+    plan({ clusters, placement, primary, mysql: { engine: "mariadb" }, ...extra });
 const state = (placement: string[], primary = 0, extra: Record<string, unknown> = {}) => deployedStateOf(cfg(placement, primary, extra));
 
 test("the walk-through in stacks/ is accepted step by step, with the step kinds a user expects", () => {
     let prev: DeployedState | undefined;
     const kinds: string[] = [];
     for (const f of STACK_FILES) {
-        const next = parseStackConfig(rawOf(f));
+        const next = plan(rawOf(f));
         kinds.push(planStep(prev, next).kind);
         prev = deployedStateOf(next);
     }
@@ -26,7 +28,7 @@ test("the walk-through in stacks/ is accepted step by step, with the step kinds 
 });
 
 // [description, previous state, next config, expected refusal]
-const refused: [string, DeployedState, StackConfig, RegExp][] = [
+const refused: [string, DeployedState, Plan, RegExp][] = [
     ["two ordinals move at once", state(["c1", "c1", "c1"]), cfg(["c1", "c2", "c2"]),
         /^mysql-multicluster:placement: 2 ordinals change cluster in one step \(1: c1→c2, 2: c1→c2\); at most 1 per step \(migration\.maxMovesPerStep\)\. Next safe step: placement \[c1, c1, c2\]$/],
     ["the primary's ordinal moves", state(["c1", "c1"]), cfg(["c2", "c1"]),
@@ -36,11 +38,11 @@ const refused: [string, DeployedState, StackConfig, RegExp][] = [
     ["primary changes while scaling", state(["c1", "c1"]), cfg(["c1", "c1", "c1"], 1), /a change of primary is a step of its own/],
     ["switch to an ordinal that does not run yet", state(["c1"]), cfg(["c1", "c1"], 1), /^mysql-multicluster:primary: 1 does not run yet/],
     ["scale and move together", state(["c1", "c1"]), cfg(["c1", "c2", "c2"]), /scaling is a step of its own\. Next safe step: placement \[c1, c1, c2\]$/],
-    ["engine changes", state(["c1"]), parseStackConfig({ clusters, placement: ["c1"], mysql: { engine: "mysql" } }), /^mysql-multicluster:mysql\.engine: "mysql" changes the deployed "mariadb"/],
-    ["namespace changes", state(["c1"]), parseStackConfig({ clusters, placement: ["c1"], mysql: { engine: "mariadb", namespace: "other" } }), /^mysql-multicluster:mysql\.namespace:/],
-    ["a cluster with data is dropped without retiring it", state(["c2"], 0), parseStackConfig({ clusters: { c2: clusters.c2, c3: clusters.c3 }, placement: ["c2"], mysql: { engine: "mariadb" } }),
+    ["engine changes", state(["c1"]), plan({ clusters, placement: ["c1"], mysql: { engine: "mysql" } }), /^mysql-multicluster:mysql\.engine: "mysql" changes the deployed "mariadb"/],
+    ["namespace changes", state(["c1"]), plan({ clusters, placement: ["c1"], mysql: { engine: "mariadb", namespace: "other" } }), /^mysql-multicluster:mysql\.namespace:/],
+    ["a cluster with data is dropped without retiring it", state(["c2"], 0), plan({ clusters: { c2: clusters.c2, c3: clusters.c3 }, placement: ["c2"], mysql: { engine: "mariadb" } }),
         /^mysql-multicluster:clusters: cluster "c1" was removed but never retired.*set retire: \[c1\]/],
-    ["storage class changes under running pods", state(["c3"]), parseStackConfig({ clusters: { ...clusters, c3: { ...clusters.c3, storage: { storageClass: "slow" } } }, placement: ["c3"], mysql: { engine: "mariadb" } }),
+    ["storage class changes under running pods", state(["c3"]), plan({ clusters: { ...clusters, c3: { ...clusters.c3, storage: { storageClass: "slow" } } }, placement: ["c3"], mysql: { engine: "mariadb" } }),
         /^mysql-multicluster:clusters\.c3\.storage: storage class "slow" changes the deployed "fast"/],
 ];
 for (const [name, prev, next, re] of refused) {
@@ -54,7 +56,24 @@ for (const [name, prev, next, re] of refused) {
     });
 }
 
-const accepted: [string, DeployedState | undefined, StackConfig, Step["kind"]][] = [
+test("the rules are named guards; each refusal above comes from one of them", () => {
+    const names = GUARDS.map((g) => g.name);
+    assert.equal(new Set(names).size, names.length);
+    for (const [, prev, next] of refused) {
+        const hits = GUARDS.filter((g) => g.check(prev, next) !== undefined).map((g) => g.name);
+        assert.ok(hits.length >= 1, `no guard refuses ${JSON.stringify(next.placement)}`);
+    }
+});
+
+test("deployed state: read back through its schema; anything else is one line", () => {
+    const s = state(["c1", "c2"]);
+    assert.deepEqual(parseDeployedState(JSON.parse(JSON.stringify(s))), s);
+    assert.equal(parseDeployedState(undefined), undefined);
+    assert.throws(() => parseDeployedState({ ...s, primary: "zero" }), /^TransitionError: stack output migrationState is not readable/);
+    assert.throws(() => parseDeployedState({ ...s, storageClasses: null }), TransitionError);
+});
+
+const accepted: [string, DeployedState | undefined, Plan, Step["kind"]][] = [
     ["first deployment", undefined, cfg(["c1", "c1"]), "initial"],
     ["nothing changes", state(["c1", "c1"]), cfg(["c1", "c1"]), "unchanged"],
     ["one replica moves", state(["c1", "c1"]), cfg(["c1", "c2"]), "move"],
@@ -63,7 +82,7 @@ const accepted: [string, DeployedState | undefined, StackConfig, Step["kind"]][]
     ["scale down at the tail", state(["c1", "c1", "c2"]), cfg(["c1", "c1"]), "scale"],
     ["two moves with maxMovesPerStep 2", state(["c1", "c1", "c1"]), cfg(["c1", "c2", "c2"], 0, { migration: { maxMovesPerStep: 2 } }), "move"],
     ["retire an emptied cluster", state(["c2", "c2"]), cfg(["c2", "c2"], 0, { retire: ["c1"] }), "retire"],
-    ["drop a retired cluster", state(["c2"], 0, { retire: ["c1"] }), parseStackConfig({ clusters: { c2: clusters.c2, c3: clusters.c3 }, placement: ["c2"], mysql: { engine: "mariadb" } }), "config"],
+    ["drop a retired cluster", state(["c2"], 0, { retire: ["c1"] }), plan({ clusters: { c2: clusters.c2, c3: clusters.c3 }, placement: ["c2"], mysql: { engine: "mariadb" } }), "config"],
 ];
 for (const [name, prev, next, kind] of accepted) {
     test(`accepted: ${name}`, () => assert.equal(planStep(prev, next).kind, kind));
@@ -78,9 +97,10 @@ test("ordering: the source shrinks before the destination grows, in both directi
     assert.equal(back.applyOrder[0], "c2");
 });
 
-test("the step table names ordinal, from → to, role, action and donor", () => {
+test("the step table names ordinal, member, from -> to, role, what happens and the donor; Kubernetes apart", () => {
     const t = stepTable(planStep(state(["c1", "c1"]), cfg(["c1", "c2"])));
-    assert.match(t, /^1\s+c1 → c2\s+replica\s+move, seed from mysql-0\.c1\.mysql\.mysql\.svc\.clusterset\.local$/m);
+    assert.match(t, /^1\s+mysql-1\s+c1 -> c2\s+replica\s+moves: stops in c1, then starts in c2; seeds from mysql-0$/m);
+    assert.match(t, /^changes \(Kubernetes, apply order: c1 -> c2 -> c3\):$/m);
     assert.match(t, /c2: waits for c1 to scale down first/);
     const s = stepTable(planStep(state(["c1", "c2"]), cfg(["c1", "c2"], 1)));
     assert.match(s, /Job mysql-switchover-0-to-1/);
@@ -115,7 +135,7 @@ test("property: random sequences of edits — every accepted step keeps one prim
                 if (e.kind === "scale-up") p.push(names[e.b % 3]);
                 if (e.kind === "scale-down" && p.length > 1) p.pop();
                 if (e.kind === "primary-move") p[primary] = names[e.b % 3];
-                let next: StackConfig;
+                let next: Plan;
                 try {
                     next = cfg(p, primary);
                 } catch (err) {

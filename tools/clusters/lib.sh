@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # settings used by up.sh and down.sh
 # Shared settings for tools/clusters/{up,down}.sh (sourced, not executed).
 # Three single-node-control-plane clusters on 127.0.0.1, each with its own
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and a KWOK

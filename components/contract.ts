@@ -1,0 +1,116 @@
+/**
+ * The contract between the program and the data-plane scripts (docs/dataplane-contract.md): where things
+ * are mounted, ports, users, secret keys, labels, the container environment, Service ports and how a
+ * container runs a script. The scripts read only what is written here (test/unit/contract.test.ts).
+ */
+import { ClusterPlan, Plan, Topology } from "./plan";
+import { ServiceRole, objectNames } from "./naming";
+
+/** Where things are mounted in every container. */
+export const PATHS = {
+    data: "/var/lib/mysql",
+    scripts: "/opt/mmc",
+    baseConf: "/etc/mmc/base",
+    topology: "/etc/mmc/topology",
+    conf: "/etc/mmc/conf.d",
+    run: "/var/run/mysqld",
+} as const;
+export const PORTS = { mysql: 3306, donor: 3307 } as const;
+export const SECRET_KEYS = { root: "root-password", replication: "replication-password", seed: "seed-password", admin: "admin-password" } as const;
+export const USERS = { replication: "repl", seed: "seed", admin: "mmc_admin" } as const;
+/** Keys of the ConfigMaps `<set>-config` and `<set>-topology`. */
+export const CONFIG_KEYS = { baseConf: "my.cnf", topology: "topology.env" } as const;
+
+/** Labels every object carries; `selectorLabels` is the immutable StatefulSet selector. */
+export function selectorLabels(set: string): Record<string, string> {
+    return { "app.kubernetes.io/name": "mysql", "app.kubernetes.io/instance": set };
+}
+export function commonLabels(set: string, component: string): Record<string, string> {
+    return { ...selectorLabels(set), "app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "mysql-multicluster" };
+}
+/** What Services and the PDB select: database pods only, never a Job's pods. */
+export function databaseSelector(set: string): Record<string, string> {
+    return { ...selectorLabels(set), "app.kubernetes.io/component": "database" };
+}
+/** Labels of a Job's pods: outside the set's selector, so no Service, PDB or StatefulSet ever matches them. */
+export function jobPodLabels(set: string, component: string): Record<string, string> {
+    return { "app.kubernetes.io/name": "mysql-multicluster-job", "app.kubernetes.io/instance": set, "app.kubernetes.io/component": component };
+}
+
+/** A container command: the script loads its inputs and the topology file itself (lib-env.sh). */
+export function scriptCommand(script: string, ...args: string[]): string[] {
+    return ["bash", `${PATHS.scripts}/${script}`, ...args];
+}
+
+/** The ports each Service role exposes (the headless one also carries the donor stream). */
+export function servicePorts(role: ServiceRole, engine: Plan["engine"]) {
+    const ports: { name: string; port: number; targetPort: string; protocol: string }[] = [
+        { name: "mysql", port: PORTS.mysql, targetPort: "mysql", protocol: "TCP" },
+    ];
+    if (role === "headless" && engine === "mariadb") ports.push({ name: "donor", port: PORTS.donor, targetPort: "donor", protocol: "TCP" });
+    return ports;
+}
+
+function secretEnv(name: string, secret: string, key: string) {
+    return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
+}
+
+/** The environment every container gets: stable across phases (topology comes from the file). */
+export function containerEnv(plan: Plan, cluster: ClusterPlan) {
+    const names = objectNames(plan.set);
+    const plain: Record<string, string> = {
+        MMC_ENGINE: plan.engine,
+        MMC_CLUSTER: cluster.name,
+        MMC_PORT: String(PORTS.mysql),
+        MMC_DONOR_PORT: String(PORTS.donor),
+        MMC_SERVER_ID_BASE: String(plan.serverIdBase),
+        MMC_GTID_DOMAIN_ID: String(plan.gtidDomainId),
+        MMC_DATADIR: PATHS.data,
+        MMC_CONF_DIR: PATHS.conf,
+        MMC_BASE_CONF: `${PATHS.baseConf}/${CONFIG_KEYS.baseConf}`,
+        MMC_TOPOLOGY_FILE: `${PATHS.topology}/${CONFIG_KEYS.topology}`,
+        MMC_RUN_DIR: PATHS.run,
+        MMC_SEMI_SYNC: plan.semiSync ? "on" : "off",
+        MMC_MAX_LAG_SECONDS: String(plan.maxLagSeconds),
+        MMC_REPL_USER: USERS.replication,
+        MMC_SEED_USER: USERS.seed,
+        MMC_ADMIN_USER: USERS.admin,
+    };
+    return [
+        { name: "MMC_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        ...Object.entries(plain).map(([name, value]) => ({ name, value })),
+        secretEnv("MMC_ROOT_PASSWORD", names.secret, SECRET_KEYS.root),
+        secretEnv("MMC_REPL_PASSWORD", names.secret, SECRET_KEYS.replication),
+        secretEnv("MMC_SEED_PASSWORD", names.secret, SECRET_KEYS.seed),
+        secretEnv("MMC_ADMIN_PASSWORD", names.secret, SECRET_KEYS.admin),
+    ];
+}
+
+/** The topology ConfigMap's `topology.env`: shell-sourceable `KEY='value'` lines. */
+export function topologyEnv(t: Topology): string {
+    const q = (v: string | number) => `'${String(v).replace(/'/g, `'\\''`)}'`;
+    const vars: ReadonlyArray<readonly [string, string | number]> = [
+            ["MMC_PRIMARY_ORDINAL", t.primaryOrdinal],
+            ["MMC_WRITE_HOST", t.writeHost],
+            ["MMC_PEERS", t.peers.map((p) => `${p.ordinal}=${p.host}`).join(" ")],
+            ["MMC_DONORS", t.donors.join(" ")],
+    ];
+    return vars.map(([k, v]) => `${k}=${q(v)}`).join("\n") + "\n";
+}
+
+/**
+ * Inputs the scripts read with a default of their own and the program leaves unset: tuning knobs and
+ * test hooks (the data-plane tests set MMC_BIND_ADDRESS and MMC_REPLICATE_ONCE). Every other `MMC_*`
+ * name a script reads is provided above or by a Job (test/unit/contract.test.ts keeps both sides equal).
+ */
+export const SCRIPT_DEFAULTED_INPUTS = [
+    "MMC_BIND_ADDRESS",
+    "MMC_COMPONENT",
+    "MMC_DONOR_LOG_COPY_INTERVAL_MS",
+    "MMC_DONOR_PARALLEL",
+    "MMC_REPLICATE_INTERVAL_SECONDS",
+    "MMC_REPLICATE_ONCE",
+    "MMC_SEED_PARALLEL",
+    "MMC_SEED_TIMEOUT_SECONDS",
+    "MMC_SQL_TIMEOUT",
+] as const;

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# shellcheck shell=bash
+# Every difference between MySQL (8.4) and MariaDB (10.11) the data plane knows, in one place: each
+# function is one `case "$MMC_ENGINE"` with an arm per engine (mmc_validate refuses any other value).
+# The other files are engine-neutral. Sourcing defines functions only.
+
+mmc_engine_client() {
+    case "$MMC_ENGINE" in
+        mysql) command -v mysql || echo mysql ;;
+        mariadb) command -v mariadb || command -v mysql || echo mariadb ;;
+    esac
+}
+mmc_engine_server() {
+    case "$MMC_ENGINE" in
+        mysql) command -v mysqld || echo mysqld ;;
+        mariadb) command -v mariadbd || command -v mysqld || echo mariadbd ;;
+    esac
+}
+
+# How an empty replica is seeded: MySQL's CLONE plugin, or MariaDB's mariadb-backup stream (donor.sh).
+mmc_engine_seed_method() {
+    case "$MMC_ENGINE" in
+        mysql) echo clone ;;
+        mariadb) echo stream ;;
+    esac
+}
+
+# Per-pod server settings that name engine variables (init.sh writes them after the base config).
+mmc_engine_identity_config() {
+    local semi=OFF
+    mmc_semi_sync_on && semi=ON
+    case "$MMC_ENGINE" in
+        mysql)
+            echo "loose_rpl_semi_sync_replica_enabled = $semi"
+            ;;
+        mariadb)
+            echo "gtid_domain_id = $MMC_GTID_DOMAIN_ID"
+            echo "rpl_semi_sync_slave_enabled = $semi"
+            ;;
+    esac
+}
+
+# Options of a temporary local server (initialisation, clone): writable, no replication, no network.
+mmc_engine_tmp_server_args() {
+    case "$MMC_ENGINE" in
+        mysql) echo "--skip-replica-start --super-read-only=OFF --read-only=OFF --loose-mysqlx=OFF" ;;
+        mariadb) echo "--skip-slave-start --read-only=OFF" ;;
+    esac
+}
+
+# mmc_engine_initialize DATADIR LOG : creates an empty data directory.
+mmc_engine_initialize() {
+    local dd=$1 log=$2
+    case "$MMC_ENGINE" in
+        mysql)
+            # shellcheck disable=SC2046
+            "$MMC_SERVER" --defaults-file="$MMC_CNF" $(mmc_run_as_args) --datadir="$dd" --initialize-insecure \
+                --super-read-only=OFF --read-only=OFF >"$log" 2>&1
+            ;;
+        mariadb)
+            local installdb
+            installdb=$(command -v mariadb-install-db || command -v mysql_install_db) || return 1
+            # shellcheck disable=SC2046
+            "$installdb" --defaults-file="$MMC_CNF" $(mmc_run_as_args) --datadir="$dd" --skip-test-db \
+                --auth-root-authentication-method=normal >"$log" 2>&1
+            ;;
+    esac
+}
+
+# mmc_sql_bootstrap_root PASSWORD -> SQL (no binlog) that sets root's password and clears the binlog.
+mmc_sql_bootstrap_root() {
+    local pw
+    pw=$(mmc_lit "$1")
+    case "$MMC_ENGINE" in
+        mysql)
+            echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $pw;"
+            echo "RESET BINARY LOGS AND GTIDS;"
+            ;;
+        mariadb)
+            echo "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD($pw) OR unix_socket;"
+            echo "RESET MASTER;"
+            ;;
+    esac
+}
+
+# mmc_sql_clone HOST STAGING -> SQL that clones HOST into STAGING (MySQL only).
+mmc_sql_clone() {
+    case "$MMC_ENGINE" in
+        mysql)
+            echo "SET GLOBAL clone_valid_donor_list = $(mmc_lit "$1:$MMC_PORT");"
+            echo "CLONE INSTANCE FROM $(mmc_lit "$MMC_SEED_USER")@$(mmc_lit "$1"):$MMC_PORT IDENTIFIED BY $(mmc_lit "$MMC_SEED_PASSWORD") DATA DIRECTORY = $(mmc_lit "$2") REQUIRE SSL;"
+            ;;
+        mariadb) mmc_log "MariaDB seeds with the donor stream, not CLONE"; return 1 ;;
+    esac
+}
+
+# mmc_sql_seed_position GTID -> SQL that starts a freshly seeded server's history at the donor's position.
+mmc_sql_seed_position() {
+    case "$MMC_ENGINE" in
+        mysql)
+            # the clone carries gtid_executed itself
+            echo "STOP REPLICA; RESET REPLICA ALL;"
+            ;;
+        mariadb)
+            # binlogs are not part of the copy: start this server's GTID history at the donor's position
+            local sql="STOP SLAVE; RESET SLAVE ALL; RESET MASTER;"
+            [ -n "$1" ] && sql+=" SET GLOBAL gtid_binlog_state = $(mmc_lit "$1"); SET GLOBAL gtid_slave_pos = $(mmc_lit "$1");"
+            echo "$sql"
+            ;;
+    esac
+}
+
+mmc_engine_sql_replica_status() {
+    case "$MMC_ENGINE" in
+        mysql) echo 'SHOW REPLICA STATUS' ;;
+        mariadb) echo 'SHOW SLAVE STATUS' ;;
+    esac
+}
+mmc_sql_start_replica() {
+    case "$MMC_ENGINE" in
+        mysql) echo "START REPLICA;" ;;
+        mariadb) echo "START SLAVE;" ;;
+    esac
+}
+
+# The variable that says "no client may write" (1 after a demotion).
+mmc_sql_read_only_expr() {
+    case "$MMC_ENGINE" in
+        mysql) echo '@@GLOBAL.super_read_only' ;;
+        mariadb) echo '@@GLOBAL.read_only' ;;
+    esac
+}
+# 0 exactly when the server accepts writes (the readiness probe's view).
+mmc_sql_writable_expr() {
+    case "$MMC_ENGINE" in
+        mysql) echo '@@GLOBAL.read_only + @@GLOBAL.super_read_only' ;;
+        mariadb) echo '@@GLOBAL.read_only' ;;
+    esac
+}
+
+# mmc_sql_point_to HOST [slave_pos|current_pos] -> SQL that (re)points this server's channel at HOST.
+mmc_sql_point_to() {
+    local host=$1 mode=${2:-slave_pos}
+    case "$MMC_ENGINE" in
+        mysql)
+            echo "STOP REPLICA;"
+            # A channel left half-written by a crash (error 1201 on CHANGE) is dropped; the GTID position
+            # lives in gtid_executed, not in the channel, so nothing is lost.
+            echo "RESET REPLICA ALL;"
+            echo "CHANGE REPLICATION SOURCE TO SOURCE_HOST = $(mmc_lit "$host"), SOURCE_PORT = $MMC_PORT, SOURCE_USER = $(mmc_lit "$MMC_REPL_USER"), SOURCE_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), SOURCE_AUTO_POSITION = 1, SOURCE_SSL = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400;"
+            echo "START REPLICA;"
+            ;;
+        mariadb)
+            echo "STOP SLAVE;"
+            # As above: the position is gtid_slave_pos (MASTER_USE_GTID), not the channel's files.
+            echo "RESET SLAVE ALL;"
+            echo "CHANGE MASTER TO MASTER_HOST = $(mmc_lit "$host"), MASTER_PORT = $MMC_PORT, MASTER_USER = $(mmc_lit "$MMC_REPL_USER"), MASTER_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), MASTER_USE_GTID = $mode, MASTER_CONNECT_RETRY = 1;"
+            echo "START SLAVE;"
+            ;;
+    esac
+}
+# SQL that makes this server the primary: no channel, semi-sync source on, writable.
+mmc_sql_promote() {
+    local semi=OFF
+    mmc_semi_sync_on && semi=ON
+    case "$MMC_ENGINE" in
+        mysql)
+            echo "STOP REPLICA;"
+            echo "RESET REPLICA ALL;"
+            echo "SET GLOBAL rpl_semi_sync_source_enabled = $semi;"
+            echo "SET GLOBAL super_read_only = OFF;"
+            echo "SET GLOBAL read_only = OFF;"
+            ;;
+        mariadb)
+            echo "STOP SLAVE;"
+            echo "RESET SLAVE ALL;"
+            echo "SET GLOBAL rpl_semi_sync_master_enabled = $semi;"
+            echo "SET GLOBAL read_only = OFF;"
+            ;;
+    esac
+}
+# SQL that stops writes on this server (clients of the application are cut off by the caller).
+mmc_sql_demote() {
+    case "$MMC_ENGINE" in
+        mysql) echo "SET GLOBAL super_read_only = ON;" ;;
+        mariadb) echo "SET GLOBAL read_only = ON;" ;;
+    esac
+}
+# SQL that makes a demoted primary writable again (the switchover's rollback).
+mmc_sql_writable_again() {
+    case "$MMC_ENGINE" in
+        mysql) echo "SET GLOBAL super_read_only = OFF; SET GLOBAL read_only = OFF;" ;;
+        mariadb) echo "SET GLOBAL read_only = OFF;" ;;
+    esac
+}
+# The server's GTID position as one SQL expression (what it has written, or applied).
+mmc_sql_gtid_expr() {
+    case "$MMC_ENGINE" in
+        mysql) echo "REPLACE(@@GLOBAL.gtid_executed, '\n', '')" ;;
+        mariadb) echo "@@GLOBAL.gtid_binlog_pos" ;;
+    esac
+}
+mmc_sql_gtid_pos() { echo "SELECT $(mmc_sql_gtid_expr);"; }
+# SQL returning 0 when GTID set/position POS has been applied within TIMEOUT seconds.
+mmc_sql_gtid_wait() {
+    case "$MMC_ENGINE" in
+        mysql) echo "SELECT WAIT_FOR_EXECUTED_GTID_SET($(mmc_lit "$1"), $2);" ;;
+        mariadb) echo "SELECT MASTER_GTID_WAIT($(mmc_lit "$1"), $2);" ;;
+    esac
+}
+
+# mmc_engine_ahead_of_primary CREDFILE HOST : status 0 when this replica is strictly ahead of HOST
+# (then HOST lost data: never re-seed from it).
+mmc_engine_ahead_of_primary() {
+    local cred=$1 host=$2 theirs mine
+    case "$MMC_ENGINE" in
+        mysql)
+            theirs=$(mmc_qr "$cred" "$host" 'SELECT @@GLOBAL.gtid_executed' | tr -d '\n') || return 1
+            mine=$(mmc_q 'SELECT @@GLOBAL.gtid_executed' | tr -d '\n') || return 1
+            [ "$(mmc_q "SELECT GTID_SUBSET($(mmc_lit "$theirs"), $(mmc_lit "$mine")) AND NOT GTID_SUBSET($(mmc_lit "$mine"), $(mmc_lit "$theirs"))")" = 1 ]
+            ;;
+        mariadb)
+            theirs=$(mmc_qr "$cred" "$host" 'SELECT @@GLOBAL.gtid_binlog_pos') || return 1
+            mine=$(mmc_q 'SELECT @@GLOBAL.gtid_slave_pos') || return 1
+            [ "$(mmc_gtid_seq "$mine" "$MMC_GTID_DOMAIN_ID")" -gt "$(mmc_gtid_seq "$theirs" "$MMC_GTID_DOMAIN_ID")" ]
+            ;;
+    esac
+}
+
+# Users the data plane needs (least privilege); run on the primary, replicated to every member.
+mmc_sql_users() {
+    local repl_pw seed_pw admin_pw ru su au
+    repl_pw=$(mmc_lit "$MMC_REPL_PASSWORD")
+    seed_pw=$(mmc_lit "$MMC_SEED_PASSWORD")
+    admin_pw=$(mmc_lit "$MMC_ADMIN_PASSWORD")
+    ru=$(mmc_lit "$MMC_REPL_USER")
+    su=$(mmc_lit "$MMC_SEED_USER")
+    au=$(mmc_lit "$MMC_ADMIN_USER")
+    case "$MMC_ENGINE" in
+        mysql)
+            cat <<SQL
+CREATE USER IF NOT EXISTS $ru@'%' IDENTIFIED BY $repl_pw;
+ALTER USER $ru@'%' IDENTIFIED BY $repl_pw;
+GRANT REPLICATION SLAVE ON *.* TO $ru@'%';
+CREATE USER IF NOT EXISTS $su@'%' IDENTIFIED BY $seed_pw;
+ALTER USER $su@'%' IDENTIFIED BY $seed_pw;
+GRANT BACKUP_ADMIN, REPLICATION CLIENT ON *.* TO $su@'%';
+CREATE USER IF NOT EXISTS $au@'%' IDENTIFIED BY $admin_pw;
+ALTER USER $au@'%' IDENTIFIED BY $admin_pw;
+GRANT REPLICATION CLIENT, PROCESS ON *.* TO $au@'%';
+GRANT SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN ON *.* TO $au@'%';
+SQL
+            ;;
+        mariadb)
+            # password hashes are computed first so no clear-text password reaches the binary log
+            local rh sh ah
+            rh=$(mmc_q "SELECT PASSWORD($repl_pw)") || return 1
+            sh=$(mmc_q "SELECT PASSWORD($seed_pw)") || return 1
+            ah=$(mmc_q "SELECT PASSWORD($admin_pw)") || return 1
+            cat <<SQL
+CREATE USER IF NOT EXISTS $ru@'%' IDENTIFIED BY PASSWORD '$rh';
+ALTER USER $ru@'%' IDENTIFIED BY PASSWORD '$rh';
+GRANT REPLICATION SLAVE ON *.* TO $ru@'%';
+CREATE USER IF NOT EXISTS $su@'localhost' IDENTIFIED BY PASSWORD '$sh';
+ALTER USER $su@'localhost' IDENTIFIED BY PASSWORD '$sh';
+GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO $su@'localhost';
+CREATE USER IF NOT EXISTS $au@'%' IDENTIFIED BY PASSWORD '$ah';
+ALTER USER $au@'%' IDENTIFIED BY PASSWORD '$ah';
+GRANT RELOAD, READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG MONITOR, SLAVE MONITOR, PROCESS ON *.* TO $au@'%';
+SQL
+            ;;
+    esac
+}

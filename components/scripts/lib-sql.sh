@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# shellcheck shell=bash
+# Client invocation and credentials. Secrets never reach a command line or a log: passwords go to
+# clients through private option files (in the process's MMC_TMP), to SQL through stdin.
+# Sourcing defines functions only.
+
+# Option-file value: double-quoted, backslashes and quotes escaped.
+mmc_optquote() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
+
+# SQL string literal (single quotes, backslashes escaped).
+mmc_lit() { local s=${1//\\/\\\\}; s=${s//\'/\\\'}; printf "'%s'" "$s"; }
+
+# mmc_cred_file NAME USER PASSWORD -> path of a mode-0600 option file ([client] and [mariadb-backup])
+# in MMC_TMP, named after NAME (so callers in subshells and the parent share it).
+mmc_cred_file() {
+    local f="${MMC_TMP:?mmc_tmp_init was not called}/cred-$1.cnf" g
+    (
+        umask 077
+        for g in client mariadb-backup; do
+            printf '[%s]\nuser=%s\npassword=%s\n' "$g" "$2" "$(mmc_optquote "$3")"
+        done >"$f"
+    ) || { mmc_log "cannot write a credential file in $MMC_TMP"; return 1; }
+    echo "$f"
+}
+mmc_root_cred() { mmc_cred_file root root "$MMC_ROOT_PASSWORD"; }
+mmc_admin_cred() { mmc_cred_file admin "$MMC_ADMIN_USER" "$MMC_ADMIN_PASSWORD"; }
+mmc_repl_cred() { mmc_cred_file repl "$MMC_REPL_USER" "$MMC_REPL_PASSWORD"; }
+mmc_seed_cred() { mmc_cred_file seed "$MMC_SEED_USER" "$MMC_SEED_PASSWORD"; }
+
+# mmc_sql_local [client args...] : SQL on stdin, root over the local socket; tab-separated, no headers.
+mmc_sql_local() {
+    local cred
+    cred=$(mmc_root_cred) || return 1
+    timeout "${MMC_SQL_TIMEOUT:-20}" "$MMC_CLIENT" --defaults-extra-file="$cred" --socket="$MMC_SOCKET" \
+        --protocol=socket --connect-timeout=5 -N -B "$@"
+}
+mmc_q() { printf '%s\n' "$1" | mmc_sql_local; }
+# mmc_sql_remote CREDFILE HOST [client args...] : SQL on stdin.
+mmc_sql_remote() {
+    local cred=$1 host=$2
+    shift 2
+    timeout "${MMC_SQL_TIMEOUT:-20}" "$MMC_CLIENT" --defaults-extra-file="$cred" -h "$host" -P "$MMC_PORT" \
+        --protocol=tcp --connect-timeout=3 -N -B "$@"
+}
+mmc_qr() { printf '%s\n' "$3" | mmc_sql_remote "$1" "$2"; }
+
+# Client output with any password literal replaced: the client echoes a failed statement.
+mmc_redact() { sed -E "s/((PASSWORD|IDENTIFIED BY)[[:space:]]*=?[[:space:]]*)'([^'\\\\]|\\\\.)*'/\\1'<redacted>'/Ig"; }
+
+mmc_local_alive() { mmc_q 'SELECT 1' >/dev/null 2>&1; }
+
+# Replica status (`SHOW ... STATUS\G` output on stdin) as "key<TAB>value" lines with engine-neutral
+# keys; empty when no channel. Keys: host io sql lag io_errno io_error sql_errno sql_error
+mmc_replica_status_filter() {
+    awk '
+        BEGIN {
+            map["Master_Host"]="host"; map["Source_Host"]="host"
+            map["Slave_IO_Running"]="io"; map["Replica_IO_Running"]="io"
+            map["Slave_SQL_Running"]="sql"; map["Replica_SQL_Running"]="sql"
+            map["Seconds_Behind_Master"]="lag"; map["Seconds_Behind_Source"]="lag"
+            map["Last_IO_Errno"]="io_errno"; map["Last_IO_Error"]="io_error"
+            map["Last_SQL_Errno"]="sql_errno"; map["Last_SQL_Error"]="sql_error"
+        }
+        /^\*+ .* row \*+$/ { next }
+        {
+            i = index($0, ":"); if (i == 0) next
+            k = $0; sub(/^[ \t]+/, "", k); k = substr(k, 1, index(k, ":") - 1)
+            v = substr($0, i + 1); sub(/^ /, "", v)
+            if (k in map) printf "%s\t%s\n", map[k], v
+        }'
+}
+# mmc_replica_status [CREDFILE HOST] : prints the filtered status of a remote server, or of the
+# local one without arguments; status 1 when the server cannot be asked.
+mmc_replica_status() {
+    if [ $# -eq 2 ]; then
+        mmc_engine_sql_replica_status | mmc_sql_remote "$1" "$2" -E --column-names | mmc_replica_status_filter
+    else
+        mmc_engine_sql_replica_status | mmc_sql_local -E --column-names | mmc_replica_status_filter
+    fi
+}
+# mmc_field KEY STATUS -> the value of KEY in "key<TAB>value" lines (empty when absent).
+mmc_field() {
+    local k v
+    while IFS=$'\t' read -r k v; do
+        if [ "$k" = "$1" ]; then printf '%s\n' "$v"; return 0; fi
+    done <<<"$2"
+    return 0
+}
+
+# Highest seq_no of domain D in a GTID position string (MariaDB "d-s-n,...").
+mmc_gtid_seq() {
+    local pos=$1 dom=$2 g
+    local IFS=,
+    for g in $pos; do
+        g=${g// /}
+        if [ "${g%%-*}" = "$dom" ]; then echo "${g##*-}"; return; fi
+    done
+    echo 0
+}
+
+# Accounts whose connections a demotion keeps (everything else is an application session).
+mmc_system_users_sql_list() {
+    printf "%s, %s, %s, 'root', 'system user', 'event_scheduler'" "$(mmc_lit "$MMC_REPL_USER")" "$(mmc_lit "$MMC_SEED_USER")" "$(mmc_lit "$MMC_ADMIN_USER")"
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# shellcheck shell=bash
+# The seed stream (MariaDB): the donor protocol of donor.sh, client side, and what both sides share:
+# HMAC-SHA256 built from `openssl dgst` with keys never on a command line, nonces, session keys,
+# AES-256-CTR encryption (encrypt-then-MAC). Sourcing defines functions only.
+
+mmc_hex() { od -An -v -tx1 | tr -d ' \n'; }
+mmc_hex_to_esc() { local h=$1 i out=""; for ((i = 0; i < ${#h}; i += 2)); do out+="\\x${h:i:2}"; done; printf '%s' "$out"; }
+# mmc_pad_esc KEY PADBYTE -> printf escape string of (key padded to 64 bytes) XOR pad
+mmc_pad_esc() {
+    local key=$1 pad=$2 khex i b out=""
+    if [ "${#key}" -gt 64 ]; then
+        khex=$(printf '%s' "$key" | openssl dgst -sha256 -binary | mmc_hex)
+    else
+        khex=$(printf '%s' "$key" | mmc_hex)
+    fi
+    for ((i = 0; i < 128; i += 2)); do
+        b=0
+        if [ "$i" -lt "${#khex}" ]; then b=$((16#${khex:i:2})); fi
+        out+=$(printf '\\x%02x' $((b ^ pad)))
+    done
+    printf '%s' "$out"
+}
+# mmc_hmac_outer KEY INNER_HEX -> hex of the outer hash
+mmc_hmac_outer() {
+    local opad
+    opad=$(mmc_pad_esc "$1" $((0x5c)))
+    # shellcheck disable=SC2059
+    { printf "$opad"; printf "$(mmc_hex_to_esc "$2")"; } | openssl dgst -sha256 -binary | mmc_hex
+}
+# mmc_hmac KEY MESSAGE -> hex
+mmc_hmac() {
+    local ipad inner
+    ipad=$(mmc_pad_esc "$1" $((0x36)))
+    # shellcheck disable=SC2059
+    inner=$( { printf "$ipad"; printf '%s' "$2"; } | openssl dgst -sha256 -binary | mmc_hex)
+    mmc_hmac_outer "$1" "$inner"
+}
+
+# Streaming HMAC without an extra copy of the data: mmc_hmac_open KEY DIR opens descriptor 7 (in
+# the caller's shell); whatever is written to it is MACed (`tee /dev/fd/7` in a pipeline).
+# mmc_hmac_close closes it (caller's shell); mmc_hmac_tag KEY DIR then prints the tag.
+mmc_hmac_open() {
+    local key=$1 dir=$2
+    rm -f "$dir/hmac.fifo" "$dir/hmac.inner" "$dir/hmac.failed"
+    mkfifo "$dir/hmac.fifo" || return 1
+    (openssl dgst -sha256 -binary <"$dir/hmac.fifo" >"$dir/hmac.inner.tmp" && mv -f "$dir/hmac.inner.tmp" "$dir/hmac.inner" \
+        || : >"$dir/hmac.failed") &
+    exec 7>"$dir/hmac.fifo"
+    # shellcheck disable=SC2059
+    printf "$(mmc_pad_esc "$key" $((0x36)))" >&7
+}
+mmc_hmac_close() { exec 7>&-; }
+mmc_hmac_tag() { # KEY DIR -> hex tag of what went through descriptor 7; status 1 if it failed
+    local key=$1 dir=$2 i inner
+    for ((i = 0; i < 600; i++)); do
+        [ -f "$dir/hmac.inner" ] || [ -f "$dir/hmac.failed" ] && break
+        sleep 0.05
+    done
+    [ -f "$dir/hmac.inner" ] || return 1
+    inner=$(mmc_hex <"$dir/hmac.inner")
+    [ "${#inner}" = 64 ] || return 1
+    mmc_hmac_outer "$key" "$inner"
+}
+mmc_nonce() { head -c 16 /dev/urandom | mmc_hex; }
+
+# Session secrets of a stream (donor nonce NS, client nonce NC), derived from the seed secret.
+mmc_stream_encpass() { mmc_hmac "$MMC_SEED_PASSWORD" "mmc-enc|$1|$2"; }
+mmc_stream_mackey() { mmc_hmac "$MMC_SEED_PASSWORD" "mmc-mac|$1|$2"; }
+mmc_client_proof() { mmc_hmac "$MMC_SEED_PASSWORD" "mmc-client|$1|$2|$3"; } # NS NC CMD
+mmc_donor_proof() { mmc_hmac "$MMC_SEED_PASSWORD" "mmc-donor|$1|$2|$3"; }   # NS NC CMD
+# mmc_stream_cipher [-d] NS ENCPASS : AES-256-CTR stdin -> stdout, the passphrase on a descriptor.
+mmc_stream_cipher() {
+    local dec=()
+    if [ "$1" = -d ]; then dec=(-d); shift; fi
+    openssl enc "${dec[@]}" -bufsize 1048576 -aes-256-ctr -pbkdf2 -iter 1 -md sha256 -S "${1:0:16}" -pass fd:3 3< <(printf '%s\n' "$2")
+}
+
+# mmc_donor_session HOST CMD [STAGING]: authenticated conversation with donor.sh (protocol there).
+#   status   -> prints "<ready|notready> <primary|replica>"
+#   mac:<ns> -> prints the tag the donor kept for seed session ns
+#   seed     -> unpacks a verified stream into STAGING
+# Status 1: unreachable or broken stream; 3: the donor answered but the handshake failed.
+mmc_donor_session() {
+    local host=$1 cmd=$2 staging=${3:-} magic ver ns ready role ok dmac nc result
+    local rfd wfd cpid
+    coproc DONOR { exec socat -b 262144 -T 60 - "TCP:$host:$MMC_DONOR_PORT,connect-timeout=5" 2>/dev/null; }
+    cpid=$DONOR_PID
+    # private copies: coproc descriptors are not inherited by the pipeline below
+    exec {rfd}<&"${DONOR[0]}" {wfd}>&"${DONOR[1]}"
+    if ! read -r -t 10 -u "$rfd" magic ver ns ready role || [ "$magic" != MMC-DONOR ] || [ "$ver" != 1 ]; then
+        kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; return 1
+    fi
+    nc=$(mmc_nonce)
+    printf '%s %s %s\n' "$cmd" "$nc" "$(mmc_client_proof "$ns" "$nc" "$cmd")" >&"$wfd"
+    if ! read -r -t 10 -u "$rfd" ok dmac || [ "$ok" != OK ]; then
+        mmc_log "donor $host refused $cmd (${ok:-no answer} ${dmac:-})"
+        kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; return 3
+    fi
+    if [ "$dmac" != "$(mmc_donor_proof "$ns" "$nc" "$cmd")" ]; then
+        mmc_log "donor $host failed to prove it knows the seed secret"
+        kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; return 3
+    fi
+    if [ "$cmd" = status ] || [ "${cmd#mac:}" != "$cmd" ]; then
+        if [ "$cmd" = status ]; then result="$ready $role"
+        else read -r -t 40 -u "$rfd" ok result || result=""; fi
+        exec {wfd}>&- {rfd}<&-
+        kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+        printf '%s\n' "$result"
+        return 0
+    fi
+    # seed: AES-256-CTR ciphertext until EOF, MACed as it arrives; the donor's tag is fetched after
+    local dir mackey rc=0 tag want
+    dir=$(mktemp -d "$MMC_TMP/seed.XXXXXX") || return 1
+    mackey=$(mmc_stream_mackey "$ns" "$nc")
+    mmc_hmac_open "$mackey" "$dir" || return 1
+    tee /dev/fd/7 <&"$rfd" \
+        | mmc_stream_cipher -d "$ns" "$(mmc_stream_encpass "$ns" "$nc")" \
+        | mbstream -p "${MMC_SEED_PARALLEL:-4}" -x -C "$staging" || rc=$?
+    mmc_hmac_close
+    tag=$(mmc_hmac_tag "$mackey" "$dir") || rc=1
+    exec {wfd}>&- {rfd}<&-
+    kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+    rm -rf "$dir"
+    if [ "$rc" != 0 ]; then mmc_log "seed stream from $host broke (rc=$rc)"; return 1; fi
+    want=$(mmc_donor_session "$host" "mac:$ns") || { mmc_log "could not fetch the integrity tag from $host"; return 1; }
+    if [ "$tag" != "$want" ]; then
+        mmc_log "seed stream from $host failed its integrity check (truncated or tampered)"
+        return 1
+    fi
+    return 0
+}

@@ -1,0 +1,56 @@
+import { StackConfig } from "./config";
+
+/**
+ * The static server config shipped in `<set>-config`: the one owner of every setting that is the
+ * same for every pod. The scripts add only per-pod identity and locations (server_id, report_host,
+ * gtid_domain_id, datadir, socket, port), read after this file.
+ */
+export function baseServerConfig(engine: StackConfig["mysql"]["engine"]): string {
+    const common = [
+        "skip_name_resolve = ON",
+        "bind_address = 0.0.0.0",
+        "log_bin = mysql-bin",
+        "log_bin_index = mysql-bin.index",
+        "relay_log = relay-bin",
+        "relay_log_index = relay-bin.index",
+        "relay_log_recovery = ON",
+        "sync_binlog = 1",
+        "innodb_flush_log_at_trx_commit = 1",
+        "max_connections = 500",
+        "binlog_expire_logs_seconds = 604800",
+        // every server starts read-only; replicate.sh decides who may write (never two writers)
+        "read_only = ON",
+    ];
+    switch (engine) {
+        case "mariadb":
+            return [
+                "[mariadb]",
+                ...common,
+                "binlog_format = ROW",
+                "log_slave_updates = ON",
+                "gtid_strict_mode = ON",
+                "slave_net_timeout = 20",
+                "rpl_semi_sync_master_enabled = OFF",
+                "rpl_semi_sync_master_timeout = 5000",
+                "rpl_semi_sync_master_wait_point = AFTER_SYNC",
+                "rpl_semi_sync_master_wait_no_slave = OFF",
+            ].join("\n") + "\n";
+        case "mysql":
+            return [
+                "[mysqld]",
+                ...common,
+                "super_read_only = ON",
+                "gtid_mode = ON",
+                "enforce_gtid_consistency = ON",
+                "log_replica_updates = ON",
+                "replica_net_timeout = 20",
+                "plugin_load_add = mysql_clone.so",
+                "plugin_load_add = semisync_source.so",
+                "plugin_load_add = semisync_replica.so",
+                "loose_rpl_semi_sync_source_enabled = OFF",
+                "loose_rpl_semi_sync_source_timeout = 5000",
+                "loose_rpl_semi_sync_source_wait_point = AFTER_SYNC",
+                "loose_rpl_semi_sync_source_wait_no_replica = OFF",
+            ].join("\n") + "\n";
+    }
+}

@@ -1,0 +1,301 @@
+import { placementIssues, schemaKeys } from "../config";
+import { TransitionError } from "./errors";
+import { changeBehaviourOf } from "../changes";
+import { ClusterPlan, Plan } from "../plan";
+import { claimName } from "../naming";
+import { DeployedState } from "./state";
+import { Move } from "./types";
+
+/** One rule a step must pass: a name (for tests and reports) and a check that returns the refusal, if any. */
+export interface Guard {
+    readonly name: string;
+    readonly check: (prev: DeployedState, next: Plan) => TransitionError | undefined;
+}
+
+export const list = (p: readonly string[]) => `[${p.join(", ")}]`;
+
+export function ordinalsIn(placement: readonly string[], cluster: string): number[] {
+    return placement.flatMap((c, i) => (c === cluster ? [i] : []));
+}
+
+/** The cluster of that name in the plan (undefined: not in clusters). */
+export function clusterOf(plan: Plan, cluster: string): ClusterPlan | undefined {
+    return plan.clusters.find((c) => c.name === cluster);
+}
+
+/** A placement valid on its own: the placement rules of config.ts (contiguous ranges, one pod per node). */
+function validPlacement(p: readonly string[], next: Plan): boolean {
+    return placementIssues(p, (c) => clusterOf(next, c)?.nodes.length ?? 0).length === 0;
+}
+
+/** Ordinals that run in both placements but in another cluster. */
+export function movesOf(prev: DeployedState, next: Plan): Move[] {
+    const common = Math.min(prev.placement.length, next.placement.length);
+    const moves: Move[] = [];
+    for (let o = 0; o < common; o++) if (prev.placement[o] !== next.placement[o]) moves.push({ ordinal: o, from: prev.placement[o], to: next.placement[o] });
+    return moves;
+}
+
+/** The replica ordinal a switchover should pick before moving `moving`: one that stays, preferably in `to`. */
+function switchoverCandidate(prev: DeployedState, next: Plan, moving: number, to: string): number | undefined {
+    const stays = prev.placement
+        .map((c, o) => ({ c, o }))
+        .filter(({ o }) => o !== moving && o < next.placement.length && prev.placement[o] === next.placement[o]);
+    return (stays.find(({ c }) => c === to) ?? stays[0])?.o;
+}
+
+/** Keys whose deployed value differs in `next`, with both values (JSON); only keys the state recorded. */
+export function changedSettings(prev: DeployedState, next: Plan): { key: string; was: string; is: string }[] {
+    if (!prev.settings) return [];
+    const now = next.settings;
+    // In the schema's order: the key a user edits (version) before the one derived from it (image).
+    const order = schemaKeys();
+    const rank = (k: string) => order.indexOf(k.replace(/^clusters\.[^.]+/, "clusters.<name>"));
+    const keys = [...new Set([...Object.keys(prev.settings), ...Object.keys(now)])].sort((a, b) => rank(a) - rank(b));
+    return keys
+        .filter((k) => prev.settings![k] !== now[k] && !(k.startsWith("clusters.") && (!prev.clusters.includes(k.split(".")[1]) || !clusterOf(next, k.split(".")[1]))))
+        .map((k) => ({ key: k, was: prev.settings![k] ?? "(unset)", is: now[k] ?? "(unset)" }));
+}
+
+/** Clusters whose pod template a step changes (a rolling restart of their members). */
+export function rollingClusters(prev: DeployedState, next: Plan): string[] {
+    const rolling = changedSettings(prev, next).filter((c) => changeBehaviourOf(c.key)?.behaviour === "rolling");
+    const all = rolling.some((c) => !c.key.startsWith("clusters."));
+    return [...new Set(prev.placement)].filter((c) => clusterOf(next, c) && (all || rolling.some((r) => r.key.startsWith(`clusters.${c}.`))));
+}
+
+/** Numeric version of an image tag (`mariadb:10.11` → [10, 11]); undefined when the tag is not a version. */
+export function imageVersion(image: string): number[] | undefined {
+    const tag = /:([0-9]+(?:\.[0-9]+)*)(?:[-@].*)?$/.exec(image);
+    return tag ? tag[1].split(".").map(Number) : undefined;
+}
+function older(a: number[], b: number[]): boolean {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
+    return false;
+}
+const unjson = (v: string) => (v.startsWith('"') ? JSON.parse(v) : v);
+
+/** Ordinals of the set whose claims a cluster holds (from the state; its placement when none recorded). */
+export function claimsIn(prev: DeployedState, cluster: string): number[] {
+    return prev.claims?.[cluster] ?? ordinalsIn(prev.placement, cluster);
+}
+
+/** The rules, in the order they are judged; the first refusal is the one reported. */
+export const GUARDS: readonly Guard[] = [
+    {
+        // Identity of the set: changing any of these would replace every object, not move anything.
+        name: "identity-unchanged",
+        check(prev, next) {
+            const immutable: [string, string, string][] = [
+                ["mysql.name", prev.set, next.set],
+                ["mysql.namespace", prev.namespace, next.namespace],
+                ["mysql.engine", prev.engine, next.engine],
+            ];
+            for (const [key, was, is] of immutable) {
+                if (was !== is) {
+                    return new TransitionError(`mysql-multicluster:${key}: "${is}" changes the deployed "${was}"; that replaces the whole set instead of moving it. Keep "${was}"`);
+                }
+            }
+            return undefined;
+        },
+    },
+    {
+        // volumeClaimTemplates are immutable: a new size replaces every StatefulSet and grows no claim.
+        name: "storage-size-never-replaces",
+        check(prev, next) {
+            const was = prev.settings?.["mysql.storageSize"];
+            if (was === undefined || unjson(was) === next.storageSize) return undefined;
+            const local = next.clusters.filter((c) => c.storage.kind === "local" && claimsIn(prev, c.name).length).map((c) => c.name);
+            const dynamic = next.clusters.filter((c) => c.storage.kind === "dynamic" && claimsIn(prev, c.name).length).map((c) => c.name);
+            return new TransitionError(
+                `mysql-multicluster:mysql.storageSize: "${next.storageSize}" changes the deployed ${was}; the claim template is immutable, so this would delete and re-create every StatefulSet (the primary included) and grow no claim. ` +
+                    `Keep ${was}. To grow the disks` +
+                    (dynamic.length ? `: in ${dynamic.join(", ")} (if the storage class allows expansion) patch one claim at a time, waiting for each member to be Ready, e.g. kubectl patch pvc ${claimName(prev.set, 0)} -n ${prev.namespace} -p '{"spec":{"resources":{"requests":{"storage":"${next.storageSize}"}}}}'` : "") +
+                    (local.length ? `${dynamic.length ? ";" : ":"} in ${local.join(", ")} (local volumes) grow the filesystem at the volume path on each node, then raise clusters.<name>.storage.capacity` : ""),
+            );
+        },
+    },
+    {
+        name: "refused-keys-unchanged",
+        check(prev, next) {
+            const spans = (prev.exports?.length ?? 0) > 0;
+            for (const { key, was, is } of changedSettings(prev, next)) {
+                if (changeBehaviourOf(key)?.behaviour !== "refused") continue;
+                // Handled by their own guards, with their own next safe step.
+                if (/^mysql\.(name|namespace|engine|storageSize)$/.test(key) || /^clusters\.[^.]+\.storage\.(storageClass|storageClassName)$/.test(key)) continue;
+                const cluster = key.startsWith("clusters.") ? key.split(".")[1] : undefined;
+                if (cluster && !claimsIn(prev, cluster).length) continue;
+                if (key === "mcs.profile" && !spans) continue;
+                return new TransitionError(
+                    `mysql-multicluster:${key}: ${is} changes the deployed ${was}; ${changeBehaviourOf(key)!.note}. Keep ${was}` +
+                        (cluster ? ` (or move ${cluster}'s members away and retire it first)` : ""),
+                );
+            }
+            return undefined;
+        },
+    },
+    {
+        // Replication runs from an older primary to newer replicas only; a downgrade has no safe order.
+        name: "no-downgrade",
+        check(prev, next) {
+            const was = prev.settings?.["mysql.image"];
+            if (!was) return undefined;
+            const [a, b] = [imageVersion(unjson(was)), imageVersion(next.image)];
+            if (a && b && older(b, a)) {
+                return new TransitionError(
+                    `mysql-multicluster:mysql.version: "${next.image}" is older than the deployed ${was}; a downgrade is refused (replication runs only from an older primary to newer replicas). Keep ${was}`,
+                );
+            }
+            return undefined;
+        },
+    },
+    {
+        name: "rolling-is-a-step-of-its-own",
+        check(prev, next) {
+            const rolling = rollingClusters(prev, next);
+            if (!rolling.length) return undefined;
+            const keys = changedSettings(prev, next).filter((c) => changeBehaviourOf(c.key)?.behaviour === "rolling").map((c) => c.key);
+            const other = movesOf(prev, next).length ? "moving ordinals" : prev.primary !== next.primary ? "a switchover" : prev.placement.length !== next.placement.length ? "scaling" : undefined;
+            if (other) {
+                return new TransitionError(
+                    `mysql-multicluster:${keys[0]}: a rolling restart (${keys.join(", ")}) in the same step as ${other}; each is a step of its own. ` +
+                        `Next safe step: keep placement ${list(prev.placement)} and primary: ${prev.primary}, run up, then change placement or primary`,
+                );
+            }
+            // The StatefulSet controller restarts the highest ordinal first: the primary is last only when it is the lowest there.
+            const pc = prev.placement[prev.primary];
+            const lowest = ordinalsIn(prev.placement, pc)[0];
+            if (rolling.includes(pc) && lowest !== prev.primary) {
+                return new TransitionError(
+                    `mysql-multicluster:${keys[0]}: restarts ${pc}'s members highest ordinal first, so the primary ${prev.set}-${prev.primary} would restart before ${prev.set}-${lowest}. ` +
+                        `Switch first: set primary: ${lowest}, run up, then change ${keys[0]}`,
+                );
+            }
+            // Without a replica there is nothing to switch to: the primary's restart must be accepted.
+            if (rolling.includes(pc) && prev.placement.length < 2 && !next.migration.allowPrimaryRestart) {
+                return new TransitionError(
+                    `mysql-multicluster:${keys[0]}: restarts the primary ${prev.set}-${prev.primary}, the only member: writes stop while it restarts (up to 60 s shutdown, then start-up). ` +
+                        `Add a replica first (scale up), or set migration.allowPrimaryRestart: true to accept that pause`,
+                );
+            }
+            return undefined;
+        },
+    },
+    {
+        name: "storage-class-unchanged-under-pods",
+        check(prev, next) {
+            for (const c of prev.clusters) {
+                const nextClass = clusterOf(next, c)?.storage.storageClassName;
+                if (nextClass !== undefined && prev.placement.includes(c) && prev.storageClasses[c] !== undefined && nextClass !== prev.storageClasses[c]) {
+                    return new TransitionError(
+                        `mysql-multicluster:clusters.${c}.storage: storage class "${nextClass}" changes the deployed "${prev.storageClasses[c]}" while ${c} runs ordinals; ` +
+                            `that would replace its StatefulSet. Move its ordinals away first`,
+                    );
+                }
+            }
+            return undefined;
+        },
+    },
+    {
+        name: "cluster-removed-only-after-retire",
+        check(prev, next) {
+            for (const c of prev.clusters) {
+                if (!clusterOf(next, c) && !prev.retire.includes(c)) {
+                    return new TransitionError(
+                        `mysql-multicluster:clusters: cluster "${c}" was removed but never retired; its claims and volumes may hold data. ` +
+                            `Next safe step: keep it in clusters and set retire: [${[...next.retire, c].join(", ")}], run up, then remove it`,
+                    );
+                }
+            }
+            return undefined;
+        },
+    },
+    {
+        name: "switchover-is-a-step-of-its-own",
+        check(prev, next) {
+            if (prev.primary === next.primary) return undefined;
+            const moves = movesOf(prev, next);
+            const scaled = prev.placement.length !== next.placement.length;
+            if (next.primary >= prev.placement.length) {
+                return new TransitionError(`mysql-multicluster:primary: ${next.primary} does not run yet (deployed ordinals 0..${prev.placement.length - 1}); scale up first, then switch`);
+            }
+            if (moves.length || scaled) {
+                return new TransitionError(
+                    `mysql-multicluster:primary: changes ${prev.primary} → ${next.primary} in the same step as ${moves.length ? `moving ordinal(s) ${moves.map((m) => m.ordinal).join(",")}` : "scaling"}; ` +
+                        `a change of primary is a step of its own. Next safe step: set primary: ${next.primary} with placement ${list(prev.placement)}, run up, then change placement`,
+                );
+            }
+            return undefined;
+        },
+    },
+    {
+        name: "primary-never-moves",
+        check(prev, next) {
+            const primaryMove = movesOf(prev, next).find((m) => m.ordinal === prev.primary);
+            if (!primaryMove) return undefined;
+            const cand = switchoverCandidate(prev, next, primaryMove.ordinal, primaryMove.to);
+            return new TransitionError(
+                `mysql-multicluster:placement[${primaryMove.ordinal}]: ordinal ${primaryMove.ordinal} is the primary; it never changes cluster. ` +
+                    (cand !== undefined
+                        ? `Switch first: set primary: ${cand}, run up, then move ordinal ${primaryMove.ordinal}`
+                        : `Switch first to a replica that stays where it is (add one if there is none), then move ordinal ${primaryMove.ordinal}`),
+            );
+        },
+    },
+    {
+        name: "at-most-maxMovesPerStep",
+        check(prev, next) {
+            const moves = movesOf(prev, next);
+            if (moves.length <= next.migration.maxMovesPerStep) return undefined;
+            // Suggest the first single move that is valid on its own (the placement rules of config.ts).
+            const first = moves
+                .map((m) => prev.placement.map((c, o) => (o === m.ordinal ? m.to : c)))
+                .find((p) => validPlacement(p, next));
+            return new TransitionError(
+                `mysql-multicluster:placement: ${moves.length} ordinals change cluster in one step (${moves.map((m) => `${m.ordinal}: ${m.from}→${m.to}`).join(", ")}); ` +
+                    `at most ${next.migration.maxMovesPerStep} per step (migration.maxMovesPerStep). ` +
+                    (first ? `Next safe step: placement ${list(first)}` : `Move one ordinal at a time`),
+            );
+        },
+    },
+    {
+        // Moves whose clusters form a cycle (a swap): no apply order empties every source before its destination grows.
+        name: "no-swap",
+        check(prev, next) {
+            const moves = movesOf(prev, next);
+            const reaches = (from: string, to: string, seen = new Set<string>()): boolean =>
+                moves.some((m) => m.from === from && (m.to === to || (!seen.has(m.to) && (seen.add(m.to), reaches(m.to, to, seen)))));
+            const cyc = moves.filter((m) => reaches(m.to, m.from));
+            if (!cyc.length) return undefined;
+            const firstStep = cyc
+                .map((m) => prev.placement.map((c, o) => (o === m.ordinal ? m.to : c)))
+                .find((p) => validPlacement(p, next));
+            return new TransitionError(
+                `mysql-multicluster:placement: ordinals ${cyc.map((m) => `${m.ordinal} (${m.from}→${m.to})`).join(" and ")} swap clusters; ` +
+                    `no order takes each ordinal out of its source before it exists in its destination. ` +
+                    (firstStep
+                        ? `Next safe steps: placement ${list(firstStep)}, run up, then placement ${list(next.placement)}`
+                        : `Move one of them through a third cluster first, one step per up`),
+            );
+        },
+    },
+    {
+        name: "scaling-is-a-step-of-its-own",
+        check(prev, next) {
+            const moves = movesOf(prev, next);
+            if (prev.placement.length === next.placement.length || !moves.length) return undefined;
+            return new TransitionError(
+                `mysql-multicluster:placement: scales ${prev.placement.length} → ${next.placement.length} ordinals and moves ordinal(s) ${moves.map((m) => m.ordinal).join(",")} in one step; ` +
+                    `scaling is a step of its own. Next safe step: placement ${list(next.placement.length > prev.placement.length ? [...prev.placement, ...next.placement.slice(prev.placement.length)] : prev.placement.slice(0, next.placement.length))}`,
+            );
+        },
+    },
+];
+
+/** Judges every guard; throws the first refusal. */
+export function judge(prev: DeployedState, next: Plan, guards: readonly Guard[] = GUARDS): void {
+    for (const g of guards) {
+        const refusal = g.check(prev, next);
+        if (refusal) throw refusal;
+    }
+}

@@ -1,0 +1,78 @@
+import * as z from "zod";
+import { Plan } from "../plan";
+import { TransitionError } from "./errors";
+
+export { settingsOf } from "../plan";
+
+/** What the program remembers of a deployment (the `migrationState` stack output): enough to judge the next step. */
+export const deployedStateSchema = z.object({
+    placement: z.array(z.string()),
+    primary: z.number().int().min(0),
+    clusters: z.array(z.string()),
+    retire: z.array(z.string()),
+    set: z.string(),
+    namespace: z.string(),
+    engine: z.string(),
+    /** Storage class each cluster's claims use (an immutable part of its StatefulSet). */
+    storageClasses: z.record(z.string(), z.string()),
+    /** Clusters that declared ServiceExports / ServiceImports. */
+    exports: z.array(z.string()).optional(),
+    imports: z.array(z.string()).optional(),
+    /**
+     * Deployed value (JSON) of every config key, e.g.
+     * `"mysql.storageSize": "\"10Gi\""`; absent in states written before it existed.
+     */
+    settings: z.record(z.string(), z.string()).optional(),
+    /** Ordinals whose claims each cluster holds (running or retained after a move), until retired. */
+    claims: z.record(z.string(), z.array(z.number().int())).optional(),
+    /** Ordinals still on the previous pod template (a rolling change whose primary waits for a switchover). */
+    pending: z.array(z.number().int()).optional(),
+});
+export type DeployedState = z.output<typeof deployedStateSchema>;
+
+/** The storage class a cluster's claims use in `plan` (the plan's storage decision). */
+export function storageClassOf(plan: Plan, cluster: string): string {
+    return plan.clusters.find((c) => c.name === cluster)!.storage.storageClassName;
+}
+
+/**
+ * Claims each cluster holds after deploying `plan` on top of `prev`: the ordinals it runs now, plus the
+ * ones it held before (a moved or scaled-down ordinal's claim is retained), minus retired clusters'.
+ */
+export function claimsAfter(prev: DeployedState | undefined, plan: Plan): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const c of plan.clusters.map((x) => x.name)) {
+        const held = plan.retire.includes(c) ? [] : (prev?.claims?.[c] ?? (prev ? prev.placement.flatMap((p, o) => (p === c ? [o] : [])) : []));
+        const now = plan.placement.flatMap((p, o) => (p === c ? [o] : []));
+        const all = [...new Set([...held, ...now])].sort((a, b) => a - b);
+        if (all.length) out[c] = all;
+    }
+    return out;
+}
+
+/** The state a deployment of `plan` leaves behind (exported as a stack output, read by the next up). */
+export function deployedStateOf(plan: Plan, prev?: DeployedState, step?: { readonly oldTemplate: readonly number[] }): DeployedState {
+    return {
+        placement: [...plan.placement],
+        primary: plan.primary,
+        clusters: plan.clusters.map((c) => c.name),
+        retire: [...plan.retire],
+        set: plan.set,
+        namespace: plan.namespace,
+        engine: plan.engine,
+        storageClasses: Object.fromEntries(plan.clusters.map((c) => [c.name, c.storage.storageClassName])),
+        exports: plan.clusters.filter((c) => c.exports).map((c) => c.name),
+        imports: plan.clusters.filter((c) => c.imports.length > 0).map((c) => c.name),
+        settings: { ...plan.settings },
+        claims: claimsAfter(prev, plan),
+        pending: [...(step?.oldTemplate ?? [])],
+    };
+}
+
+/** Validates the `migrationState` output read back from the last deployment (undefined on the first). */
+export function parseDeployedState(value: unknown): DeployedState | undefined {
+    if (value === undefined || value === null) return undefined;
+    const res = deployedStateSchema.safeParse(value);
+    if (!res.success) throw new TransitionError(`stack output migrationState is not readable (${JSON.stringify(value).slice(0, 120)}); it is written by this program only`);
+    return res.data;
+}
