@@ -25,6 +25,6 @@ export = async () => {
     const previous = await deployedState();
     const { outputs } = userErrors(() => deploy(config, previous));
     // The step table, in the preview a reviewer reads in the pull request and in the `up` log.
-    pulumi.log.info(`mysql-multicluster step\n${outputs.step.table}`);
+    void pulumi.log.info(`mysql-multicluster step\n${outputs.step.table}`);
     return outputs;
 };

@@ -391,6 +391,8 @@ export function rawFromPulumiConfig(all: Record<string, string>): Record<string,
  * anything else (scalars, lists) is a leaf. Used for "did you mean" and the change-behaviour table.
  */
 export function schemaKeys(schema: z.core.$ZodType = stackConfigSchema, prefix = ""): string[] {
+    // zod's definitions are walked generically here: a union of shapes no static type names.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const def = (schema as any)._zod.def;
     const at = (k: string) => (prefix ? `${prefix}.${k}` : k);
     switch (def.type) {

@@ -121,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
     await pulumi.runtime.setMocks(mocks, PROJECT, stack, false, "organization");
 
     // Exactly what the Pulumi language host does with a program whose export is a function.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS program is loaded as the language host loads it
     const program = require("../index");
     const exported: Record<string, unknown> = typeof program === "function" ? await program() : program;
     await pulumi.runtime.disconnect();

@@ -120,9 +120,14 @@ function finish(
     const applyOrder = [...first, ...clusters.filter((c) => !first.includes(c))];
     // A destination waits for every source: the ordinal is gone there before it exists here (KEP-3335).
     const waitsFor: Record<string, string[]> = {};
-    for (const m of moves) (waitsFor[m.to] ??= []).includes(m.from) || waitsFor[m.to].push(m.from);
+    for (const m of moves) {
+        const sources = (waitsFor[m.to] ??= []);
+        if (!sources.includes(m.from)) sources.push(m.from);
+    }
     // A rolling restart: each cluster's rollout completes (every member Ready) before the next one starts.
-    rolling.forEach((c, i) => i > 0 && (waitsFor[c] = [rolling[i - 1]]));
+    rolling.forEach((c, i) => {
+        if (i > 0) waitsFor[c] = [rolling[i - 1]];
+    });
     // Ordinals on the old template sit below their cluster's partition (the primary is the lowest there).
     const partitions: Record<string, number> = {};
     for (const o of oldTemplate) partitions[next.placement[o]] = Math.max(partitions[next.placement[o]] ?? 0, o + 1);

@@ -82,7 +82,7 @@ export async function waitUntil(
   intervalMs = 500,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let lastError = "";
+  let lastError: string;
   for (;;) {
     try {
       if (await check()) return;
@@ -92,7 +92,7 @@ export async function waitUntil(
       lastError = (e as Error).message;
     }
     if (Date.now() > deadline) {
-      let diag = "";
+      let diag: string;
       try {
         diag = await describe();
       } catch (e) {

@@ -276,7 +276,7 @@ function expectedPods(phase: Phase, cluster: string): string[] {
 
 async function waitForPlacement(phase: Phase, timeoutMs = 180_000) {
     const deadline = Date.now() + timeoutMs;
-    let last = "";
+    let last: string;
     for (;;) {
         const got: Record<string, string[]> = {};
         let ok = true;
