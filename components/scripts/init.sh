@@ -285,7 +285,7 @@ donor_status_mysql() {
     DONOR_RESULT="$st replica"
 }
 seed_from_mysql() {
-    local host=$1 st="$MMC_STAGING" inst="$MMC_DATADIR/.mmc-cloneinst" sock="$MMC_RUN_DIR/mmc-clone.sock"
+    local host=$1 st="$MMC_STAGING" inst="$MMC_CLONE_INST" sock="$MMC_RUN_DIR/mmc-clone.sock"
     rm -rf "$st" "$inst"; mkdir -p "$inst"; mmc_chown_data "$inst"
     # shellcheck disable=SC2046
     "$MMC_SERVER" --defaults-file="$MMC_CNF" $(mmc_run_as_args) --datadir="$inst" --initialize-insecure \
@@ -330,7 +330,7 @@ try_donors_once() {
             mmc_log "seeding from $h ($role)"
             if seed_from "$h"; then echo seeded; return 0; fi
             mmc_log "seed from $h failed; staging discarded"
-            rm -rf "$MMC_STAGING" "$MMC_DATADIR/.mmc-cloneinst"
+            rm -rf "$MMC_STAGING" "$MMC_CLONE_INST"
         done
     done
     if [ "$reachable" = 0 ]; then echo none-reachable; else echo retry; fi
@@ -339,7 +339,7 @@ try_donors_once() {
 main() {
     write_config
     if volume_trusted; then
-        rm -rf "$MMC_STAGING" "$MMC_DATADIR/.mmc-cloneinst"
+        rm -rf "$MMC_STAGING" "$MMC_CLONE_INST"
         mmc_log "volume is trusted; nothing to seed"
         return 0
     fi

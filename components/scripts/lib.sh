@@ -47,6 +47,10 @@ MMC_CNF="$MMC_CONF_DIR/my.cnf"
 MMC_TRUSTED="$MMC_DATADIR/.mmc-trusted"
 MMC_UNTRUSTED="$MMC_DATADIR/.mmc-untrusted"
 MMC_STAGING="$MMC_DATADIR/.mmc-staging"
+MMC_CLONE_INST="$MMC_DATADIR/.mmc-cloneinst"
+# MySQL cannot run on a data directory whose name starts with a dot (InnoDB then finds none of its
+# files: "Can't create UNDO tablespace ... already exists"): its staging directories are not hidden.
+if [ "$MMC_ENGINE" = mysql ]; then MMC_STAGING="$MMC_DATADIR/mmc-staging" MMC_CLONE_INST="$MMC_DATADIR/mmc-cloneinst"; fi
 MMC_SEED_GTID="$MMC_DATADIR/.mmc-seed-gtid"
 
 case "$MMC_ENGINE" in
