@@ -332,7 +332,10 @@ mmc_sql_users() {
     local ru su au
     ru=$(mmc_lit "$MMC_REPL_USER"); su=$(mmc_lit "$MMC_SEED_USER"); au=$(mmc_lit "$MMC_ADMIN_USER")
     if [ "$MMC_ENGINE" = mysql ]; then
+        # super_read_only blocks even root (MariaDB's read_only does not): lift it, keep read_only
+        # (ordinary clients still cannot write until the promotion)
         cat <<SQL
+SET GLOBAL super_read_only = OFF;
 CREATE USER IF NOT EXISTS $ru@'%' IDENTIFIED BY $repl_pw;
 ALTER USER $ru@'%' IDENTIFIED BY $repl_pw;
 GRANT REPLICATION SLAVE ON *.* TO $ru@'%';
