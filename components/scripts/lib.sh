@@ -326,6 +326,7 @@ mmc_sql_gtid_wait() {
     else echo "SELECT MASTER_GTID_WAIT($(mmc_lit "$1"), $2);"; fi
 }
 # Users the data plane needs (least privilege); run on the primary, replicated to every member.
+# MySQL's RESET REPLICA (switchover: promote, repoint) needs RELOAD.
 mmc_sql_users() {
     local repl_pw seed_pw admin_pw
     repl_pw=$(mmc_lit "$MMC_REPL_PASSWORD"); seed_pw=$(mmc_lit "$MMC_SEED_PASSWORD"); admin_pw=$(mmc_lit "$(mmc_admin_password)")
@@ -344,7 +345,7 @@ ALTER USER $su@'%' IDENTIFIED BY $seed_pw;
 GRANT BACKUP_ADMIN, REPLICATION CLIENT ON *.* TO $su@'%';
 CREATE USER IF NOT EXISTS $au@'%' IDENTIFIED BY $admin_pw;
 ALTER USER $au@'%' IDENTIFIED BY $admin_pw;
-GRANT REPLICATION CLIENT, PROCESS ON *.* TO $au@'%';
+GRANT REPLICATION CLIENT, PROCESS, RELOAD ON *.* TO $au@'%';
 GRANT SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN ON *.* TO $au@'%';
 SQL
     else
