@@ -68,6 +68,8 @@ write_config() {
             echo "enforce_gtid_consistency = ON"
             echo "log_replica_updates = ON"
             echo "super_read_only = ON"
+            # no X protocol: nothing uses it, and it would listen on every address (port 33060)
+            echo "loose_mysqlx = OFF"
             echo "plugin_load_add = mysql_clone.so"
             echo "plugin_load_add = semisync_source.so"
             echo "plugin_load_add = semisync_replica.so"
