@@ -64,6 +64,10 @@ case "$MMC_ENGINE" in
         ;;
     *) echo "MMC_ENGINE must be mariadb or mysql, got '$MMC_ENGINE'" >&2; exit 2 ;;
 esac
+# MySQL versions: 8.4 and 9.7 run the same text. It uses only the 8.4 names (CHANGE REPLICATION
+# SOURCE, REPLICA, RESET BINARY LOGS AND GTIDS, rpl_semi_sync_source/replica, semisync_*.so,
+# caching_sha2_password over TLS) and nothing 9.x removed (MD5(), SHA1(), @@have_ssl,
+# mysql_native_password, default_authentication_plugin); test/dataplane/mysql-static.sh checks both.
 
 mmc_log() { printf '%s %s/%s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$MMC_POD_NAME" "$MMC_COMPONENT" "$*" >&2; }
 mmc_die() { mmc_log "FATAL: $*"; exit 1; }
