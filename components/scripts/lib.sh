@@ -50,7 +50,9 @@ MMC_STAGING="$MMC_DATADIR/.mmc-staging"
 MMC_CLONE_INST="$MMC_DATADIR/.mmc-cloneinst"
 # MySQL cannot run on a data directory whose name starts with a dot (InnoDB then finds none of its
 # files: "Can't create UNDO tablespace ... already exists"): its staging directories are not hidden.
-if [ "$MMC_ENGINE" = mysql ]; then MMC_STAGING="$MMC_DATADIR/mmc-staging" MMC_CLONE_INST="$MMC_DATADIR/mmc-cloneinst"; fi
+if [ "$MMC_ENGINE" = mysql ]; then
+    MMC_STAGING="$MMC_DATADIR/mmc-staging" MMC_CLONE_INST="$MMC_DATADIR/mmc-cloneinst"
+fi
 MMC_SEED_GTID="$MMC_DATADIR/.mmc-seed-gtid"
 
 case "$MMC_ENGINE" in
