@@ -14,7 +14,7 @@ set -u
 H_ENGINE=${1:-${H_ENGINE:-mariadb}}
 case "$H_ENGINE" in mariadb|mysql) ;; *) echo "usage: run.sh [mariadb|mysql] (engine: got '$H_ENGINE')" >&2; exit 2 ;; esac
 T=${MMC_TEST_DIR:-/tmp/mmc-dataplane}
-[ "$H_ENGINE" = mysql ] && [ -z "${MMC_TEST_DIR:-}" ] && T=/tmp/mmc-dataplane-mysql
+[ "$H_ENGINE" = mysql ] && T="$T-mysql"   # both engines in one MMC_TEST_DIR: each keeps its logs
 # shellcheck source=harness.sh
 . "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 h_enter_ns "${BASH_SOURCE[0]}" "$H_ENGINE"
@@ -36,7 +36,7 @@ static_checks() {
     for f in init.sh run.sh replicate.sh donor.sh probe.sh switchover.sh; do [ -f "$S/$f" ] || missing+=" $f"; done
     [ -z "$missing" ] && h_ok "ConfigMap carries every contract script" || h_notok "ConfigMap carries every contract script" "missing:$missing"
     h_check "shellcheck (severity warning) on every shipped script" shellcheck -x -S warning "$S"/*.sh
-    h_check "MySQL 8.4 path: SQL uses 8.4 syntax only" bash "$H_DIR/mysql-static.sh" "$S"
+    h_check "MySQL path: SQL valid on 8.4 and 9.7 (nothing 8.4 or 9.x removed)" bash "$H_DIR/mysql-static.sh" "$S"
     h_check "HMAC-SHA256 helper matches openssl's HMAC" bash -c '
         MMC_POD_NAME=t-0 . "$1/lib.sh"
         for k in secret "k\"ey'"'"'\\x" "$(printf "x%.0s" {1..100})"; do
@@ -93,7 +93,7 @@ clone_refuses_unauthenticated() { # DONOR_ORD RECIPIENT_ORD
     grep -q "Access denied" <<<"$out" && [ ! -e "$d" ] || { echo "wrong password: $out"; return 1; }
     out=$(h_sql "$2" "CLONE INSTANCE FROM 'app'@'$host':3306 IDENTIFIED BY '$H_APP_PW' DATA DIRECTORY = '$d' REQUIRE SSL" 2>&1)
     grep -qi "denied" <<<"$out" && [ ! -e "$d" ] || { echo "account without BACKUP_ADMIN: $out"; return 1; }
-    h_sql "$2" "SET GLOBAL clone_valid_donor_list = ''"
+    h_sql "$2" "SET GLOBAL clone_valid_donor_list = DEFAULT"
 }
 is_read_only() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only')" = 1 ]; }
 donor_refuses_unauthenticated() { # ORD : speaks the donor protocol with a wrong proof
@@ -198,6 +198,8 @@ walkthrough() {
 
 # ---------------------------------------------------------------- faults (3 members)
 H_STAGING=.mmc-staging; [ "$H_ENGINE" = mysql ] && H_STAGING=mmc-staging   # see MMC_STAGING in lib.sh
+# MySQL's seed starts a throwaway local server (initialise, start) before CLONE writes to staging
+SEED_START_S=60; [ "$H_ENGINE" = mysql ] && SEED_START_S=240
 staging_has_data() { [ "$(find "$1/data/$H_STAGING" -type f 2>/dev/null | head -3 | wc -l)" -ge 2 ]; }
 faults() {
     local f1="$T/state/faults-1.yaml" f2="$T/state/faults-2.yaml" rc d
@@ -228,7 +230,7 @@ faults() {
     # F1: the recipient dies half-way through its seed; the half-seeded volume must not be trusted
     h_pod_stop 2; d="$T/pod/cluster2-2"; rm -rf "$d/data"
     h_pod_start 2 cluster2 f1
-    if h_wait_fast 60 "mysql-2 staging fills" staging_has_data "$d"; then
+    if h_wait_fast "$SEED_START_S" "mysql-2 staging fills" staging_has_data "$d"; then
         h_pod_kill 2
         if [ ! -e "$d/data/.mmc-trusted" ] && [ -d "$d/data/$H_STAGING" ]; then h_ok "recipient killed mid-seed: volume left without the trust marker"
         else h_notok "recipient killed mid-seed: volume left without the trust marker" "$(ls -a "$d/data" | tr '\n' ' ')"; fi
@@ -241,7 +243,7 @@ faults() {
     # F2: the donor (mysql-1, first in MMC_DONORS) dies mid-seed; the next donor is used
     h_pod_stop 2; rm -rf "$d/data"; : >"$d/logs/init.log"
     h_pod_start 2 cluster2 f1
-    if h_wait_fast 60 "mysql-2 staging fills" staging_has_data "$d"; then
+    if h_wait_fast "$SEED_START_S" "mysql-2 staging fills" staging_has_data "$d"; then
         grep -q "seeding from mysql-1" "$d/logs/init.log" || h_log "note: first donor was not mysql-1: $(grep seeding "$d/logs/init.log")"
         h_pod_kill 1
         wait_ready 2 240 || true
