@@ -21,7 +21,7 @@ H_X=()        # command prefix that runs an engine binary (chroot "$H_ROOT" for 
 case "$H_ENGINE" in
     mariadb) H_CLIENT=mariadb H_NET=127.0 H_HOSTS_FILE=/etc/hosts H_OWNER=mysql:mysql
         H_GTID_PRIMARY='@@GLOBAL.gtid_binlog_pos' H_GTID_MEMBER='@@GLOBAL.gtid_current_pos' ;;
-    mysql) H_CLIENT=mysql H_NET=127.1 H_HOSTS_FILE="$T/state/hosts" H_OWNER=999:999
+    mysql) H_CLIENT=mysql H_NET=${MMC_TEST_NET:-127.1} H_HOSTS_FILE="$T/state/hosts" H_OWNER=999:999
         H_GTID_PRIMARY="REPLACE(@@GLOBAL.gtid_executed, '\\n', '')" H_GTID_MEMBER=$H_GTID_PRIMARY ;;
     *) echo "H_ENGINE must be mariadb or mysql, got '$H_ENGINE'" >&2; exit 2 ;;
 esac
@@ -288,7 +288,7 @@ h_cleanup_all() {
 # ---------- SQL ----------
 h_sql() { # ORD SQL (root over the pod's socket)
     local dir; dir=$(h_pod_dir "$1")
-    timeout 30 "${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/root.cnf" --socket="$dir/run/mysqld.sock" -N -B -e "$2"
+    timeout "${H_SQL_TIMEOUT:-30}" "${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/root.cnf" --socket="$dir/run/mysqld.sock" -N -B -e "$2"
 }
 h_sqlv() { # ORD SQL : vertical output with column names
     local dir; dir=$(h_pod_dir "$1")
