@@ -57,7 +57,7 @@ D0="$T/pod/cluster1-0/data"
 for ((i = 0; i < 200; i++)); do
     [ "$(du -sb "$D0" | cut -f1)" -ge "$TARGET_BYTES" ] && break
     # bulk rows bypass the binary log: they reach replicas by seeding, which is what is measured
-    h_sql 0 "SET SESSION sql_log_bin = 0; $(h_sql_insert_seq 100000 "CONCAT(SHA2(seq + $((i * 100000)), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512))")" || exit 1
+    H_SQL_TIMEOUT=600 h_sql 0 "SET SESSION sql_log_bin = 0; $(h_sql_insert_seq 100000 "CONCAT(SHA2(seq + $((i * 100000)), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512))")" || exit 1
 done
 h_sql 0 "FLUSH TABLES; SET GLOBAL innodb_max_dirty_pages_pct = 0;" >/dev/null
 sleep 5
@@ -84,7 +84,7 @@ rm -rf "$LOCAL_DIR"; sync
 t0=$(h_now_ms)
 if [ "$H_ENGINE" = mysql ]; then
     LOCAL_TOOL="CLONE LOCAL DATA DIRECTORY"
-    h_sql 0 "CLONE LOCAL DATA DIRECTORY = '$LOCAL_DIR'" || exit 1
+    H_SQL_TIMEOUT=600 h_sql 0 "CLONE LOCAL DATA DIRECTORY = '$LOCAL_DIR'" || exit 1
 else
     LOCAL_TOOL="mariadb-backup --stream=mbstream | mbstream -x"
     mkdir -p "$LOCAL_DIR"
