@@ -296,6 +296,9 @@ seed_from_mysql() {
     local rc=0
     {
         echo "SET GLOBAL clone_valid_donor_list = $(mmc_lit "$host:$MMC_PORT");"
+        # a donor that dies mid-CLONE fails it at once (default: wait 5 min for it to return), so the
+        # next donor is tried
+        echo "SET GLOBAL clone_donor_timeout_after_network_failure = 0;"
         echo "CLONE INSTANCE FROM $(mmc_lit "$MMC_SEED_USER")@$(mmc_lit "$host"):$MMC_PORT IDENTIFIED BY $(mmc_lit "$MMC_SEED_PASSWORD") DATA DIRECTORY = $(mmc_lit "$st") REQUIRE SSL;"
     } | "$MMC_CLIENT" --no-defaults -uroot --socket="$sock" -N -B || rc=$?
     stop_tmp_server
