@@ -154,7 +154,7 @@ walkthrough() {
     h_apply_topology p1
     h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
     h_pod_start 0 cluster1 p1
-    wait_ready 0 60 || { h_notok "phase 1: primary mysql-0 comes up"; return 1; }
+    wait_ready 0 180 || { h_notok "phase 1: primary mysql-0 comes up"; return 1; }
     make_schema 0 "${BULK_ROWS:-200000}" || { h_notok "phase 1: schema"; return 1; }
     h_pod_start 1 cluster1 p1
     wait_ready 1 120 || { h_notok "phase 1: replica mysql-1 seeds and becomes ready"; return 1; }
@@ -183,7 +183,7 @@ walkthrough() {
     echo "switchover $(h_max_gap_ms "$t0" "$((t1 + 2000))") $t0 $t1" >>"$T/state/gaps"
     [ "$rc" = 0 ] && h_ok "switchover Job (rendered env) exits 0" || h_notok "switchover Job (rendered env) exits 0" "rc=$rc: $(tail -3 "$T/switchover.log" | tr '\n' ' ')"
     step "after switchover (primary mysql-1)" 1
-    # a figure, not an assertion: the < 1000 ms goal belongs to bench/dataplane.sh, which prints it
+    # a figure, not an assertion: the < 1000 ms goal belongs to bench/dataplane.sh that prints it
     echo "# switchover write gap: $(tail -1 "$T/state/gaps" | cut -d' ' -f2) ms (max interval between acknowledged writes)"
 
     # phase 3: ordinal 0 moves to cluster2
@@ -214,7 +214,7 @@ faults() {
     h_apply_topology f1
     h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
     export H_WRITER_BASE=100000000
-    h_pod_start 0 cluster1 f1; wait_ready 0 60 || { h_notok "fault set: primary up"; return 1; }
+    h_pod_start 0 cluster1 f1; wait_ready 0 180 || { h_notok "fault set: primary up"; return 1; }
     make_schema 0 "${FAULT_BULK_ROWS:-600000}"
     h_pod_start 1 cluster1 f1; wait_ready 1 180 || { h_notok "fault set: mysql-1 up"; return 1; }
     h_pod_start 2 cluster2 f1; wait_ready 2 180 || { h_notok "fault set: mysql-2 up"; return 1; }
