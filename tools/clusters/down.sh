@@ -45,6 +45,13 @@ stop_all() {
   die "processes do not exit: $*"
 }
 
+# Real nodes first (up.sh --nodes real): their kubelets would otherwise restart what is stopped.
+if [[ -d "$MMC_CLUSTERS_DIR" ]] && { [[ "$(cat "$MMC_CLUSTERS_DIR/nodes-mode" 2>/dev/null)" == real ]] || ip link show mmcbr0 >/dev/null 2>&1; }; then
+  # shellcheck source=nodes.sh
+  source "$HERE/nodes.sh"
+  real_nodes_down || die "real nodes did not stop cleanly"
+fi
+
 # Tiers, stopped in parallel across clusters: kwok/scheduler/controller-manager
 # first, then the API servers, then etcd.
 if [[ -d "$MMC_CLUSTERS_DIR" ]]; then

@@ -6,11 +6,33 @@
 # node is Ready and the MCS CRDs are Established, or fails after a timeout.
 #   MMC_CLUSTERS_DIR   state directory (default ~/.cache/mysql-multicluster/clusters)
 #   MMC_UP_TIMEOUT     seconds to wait for everything (default 300)
+#   --nodes kwok|real  KWOK fake nodes (default), or real kubelet nodes that run the pods
+#                      (containerd, kube-proxy, CoreDNS, the test MCS data path: tools/clusters/nodes.sh)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+NODES_MODE="${MMC_NODES:-kwok}"
+while (( $# )); do
+  case "$1" in
+    --nodes) NODES_MODE="${2:-}"; shift 2 || shift ;;
+    --nodes=*) NODES_MODE="${1#--nodes=}"; shift ;;
+    *) die "unknown argument $1 (usage: up.sh [--nodes kwok|real])" ;;
+  esac
+done
+case "$NODES_MODE" in
+  kwok) API_HOST=127.0.0.1 ;;
+  # Real nodes live in their own network namespaces: the API servers listen on the host bridge.
+  real) API_HOST=10.250.0.1
+        (( EUID == 0 )) || die "--nodes real: needs root (network namespaces, mounts, cgroups)"
+        # shellcheck source=nodes.sh
+        source "$HERE/nodes.sh" ;;
+  *) die "--nodes: \"$NODES_MODE\" is not kwok or real" ;;
+esac
+if [[ -f "$MMC_CLUSTERS_DIR/nodes-mode" && "$(cat "$MMC_CLUSTERS_DIR/nodes-mode")" != "$NODES_MODE" ]]; then
+  die "--nodes $NODES_MODE: the clusters in $MMC_CLUSTERS_DIR run $(cat "$MMC_CLUSTERS_DIR/nodes-mode") nodes; run 'npm run clusters:down -- --purge' first"
+fi
 UP_TIMEOUT="${MMC_UP_TIMEOUT:-300}"
 DEADLINE=$(( $(date +%s) + UP_TIMEOUT ))
 
@@ -84,7 +106,7 @@ gen_pki() {
     signed apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:127.0.0.1,IP:10.250.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     client="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
@@ -112,7 +134,7 @@ extendedKeyUsage=clientAuth"
 
 write_kubeconfig() { # write_kubeconfig <cluster> <user> <file>
   local c="$1" u="$2" f="$3" pki="$MMC_CLUSTERS_DIR/$1/pki"
-  local server; server="https://127.0.0.1:$(port "$c" 443)"
+  local server; server="https://$API_HOST:$(port "$c" 443)"
   rm -f "$f"
   "$KUBECTL" --kubeconfig "$f" config set-cluster "$c" --server "$server" \
     --certificate-authority "$pki/ca.crt" --embed-certs >/dev/null
@@ -163,14 +185,17 @@ start_cluster() {
     --unsafe-no-fsync --log-level warn
   wait_component "$c" etcd "$c etcd health" curl -fsS "$etcd_client/health" || return 1
 
+  local -a api_extra=(--endpoint-reconciler-type none)
+  # Real nodes: pods reach the API server through the kubernetes Service; kubectl logs/exec dial the node IP.
+  [[ "$NODES_MODE" == real ]] && api_extra=(--kubelet-preferred-address-types "InternalIP,Hostname")
   start_component "$c" kube-apiserver \
     --etcd-servers "$etcd_client" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --bind-address "$API_HOST" --advertise-address "$API_HOST" --secure-port "$api_port" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
     --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
     --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
-    --service-account-issuer "https://127.0.0.1:$api_port" \
+    --service-account-issuer "https://$API_HOST:$api_port" \
     --service-account-key-file "$pki/sa.pub" \
     --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 \
@@ -183,7 +208,7 @@ start_cluster() {
     --proxy-client-key-file "$pki/front-proxy-client.key" \
     --authorization-mode Node,RBAC \
     --allow-privileged=true \
-    --endpoint-reconciler-type none \
+    "${api_extra[@]}" \
     --profiling=false
   wait_component "$c" kube-apiserver "$c kube-apiserver /readyz" \
     "$KUBECTL" --kubeconfig "$d/admin.kubeconfig" get --raw /readyz || return 1
@@ -270,6 +295,10 @@ configure_cluster() {
   local c="$1" kc="$MMC_CLUSTERS_DIR/$1/admin.kubeconfig" n
   local -a nodes
   read -r -a nodes <<< "${CLUSTER_NODES[$c]}"
+  if [[ "$NODES_MODE" == real ]]; then
+    real_nodes_up "$c" || return 1
+    nodes=()
+  fi
   for n in "${nodes[@]}"; do
     # Created (not applied) so that status.capacity/allocatable are kept:
     # the Node registry, like kubelet registration, accepts status on create.
@@ -320,7 +349,11 @@ fail_with_logs() {
 }
 
 mkdir -p "$MMC_CLUSTERS_DIR"
+echo "$NODES_MODE" > "$MMC_CLUSTERS_DIR/nodes-mode"
 START=$(date +%s)
+if [[ "$NODES_MODE" == real ]]; then
+  real_nodes_prepare "$BIN" || die "real nodes: builds or network failed"
+fi
 # The clusters come up one after another (etcd and apiserver startup is CPU
 # bound; on 2 cores parallel starts are not faster) ...
 for c in "${CLUSTERS[@]}"; do
@@ -332,5 +365,9 @@ for c in "${CLUSTERS[@]}"; do
   wait_cluster "$c" || fail_with_logs "$c did not become ready"
 done
 merge_kubeconfig
+if [[ "$NODES_MODE" == real ]]; then
+  for c in "${CLUSTERS[@]}"; do real_nodes_wait "$c" || fail_with_logs "$c: real nodes or CoreDNS not ready"; done
+  mcs_shim_start || die "the test MCS controller did not start"
+fi
 log "3 clusters ready in $(( $(date +%s) - START ))s; kubeconfig: $MMC_CLUSTERS_DIR/kubeconfig (contexts: $(for c in "${CLUSTERS[@]}"; do printf '%s ' "$(context_name "$c")"; done))"
 echo "$MMC_CLUSTERS_DIR/kubeconfig"
