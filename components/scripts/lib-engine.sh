@@ -102,7 +102,9 @@ mmc_sql_clone() {
     case "$MMC_ENGINE" in
         mysql)
             echo "SET GLOBAL clone_valid_donor_list = $(mmc_lit "$1:$MMC_PORT");"
-            # a donor that dies mid-CLONE fails it at once (default: wait 5 min for it to return)
+            # a donor-side setting (how long a donor waits for its recipient to come back; default
+            # 5 min), sent to this recipient too, where it does not end a CLONE whose donor died:
+            # init.sh's clone_watched does that
             echo "SET GLOBAL clone_donor_timeout_after_network_failure = 0;"
             echo "CLONE INSTANCE FROM $(mmc_lit "$MMC_SEED_USER")@$(mmc_lit "$1"):$MMC_PORT IDENTIFIED BY $(mmc_lit "$MMC_SEED_PASSWORD") DATA DIRECTORY = $(mmc_lit "$2") REQUIRE SSL;"
             ;;
