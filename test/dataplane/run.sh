@@ -240,8 +240,10 @@ faults() {
         step "after recipient killed mid-seed" 0
     else h_notok "recipient killed mid-seed (the seed never started)"; fi
 
-    # F2: the donor (mysql-1, first in MMC_DONORS) dies mid-seed; the next donor is used
+    # F2: the donor (mysql-1, first in MMC_DONORS) dies mid-seed; the next donor is used. mysql-1 must
+    # be a ready donor first (under load it can still be catching up, and then mysql-0 is used at once)
     h_pod_stop 2; rm -rf "$d/data"; : >"$d/logs/init.log"
+    wait_ready 1 180 || h_log "note: mysql-1 not ready before F2"
     h_pod_start 2 cluster2 f1
     if h_wait_fast "$SEED_START_S" "mysql-2 staging fills" staging_has_data "$d"; then
         grep -q "seeding from mysql-1" "$d/logs/init.log" || h_log "note: first donor was not mysql-1: $(grep seeding "$d/logs/init.log")"
