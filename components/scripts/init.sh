@@ -18,6 +18,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib-sql.sh"
 # shellcheck source=lib-engine.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
+# shellcheck source=lib-repl.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-repl.sh"
 # shellcheck source=lib-stream.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-stream.sh"
 
