@@ -1,14 +1,17 @@
 // The database side of the real-node tier: SQL inside the pods (root over the local socket, through
-// the scripts' own lib.sh, so no password crosses a command line), and the continuous writer: a pod
+// the scripts' own modules, as probe.sh loads them, so no password crosses a command line), and the continuous writer: a pod
 // outside the set that inserts through the write endpoint the program publishes and prints one line
 // per acknowledged write.
 import { Kubectl, sleep } from "../controlplane/kube";
 
 export const CLIENT_NS = "mmc-client";
 
+// The scripts' modules (components/scripts/lib-*.sh) loaded as an entry script loads them (probe's inputs).
+const SQL_IN_POD = 'for m in env sql engine; do . /opt/mmc/lib-$m.sh; done; mmc_env_load probe || exit 2; mmc_tmp_init || exit 1; mmc_sql_local "$@"';
+
 /** Runs SQL (stdin) as root inside a member's server container; tab-separated rows. */
 export async function sql(kubectl: Kubectl, ctx: string, ns: string, pod: string, text: string, timeoutMs = 60_000, clientArgs: string[] = []): Promise<string> {
-  const r = await kubectl.run(ctx, ["exec", "-i", "-n", ns, pod, "-c", "mysql", "--", "bash", "-c", '. /opt/mmc/lib.sh; mmc_sql_local "$@"', "sql", ...clientArgs],
+  const r = await kubectl.run(ctx, ["exec", "-i", "-n", ns, pod, "-c", "mysql", "--", "bash", "-c", SQL_IN_POD, "sql", ...clientArgs],
     { input: text, timeoutMs });
   return r.stdout;
 }

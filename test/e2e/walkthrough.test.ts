@@ -10,7 +10,11 @@
 // at any moment (kubectl watches on all clusters during the up); the pods in each cluster are exactly
 // the ordinals the phase places there; the outputs show that placement; `pulumi stack export` holds no
 // plaintext secret. Once, after the first phase, a step that moves the primary must be refused with
-// the state unchanged. Writes bench/results/e2e.json and prints a table.
+// the state unchanged. After a phase that retires a cluster, the test plays the retire Job's effect
+// (KWOK pods run no container): it runs the Job's own command as the Job's ServiceAccount, which also
+// proves the Job's Role. Then destroy must finish and leave exactly what the retention policy keeps:
+// the namespace everywhere, every claim outside retired clusters, the volumes of clusters not retired.
+// Writes bench/results/e2e.json and prints a table.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -22,6 +26,7 @@ import * as YAML from "yaml";
 import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
 import { CACHE, Engine, PodWatcher, REPO, ensureEngine, plaintextSecrets, run } from "./engine";
 import { clustersByProvider } from "../../tools/mocks";
+import { localVolumeName } from "../../components/naming";
 
 const PROJECT = "mysql-multicluster";
 const STACK = `e2e-${process.pid}`;
@@ -47,6 +52,8 @@ interface Phase {
     set: string;
     namespace: string;
     contexts: Record<string, string>;
+    nodes: Record<string, string[]>;
+    retire: string[];
 }
 
 function loadPhase(file: string): Phase {
@@ -66,6 +73,8 @@ function loadPhase(file: string): Phase {
         set: mysql.name ?? "mysql",
         namespace: mysql.namespace ?? "mysql",
         contexts: Object.fromEntries(Object.entries<any>(clusters).map(([n, v]) => [n, v.context ?? n])),
+        nodes: Object.fromEntries(Object.entries<any>(clusters).map(([n, v]) => [n, v.nodes ?? []])),
+        retire: key("retire") ?? [],
     };
 }
 
@@ -83,17 +92,25 @@ interface StepRecord {
     expectedClusters: string[];
     podOverlaps: number;
     podsSeen: Record<string, string[]>;
+    claims: Record<string, string[]>;
     error?: string;
 }
 
 const results: {
     startedAt: string;
-    program: { head: string; dirty: string[]; note?: string };
+    program: { head: string; dirty: string[] };
     preflightError?: string;
     engine?: Partial<Engine> & { env?: undefined };
     steps: StepRecord[];
     refused?: { after: string; tried: string; refused: boolean; stateUnchanged: boolean; wallSeconds: number; message: string };
-    destroy?: { wallSeconds: number; deleted: number; remaining: Record<string, { pvcs: string[]; pvs: string[]; pods: string[] }>; error?: string };
+    retire?: { cluster: string; job: string; jobSucceeded: boolean; command: string[]; as: string; claimsBefore: string[]; claimsAfter: string[]; volumes: string[]; note: string }[];
+    destroy?: {
+        wallSeconds: number;
+        deleted: number;
+        remaining: Record<string, { namespace: boolean; pvcs: string[]; pvs: string[]; pods: string[] }>;
+        expected?: Record<string, { namespace: boolean; pvcs: string[]; pvs: string[]; pods: string[] }>;
+        error?: string;
+    };
     totalSeconds?: number;
 } = {
     startedAt: new Date().toISOString(),
@@ -103,7 +120,6 @@ const results: {
         dirty: (spawnSync("git", ["status", "--porcelain", "--", "index.ts", "components", "Pulumi.yaml", "package.json"], { cwd: REPO, encoding: "utf8" }).stdout ?? "")
             .split("\n")
             .filter(Boolean),
-        note: process.env.MMC_E2E_NOTE,
     },
     steps: [],
 };
@@ -194,6 +210,64 @@ async function podsIn(phase: Phase, cluster: string): Promise<{ name: string; ph
     return JSON.parse(r.stdout)
         .items.filter((p: any) => re.test(p.metadata.name))
         .map((p: any) => ({ name: p.metadata.name, phase: p.status?.phase ?? "" }));
+}
+
+/** The set's claims in a cluster (volumeClaimTemplate claims: <template>-<set>-<ordinal>). */
+async function claimsIn(phase: Phase, cluster: string): Promise<string[]> {
+    const r = await kube(phase.contexts[cluster], ["-n", phase.namespace, "get", "pvc", "-o", "json"], true);
+    const re = new RegExp(`-${phase.set}-\\d+$`);
+    return (JSON.parse(r.stdout || '{"items":[]}').items as any[]).map((c) => c.metadata.name).filter((n: string) => re.test(n)).sort();
+}
+
+/** The set's local volumes in a cluster: name -> status phase, reclaim policy, deleting. */
+async function volumesIn(phase: Phase, cluster: string): Promise<Map<string, { phase: string; policy: string; deleting: boolean }>> {
+    const r = await kube(phase.contexts[cluster], ["get", "pv", "-o", "json"], true);
+    const names = new Set(Object.values(phase.nodes).flat().map((n) => localVolumeName(phase.set, n)));
+    return new Map(
+        (JSON.parse(r.stdout || '{"items":[]}').items as any[])
+            .filter((pv) => names.has(pv.metadata.name))
+            .map((pv) => [pv.metadata.name, { phase: pv.status?.phase ?? "", policy: pv.spec?.persistentVolumeReclaimPolicy ?? "", deleting: !!pv.metadata.deletionTimestamp }]),
+    );
+}
+
+/**
+ * The retire Job's effect, played by the test: KWOK pods run no container, so the Job "succeeds"
+ * without deleting anything. The test runs the Job's own command (read from the cluster) with the
+ * Job's ServiceAccount identity (--as), so the Role the program grants is what allows it.
+ */
+async function playRetireJob(phase: Phase, cluster: string) {
+    const ctx = phase.contexts[cluster];
+    const name = `${phase.set}-retire`;
+    const job = JSON.parse((await kube(ctx, ["-n", phase.namespace, "get", "job", name, "-o", "json"])).stdout);
+    const pod = job.spec.template.spec;
+    const c = pod.containers[0];
+    const command: string[] = [...(c.command ?? []), ...(c.args ?? [])];
+    assert.equal(command[0], "kubectl", `${name}: the retire Job does not run kubectl: ${command.join(" ")}`);
+    const as = `system:serviceaccount:${phase.namespace}:${pod.serviceAccountName}`;
+    const claimsBefore = await claimsIn(phase, cluster);
+    // Without the Role, the ServiceAccount may not delete claims: the impersonation is real RBAC.
+    await kube(ctx, ["--as", as, ...command.slice(1)]);
+    const claimsAfter = await claimsIn(phase, cluster);
+    assert.deepEqual(claimsAfter, [], `${phase.name}: claims left in retired ${cluster} after the retire Job's command`);
+    // With the claims gone, the volumes are Released (reclaim policy Retain): nothing binds them.
+    const deadline = Date.now() + 120_000;
+    let vols = await volumesIn(phase, cluster);
+    while ([...vols.values()].some((v) => v.phase === "Bound") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 2000));
+        vols = await volumesIn(phase, cluster);
+    }
+    assert.ok(![...vols.values()].some((v) => v.phase === "Bound"), `${phase.name}: volumes in ${cluster} still Bound: ${JSON.stringify([...vols])}`);
+    (results.retire ??= []).push({
+        cluster,
+        job: name,
+        jobSucceeded: (job.status?.succeeded ?? 0) >= 1,
+        command,
+        as,
+        claimsBefore,
+        claimsAfter,
+        volumes: [...vols].map(([n, v]) => `${n}:${v.phase}`),
+        note: "KWOK pods run no container: the Job completed without running; the test ran the Job's own command as the Job's ServiceAccount",
+    });
 }
 
 function expectedPods(phase: Phase, cluster: string): string[] {
@@ -306,7 +380,8 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             for (const ns of new Set(phases.map((p) => p.namespace))) {
                 await kube(ctx, ["delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
                 const pvs = JSON.parse((await kube(ctx, ["get", "pv", "-o", "json"])).stdout).items;
-                const mine = pvs.filter((pv: any) => pv.spec?.claimRef?.namespace === ns).map((pv: any) => pv.metadata.name);
+                const names = new Set(phases.flatMap((p) => Object.values(p.nodes).flat().map((n) => localVolumeName(p.set, n))));
+                const mine = pvs.filter((pv: any) => pv.spec?.claimRef?.namespace === ns || names.has(pv.metadata.name)).map((pv: any) => pv.metadata.name);
                 if (mine.length) await kube(ctx, ["delete", "pv", ...mine, "--wait=true", "--timeout=120s"]);
             }
         }
@@ -344,24 +419,36 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             clearTimeout(timer);
         }
         const wall = (Date.now() - t) / 1000;
-        const remaining: Record<string, { pvcs: string[]; pvs: string[]; pods: string[] }> = {};
+        type Inventory = { namespace: boolean; pvcs: string[]; pvs: string[]; pods: string[] };
+        const remaining: Record<string, Inventory> = {};
+        const expected: Record<string, Inventory> = {};
         const last = phases[phases.length - 1];
         for (const [c, ctx] of Object.entries(last.contexts)) {
-            const list = async (args: string[]) => JSON.parse((await kube(ctx, [...args, "-o", "json"], true)).stdout || '{"items":[]}').items as any[];
-            const pvcs = await list(["get", "pvc", "-A"]);
-            const pvs = await list(["get", "pv"]);
-            const pods = await list(["get", "pods", "-n", last.namespace]);
+            const ns = await kube(ctx, ["get", "namespace", last.namespace, "-o", "name"], true);
+            const vols = await volumesIn(last, c);
             remaining[c] = {
-                pvcs: pvcs.map((p) => `${p.metadata.namespace}/${p.metadata.name}:${p.status?.phase}`),
-                pvs: pvs.map((p) => `${p.metadata.name}:${p.status?.phase}:${p.spec?.persistentVolumeReclaimPolicy}${p.metadata.deletionTimestamp ? ":deleting" : ""}`),
-                pods: pods.map((p) => p.metadata.name),
+                namespace: ns.code === 0,
+                pvcs: await claimsIn(last, c),
+                pvs: [...vols].filter(([, v]) => !v.deleting).map(([n, v]) => `${n}:${v.policy}`).sort(),
+                pods: (await podsIn(last, c)).map((p) => p.name).sort(),
+            };
+            // The retention policy: the namespace is never deleted; claims stay unless the cluster was
+            // retired (its Job deleted them); local volumes (Retain) stay unless the cluster was retired.
+            const retired = last.retire.includes(c);
+            expected[c] = {
+                namespace: true,
+                pvcs: retired ? [] : [...(claimsEver.get(c) ?? [])].sort(),
+                pvs: retired ? [] : last.nodes[c].map((n) => `${localVolumeName(last.set, n)}:Retain`).sort(),
+                pods: [],
             };
         }
-        results.destroy = { wallSeconds: wall, deleted, remaining, ...(error ? { error } : {}) };
+        results.destroy = { wallSeconds: wall, deleted, remaining, expected, ...(error ? { error } : {}) };
         return error;
     }
 
     let destroyed = false;
+    // Every claim each cluster held after any step: the retention policy keeps them (unless retired).
+    const claimsEver = new Map<string, Set<string>>();
     after(async () => {
         try {
             // Clean up after a failed walk-through too (the destroy step did not run).
@@ -380,7 +467,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         it(`${phase.name}: up applies the phase safely`, { timeout: UP_TIMEOUT_MS + 10 * 60 * 1000 }, async () => {
             const rec: StepRecord = {
                 step: phase.name, file: path.relative(REPO, phase.file), ok: false, wallSeconds: 0,
-                create: 0, update: 0, delete: 0, replace: 0, same: 0, touchedClusters: [], expectedClusters: [], podOverlaps: 0, podsSeen: {},
+                create: 0, update: 0, delete: 0, replace: 0, same: 0, touchedClusters: [], expectedClusters: [], podOverlaps: 0, podsSeen: {}, claims: {},
             };
             results.steps.push(rec);
             preflightOk();
@@ -430,6 +517,14 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             // The clusters end in the state the phase declares.
             await waitForPlacement(phase);
             await secretsInClusters(phase);
+            for (const c of phase.retire) await playRetireJob(phase, c);
+            for (const c of Object.keys(phase.contexts)) {
+                rec.claims[c] = await claimsIn(phase, c);
+                const ever = claimsEver.get(c) ?? new Set<string>();
+                rec.claims[c].forEach((n) => ever.add(n));
+                claimsEver.set(c, ever);
+                if (phase.retire.includes(c)) ever.clear();
+            }
 
             // Outputs show the placement.
             const outs = await stack.outputs();
@@ -498,6 +593,6 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         destroyed = true;
         const error = await destroyAndInventory();
         assert.equal(error, undefined, `pulumi destroy failed: ${error}`);
-        for (const [c, r] of Object.entries(results.destroy!.remaining)) assert.deepEqual(r.pods, [], `pods left in ${c} after destroy`);
+        assert.deepEqual(results.destroy!.remaining, results.destroy!.expected, "what destroy left is not what the retention policy promises");
     });
 });

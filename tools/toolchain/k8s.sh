@@ -33,9 +33,13 @@ verify() {
   local v
   v="$("$BIN/kube-apiserver" --version)"
   [[ "$v" == "Kubernetes $K8S_VERSION" ]] || { log "kube-apiserver --version says '$v', want 'Kubernetes $K8S_VERSION'"; return 1; }
-  "$BIN/kubectl" version --client -o json | grep -q "\"gitVersion\": \"$K8S_VERSION\"" \
+  # Outputs are captured before matching: `cmd | grep -q` under pipefail fails at random when grep
+  # exits first and cmd dies of SIGPIPE, which made a complete cache look broken and rebuilt it.
+  v="$("$BIN/kubectl" version --client -o json)"
+  grep -q "\"gitVersion\": \"$K8S_VERSION\"" <<<"$v" \
     || { log "kubectl reports wrong version"; return 1; }
-  "$BIN/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" || { log "etcd reports wrong version"; return 1; }
+  v="$("$BIN/etcd" --version)"
+  grep -q "etcd Version: ${ETCD_VERSION#v}" <<<"$v" || { log "etcd reports wrong version"; return 1; }
   "$BIN/kwok" --version >/dev/null 2>&1 || "$BIN/kwok" --help >/dev/null 2>&1 || { log "kwok does not run"; return 1; }
 }
 

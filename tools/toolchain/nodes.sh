@@ -25,8 +25,8 @@ log() { echo "[toolchain/nodes] $*" >&2; }
 export GOTOOLCHAIN=local GOFLAGS="-buildvcs=false" CGO_ENABLED=0
 
 build_node_binaries() {
-  if [[ -f "$NODE_DIR/.complete" ]] && "$NODE_DIR/bin/kubelet" --version 2>/dev/null | grep -qx "Kubernetes $K8S_VERSION" \
-     && "$NODE_DIR/bin/kube-proxy" --version 2>/dev/null | grep -qx "Kubernetes $K8S_VERSION"; then
+  if [[ -f "$NODE_DIR/.complete" ]] && [[ "$("$NODE_DIR/bin/kubelet" --version 2>/dev/null)" == "Kubernetes $K8S_VERSION" ]] \
+     && [[ "$("$NODE_DIR/bin/kube-proxy" --version 2>/dev/null)" == "Kubernetes $K8S_VERSION" ]]; then
     log "cached: $NODE_DIR/bin"; return 0
   fi
   [[ -f "$CP_DIR/.complete" && -f "$CP_DIR/src/go.mod" ]] \
@@ -48,20 +48,20 @@ build_node_binaries() {
   log "building kubelet kube-proxy $K8S_VERSION"
   (cd "$work" && go build -mod=mod -trimpath -ldflags "$ldflags" -o "$NODE_DIR/bin/" \
     k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
-  "$NODE_DIR/bin/kubelet" --version | grep -qx "Kubernetes $K8S_VERSION" || { log "kubelet reports a wrong version"; return 1; }
+  [[ "$("$NODE_DIR/bin/kubelet" --version)" == "Kubernetes $K8S_VERSION" ]] || { log "kubelet reports a wrong version"; return 1; }
   echo "built $(date -u +%FT%TZ) in $(( $(date +%s) - start ))s" > "$NODE_DIR/.complete"
   log "kubelet, kube-proxy built in $(( $(date +%s) - start ))s"
 }
 
 build_coredns() {
-  if [[ -f "$DNS_DIR/.complete" ]] && "$DNS_DIR/bin/coredns" -version 2>/dev/null | grep -q "CoreDNS-${COREDNS_VERSION#v}"; then
+  if [[ -f "$DNS_DIR/.complete" ]] && [[ "$("$DNS_DIR/bin/coredns" -version 2>/dev/null)" == *"CoreDNS-${COREDNS_VERSION#v}"* ]]; then
     log "cached: $DNS_DIR/bin/coredns"; return 0
   fi
   local start; start=$(date +%s)
   mkdir -p "$DNS_DIR/bin"
   log "building coredns $COREDNS_VERSION (a few minutes cold)"
   GOBIN="$DNS_DIR/bin" go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
-  "$DNS_DIR/bin/coredns" -version | grep -q "CoreDNS-${COREDNS_VERSION#v}" || { log "coredns reports a wrong version"; return 1; }
+  [[ "$("$DNS_DIR/bin/coredns" -version)" == *"CoreDNS-${COREDNS_VERSION#v}"* ]] || { log "coredns reports a wrong version"; return 1; }
   echo "built $(date -u +%FT%TZ) in $(( $(date +%s) - start ))s" > "$DNS_DIR/.complete"
 }
 
