@@ -92,7 +92,7 @@ const mysql = z.strictObject({
     name: dnsLabel.default("mysql"),
     namespace: dnsLabel.default("mysql"),
     engine: z.enum(["mysql", "mariadb"]).default("mysql"),
-    /** Engine version: default 8.4 for mysql, 10.11 for mariadb. */
+    /** Engine version: default 9.7 for mysql (8.4 also supported), 10.11 for mariadb. */
     version: z.string().regex(/^[0-9]+(\.[0-9]+){0,2}$/, { message: "is not a version like 10.11" }).optional(),
     /** Full image reference; overrides engine + version. */
     image: z.string().min(1).optional(),

@@ -2,8 +2,8 @@ import { ClusterConfig, McsProfile, MysqlConfig, StackConfig } from "./config";
 import { changeBehaviourOf } from "./changes";
 import { NamingContext, ServiceRole, objectNames, podHost, podName, serviceHost, serviceName } from "./naming";
 
-/** Default images per engine: MySQL 8.4 LTS, MariaDB 10.11 LTS (the release the data-plane tests run). */
-export const DEFAULT_VERSION = { mysql: "8.4", mariadb: "10.11" } as const;
+/** Default images per engine: the releases the data-plane tier runs for real (MySQL 9.7 LTS, MariaDB 10.11 LTS). */
+export const DEFAULT_VERSION = { mysql: "9.7", mariadb: "10.11" } as const;
 
 export type Role = "primary" | "replica";
 

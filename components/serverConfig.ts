@@ -44,6 +44,9 @@ export function baseServerConfig(engine: StackConfig["mysql"]["engine"]): string
                 "enforce_gtid_consistency = ON",
                 "log_replica_updates = ON",
                 "replica_net_timeout = 20",
+                // no X protocol: nothing uses it, and it listens on every address (port 33060: the
+                // pods of one node collide) and on a socket under /var/run/mysqld
+                "loose_mysqlx = OFF",
                 "plugin_load_add = mysql_clone.so",
                 "plugin_load_add = semisync_source.so",
                 "plugin_load_add = semisync_replica.so",

@@ -18,6 +18,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib-sql.sh"
 # shellcheck source=lib-engine.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
+# shellcheck source=lib-repl.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-repl.sh"
 # shellcheck source=lib-stream.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-stream.sh"
 
@@ -172,13 +174,38 @@ donor_status_sql() {
     fi
     if mmc_replica_healthy "$st" "$MMC_MAX_LAG_SECONDS"; then echo "ready replica"; else echo "notready replica"; fi
 }
+# The CLONE runs in the background, watched every 2 s: when the donor stops answering (5 checks in a
+# row) or the copy makes no progress (performance_schema.clone_progress unchanged) for 120 s, the
+# temporary server is killed, which fails the CLONE, so the caller tries the next donor. A donor
+# killed mid-CLONE otherwise leaves the recipient's CLONE in "FILE COPY In Progress" for good (seen on
+# MySQL 9.7, even with clone_donor_timeout_after_network_failure = 0).
+clone_watched() { # HOST STAGING SOCKET
+    local host=$1 sock=$3 cred cpid rc=0 down=0 last="" now stalled=0 why=""
+    cred=$(mmc_seed_cred) || return 1
+    mmc_sql_clone "$host" "$2" | "$MMC_CLIENT" --no-defaults -uroot --socket="$sock" -N -B &
+    cpid=$!
+    while sleep 2; kill -0 "$cpid" 2>/dev/null; do
+        if mmc_qr "$cred" "$host" "SELECT 1" >/dev/null 2>&1; then down=0; else down=$((down + 1)); fi
+        now=$(mmc_sql_clone_progress | "$MMC_CLIENT" --no-defaults -uroot --socket="$sock" -N -B 2>/dev/null) || now=""
+        if [ "$now" = "$last" ]; then stalled=$((stalled + 2)); else stalled=0 last=$now; fi
+        if [ "$down" -ge 5 ]; then why="the donor stopped answering"; elif [ "$stalled" -ge 120 ]; then why="no progress for $stalled s"; fi
+        if [ -n "$why" ]; then
+            mmc_log "CLONE from $host: $why; killing the temporary server to end it"
+            kill -KILL "$(cat "$MMC_TMP/tmp-server.pid" 2>/dev/null)" 2>/dev/null || true
+            break
+        fi
+    done
+    wait "$cpid" || rc=$?
+    if [ -n "$why" ]; then return 1; fi
+    return "$rc"
+}
 seed_by_clone() {
-    local host=$1 st="$MMC_STAGING" inst="$MMC_DATADIR/.mmc-cloneinst" sock="$MMC_RUN_DIR/mmc-clone.sock"
+    local host=$1 st="$MMC_STAGING" inst="$MMC_CLONE_INST" sock="$MMC_RUN_DIR/mmc-clone.sock"
     rm -rf "$st" "$inst"; mkdir -p "$inst"; mmc_chown_data "$inst"
     mmc_engine_initialize "$inst" "$MMC_RUN_DIR/mmc-install.log" || { cat "$MMC_RUN_DIR/mmc-install.log" >&2; return 1; }
     start_tmp_server "$inst" "$sock"
     local rc=0
-    mmc_sql_clone "$host" "$st" | "$MMC_CLIENT" --no-defaults -uroot --socket="$sock" -N -B || rc=$?
+    clone_watched "$host" "$st" "$sock" || rc=$?
     stop_tmp_server
     rm -rf "$inst"
     [ "$rc" = 0 ] || { rm -rf "$st"; mmc_log "CLONE from $host failed"; return 1; }
@@ -216,7 +243,7 @@ try_donors_once() {
             mmc_log "seeding from $h ($role)"
             if seed_from "$h"; then echo seeded; return 0; fi
             mmc_log "seed from $h failed; staging discarded"
-            rm -rf "$MMC_STAGING" "$MMC_DATADIR/.mmc-cloneinst"
+            rm -rf "$MMC_STAGING" "$MMC_CLONE_INST"
         done
     done
     if [ "$reachable" = 0 ]; then echo none-reachable; else echo retry; fi
@@ -228,7 +255,7 @@ main() {
     mmc_tmp_init
     write_config || exit 2
     if volume_trusted; then
-        rm -rf "$MMC_STAGING" "$MMC_DATADIR/.mmc-cloneinst"
+        rm -rf "$MMC_STAGING" "$MMC_CLONE_INST"
         mmc_log "volume is trusted; nothing to seed"
         return 0
     fi

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
-# Every difference between MySQL (8.4) and MariaDB (10.11) the data plane knows, in one place: each
+# Every difference between MySQL (8.4, 9.7) and MariaDB (10.11) the data plane knows, in one place: each
 # function is one `case "$MMC_ENGINE"` with an arm per engine (mmc_validate refuses any other value).
 # The other files are engine-neutral. Sourcing defines functions only.
+# MySQL versions: 8.4 and 9.7 run the same text. It uses only the 8.4 names (CHANGE REPLICATION
+# SOURCE, REPLICA, RESET BINARY LOGS AND GTIDS, rpl_semi_sync_source/replica, semisync_*.so,
+# caching_sha2_password over TLS) and nothing 9.x removed (MD5(), SHA1(), @@have_ssl,
+# mysql_native_password, default_authentication_plugin); test/dataplane/mysql-static.sh checks both.
 
 mmc_engine_client() {
     case "$MMC_ENGINE" in
@@ -22,6 +26,16 @@ mmc_engine_seed_method() {
     case "$MMC_ENGINE" in
         mysql) echo clone ;;
         mariadb) echo stream ;;
+    esac
+}
+
+# Names of the seeding work directories inside the data directory: "STAGING CLONE_INSTANCE". MySQL
+# cannot run on a data directory whose name starts with a dot (InnoDB then finds none of its files:
+# "Can't create UNDO tablespace ... already exists"), so its are not hidden.
+mmc_engine_work_dirs() {
+    case "$MMC_ENGINE" in
+        mysql) echo "mmc-staging mmc-cloneinst" ;;
+        mariadb) echo ".mmc-staging .mmc-cloneinst" ;;
     esac
 }
 
@@ -88,8 +102,20 @@ mmc_sql_clone() {
     case "$MMC_ENGINE" in
         mysql)
             echo "SET GLOBAL clone_valid_donor_list = $(mmc_lit "$1:$MMC_PORT");"
+            # a donor-side setting (how long a donor waits for its recipient to come back; default
+            # 5 min), sent to this recipient too, where it does not end a CLONE whose donor died:
+            # init.sh's clone_watched does that
+            echo "SET GLOBAL clone_donor_timeout_after_network_failure = 0;"
             echo "CLONE INSTANCE FROM $(mmc_lit "$MMC_SEED_USER")@$(mmc_lit "$1"):$MMC_PORT IDENTIFIED BY $(mmc_lit "$MMC_SEED_PASSWORD") DATA DIRECTORY = $(mmc_lit "$2") REQUIRE SSL;"
             ;;
+        mariadb) mmc_log "MariaDB seeds with the donor stream, not CLONE"; return 1 ;;
+    esac
+}
+
+# mmc_sql_clone_progress -> SQL whose one-line answer changes while a CLONE makes progress.
+mmc_sql_clone_progress() {
+    case "$MMC_ENGINE" in
+        mysql) echo "SELECT CONCAT(GROUP_CONCAT(CONCAT(STAGE, ':', STATE) ORDER BY ID), '/', SUM(DATA), '/', SUM(NETWORK)) FROM performance_schema.clone_progress;" ;;
         mariadb) mmc_log "MariaDB seeds with the donor stream, not CLONE"; return 1 ;;
     esac
 }
@@ -238,7 +264,11 @@ mmc_sql_users() {
     au=$(mmc_lit "$MMC_ADMIN_USER")
     case "$MMC_ENGINE" in
         mysql)
+            # super_read_only blocks even root (MariaDB's read_only does not): lift it, keep read_only
+            # (ordinary clients still cannot write until the promotion). RESET REPLICA (switchover:
+            # promote, repoint) needs RELOAD.
             cat <<SQL
+SET GLOBAL super_read_only = OFF;
 CREATE USER IF NOT EXISTS $ru@'%' IDENTIFIED BY $repl_pw;
 ALTER USER $ru@'%' IDENTIFIED BY $repl_pw;
 GRANT REPLICATION SLAVE ON *.* TO $ru@'%';
@@ -247,7 +277,7 @@ ALTER USER $su@'%' IDENTIFIED BY $seed_pw;
 GRANT BACKUP_ADMIN, REPLICATION CLIENT ON *.* TO $su@'%';
 CREATE USER IF NOT EXISTS $au@'%' IDENTIFIED BY $admin_pw;
 ALTER USER $au@'%' IDENTIFIED BY $admin_pw;
-GRANT REPLICATION CLIENT, PROCESS ON *.* TO $au@'%';
+GRANT REPLICATION CLIENT, PROCESS, RELOAD ON *.* TO $au@'%';
 GRANT SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN ON *.* TO $au@'%';
 SQL
             ;;

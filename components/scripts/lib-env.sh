@@ -100,7 +100,9 @@ mmc_env_load() {
         MMC_CNF="${MMC_CONF_DIR:-}/my.cnf"
         MMC_TRUSTED="${MMC_DATADIR:-}/.mmc-trusted"
         MMC_UNTRUSTED="${MMC_DATADIR:-}/.mmc-untrusted"
-        MMC_STAGING="${MMC_DATADIR:-}/.mmc-staging"
+        read -r MMC_STAGING MMC_CLONE_INST <<<"$(mmc_engine_work_dirs)"
+        MMC_STAGING="${MMC_DATADIR:-}/$MMC_STAGING"
+        MMC_CLONE_INST="${MMC_DATADIR:-}/$MMC_CLONE_INST"
         MMC_SEED_GTID="${MMC_DATADIR:-}/.mmc-seed-gtid"
         MMC_CLIENT=$(mmc_engine_client)
         MMC_SERVER=$(mmc_engine_server)

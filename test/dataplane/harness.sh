@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
-# Harness for the data plane on real MariaDB servers (sourced by test/dataplane/run.sh and
-# bench/dataplane.sh). A "pod" is a process group: init.sh, then run.sh (the server), replicate.sh
+# Harness for the data plane on real servers (sourced by test/dataplane/run.sh and
+# bench/dataplane.sh), for one engine: H_ENGINE=mariadb (host packages, host /etc/hosts, addresses
+# 127.0.x.1) or H_ENGINE=mysql (MySQL 9.7 from the root filesystem of tools/images/rootfs.sh: every
+# server, script and client runs chrooted into a read-only bind of it, in a private mount namespace
+# with its own /etc/hosts, /proc, /dev and the test directory at the same path; addresses 127.1.x.1,
+# so it never collides with a MariaDB run). A "pod" is a process group: init.sh, then run.sh (the server), replicate.sh
 # and donor.sh, restarted like containers, with its own data directory (the volume, kept per
 # cluster+ordinal like a local PV), conf/run dirs (emptyDirs) and its own loopback address
 # 127.0.<10*cluster+ordinal>.1. Names from MMC_PEERS / MMC_WRITE_HOST map to those addresses through
@@ -11,6 +15,16 @@
 H_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 H_DIR="$H_REPO/test/dataplane"
 : "${T:=/tmp/mmc-dataplane}"
+: "${H_ENGINE:=mariadb}"
+H_ROOT=""     # mysql: the chroot every engine binary runs in
+H_X=()        # command prefix that runs an engine binary (chroot "$H_ROOT" for mysql)
+case "$H_ENGINE" in
+    mariadb) H_CLIENT=mariadb H_NET=127.0 H_HOSTS_FILE=/etc/hosts H_OWNER=mysql:mysql
+        H_GTID_PRIMARY='@@GLOBAL.gtid_binlog_pos' H_GTID_MEMBER='@@GLOBAL.gtid_current_pos' ;;
+    mysql) H_CLIENT=mysql H_NET=${MMC_TEST_NET:-127.1} H_HOSTS_FILE="$T/state/hosts" H_OWNER=999:999
+        H_GTID_PRIMARY="REPLACE(@@GLOBAL.gtid_executed, '\\n', '')" H_GTID_MEMBER=$H_GTID_PRIMARY ;;
+    *) echo "H_ENGINE must be mariadb or mysql, got '$H_ENGINE'" >&2; exit 2 ;;
+esac
 H_HOSTS_TAG="mmc-dataplane-test"
 H_PASS=0
 H_FAIL=0
@@ -28,7 +42,26 @@ h_check() { # NAME COMMAND... : records pass/fail of a command
 h_summary() { echo "${H_PASS} passed, ${H_FAIL} failed"; }
 
 # ---------- machine ----------
+# mysql: re-executes the caller in a private mount namespace (the chroot's mounts vanish with it).
+h_enter_ns() { # "$0" "$@" of the caller
+    [ "$H_ENGINE" = mysql ] && [ -z "${H_IN_NS:-}" ] || return 0
+    exec unshare --mount --propagation private env H_IN_NS=1 H_ENGINE="$H_ENGINE" bash "$@"
+}
 h_install() {
+    if [ "$H_ENGINE" = mysql ]; then
+        local need=()
+        command -v shellcheck >/dev/null || need+=(shellcheck)
+        command -v openssl >/dev/null || need+=(openssl)
+        command -v unshare >/dev/null || need+=(util-linux)
+        if [ ${#need[@]} -gt 0 ]; then
+            apt-get update -qq >/dev/null 2>&1 || true
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/tmp/mmc-apt.log 2>&1 || { tail -20 /tmp/mmc-apt.log; return 1; }
+        fi
+        H_ROOTFS=$(bash "$H_REPO/tools/images/rootfs.sh" mysql | tail -1) || { h_log "root filesystem build failed"; return 1; }
+        [ -d "$H_ROOTFS" ] || return 1
+        h_log "MySQL root filesystem $H_ROOTFS ($(cut -d' ' -f3- "$H_ROOTFS.complete" | sed 's/ built=.*//'))"
+        return 0
+    fi
     local need=()
     command -v mariadbd >/dev/null || need+=(mariadb-server)
     command -v mariadb-backup >/dev/null || need+=(mariadb-backup)
@@ -73,6 +106,22 @@ h_init() {
     h_cnf "$T/state/app.cnf" app "$H_APP_PW"
     : >"$T/state/hosts.map"
     trap 'h_cleanup_all' EXIT
+    [ "$H_ENGINE" = mysql ] && { h_root_mount || return 1; }
+    return 0
+}
+# The chroot: the cached root filesystem read-only, a tmpfs /tmp, /proc, /dev, a private /etc/hosts,
+# and the test directory at the same path as outside (paths in env files hold on both sides).
+h_root_mount() {
+    [ -n "${H_IN_NS:-}" ] || { h_log "h_root_mount outside a private mount namespace (call h_enter_ns first)"; return 1; }
+    H_ROOT="$T.root"
+    mkdir -p "$H_ROOT"
+    mount --bind "$H_ROOTFS" "$H_ROOT" && mount -o remount,bind,ro "$H_ROOT" \
+        && mount -t tmpfs -o mode=1777,size=1g tmpfs "$H_ROOT/tmp" \
+        && mount -t proc proc "$H_ROOT/proc" && mount --rbind /dev "$H_ROOT/dev" \
+        && mkdir -p "$H_ROOT$T" && mount --bind "$T" "$H_ROOT$T" \
+        && printf '127.0.0.1\tlocalhost\n' >"$H_HOSTS_FILE" && mount --bind "$H_HOSTS_FILE" "$H_ROOT/etc/hosts" \
+        || { h_log "could not set up the chroot at $H_ROOT"; return 1; }
+    H_X=(chroot "$H_ROOT")
 }
 h_cnf() { # FILE USER PASSWORD
     local s=${3//\\/\\\\}; s=${s//\"/\\\"}
@@ -89,6 +138,18 @@ h_render() {
     (cd "$H_REPO" && npx --no-install tsx tools/render.ts "${args[@]}") >"$T/render/$name.log" 2>&1 \
         || { cat "$T/render/$name.log" >&2; return 1; }
     node "$H_DIR/extract.mjs" "$T/render/$name" "$T/ext/$name" >/dev/null || return 1
+}
+# The walk-through's stack files for the engine under test -> prints their directory
+# (mysql: stacks/ with engine: mysql, version: "9.7", written under $T/stacks).
+h_stacks() {
+    [ "$H_ENGINE" = mysql ] || { echo "$H_REPO/stacks"; return 0; }
+    local f
+    mkdir -p "$T/stacks"
+    for f in "$H_REPO"/stacks/0*.yaml; do
+        sed -E 's/engine: mariadb, version: "10.11"/engine: mysql, version: "9.7"/' "$f" >"$T/stacks/${f##*/}"
+        grep -q 'engine: mysql, version: "9.7"' "$T/stacks/${f##*/}" || { h_log "cannot derive a MySQL stack from $f"; return 1; }
+    done
+    echo "$T/stacks"
 }
 # The scripts a pod runs: from the rendered ConfigMap of phase NAME.
 h_scripts_dir() { echo "$T/ext/$1/scripts"; }
@@ -111,13 +172,14 @@ h_host_set() { # NAME IP
 }
 h_hosts_write() {
     local body rest
-    rest=$(sed "/# BEGIN $H_HOSTS_TAG/,/# END $H_HOSTS_TAG/d" /etc/hosts)
+    rest=$(sed "/# BEGIN $H_HOSTS_TAG/,/# END $H_HOSTS_TAG/d" "$H_HOSTS_FILE")
     body=$(awk '{print $2" "$1}' "$T/state/hosts.map" 2>/dev/null)
     # one write() of the whole file: readers never see a half-written mapping for long
-    printf '%s\n# BEGIN %s\n%s\n# END %s\n' "$rest" "$H_HOSTS_TAG" "$body" "$H_HOSTS_TAG" >/etc/hosts
+    printf '%s\n# BEGIN %s\n%s\n# END %s\n' "$rest" "$H_HOSTS_TAG" "$body" "$H_HOSTS_TAG" >"$H_HOSTS_FILE"
 }
 h_hosts_remove() {
     local rest
+    [ "$H_HOSTS_FILE" = /etc/hosts ] || return 0   # a private hosts file goes with the run
     grep -q "# BEGIN $H_HOSTS_TAG" /etc/hosts 2>/dev/null || return 0
     rest=$(sed "/# BEGIN $H_HOSTS_TAG/,/# END $H_HOSTS_TAG/d" /etc/hosts)
     printf '%s\n' "$rest" >/etc/hosts
@@ -125,7 +187,7 @@ h_hosts_remove() {
 
 # ---------- pods ----------
 h_cnum() { echo "${1//[!0-9]/}"; }
-h_ip() { echo "127.0.$(( $(h_cnum "$1") * 10 + $2 )).1"; } # CLUSTER ORD
+h_ip() { echo "$H_NET.$(( $(h_cnum "$1") * 10 + $2 )).1"; } # CLUSTER ORD
 h_pod_name() { echo "mysql-$1"; }
 h_peer_name() { # ORD -> per-pod name from the current topology of cluster1 (names are global here)
     local f kv
@@ -174,9 +236,9 @@ h_pod_start() {
         echo "set +a"
     } >"$dir/env"
     chmod 600 "$dir/env"
-    chown mysql:mysql "$dir/data" "$dir/run" "$dir/tmp"
+    chown "$H_OWNER" "$dir/data" "$dir/run" "$dir/tmp"
     h_host_set "$(h_peer_name "$ord")" "$ip"
-    setsid bash "$H_DIR/pod.sh" "$dir" </dev/null >>"$dir/logs/pod.log" 2>&1 &
+    setsid bash "$H_DIR/pod.sh" "$dir" "$H_ROOT" </dev/null >>"$dir/logs/pod.log" 2>&1 &
     pgid=$!
     echo "$pgid" >"$dir/pgid"
     echo "$pgid" >>"$T/state/pgids"
@@ -226,11 +288,11 @@ h_cleanup_all() {
 # ---------- SQL ----------
 h_sql() { # ORD SQL (root over the pod's socket)
     local dir; dir=$(h_pod_dir "$1")
-    timeout 30 mariadb --defaults-extra-file="$T/state/root.cnf" --socket="$dir/run/mysqld.sock" -N -B -e "$2"
+    timeout "${H_SQL_TIMEOUT:-30}" "${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/root.cnf" --socket="$dir/run/mysqld.sock" -N -B -e "$2"
 }
 h_sqlv() { # ORD SQL : vertical output with column names
     local dir; dir=$(h_pod_dir "$1")
-    timeout 30 mariadb --defaults-extra-file="$T/state/root.cnf" --socket="$dir/run/mysqld.sock" -E -e "$2"
+    timeout 30 "${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/root.cnf" --socket="$dir/run/mysqld.sock" -E -e "$2"
 }
 h_wait() { # SECONDS DESCRIPTION COMMAND... (polls every ${H_POLL:-0.5} s)
     local limit=$1 what=$2 end; shift 2
@@ -241,7 +303,7 @@ h_wait() { # SECONDS DESCRIPTION COMMAND... (polls every ${H_POLL:-0.5} s)
     done
 }
 h_wait_fast() { H_POLL=0.02 h_wait "$@"; } # SECONDS DESCRIPTION COMMAND... (polls every 20 ms)
-h_ready() { local dir; dir=$(h_pod_dir "$1"); (set -a; . "$dir/env"; bash "$MMC_SCRIPTS/probe.sh" ready); }
+h_ready() { local dir; dir=$(h_pod_dir "$1"); (set -a; . "$dir/env"; "${H_X[@]}" bash "$MMC_SCRIPTS/probe.sh" ready); }
 h_writable() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only')" = 0 ]; }
 
 # ---------- client writes ----------
@@ -250,7 +312,7 @@ h_writable() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only')" = 0 ]; }
 h_writer_start() {
     local maxs=${1:-1800}
     : >"$T/writer/acked"; : >"$T/writer/failed"; rm -f "$T/writer/stop" "$T/writer/pause" "$T/writer/paused"
-    bash "$H_DIR/writer.sh" "$T/writer" "$T/state/app.cnf" "$(h_write_name)" "$maxs" "${H_WRITER_BASE:-1}" </dev/null >>"$T/writer/log" 2>&1 &
+    H_WRITER_CLIENT="${H_X[*]} $H_CLIENT" bash "$H_DIR/writer.sh" "$T/writer" "$T/state/app.cnf" "$(h_write_name)" "$maxs" "${H_WRITER_BASE:-1}" </dev/null >>"$T/writer/log" 2>&1 &
     echo $! >"$T/writer/pid"
 }
 h_writer_pause() {
@@ -274,6 +336,15 @@ h_max_gap_ms() {
 }
 
 # ---------- the consistency assertion ----------
+h_member_at() { [ "$(h_sql "$1" "SELECT $H_GTID_MEMBER")" = "$2" ]; } # ORD POSITION
+# SQL inserting N generated rows EXPR(seq) into mmc_test.bulk (v)
+h_sql_insert_seq() { # N EXPR
+    if [ "$H_ENGINE" = mysql ]; then
+        echo "SET SESSION cte_max_recursion_depth = $(($1 + 1)); INSERT INTO mmc_test.bulk (v) WITH RECURSIVE s (seq) AS (SELECT 1 UNION ALL SELECT seq + 1 FROM s WHERE seq < $1) SELECT $2 FROM s"
+    else
+        echo "INSERT INTO mmc_test.bulk (v) SELECT $2 FROM mmc_test.seq_1_to_$1"
+    fi
+}
 h_primary_of() { local o; for o in $(h_pods); do h_writable "$o" 2>/dev/null && echo "$o"; done; }
 # All members converged, every acknowledged write on every member, equal checksums,
 # exactly one writable member (EXPECTED if given).
@@ -284,11 +355,11 @@ h_assert_consistent() {
     if [ "$(echo "$w" | wc -w)" != 1 ]; then echo "writable members: '${w}' (expected exactly one)"; h_writer_resume; return 1; fi
     if [ -n "$expected" ] && [ "$w" != "$expected" ]; then echo "writable member is $w, expected $expected"; h_writer_resume; return 1; fi
     p=$w
-    pos=$(h_sql "$p" 'SELECT @@GLOBAL.gtid_binlog_pos')
+    pos=$(h_sql "$p" "SELECT $H_GTID_PRIMARY")
     for o in $(h_pods); do
         [ "$o" = "$p" ] && continue
-        if ! h_wait 120 "mysql-$o reaching $pos" bash -c "[ \"\$(timeout 10 mariadb --defaults-extra-file=$T/state/root.cnf --socket=$(h_pod_dir "$o")/run/mysqld.sock -N -B -e 'SELECT @@GLOBAL.gtid_current_pos')\" = '$pos' ]"; then
-            ok=0; msg+="mysql-$o did not converge to $pos (at $(h_sql "$o" 'SELECT @@GLOBAL.gtid_current_pos' 2>&1)); "
+        if ! h_wait 120 "mysql-$o reaching $pos" h_member_at "$o" "$pos"; then
+            ok=0; msg+="mysql-$o did not converge to $pos (at $(h_sql "$o" "SELECT $H_GTID_MEMBER" 2>&1)); "
         fi
     done
     sort -n -u <(cut -d' ' -f1 "$T/writer/acked") >"$T/writer/acked.ids"

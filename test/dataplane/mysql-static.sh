@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Static check of the MySQL 8.4 path (no MySQL server can be installed here).
+# Static check of the MySQL path against both supported versions, 8.4 and 9.7 (the data-plane tier
+# runs 9.7 for real; no 8.4 server package exists in any Debian suite).
 # 1. Emits the SQL that the shared helpers produce with MMC_ENGINE=mysql and checks it against 8.4:
 #    8.4 names present (CHANGE REPLICATION SOURCE TO, START/STOP/RESET REPLICA, SOURCE_AUTO_POSITION,
 #    WAIT_FOR_EXECUTED_GTID_SET, super_read_only, semi-sync *source* variables);
@@ -31,6 +32,7 @@ sql=$(
 ) || { echo "FAIL: emitting the MySQL SQL failed"; exit 1; }
 
 must() { grep -Eq "$1" <<<"$sql" || bad "MySQL SQL lacks: $1"; }
+mysql_removed_in_9() { printf '%s\n' 'MD5\(' 'SHA1?\(' 'have_ssl' 'default_authentication_plugin' 'expire_logs_days' 'master_info_repository' 'relay_log_info_repository'; }
 must_not() { if grep -Eiq "$1" <<<"$sql"; then bad "MySQL SQL uses removed/wrong syntax: $1 -> $(grep -Ei "$1" <<<"$sql" | head -1)"; fi; }
 must '^CHANGE REPLICATION SOURCE TO SOURCE_HOST = '\''mysql-0.example'\'', SOURCE_PORT = 3306, SOURCE_USER = '
 must 'SOURCE_AUTO_POSITION = 1'
@@ -50,6 +52,8 @@ for pat in 'CHANGE MASTER' 'MASTER_AUTO_POSITION' 'MASTER_HOST' 'SHOW SLAVE' 'ST
     'MASTER_GTID_WAIT' 'gtid_slave_pos' 'gtid_binlog_pos' 'IDENTIFIED BY PASSWORD'; do
     must_not "$pat"
 done
+# removed in 9.x, so the same text runs on 8.4 and 9.7 (see "MySQL versions" in lib-engine.sh)
+while IFS= read -r pat; do [ -n "$pat" ] && must_not "$pat"; done <<<"$(mysql_removed_in_9)"
 
 # The MySQL branches: every `mysql)` arm of lib-engine.sh (to its `;;`), plus the clone path of init.sh.
 branches=$(awk '
@@ -60,8 +64,9 @@ branches=$(awk '
     inf && /^\}/ { inf = 0 }
 ' "$S/lib-engine.sh" "$S/init.sh")
 [ "$(grep -c . <<<"$branches")" -gt 40 ] || bad "found too few MySQL branch lines ($(grep -c . <<<"$branches")): the extraction is broken"
-for pat in 'CHANGE MASTER' 'MASTER_AUTO_POSITION' 'SHOW SLAVE' 'START SLAVE' 'STOP SLAVE' 'RESET SLAVE' 'RESET MASTER' 'SHOW MASTER STATUS' 'rpl_semi_sync_master'; do
-    if grep -Eq "$pat" <<<"$branches"; then bad "a MySQL branch uses removed syntax: $pat"; fi
+mapfile -t removed9 < <(mysql_removed_in_9)
+for pat in 'CHANGE MASTER' 'MASTER_AUTO_POSITION' 'SHOW SLAVE' 'START SLAVE' 'STOP SLAVE' 'RESET SLAVE' 'RESET MASTER' 'SHOW MASTER STATUS' 'rpl_semi_sync_master' "${removed9[@]}"; do
+    if grep -Eiq "$pat" <<<"$branches"; then bad "a MySQL branch uses syntax removed in 8.4 or 9.x: $pat"; fi
 done
 grep -q 'CLONE INSTANCE FROM .* IDENTIFIED BY .* DATA DIRECTORY = .* REQUIRE SSL' <<<"$branches" || bad "lib-engine.sh lacks CLONE INSTANCE FROM ... DATA DIRECTORY ... REQUIRE SSL"
 grep -q 'SET GLOBAL clone_valid_donor_list' <<<"$branches" || bad "lib-engine.sh does not set clone_valid_donor_list"
@@ -111,5 +116,5 @@ else
 fi
 rm -rf "$F"
 
-[ "$fail" = 0 ] && echo "MySQL 8.4 SQL and config checked: $(grep -c . <<<"$sql") statements emitted, no removed syntax"
+[ "$fail" = 0 ] && echo "MySQL 8.4/9.7 SQL and config checked: $(grep -c . <<<"$sql") statements emitted, no removed syntax"
 exit "$fail"

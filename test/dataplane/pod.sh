@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # One "pod" of the test machine: init container, then the containers (server, replicate, donor), each
 # restarted when it exits (restartPolicy Always) until the harness marks the pod as stopping.
-# usage: pod.sh POD_DIR   (POD_DIR/env holds the rendered environment, secrets substituted)
+# usage: pod.sh POD_DIR [ROOT]  (POD_DIR/env holds the rendered environment, secrets substituted;
+#        ROOT: the image's root filesystem the scripts run in, chrooted, as in the container)
 dir=$1
+X=()
+[ -n "${2:-}" ] && X=(chroot "$2")
 # shellcheck disable=SC1091
 . "$dir/env"
 S=$MMC_SCRIPTS
@@ -11,7 +14,7 @@ container() { # NAME SCRIPT
     for ((n = 0; n < 200; n++)); do
         [ -e "$dir/stopping" ] && return 0
         echo "=== start $name #$n $(date -u +%T.%3N)" >>"$dir/logs/$name.log"
-        bash "$S/$script" >>"$dir/logs/$name.log" 2>&1
+        "${X[@]}" bash "$S/$script" >>"$dir/logs/$name.log" 2>&1
         echo "=== $name exited rc=$? $(date -u +%T.%3N)" >>"$dir/logs/$name.log"
         [ -e "$dir/stopping" ] && return 0
         sleep 1
@@ -19,7 +22,7 @@ container() { # NAME SCRIPT
 }
 for ((n = 0; n < 100; n++)); do
     [ -e "$dir/stopping" ] && exit 0
-    if bash "$S/init.sh" >>"$dir/logs/init.log" 2>&1; then break; fi
+    if "${X[@]}" bash "$S/init.sh" >>"$dir/logs/init.log" 2>&1; then break; fi
     echo "=== init failed, retrying $(date -u +%T.%3N)" >>"$dir/logs/init.log"
     sleep 2
 done

@@ -89,3 +89,26 @@ engine_functions() { grep -oE '^mmc_[a-z_]+\(\)' "$S/lib-engine.sh" | tr -d '()'
     MMC_ENGINE=mariadb run mmc_sql_clone h1 /d/st
     [ "$status" -eq 1 ]
 }
+
+@test "MySQL work directories are not dot-named (mysqld cannot run on one); MariaDB's are hidden" {
+    MMC_ENGINE=mysql
+    [ "$(mmc_engine_work_dirs)" = "mmc-staging mmc-cloneinst" ]
+    MMC_ENGINE=mariadb
+    [ "$(mmc_engine_work_dirs)" = ".mmc-staging .mmc-cloneinst" ]
+}
+
+@test "MySQL users SQL lifts super_read_only first and grants the switchover account RELOAD" {
+    MMC_ENGINE=mysql
+    run mmc_sql_users
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "SET GLOBAL super_read_only = OFF;" ]
+    [[ "$output" == *"GRANT REPLICATION CLIENT, PROCESS, RELOAD ON *.* TO 'mmc_admin'@'%';"* ]] || { echo "$output"; false; }
+}
+
+@test "MySQL CLONE fails at once when its donor's connection breaks; progress is observable" {
+    MMC_ENGINE=mysql
+    run mmc_sql_clone mysql-1.h /data/mmc-staging
+    [[ "$output" == *"SET GLOBAL clone_donor_timeout_after_network_failure = 0;"* ]]
+    run mmc_sql_clone_progress
+    [[ "$output" == *"performance_schema.clone_progress"* ]]
+}

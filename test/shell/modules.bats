@@ -58,3 +58,12 @@ setup() { valid_env; }
     run grep -nE 'mmc_hmac_stream|mmc-admin-v1|MMC_NAMESPACE|MMC_SET_NAME|MMC_REPLICAS|MMC_READ_HOST' "$S"/*.sh
     [ "$status" -eq 1 ] || { echo "$output"; false; }
 }
+
+@test "every mmc_ function an entry script calls is defined by the modules it sources" {
+    local s fn missing
+    for s in init run replicate donor probe switchover; do
+        missing=$(bash -c '. "$1"; for fn in $(grep -oE "\bmmc_[a-z_0-9]+\b" "$1" | sort -u); do
+            declare -F "$fn" >/dev/null || [[ "$fn" == mmc_[a-z]*_[a-z]* && -n "$(compgen -v "$fn")" ]] || echo "$fn"; done' _ "$S/$s.sh")
+        [ -z "$missing" ] || { echo "$s.sh calls undefined: $missing"; false; }
+    done
+}

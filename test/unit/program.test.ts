@@ -178,12 +178,12 @@ test("single cluster with a storageClass: claims use it, no PVs or StorageClass 
     assert.ok(![...b.keys()].some((k) => k.startsWith("PersistentVolume/") || k.startsWith("StorageClass/")));
 });
 
-test("mysql engine: 8.4 image, no donor sidecar (CLONE uses the server port)", async () => {
+test("mysql engine: 9.7 image by default (the version the data-plane tier runs), no donor sidecar (CLONE uses the server port)", async () => {
     const raw = baseRaw();
     raw.mysql = { engine: "mysql" };
     const run = await runUnderMocks(parseStackConfig(raw));
     const sts = objectsOf(run, "a").get("StatefulSet/mysql")!;
-    assert.equal(sts.spec.template.spec.containers[0].image, "mysql:8.4");
+    assert.equal(sts.spec.template.spec.containers[0].image, "mysql:9.7");
     assert.deepEqual(sts.spec.template.spec.containers.map((c: any) => c.name), ["mysql", "replicate"]);
     assert.match(objectsOf(run, "a").get("ConfigMap/mysql-config")!.data["my.cnf"], /gtid_mode = ON/);
 });
