@@ -219,15 +219,21 @@ export const stackConfigSchema = z
                     `(the Job name ${derived} must fit ${NAME_LIMIT})`,
             );
         }
-        // Two names for one real cluster: two parts of the program would manage one StatefulSet and its volumes.
+        // Two names for one real cluster: two parts of the program would manage one StatefulSet and its
+        // volumes. A cluster is its kubeconfig (default: $KUBECONFIG or ~/.kube/config) and its context
+        // (default: that kubeconfig's current context), so two clusters that leave both unset are one.
         const endpoints = new Map<string, string>();
         for (const [name, c] of Object.entries(cfg.clusters)) {
-            if (c.context === undefined) continue;
-            const at = `${c.kubeconfig ?? "$KUBECONFIG"}#${c.context}`;
-            if (endpoints.has(at)) {
-                issue(["clusters", name, "context"], `cluster "${name}" is cluster "${endpoints.get(at)}" again (same kubeconfig and context); list each real cluster once`);
-            }
-            endpoints.set(at, name);
+            const at = `${c.kubeconfig ?? ""}\0${c.context ?? ""}`;
+            const other = endpoints.get(at);
+            if (other !== undefined) {
+                const ctx = c.context === undefined ? "the current context" : `context ${JSON.stringify(c.context)}`;
+                const file = c.kubeconfig === undefined ? "the default kubeconfig" : `kubeconfig ${c.kubeconfig}`;
+                issue(
+                    ["clusters", name, "context"],
+                    `${name} and ${other} both use ${ctx} of ${file}; they are the same cluster. Give each cluster its own context`,
+                );
+            } else endpoints.set(at, name);
         }
         const ids = new Map<string, string>();
         for (const [name, c] of Object.entries(cfg.clusters)) {

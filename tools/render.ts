@@ -2,7 +2,7 @@
  * Offline renderer: evaluates the Pulumi program itself (index.ts) under Pulumi's mock runtime — no
  * cluster, no CLI — and writes every Kubernetes object it declares as YAML under <out>/<cluster>/.
  *
- *   npm run render -- --config <stack config file> [--previous <deployed stack config file>] --out <dir>
+ *   npm run render -- --config <stack config file> [--previous <earlier deployed stack config file>]... [--previous <deployed stack config file>] --out <dir>
  *
  * Bad input: one line naming the flag, file or key at fault, exit 2, nothing written.
  */
@@ -21,15 +21,16 @@ class UsageError extends Error {}
 interface Args {
     config: string;
     out: string;
-    previous?: string;
+    /** Deployed stack config files, earliest first; the last is the deployed one, the earlier ones its history. */
+    previous: string[];
     stack?: string;
     quiet: boolean;
 }
 
-const USAGE = "usage: npm run render -- --config <stack config file> [--previous <deployed stack config file>] --out <dir> [--stack <name>] [--quiet]";
+const USAGE = "usage: npm run render -- --config <stack config file> [--previous <earlier deployed stack config file>]... [--previous <deployed stack config file>] --out <dir> [--stack <name>] [--quiet]";
 
 export function parseArgs(argv: string[]): Args {
-    const a: Partial<Args> = { quiet: false };
+    const a: Partial<Args> & Pick<Args, "previous"> = { quiet: false, previous: [] };
     for (let i = 0; i < argv.length; i++) {
         const flag = argv[i];
         const value = () => {
@@ -40,7 +41,7 @@ export function parseArgs(argv: string[]): Args {
         switch (flag) {
             case "--config": a.config = value(); break;
             case "--out": a.out = value(); break;
-            case "--previous": a.previous = value(); break;
+            case "--previous": a.previous.push(value()); break;
             case "--stack": a.stack = value(); break;
             case "--quiet": a.quiet = true; break;
             case "--help": case "-h": throw new UsageError(USAGE);
@@ -108,8 +109,8 @@ async function main(argv: string[]): Promise<number> {
     const args = parseArgs(argv);
     // The config itself is validated by the program, exactly as under `pulumi up` (one line, exit 2).
     const next = readStackFile(args.config, "--config");
-    const previous = args.previous ? readStackFile(args.previous, "--previous") : undefined;
-    const prevCfg = previous ? parseStackConfig(stripProjectPrefix(previous.config)) : undefined;
+    // Every --previous is validated like a config; together they are the deployments that led here.
+    const history = args.previous.map((f) => parseStackConfig(stripProjectPrefix(readStackFile(f, "--previous").config)));
     const earlier = checkOutDir(args.out);
 
     // The program reads config exactly as under `pulumi up`: the flat project:key map.
@@ -117,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
     for (const [k, v] of Object.entries(next.config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
     pulumi.runtime.setAllConfig(flat);
     const stack = args.stack ?? next.stack ?? "render";
-    const { mocks, resources } = recordingMocks(previousStateOutputs(prevCfg));
+    const { mocks, resources } = recordingMocks(previousStateOutputs(history));
     await pulumi.runtime.setMocks(mocks, PROJECT, stack, false, "organization");
 
     // Exactly what the Pulumi language host does with a program whose export is a function.
@@ -141,8 +142,9 @@ async function main(argv: string[]): Promise<number> {
     const planJson = {
         stack,
         config: path.resolve(args.config),
-        previous: args.previous ? path.resolve(args.previous) : null,
-        firstDeployment: !args.previous,
+        previous: args.previous.length ? path.resolve(args.previous[args.previous.length - 1]) : null,
+        history: args.previous.slice(0, -1).map((f) => path.resolve(f)),
+        firstDeployment: args.previous.length === 0,
         placement: out.placement.map((p) => p.cluster),
         primary: out.primary.ordinal,
         applyOrder: out.step.applyOrder,
@@ -182,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
     written.push("plan.json");
     written.sort();
     fs.writeFileSync(path.join(args.out, RENDER_MARKER), JSON.stringify({ tool: MARKER_TOOL, files: written, signature: markerSignature(written) }, null, 2) + "\n");
-    if (!args.previous) {
+    if (args.previous.length === 0) {
         console.log(`note: no --previous given: this shows a first deployment (every object created). To see a later step, pass --previous <the deployed stack config file>`);
     }
     if (!args.quiet) {

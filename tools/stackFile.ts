@@ -4,7 +4,7 @@ import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, StackConfig } from "../components/config";
 import { buildPlan } from "../components/plan";
-import { deployedStateOf } from "../components/step";
+import { DeployedState, deployedStateOf } from "../components/step";
 
 /** A `Pulumi.<stack>.yaml`-format file: top-level `config:` with `project:key` entries. */
 export interface StackFile {
@@ -43,12 +43,16 @@ export function readStackFile(file: string, flag: string): StackFile {
 
 /**
  * Mock answer to the program's read of its own last deployment (a StackReference to itself): the state
- * that deploying `previous` leaves behind, or no outputs for a first deployment. This plays the deployed
+ * that deploying `history` (earliest first, the last is the deployed config) leaves behind, or no outputs
+ * for a first deployment. This plays the deployed
  * stack; the plan of the config being rendered is the program's own.
  */
-export function previousStateOutputs(previous: StackConfig | undefined) {
+export function previousStateOutputs(history: readonly StackConfig[]) {
+    // Each deployment's state from the one before, by the program's own deployedStateOf: the claims a
+    // cluster retains after moves (and a retire step's named claims) come out exactly as under `pulumi up`.
+    const state = history.reduce<DeployedState | undefined>((prev, cfg) => deployedStateOf(buildPlan(cfg), prev), undefined);
     return (args: pulumi.runtime.MockResourceArgs) =>
         args.type === "pulumi:pulumi:StackReference"
-            ? { outputs: previous ? { migrationState: deployedStateOf(buildPlan(previous)) } : {}, secretOutputNames: [] }
+            ? { outputs: state ? { migrationState: state } : {}, secretOutputNames: [] }
             : undefined;
 }

@@ -16,8 +16,8 @@ export function rawOf(file: string): Record<string, any> {
 export function baseRaw(): Record<string, any> {
     return {
         clusters: {
-            a: { nodes: ["a-1", "a-2"], storage: { localPath: "/data/mysql", capacity: "15Gi" } },
-            b: { nodes: ["b-1", "b-2"], storage: { storageClass: "standard" } },
+            a: { context: "ctx-a", nodes: ["a-1", "a-2"], storage: { localPath: "/data/mysql", capacity: "15Gi" } },
+            b: { context: "ctx-b", nodes: ["b-1", "b-2"], storage: { storageClass: "standard" } },
         },
         placement: ["a", "a"],
         primary: 0,
@@ -48,6 +48,7 @@ export const validRawConfig = fc
             const n = c < runs.length ? runs[c] : 1;
             const name = `c${c}`;
             clusters[name] = {
+                context: `ctx-${name}`,
                 nodes: Array.from({ length: n + extraNodes }, (_, i) => `${name}-node-${i}`),
                 storage: local ? { localPath: "/data/mysql", capacity: "20Gi" } : { storageClass: "fast" },
             };

@@ -93,12 +93,38 @@ test("config: a long set name is refused once, with every limit it breaks and th
 test("same cluster twice is refused (same kubeconfig and context, or same cluster id)", () => {
     const r = raw(["c1"]) as any;
     r.clusters.c2.context = "ctx-1";
-    assert.match(refusal(() => parseStackConfig(r), ConfigError), /^mysql-multicluster:clusters\.c2\.context: "ctx-1": cluster "c2" is cluster "c1" again \(same kubeconfig and context\)/);
+    assert.equal(
+        refusal(() => parseStackConfig(r), ConfigError),
+        'mysql-multicluster:clusters.c2.context: "ctx-1": c2 and c1 both use context "ctx-1" of the default kubeconfig; they are the same cluster. Give each cluster its own context',
+    );
+    const kc = raw(["c1"]) as any;
+    kc.clusters.c1.kubeconfig = kc.clusters.c3.kubeconfig = "/etc/k/one";
+    kc.clusters.c3.context = "ctx-1";
+    assert.match(refusal(() => parseStackConfig(kc), ConfigError), /^mysql-multicluster:clusters\.c3\.context: "ctx-1": c3 and c1 both use context "ctx-1" of kubeconfig \/etc\/k\/one; they are the same cluster/);
     r.clusters.c2.kubeconfig = "/other/kubeconfig";
     assert.equal(parseStackConfig(r).clusters.c2.context, "ctx-1", "the same context name in another kubeconfig is another cluster");
     const id = raw(["c1"]) as any;
     id.clusters.c3.clusterId = "c1";
     assert.match(refusal(() => parseStackConfig(id), ConfigError), /^mysql-multicluster:clusters\.c3\.clusterId: "c1": "c1" is already the id of cluster "c1"/);
+});
+
+test("same cluster twice: two clusters with neither context nor kubeconfig are the current context of the default kubeconfig, once", () => {
+    const r = raw(["c1"]) as any;
+    delete r.clusters.c1.context;
+    delete r.clusters.c2.context;
+    assert.equal(
+        refusal(() => parseStackConfig(r), ConfigError),
+        "mysql-multicluster:clusters.c2.context: c2 and c1 both use the current context of the default kubeconfig; they are the same cluster. Give each cluster its own context",
+    );
+    // One cluster on the defaults beside clusters with their own contexts is fine; so is the current
+    // context of two different kubeconfigs.
+    delete r.clusters.c2;
+    assert.equal(parseStackConfig(r).clusters.c1.context, undefined);
+    const two = raw(["c1"]) as any;
+    delete two.clusters.c1.context;
+    delete two.clusters.c2.context;
+    two.clusters.c2.kubeconfig = "/etc/k/two";
+    assert.equal(parseStackConfig(two).clusters.c2.kubeconfig, "/etc/k/two");
 });
 
 test("storage size: never a replace; refused with what to do for local volumes and expandable classes", () => {

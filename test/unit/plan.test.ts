@@ -67,7 +67,7 @@ test("one cluster: no MCS objects; two clusters: exports where pods run, imports
 
 test("a consumer cluster gets imports but no exports and no pods", () => {
     const raw = baseRaw();
-    raw.clusters.c = { nodes: ["c-1"], storage: { storageClass: "x" } };
+    raw.clusters.c = { context: "ctx-c", nodes: ["c-1"], storage: { storageClass: "x" } };
     raw.mcs = { profile: "kosmos", consumers: ["c"] };
     const plan = buildPlan(parseStackConfig(raw));
     const c = plan.clusters.find((x) => x.name === "c")!;

@@ -58,3 +58,19 @@ test("the renderer accepts numbers and booleans as strings, as `pulumi config se
     assert.equal(JSON.parse(fs.readFileSync(path.join(tmp, "strings", "plan.json"), "utf8")).primary, 1);
     assert.match(r.stdout, /step: switchover/);
 });
+
+test("--previous with the earlier deployments: a retire step names each retained claim and its size, as `pulumi up` after that walk would", () => {
+    const walk = ["01-all-in-cluster1", "02-replica-in-cluster2", "03-switchover-to-mysql-1", "04-both-in-cluster2", "05-cluster2-and-cluster3"];
+    const out = path.join(tmp, "retire");
+    const r = render("--config", "stacks/06-retire-cluster1.yaml", ...walk.flatMap((s) => ["--previous", `stacks/${s}.yaml`]), "--out", out, "--quiet");
+    assert.equal(r.status, 0, r.stderr);
+    // cluster1 ran mysql-0 and mysql-1 (01) and kept both claims when they moved away (02, 04).
+    assert.match(r.stdout, /cluster1: retired: Job mysql-retire deletes the retained claims data-mysql-0 \(10Gi\), data-mysql-1 \(10Gi\); the volumes/);
+    const plan = JSON.parse(fs.readFileSync(path.join(out, "plan.json"), "utf8"));
+    assert.equal(plan.previous, path.join(ROOT, "stacks/05-cluster2-and-cluster3.yaml"));
+    assert.equal(plan.history.length, 4);
+    // The deployed config alone cannot say which claims cluster1 retained, and the plan says so.
+    const alone = render("--config", "stacks/06-retire-cluster1.yaml", "--previous", "stacks/05-cluster2-and-cluster3.yaml", "--out", path.join(tmp, "retire-alone"), "--quiet");
+    assert.equal(alone.status, 0, alone.stderr);
+    assert.match(alone.stdout, /cluster1: retired: .*\(the deployed state names none: it has no claim history\)/);
+});

@@ -7,9 +7,9 @@ import { DeployedState, GUARDS, Step, TransitionError, deployedStateOf, parseDep
 import { STACK_FILES, rawOf } from "../helpers/configs";
 
 const clusters = {
-    c1: { nodes: ["c1-1", "c1-2", "c1-3"], storage: { localPath: "/data/mysql" } },
-    c2: { nodes: ["c2-1", "c2-2", "c2-3"], storage: { localPath: "/data/mysql" } },
-    c3: { nodes: ["c3-1", "c3-2", "c3-3"], storage: { storageClass: "fast" } },
+    c1: { context: "ctx-1", nodes: ["c1-1", "c1-2", "c1-3"], storage: { localPath: "/data/mysql" } },
+    c2: { context: "ctx-2", nodes: ["c2-1", "c2-2", "c2-3"], storage: { localPath: "/data/mysql" } },
+    c3: { context: "ctx-3", nodes: ["c3-1", "c3-2", "c3-3"], storage: { storageClass: "fast" } },
 };
 const plan = (raw: unknown): Plan => buildPlan(parseStackConfig(raw));
 const cfg = (placement: string[], primary = 0, extra: Record<string, unknown> = {}): Plan =>
