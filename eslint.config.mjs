@@ -13,7 +13,11 @@ export default tseslint.config(
             // node:test's describe/it/test return promises the runner itself awaits.
             "@typescript-eslint/no-floating-promises": [
                 "error",
-                { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["describe", "it", "test", "before", "after", "beforeEach", "afterEach"] }] },
+                {
+                    allowForKnownSafeCalls: [
+                        { from: "package", package: "node:test", name: ["describe", "it", "test", "before", "after", "beforeEach", "afterEach"] },
+                    ],
+                },
             ],
             // dependsOn lists take Input<Resource>: deferred promises are spread into them on purpose.
             "@typescript-eslint/no-misused-promises": ["error", { checksSpreads: false }],

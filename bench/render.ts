@@ -41,12 +41,25 @@ function measure(label: string, config: string) {
     // GNU time reports the child's peak RSS; fall back to wall time only when it is absent.
     const hasTime = fs.existsSync("/usr/bin/time");
     const cmd = hasTime ? "/usr/bin/time" : process.execPath;
-    const args = [...(hasTime ? ["-f", "MAXRSS_KB=%M", process.execPath] : []), "--import", "tsx", path.join(ROOT, "tools/render.ts"), "--config", config, "--out", out, "--quiet"];
+    const args = [
+        ...(hasTime ? ["-f", "MAXRSS_KB=%M", process.execPath] : []),
+        "--import",
+        "tsx",
+        path.join(ROOT, "tools/render.ts"),
+        "--config",
+        config,
+        "--out",
+        out,
+        "--quiet",
+    ];
     const r = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8" });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0) throw new Error(`${label}: render failed: ${r.stderr}`);
     const rss = /MAXRSS_KB=(\d+)/.exec(r.stderr)?.[1];
-    const objects = fs.readdirSync(out).filter((d) => fs.statSync(path.join(out, d)).isDirectory()).reduce((n, d) => n + fs.readdirSync(path.join(out, d)).length, 0);
+    const objects = fs
+        .readdirSync(out)
+        .filter((d) => fs.statSync(path.join(out, d)).isDirectory())
+        .reduce((n, d) => n + fs.readdirSync(path.join(out, d)).length, 0);
     return { label, ms: Math.round(ms), objects, peakRssMiB: rss ? Math.round(Number(rss) / 1024) : null };
 }
 
@@ -60,7 +73,8 @@ const result = {
     ms_per_object_synthetic: +(big.ms / big.objects).toFixed(2),
 };
 console.log("stack            wall ms  objects  peak RSS MiB");
-for (const r of [dev, big]) console.log(`${r.label.padEnd(16)} ${String(r.ms).padStart(7)}  ${String(r.objects).padStart(7)}  ${String(r.peakRssMiB ?? "n/a").padStart(12)}`);
+for (const r of [dev, big])
+    console.log(`${r.label.padEnd(16)} ${String(r.ms).padStart(7)}  ${String(r.objects).padStart(7)}  ${String(r.peakRssMiB ?? "n/a").padStart(12)}`);
 console.log(`time ratio synthetic/dev: ${result.ratio_time_synthetic_over_dev} for ${result.ratio_objects_synthetic_over_dev}× the objects`);
 fs.mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });
 fs.writeFileSync(path.join(ROOT, "bench/results/render.json"), JSON.stringify(result, null, 2) + "\n");

@@ -23,10 +23,16 @@ export interface KeyChange {
 export const CHANGE_BEHAVIOUR: Readonly<Record<string, KeyChange>> = {
     clusters: { behaviour: "destructive", note: "removing a cluster deletes its objects and volumes (only after it was retired); adding one is in place" },
     "clusters.<name>": { behaviour: "destructive", note: "as clusters" },
-    "clusters.<name>.context": { behaviour: "refused", note: "while the cluster holds members or claims: another context is another cluster; add it under a new name and move" },
+    "clusters.<name>.context": {
+        behaviour: "refused",
+        note: "while the cluster holds members or claims: another context is another cluster; add it under a new name and move",
+    },
     "clusters.<name>.kubeconfig": { behaviour: "refused", note: "as context" },
     "clusters.<name>.clusterId": { behaviour: "refused", note: "while the cluster runs members: their cross-cluster names change under running replication" },
-    "clusters.<name>.nodes": { behaviour: "rolling", note: "node affinity is in the pod template; local volumes are added for new nodes, kept for removed ones" },
+    "clusters.<name>.nodes": {
+        behaviour: "rolling",
+        note: "node affinity is in the pod template; local volumes are added for new nodes, kept for removed ones",
+    },
     "clusters.<name>.storage": { behaviour: "refused", note: "while the cluster runs members (the claim template is immutable)" },
     "clusters.<name>.storage.localPath": { behaviour: "refused", note: "while the cluster runs members (a local volume's path is immutable)" },
     "clusters.<name>.storage.capacity": { behaviour: "in place", note: "the local volumes' declared capacity; the disk itself is the user's" },
@@ -41,7 +47,10 @@ export const CHANGE_BEHAVIOUR: Readonly<Record<string, KeyChange>> = {
     "mysql.engine": { behaviour: "refused", note: "the set's identity" },
     "mysql.version": { behaviour: "rolling", note: "upgrade only (a downgrade is refused): replicas first, the primary last after a switchover" },
     "mysql.image": { behaviour: "rolling", note: "as version" },
-    "mysql.storageSize": { behaviour: "refused", note: "the claim template is immutable: a change would replace every StatefulSet; grow claims by hand, then set the new size" },
+    "mysql.storageSize": {
+        behaviour: "refused",
+        note: "the claim template is immutable: a change would replace every StatefulSet; grow claims by hand, then set the new size",
+    },
     "mysql.resources": { behaviour: "rolling", note: "per key below" },
     "mysql.resources.cpu": { behaviour: "rolling", note: "in the pod template" },
     "mysql.resources.memory": { behaviour: "rolling", note: "in the pod template" },
@@ -75,7 +84,9 @@ export function changeBehaviourOf(key: string): KeyChange | undefined {
  */
 export function changeSentence(top: string): string {
     const own = CHANGE_BEHAVIOUR[top];
-    const under = Object.entries(CHANGE_BEHAVIOUR).filter(([k]) => k.startsWith(`${top}.`) && !Object.keys(CHANGE_BEHAVIOUR).some((x) => x.startsWith(`${k}.`)));
+    const under = Object.entries(CHANGE_BEHAVIOUR).filter(
+        ([k]) => k.startsWith(`${top}.`) && !Object.keys(CHANGE_BEHAVIOUR).some((x) => x.startsWith(`${k}.`)),
+    );
     if (!under.length) return `Change: ${own.behaviour} (${own.note}).`;
     const head = own.note === "per key below" ? [] : [`${own.behaviour}: ${own.note}`];
     const by = new Map<string, string[]>();

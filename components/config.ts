@@ -15,8 +15,20 @@ export class ConfigError extends Error {
 // Kubernetes quantity: a decimal number with an optional binary or decimal suffix (1.5Gi, 500M, 10Gi).
 const QUANTITY = /^([0-9]+(\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$/;
 const SUFFIX: Record<string, number> = {
-    "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-    Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+    "": 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
 };
 
 /** Bytes of a Kubernetes quantity such as `10Gi`; undefined when malformed. */
@@ -26,8 +38,7 @@ export function quantityBytes(q: string): number | undefined {
 }
 
 // `pulumi config set` stores every value as a string (`primary: "1"`); numbers and booleans accept that form.
-const fromCli = (v: unknown) =>
-    typeof v !== "string" ? v : /^-?[0-9]+$/.test(v.trim()) ? Number(v) : v === "true" ? true : v === "false" ? false : v;
+const fromCli = (v: unknown) => (typeof v !== "string" ? v : /^-?[0-9]+$/.test(v.trim()) ? Number(v) : v === "true" ? true : v === "false" ? false : v);
 const int = (refine: (n: z.ZodNumber) => z.ZodNumber = (n) => n) => z.preprocess(fromCli, refine(z.number().int()));
 const bool = () => z.preprocess(fromCli, z.boolean());
 
@@ -93,7 +104,10 @@ const mysql = z.strictObject({
     namespace: dnsLabel.default("mysql"),
     engine: z.enum(["mysql", "mariadb"]).default("mysql"),
     /** Engine version: default 9.7 for mysql (8.4 also supported), 10.11 for mariadb. */
-    version: z.string().regex(/^[0-9]+(\.[0-9]+){0,2}$/, { message: "is not a version like 10.11" }).optional(),
+    version: z
+        .string()
+        .regex(/^[0-9]+(\.[0-9]+){0,2}$/, { message: "is not a version like 10.11" })
+        .optional(),
     /** Full image reference; overrides engine + version. */
     image: z.string().min(1).optional(),
     storageSize: quantity.default("10Gi"),
@@ -152,9 +166,7 @@ export function placementIssues(
         if (nodes !== undefined && ords.length > nodes) {
             issues.push({
                 path: ["placement"],
-                message:
-                    `cluster "${c}" would run ${ords.length} pods but lists ${nodes} node(s) in clusters.${c}.nodes; ` +
-                    `pods are spread one per node`,
+                message: `cluster "${c}" would run ${ords.length} pods but lists ${nodes} node(s) in clusters.${c}.nodes; ` + `pods are spread one per node`,
             });
         }
     }
@@ -176,7 +188,7 @@ export function longestDerivedName(set: string, members: number): string {
 
 /** The longest set name that fits every derived name for `members` ordinals. */
 export function setNameLimit(members: number): number {
-    return NAME_LIMIT - (longestDerivedName("", members).length);
+    return NAME_LIMIT - longestDerivedName("", members).length;
 }
 
 /** The whole stack config, keys without the `mysql-multicluster:` prefix. */
@@ -187,11 +199,13 @@ export const stackConfigSchema = z
                 error: (iss) => (iss.input === undefined ? "is required: " : "must be ") + "a map of cluster name to { nodes, storage }",
             })
             .refine((c) => Object.keys(c).length > 0, { message: "must name at least one cluster" }),
-        placement: z.array(z.string(), {
+        placement: z
+            .array(z.string(), {
                 error: (iss) => (iss.input === undefined ? "is required: " : "must be ") + "a list of cluster names, one per ordinal",
-            }).min(1, {
-            message: "must place at least one ordinal",
-        }),
+            })
+            .min(1, {
+                message: "must place at least one ordinal",
+            }),
         primary: int((n) => n.min(0)).default(0),
         mysql: mysql.prefault({}),
         mcs: mcs.prefault({}),
@@ -323,9 +337,7 @@ function didYouMean(key: string, known: readonly string[]): string {
 function formatIssue(raw: unknown, issue: z.core.$ZodIssue, more: readonly z.core.$ZodIssue[] = []): string {
     const key = `${PROJECT}:${formatPath(issue.path)}`;
     if (issue.code === "unrecognized_keys") {
-        return issue.keys
-            .map((k) => `${key}${issue.path.length ? "." : ""}${k}: unknown key${didYouMean(k, keysAt(issue.path))}`)
-            .join("; ");
+        return issue.keys.map((k) => `${key}${issue.path.length ? "." : ""}${k}: unknown key${didYouMean(k, keysAt(issue.path))}`).join("; ");
     }
     const value = valueAt(raw, issue.path);
     if (value === undefined) return `${key}: ${issue.message.replace(/^Invalid input: expected (\w+), received undefined$/, "is required ($1)")}`;
@@ -348,7 +360,13 @@ export function parseStackConfig(raw: unknown): StackConfig {
     const rank = (i: z.core.$ZodIssue) => (i.code === "unrecognized_keys" ? 0 : i.code === "custom" ? 2 : 1);
     const issues = [...res.error.issues].sort((a, b) => rank(a) - rank(b));
     const at = formatPath(issues[0].path);
-    throw new ConfigError(formatIssue(raw, issues[0], issues.slice(1).filter((i) => formatPath(i.path) === at && i.code !== "unrecognized_keys")));
+    throw new ConfigError(
+        formatIssue(
+            raw,
+            issues[0],
+            issues.slice(1).filter((i) => formatPath(i.path) === at && i.code !== "unrecognized_keys"),
+        ),
+    );
 }
 
 /**

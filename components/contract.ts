@@ -90,10 +90,10 @@ export function containerEnv(plan: Plan, cluster: ClusterPlan) {
 export function topologyEnv(t: Topology): string {
     const q = (v: string | number) => `'${String(v).replace(/'/g, `'\\''`)}'`;
     const vars: ReadonlyArray<readonly [string, string | number]> = [
-            ["MMC_PRIMARY_ORDINAL", t.primaryOrdinal],
-            ["MMC_WRITE_HOST", t.writeHost],
-            ["MMC_PEERS", t.peers.map((p) => `${p.ordinal}=${p.host}`).join(" ")],
-            ["MMC_DONORS", t.donors.join(" ")],
+        ["MMC_PRIMARY_ORDINAL", t.primaryOrdinal],
+        ["MMC_WRITE_HOST", t.writeHost],
+        ["MMC_PEERS", t.peers.map((p) => `${p.ordinal}=${p.host}`).join(" ")],
+        ["MMC_DONORS", t.donors.join(" ")],
     ];
     return vars.map(([k, v]) => `${k}=${q(v)}`).join("\n") + "\n";
 }

@@ -19,8 +19,7 @@ export class Credentials extends pulumi.ComponentResource {
     constructor(name: string, args: CredentialsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:credentials:Credentials", name, {}, opts);
         // Alphanumeric only: the values go into SQL, my.cnf-style files and shell without quoting trouble.
-        const password = (role: string) =>
-            new random.RandomPassword(`${name}-${role}`, { length: args.length ?? 32, special: false }, { parent: this }).result;
+        const password = (role: string) => new random.RandomPassword(`${name}-${role}`, { length: args.length ?? 32, special: false }, { parent: this }).result;
         this.rootPassword = pulumi.secret(password("root"));
         this.replicationPassword = pulumi.secret(password("replication"));
         this.seedPassword = pulumi.secret(password("seed"));

@@ -14,10 +14,18 @@ export interface DeploymentOutputs {
     readonly primary: { ordinal: number; pod: string; cluster: string; host: string };
     readonly placement: { ordinal: number; pod: string; cluster: string; role: string; crossClusterName: string }[];
     /** Per cluster; `provider` is the Pulumi name of its Kubernetes provider (tools map resources to clusters by it). */
-    readonly clusters: Record<string, {
-        ordinals: number[]; writeEndpoint: string; readEndpoint: string; retired: boolean;
-        clusterId: string; context: string | null; provider: string;
-    }>;
+    readonly clusters: Record<
+        string,
+        {
+            ordinals: number[];
+            writeEndpoint: string;
+            readEndpoint: string;
+            retired: boolean;
+            clusterId: string;
+            context: string | null;
+            provider: string;
+        }
+    >;
     readonly writeEndpoint: string;
     /** The step this `up` carried out: kind, apply order and the table shown in the preview. */
     readonly step: { kind: string; applyOrder: string[]; table: string };
@@ -74,32 +82,40 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
     const members: Record<string, ClusterMember> = {};
     for (const name of step.applyOrder) {
         const cluster = plan.clusters.find((c) => c.name === name)!;
-        members[name] = new ClusterMember(name, {
-            plan,
-            cluster,
-            scripts,
-            credentials,
-            provider: providers[name],
-            // Every cluster's exports and imports exist before any pod starts; a destination waits for its sources.
-            statefulSetDependsOn: [
-                ...plan.clusters.filter((c) => c.name !== name).map((c) => wiring[c.name].promise),
-                ...(step.waitsFor[name] ?? []).map((src) => members[src].slice.statefulSet),
-                // The old primary restarts on the new template only once it is a replica.
-                ...(step.restartAfterSwitchover === name ? [job.promise] : []),
-            ],
-            partition: step.partitions[name],
-            afterSwitchover: step.switchover ? [job.promise] : [],
-        }, opts);
+        members[name] = new ClusterMember(
+            name,
+            {
+                plan,
+                cluster,
+                scripts,
+                credentials,
+                provider: providers[name],
+                // Every cluster's exports and imports exist before any pod starts; a destination waits for its sources.
+                statefulSetDependsOn: [
+                    ...plan.clusters.filter((c) => c.name !== name).map((c) => wiring[c.name].promise),
+                    ...(step.waitsFor[name] ?? []).map((src) => members[src].slice.statefulSet),
+                    // The old primary restarts on the new template only once it is a replica.
+                    ...(step.restartAfterSwitchover === name ? [job.promise] : []),
+                ],
+                partition: step.partitions[name],
+                afterSwitchover: step.switchover ? [job.promise] : [],
+            },
+            opts,
+        );
         wiring[name].resolve(members[name].mcs);
     }
 
     const switchover = step.switchover
-        ? new Switchover("switchover", {
-              plan,
-              step: step.switchover,
-              provider: providers[step.switchover.toCluster],
-              dependsOn: [members[step.switchover.toCluster].slice.scripts],
-          }, opts)
+        ? new Switchover(
+              "switchover",
+              {
+                  plan,
+                  step: step.switchover,
+                  provider: providers[step.switchover.toCluster],
+                  dependsOn: [members[step.switchover.toCluster].slice.scripts],
+              },
+              opts,
+          )
         : undefined;
     if (switchover) job.resolve(switchover.job);
 
@@ -121,8 +137,13 @@ export function deploymentOutputs(plan: Plan, step: Step): Omit<DeploymentOutput
             plan.clusters.map((c) => [
                 c.name,
                 {
-                    ordinals: [...c.ordinals], writeEndpoint: c.topology.writeHost, readEndpoint: c.readHost, retired: c.retired,
-                    clusterId: c.clusterId, context: c.context ?? null, provider: providerName(c.name),
+                    ordinals: [...c.ordinals],
+                    writeEndpoint: c.topology.writeHost,
+                    readEndpoint: c.readHost,
+                    retired: c.retired,
+                    clusterId: c.clusterId,
+                    context: c.context ?? null,
+                    provider: providerName(c.name),
                 },
             ]),
         ),

@@ -49,7 +49,11 @@ export class MysqlSlice extends pulumi.ComponentResource {
         const meta = (n: string, component: string) => ({ name: n, namespace: ns, labels: commonLabels(plan.set, component) });
 
         const baseConfig = baseServerConfig(plan.engine);
-        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(names.config, "config"), data: { [CONFIG_KEYS.baseConf]: baseConfig } }, child);
+        const configMap = new k8s.core.v1.ConfigMap(
+            `${name}-config`,
+            { metadata: meta(names.config, "config"), data: { [CONFIG_KEYS.baseConf]: baseConfig } },
+            child,
+        );
         const afterSwitchover = { ...child, dependsOn: [...child.dependsOn, ...(args.afterSwitchover ?? [])] };
         const scripts = (this.scripts = new k8s.core.v1.ConfigMap(`${name}-scripts`, { metadata: meta(names.scripts, "scripts"), data: args.scripts }, child));
         const topology = new k8s.core.v1.ConfigMap(
@@ -82,7 +86,11 @@ export class MysqlSlice extends pulumi.ComponentResource {
             // Governing Service: per-pod DNS names, published before readiness so peers can seed and catch up.
             headless: svc("headless", { clusterIP: "None", publishNotReadyAddresses: true, selector: databaseSelector(plan.set) }),
             // Only the primary's pod, by its stable pod-name label; the switchover moves this selector.
-            write: svc("write", { selector: { ...databaseSelector(plan.set), "statefulset.kubernetes.io/pod-name": podName(plan.set, plan.primary) } }, afterSwitchover),
+            write: svc(
+                "write",
+                { selector: { ...databaseSelector(plan.set), "statefulset.kubernetes.io/pod-name": podName(plan.set, plan.primary) } },
+                afterSwitchover,
+            ),
             read: svc("read", { selector: databaseSelector(plan.set) }),
         };
 

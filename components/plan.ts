@@ -142,15 +142,18 @@ export function donorOrder(cfg: StackConfig, ctx: NamingContext, from: string): 
     const replicas = ordinals.filter(({ o }) => o !== cfg.primary);
     const local = replicas.filter(({ c }) => c === from);
     const remote = replicas.filter(({ c }) => c !== from);
-    return [...local, ...remote, { o: cfg.primary, c: cfg.placement[cfg.primary] }].map(({ o, c }) =>
-        podHost(ctx, o, c, from),
-    );
+    return [...local, ...remote, { o: cfg.primary, c: cfg.placement[cfg.primary] }].map(({ o, c }) => podHost(ctx, o, c, from));
 }
 
 /** The storage decision of one cluster, made once: the class its claims use and the volumes it needs. */
 export function storagePlan(set: string, storage: ClusterConfig["storage"]): StoragePlan {
     return "localPath" in storage
-        ? { kind: "local", storageClassName: storage.storageClassName ?? objectNames(set).storageClass, localPath: storage.localPath, capacity: storage.capacity }
+        ? {
+              kind: "local",
+              storageClassName: storage.storageClassName ?? objectNames(set).storageClass,
+              localPath: storage.localPath,
+              capacity: storage.capacity,
+          }
         : { kind: "dynamic", storageClassName: storage.storageClass };
 }
 
@@ -240,6 +243,10 @@ export function buildPlan(cfg: StackConfig): Plan {
 /** Plain fixed-width table. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (r: readonly string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+    const line = (r: readonly string[]) =>
+        r
+            .map((c, i) => c.padEnd(widths[i]))
+            .join("  ")
+            .trimEnd();
     return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }

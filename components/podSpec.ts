@@ -85,9 +85,7 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
                 affinity: {
                     nodeAffinity: {
                         requiredDuringSchedulingIgnoredDuringExecution: {
-                            nodeSelectorTerms: [
-                                { matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [...cluster.nodes] }] },
-                            ],
+                            nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [...cluster.nodes] }] }],
                         },
                     },
                     podAntiAffinity: {
@@ -98,7 +96,14 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
                 },
                 tolerations: cluster.tolerations.map((t) => ({ ...t })),
                 initContainers: [
-                    { name: "init", image: plan.image, command: scriptCommand("init.sh"), env, volumeMounts: MOUNTS, resources: { requests: { cpu: res.cpu, memory: res.memory }, limits: { memory: res.memoryLimit } } },
+                    {
+                        name: "init",
+                        image: plan.image,
+                        command: scriptCommand("init.sh"),
+                        env,
+                        volumeMounts: MOUNTS,
+                        resources: { requests: { cpu: res.cpu, memory: res.memory }, limits: { memory: res.memoryLimit } },
+                    },
                 ],
                 containers,
                 volumes: [

@@ -40,7 +40,9 @@ export class Retirement extends pulumi.ComponentResource {
             },
             child,
         );
-        const selector = Object.entries(selectorLabels(args.set)).map(([k, v]) => `${k}=${v}`).join(",");
+        const selector = Object.entries(selectorLabels(args.set))
+            .map(([k, v]) => `${k}=${v}`)
+            .join(",");
         this.job = new k8s.batch.v1.Job(
             `${name}-job`,
             {
@@ -56,7 +58,17 @@ export class Retirement extends pulumi.ComponentResource {
                                 {
                                     name: "retire",
                                     image: args.kubectlImage,
-                                    command: ["kubectl", "delete", "persistentvolumeclaims", "--namespace", args.namespace, "--selector", selector, "--wait=true", "--ignore-not-found"],
+                                    command: [
+                                        "kubectl",
+                                        "delete",
+                                        "persistentvolumeclaims",
+                                        "--namespace",
+                                        args.namespace,
+                                        "--selector",
+                                        selector,
+                                        "--wait=true",
+                                        "--ignore-not-found",
+                                    ],
                                     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
                                 },
                             ],

@@ -23,37 +23,41 @@ export function baseServerConfig(engine: StackConfig["mysql"]["engine"]): string
     ];
     switch (engine) {
         case "mariadb":
-            return [
-                "[mariadb]",
-                ...common,
-                "binlog_format = ROW",
-                "log_slave_updates = ON",
-                "gtid_strict_mode = ON",
-                "slave_net_timeout = 20",
-                "rpl_semi_sync_master_enabled = OFF",
-                "rpl_semi_sync_master_timeout = 5000",
-                "rpl_semi_sync_master_wait_point = AFTER_SYNC",
-                "rpl_semi_sync_master_wait_no_slave = OFF",
-            ].join("\n") + "\n";
+            return (
+                [
+                    "[mariadb]",
+                    ...common,
+                    "binlog_format = ROW",
+                    "log_slave_updates = ON",
+                    "gtid_strict_mode = ON",
+                    "slave_net_timeout = 20",
+                    "rpl_semi_sync_master_enabled = OFF",
+                    "rpl_semi_sync_master_timeout = 5000",
+                    "rpl_semi_sync_master_wait_point = AFTER_SYNC",
+                    "rpl_semi_sync_master_wait_no_slave = OFF",
+                ].join("\n") + "\n"
+            );
         case "mysql":
-            return [
-                "[mysqld]",
-                ...common,
-                "super_read_only = ON",
-                "gtid_mode = ON",
-                "enforce_gtid_consistency = ON",
-                "log_replica_updates = ON",
-                "replica_net_timeout = 20",
-                // no X protocol: nothing uses it, and it listens on every address (port 33060: the
-                // pods of one node collide) and on a socket under /var/run/mysqld
-                "loose_mysqlx = OFF",
-                "plugin_load_add = mysql_clone.so",
-                "plugin_load_add = semisync_source.so",
-                "plugin_load_add = semisync_replica.so",
-                "loose_rpl_semi_sync_source_enabled = OFF",
-                "loose_rpl_semi_sync_source_timeout = 5000",
-                "loose_rpl_semi_sync_source_wait_point = AFTER_SYNC",
-                "loose_rpl_semi_sync_source_wait_no_replica = OFF",
-            ].join("\n") + "\n";
+            return (
+                [
+                    "[mysqld]",
+                    ...common,
+                    "super_read_only = ON",
+                    "gtid_mode = ON",
+                    "enforce_gtid_consistency = ON",
+                    "log_replica_updates = ON",
+                    "replica_net_timeout = 20",
+                    // no X protocol: nothing uses it, and it listens on every address (port 33060: the
+                    // pods of one node collide) and on a socket under /var/run/mysqld
+                    "loose_mysqlx = OFF",
+                    "plugin_load_add = mysql_clone.so",
+                    "plugin_load_add = semisync_source.so",
+                    "plugin_load_add = semisync_replica.so",
+                    "loose_rpl_semi_sync_source_enabled = OFF",
+                    "loose_rpl_semi_sync_source_timeout = 5000",
+                    "loose_rpl_semi_sync_source_wait_point = AFTER_SYNC",
+                    "loose_rpl_semi_sync_source_wait_no_replica = OFF",
+                ].join("\n") + "\n"
+            );
     }
 }

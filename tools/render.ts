@@ -27,7 +27,8 @@ interface Args {
     quiet: boolean;
 }
 
-const USAGE = "usage: npm run render -- --config <stack config file> [--previous <earlier deployed stack config file>]... [--previous <deployed stack config file>] --out <dir> [--stack <name>] [--quiet]";
+const USAGE =
+    "usage: npm run render -- --config <stack config file> [--previous <earlier deployed stack config file>]... [--previous <deployed stack config file>] --out <dir> [--stack <name>] [--quiet]";
 
 export function parseArgs(argv: string[]): Args {
     const a: Partial<Args> & Pick<Args, "previous"> = { quiet: false, previous: [] };
@@ -39,13 +40,26 @@ export function parseArgs(argv: string[]): Args {
             return v;
         };
         switch (flag) {
-            case "--config": a.config = value(); break;
-            case "--out": a.out = value(); break;
-            case "--previous": a.previous.push(value()); break;
-            case "--stack": a.stack = value(); break;
-            case "--quiet": a.quiet = true; break;
-            case "--help": case "-h": throw new UsageError(USAGE);
-            default: throw new UsageError(`${flag}: unknown argument. ${USAGE}`);
+            case "--config":
+                a.config = value();
+                break;
+            case "--out":
+                a.out = value();
+                break;
+            case "--previous":
+                a.previous.push(value());
+                break;
+            case "--stack":
+                a.stack = value();
+                break;
+            case "--quiet":
+                a.quiet = true;
+                break;
+            case "--help":
+            case "-h":
+                throw new UsageError(USAGE);
+            default:
+                throw new UsageError(`${flag}: unknown argument. ${USAGE}`);
         }
     }
     if (!a.config) throw new UsageError(`--config is required. ${USAGE}`);
@@ -58,7 +72,9 @@ export const RENDER_MARKER = ".mysql-multicluster-render.json";
 const MARKER_TOOL = "mysql-multicluster tools/render.ts";
 
 export function markerSignature(files: readonly string[]): string {
-    return createHash("sha256").update(`${MARKER_TOOL}\0${files.join("\0")}`).digest("hex");
+    return createHash("sha256")
+        .update(`${MARKER_TOOL}\0${files.join("\0")}`)
+        .digest("hex");
 }
 
 function filesUnder(dir: string, rel = ""): string[] {
@@ -89,7 +105,9 @@ export function checkOutDir(out: string): string[] {
     }
     const foreign = present.filter((f) => f !== RENDER_MARKER && !files.includes(f));
     if (foreign.length) {
-        throw new UsageError(`--out ${out}: holds files the earlier render did not write (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", ..." : ""}); refusing to touch it`);
+        throw new UsageError(
+            `--out ${out}: holds files the earlier render did not write (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", ..." : ""}); refusing to touch it`,
+        );
     }
     return files;
 }
@@ -183,9 +201,14 @@ async function main(argv: string[]): Promise<number> {
     fs.writeFileSync(path.join(args.out, "plan.json"), JSON.stringify(planJson, null, 2) + "\n");
     written.push("plan.json");
     written.sort();
-    fs.writeFileSync(path.join(args.out, RENDER_MARKER), JSON.stringify({ tool: MARKER_TOOL, files: written, signature: markerSignature(written) }, null, 2) + "\n");
+    fs.writeFileSync(
+        path.join(args.out, RENDER_MARKER),
+        JSON.stringify({ tool: MARKER_TOOL, files: written, signature: markerSignature(written) }, null, 2) + "\n",
+    );
     if (args.previous.length === 0) {
-        console.log(`note: no --previous given: this shows a first deployment (every object created). To see a later step, pass --previous <the deployed stack config file>`);
+        console.log(
+            `note: no --previous given: this shows a first deployment (every object created). To see a later step, pass --previous <the deployed stack config file>`,
+        );
     }
     if (!args.quiet) {
         // The step table was printed by the program itself (pulumi.log.info), exactly as under `pulumi up`.

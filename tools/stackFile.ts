@@ -52,7 +52,5 @@ export function previousStateOutputs(history: readonly StackConfig[]) {
     // cluster retains after moves (and a retire step's named claims) come out exactly as under `pulumi up`.
     const state = history.reduce<DeployedState | undefined>((prev, cfg) => deployedStateOf(buildPlan(cfg), prev), undefined);
     return (args: pulumi.runtime.MockResourceArgs) =>
-        args.type === "pulumi:pulumi:StackReference"
-            ? { outputs: state ? { migrationState: state } : {}, secretOutputNames: [] }
-            : undefined;
+        args.type === "pulumi:pulumi:StackReference" ? { outputs: state ? { migrationState: state } : {}, secretOutputNames: [] } : undefined;
 }

@@ -33,7 +33,14 @@ export function planStep(prev: DeployedState | undefined, next: Plan): Step {
     };
 
     if (!prev) {
-        const changes = plan.pods.map((p) => ({ ordinal: p.ordinal, member: p.name, to: p.cluster, role: p.role, action: "create" as const, donor: p.role === "replica" ? donorFor(p.ordinal, p.cluster) : undefined }));
+        const changes = plan.pods.map((p) => ({
+            ordinal: p.ordinal,
+            member: p.name,
+            to: p.cluster,
+            role: p.role,
+            action: "create" as const,
+            donor: p.role === "replica" ? donorFor(p.ordinal, p.cluster) : undefined,
+        }));
         return finish(prev, next, "initial", changes, [], undefined);
     }
 
@@ -68,7 +75,19 @@ export function planStep(prev: DeployedState | undefined, next: Plan): Step {
         .filter(({ key }) => !["placement", "primary", "retire"].includes(key))
         .map(({ key, was, is }) => `${key}: ${was} -> ${is} (${changeBehaviourOf(key)?.behaviour ?? "in place"})`);
     const rolling = rollingClusters(prev, next);
-    const kind = moves.length ? "move" : primaryChanged ? "switchover" : scaled ? "scale" : rolling.length ? "rolling" : newlyRetired.length ? "retire" : sameConfigShape(prev, next) ? "unchanged" : "config";
+    const kind = moves.length
+        ? "move"
+        : primaryChanged
+          ? "switchover"
+          : scaled
+            ? "scale"
+            : rolling.length
+              ? "rolling"
+              : newlyRetired.length
+                ? "retire"
+                : sameConfigShape(prev, next)
+                  ? "unchanged"
+                  : "config";
     const pending = (prev.pending ?? []).filter((o) => o < next.placement.length);
     if (kind === "rolling") {
         // Restart order: every other cluster first, one after another, the primary's cluster last. The
@@ -90,7 +109,6 @@ export function planStep(prev: DeployedState | undefined, next: Plan): Step {
     const after = changes.map((c) => (switchover && pending.includes(c.ordinal) ? { ...c, restartsAfterSwitchover: true } : c));
     return { ...finish(prev, next, kind, after, moves, switchover, [], []), settings };
 }
-
 
 function sameConfigShape(prev: DeployedState, next: Plan): boolean {
     return (
@@ -135,15 +153,29 @@ function finish(
     const resources = describeResources(prev, next, switchover, waitsFor, rolling, partitions, restartAfterSwitchover);
     const primaryRestarts = changes.some((c) => c.role === "primary" && c.action === "restart");
     const writePause = writePauseOf(kind, next, switchover, primaryRestarts ? next.pods[next.primary].name : undefined);
-    return { kind, changes, moves, switchover, applyOrder, waitsFor, partitions, oldTemplate: [...oldTemplate], ...(restartAfterSwitchover ? { restartAfterSwitchover } : {}), writePause, resources };
+    return {
+        kind,
+        changes,
+        moves,
+        switchover,
+        applyOrder,
+        waitsFor,
+        partitions,
+        oldTemplate: [...oldTemplate],
+        ...(restartAfterSwitchover ? { restartAfterSwitchover } : {}),
+        writePause,
+        resources,
+    };
 }
 
 /** What a DBA should expect for writes: the only pauses are a switchover and a primary restart. */
 function writePauseOf(kind: Step["kind"], next: Plan, switchover: SwitchoverStep | undefined, restartedPrimary: string | undefined): string {
     if (kind === "initial") return "none (first deployment: no writes yet)";
     if (switchover) {
-        return `writes pause from the demotion of ${podName(next.set, switchover.fromOrdinal)} until ${podName(next.set, switchover.toOrdinal)} is promoted: ` +
-            `typically under a second (the data-plane benchmark measured 204 ms), at most ${next.migration.switchoverTimeoutSeconds} s (migration.switchoverTimeoutSeconds), after which the old primary stays`;
+        return (
+            `writes pause from the demotion of ${podName(next.set, switchover.fromOrdinal)} until ${podName(next.set, switchover.toOrdinal)} is promoted: ` +
+            `typically under a second (the data-plane benchmark measured 204 ms), at most ${next.migration.switchoverTimeoutSeconds} s (migration.switchoverTimeoutSeconds), after which the old primary stays`
+        );
     }
     if (restartedPrimary) return `writes pause while the primary ${restartedPrimary} restarts (up to 60 s shutdown, then its start-up); no switchover`;
     if (kind === "move" || kind === "scale") return "none planned; with semi-synchronous replication a commit may wait briefly while a replica moves or starts";

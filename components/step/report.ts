@@ -5,7 +5,8 @@ import { DeployedState } from "./state";
 import { OrdinalChange, Step, SwitchoverStep } from "./types";
 
 export { claimName } from "../naming";
-const claimSize = (prev: DeployedState | undefined, next: Plan) => (prev?.settings?.["mysql.storageSize"] ? JSON.parse(prev.settings["mysql.storageSize"]) : next.storageSize);
+const claimSize = (prev: DeployedState | undefined, next: Plan) =>
+    prev?.settings?.["mysql.storageSize"] ? JSON.parse(prev.settings["mysql.storageSize"]) : next.storageSize;
 
 const range = (o: readonly number[]) => (o.length === 0 ? "none" : o.length === 1 ? `${o[0]}` : `${o[0]}-${o[o.length - 1]}`);
 
@@ -28,17 +29,24 @@ export function describeResources(
         const b = before(c);
         const a = after(c);
         if (prev && !prev.clusters.includes(c)) say(c, "new cluster: storage, services, credentials and an empty StatefulSet are created");
-        if (b.join() !== a.join()) say(c, `StatefulSet ${objectNames(next.set).statefulSet}: ordinals ${range(b)} → ${range(a)} (replicas ${b.length} → ${a.length}, ordinals.start ${b[0] ?? 0} → ${a[0] ?? 0})`);
+        if (b.join() !== a.join())
+            say(
+                c,
+                `StatefulSet ${objectNames(next.set).statefulSet}: ordinals ${range(b)} → ${range(a)} (replicas ${b.length} → ${a.length}, ordinals.start ${b[0] ?? 0} → ${a[0] ?? 0})`,
+            );
         const cp = clusterOf(next, c)!;
         const had = { exports: prev?.exports?.includes(c) ?? false, imports: prev?.imports?.includes(c) ?? false };
         if (cp.exports !== had.exports) say(c, `ServiceExport ×3 (headless, write, read) ${cp.exports ? "created" : "deleted at the end of the step"}`);
-        if ((cp.imports.length > 0) !== had.imports) say(c, `ServiceImport ×3 (Headless, ClusterSetIP ×2) ${cp.imports.length ? "created" : "deleted at the end of the step"}`);
+        if (cp.imports.length > 0 !== had.imports)
+            say(c, `ServiceImport ×3 (Headless, ClusterSetIP ×2) ${cp.imports.length ? "created" : "deleted at the end of the step"}`);
         if (cp.retired && !prev?.retire.includes(c)) {
             const held = prev ? (prev.claims?.[c] ?? []) : [];
             say(
                 c,
                 `retired: Job ${objectNames(next.set).retire} deletes the retained claims ` +
-                    (held.length ? held.map((o) => `${claimName(next.set, o)} (${claimSize(prev, next)})`).join(", ") : `of the set left there, each ${claimName(next.set, 0).replace(/0$/, "<ordinal>")} (${claimSize(prev, next)}) (the deployed state names none: it has no claim history)`) +
+                    (held.length
+                        ? held.map((o) => `${claimName(next.set, o)} (${claimSize(prev, next)})`).join(", ")
+                        : `of the set left there, each ${claimName(next.set, 0).replace(/0$/, "<ordinal>")} (${claimSize(prev, next)}) (the deployed state names none: it has no claim history)`) +
                     `; the volumes are deleted when ${c} leaves clusters`,
             );
         }
@@ -52,21 +60,44 @@ export function describeResources(
         say(
             c,
             `removed from clusters: every object the set declared there is deleted` +
-                (capacity && nodes.length ? `, with the local volumes ${nodes.map((n) => `${localVolumeName(prev!.set, n)} (${JSON.parse(capacity)})`).join(", ")} (the disks keep their files: reclaim policy Retain)` : "") +
-                ((prev!.claims?.[c] ?? []).length ? `, and the claims ${prev!.claims![c].map((o) => `${claimName(prev!.set, o)} (${claimSize(prev, next)})`).join(", ")}` : ""),
+                (capacity && nodes.length
+                    ? `, with the local volumes ${nodes.map((n) => `${localVolumeName(prev!.set, n)} (${JSON.parse(capacity)})`).join(", ")} (the disks keep their files: reclaim policy Retain)`
+                    : "") +
+                ((prev!.claims?.[c] ?? []).length
+                    ? `, and the claims ${prev!.claims![c].map((o) => `${claimName(prev!.set, o)} (${claimSize(prev, next)})`).join(", ")}`
+                    : ""),
         );
     }
     if (switchover) {
-        say(switchover.toCluster, `Job ${switchoverJobName(next.set, switchover)}: demote ${podName(next.set, switchover.fromOrdinal)}, wait for GTID catch-up, promote ${podName(next.set, switchover.toOrdinal)}, repoint replicas`);
+        say(
+            switchover.toCluster,
+            `Job ${switchoverJobName(next.set, switchover)}: demote ${podName(next.set, switchover.fromOrdinal)}, wait for GTID catch-up, promote ${podName(next.set, switchover.toOrdinal)}, repoint replicas`,
+        );
         for (const c of clusters) say(c, `Service ${serviceName(next.set, "write")}: selector → ${podName(next.set, switchover.toOrdinal)} (after the Job)`);
     }
     for (const c of rolling) {
-        const members = after(c).slice().reverse().filter((o) => partitions[c] === undefined || o >= partitions[c]).map((o) => podName(next.set, o) + (o === next.primary ? " (primary)" : ""));
-        say(c, `StatefulSet ${objectNames(next.set).statefulSet}: pod template changes; rolling restart one pod at a time: ${members.join(", then ")}; each Ready (replication caught up within ${next.maxLagSeconds} s) before the next`);
+        const members = after(c)
+            .slice()
+            .reverse()
+            .filter((o) => partitions[c] === undefined || o >= partitions[c])
+            .map((o) => podName(next.set, o) + (o === next.primary ? " (primary)" : ""));
+        say(
+            c,
+            `StatefulSet ${objectNames(next.set).statefulSet}: pod template changes; rolling restart one pod at a time: ${members.join(", then ")}; each Ready (replication caught up within ${next.maxLagSeconds} s) before the next`,
+        );
     }
-    for (const [c, p] of Object.entries(partitions)) say(c, `StatefulSet ${objectNames(next.set).statefulSet}: updateStrategy.rollingUpdate.partition ${p}: ${range(after(c).filter((o) => o < p))} keep${after(c).filter((o) => o < p).length === 1 ? "s" : ""} the old pod template`);
-    if (restartAfterSwitchover) say(restartAfterSwitchover, `StatefulSet ${objectNames(next.set).statefulSet}: partition removed after the switchover Job: the old primary restarts on the new pod template`);
-    for (const [c, srcs] of Object.entries(waitsFor)) say(c, rolling.includes(c) ? `waits for ${srcs.join(", ")} to finish its rolling restart` : `waits for ${srcs.join(", ")} to scale down first`);
+    for (const [c, p] of Object.entries(partitions))
+        say(
+            c,
+            `StatefulSet ${objectNames(next.set).statefulSet}: updateStrategy.rollingUpdate.partition ${p}: ${range(after(c).filter((o) => o < p))} keep${after(c).filter((o) => o < p).length === 1 ? "s" : ""} the old pod template`,
+        );
+    if (restartAfterSwitchover)
+        say(
+            restartAfterSwitchover,
+            `StatefulSet ${objectNames(next.set).statefulSet}: partition removed after the switchover Job: the old primary restarts on the new pod template`,
+        );
+    for (const [c, srcs] of Object.entries(waitsFor))
+        say(c, rolling.includes(c) ? `waits for ${srcs.join(", ")} to finish its rolling restart` : `waits for ${srcs.join(", ")} to scale down first`);
     return resources;
 }
 
@@ -91,11 +122,14 @@ function whatHappens(c: OrdinalChange, step: Step): string {
         case "switchover":
             return step.switchover?.toOrdinal === c.ordinal
                 ? "promoted after catching up with the old primary"
-                : `demoted; then replicates from ${podNameOf(step, step.switchover!.toOrdinal)}` + (c.restartsAfterSwitchover ? "; then restarts on the new version" : "");
+                : `demoted; then replicates from ${podNameOf(step, step.switchover!.toOrdinal)}` +
+                      (c.restartsAfterSwitchover ? "; then restarts on the new version" : "");
         case "restart":
             return c.role === "primary" ? "restarts last, after every replica (writes pause)" : "restarts (one at a time, Ready and caught up before the next)";
         case "keep":
-            return c.restartDeferred ? `keeps the old version until a switchover: next, set primary: ${updatedReplica(step) ?? "(an updated replica)"} and run up` : "unchanged";
+            return c.restartDeferred
+                ? `keeps the old version until a switchover: next, set primary: ${updatedReplica(step) ?? "(an updated replica)"} and run up`
+                : "unchanged";
     }
 }
 /** A replica on the new template, the next primary to suggest (prefer one in the primary's cluster). */
@@ -109,17 +143,16 @@ const podNameOf = (step: Step, ordinal: number) => step.changes.find((c) => c.or
 /** The step as a DBA reads it in the pull request: titled tables, the write pause, Kubernetes changes apart. */
 export function stepTable(step: Step): string {
     const role = (c: OrdinalChange) =>
-        c.action === "switchover" && step.switchover
-            ? c.ordinal === step.switchover.fromOrdinal ? "primary -> replica" : "replica -> primary"
-            : c.role;
+        c.action === "switchover" && step.switchover ? (c.ordinal === step.switchover.fromOrdinal ? "primary -> replica" : "replica -> primary") : c.role;
     const rows = step.changes.map((c) => [
         String(c.ordinal),
         c.member ?? String(c.ordinal),
-        c.from && c.to && c.from !== c.to ? `${c.from} -> ${c.to}` : c.to ?? `${c.from} -> (removed)`,
+        c.from && c.to && c.from !== c.to ? `${c.from} -> ${c.to}` : (c.to ?? `${c.from} -> (removed)`),
         role(c),
         whatHappens(c, step),
     ]);
-    const title = `step: ${step.kind}${step.kind === "initial" ? " (a first deployment: every object is created)" : ""}` +
+    const title =
+        `step: ${step.kind}${step.kind === "initial" ? " (a first deployment: every object is created)" : ""}` +
         (step.switchover ? ` (planned switchover: ${podNameOf(step, step.switchover.fromOrdinal)} -> ${podNameOf(step, step.switchover.toOrdinal)})` : "");
     const res = Object.entries(step.resources).flatMap(([c, lines]) => lines.map((l) => `  ${c}: ${l}`));
     return [

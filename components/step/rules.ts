@@ -53,7 +53,10 @@ export function changedSettings(prev: DeployedState, next: Plan): { key: string;
     const rank = (k: string) => order.indexOf(k.replace(/^clusters\.[^.]+/, "clusters.<name>"));
     const keys = [...new Set([...Object.keys(prev.settings), ...Object.keys(now)])].sort((a, b) => rank(a) - rank(b));
     return keys
-        .filter((k) => prev.settings![k] !== now[k] && !(k.startsWith("clusters.") && (!prev.clusters.includes(k.split(".")[1]) || !clusterOf(next, k.split(".")[1]))))
+        .filter(
+            (k) =>
+                prev.settings![k] !== now[k] && !(k.startsWith("clusters.") && (!prev.clusters.includes(k.split(".")[1]) || !clusterOf(next, k.split(".")[1]))),
+        )
         .map((k) => ({ key: k, was: prev.settings![k] ?? "(unset)", is: now[k] ?? "(unset)" }));
 }
 
@@ -93,7 +96,9 @@ export const GUARDS: readonly Guard[] = [
             ];
             for (const [key, was, is] of immutable) {
                 if (was !== is) {
-                    return new TransitionError(`mysql-multicluster:${key}: "${is}" changes the deployed "${was}"; that replaces the whole set instead of moving it. Keep "${was}"`);
+                    return new TransitionError(
+                        `mysql-multicluster:${key}: "${is}" changes the deployed "${was}"; that replaces the whole set instead of moving it. Keep "${was}"`,
+                    );
                 }
             }
             return undefined;
@@ -110,8 +115,12 @@ export const GUARDS: readonly Guard[] = [
             return new TransitionError(
                 `mysql-multicluster:mysql.storageSize: "${next.storageSize}" changes the deployed ${was}; the claim template is immutable, so this would delete and re-create every StatefulSet (the primary included) and grow no claim. ` +
                     `Keep ${was}. To grow the disks` +
-                    (dynamic.length ? `: in ${dynamic.join(", ")} (if the storage class allows expansion) patch one claim at a time, waiting for each member to be Ready, e.g. kubectl patch pvc ${claimName(prev.set, 0)} -n ${prev.namespace} -p '{"spec":{"resources":{"requests":{"storage":"${next.storageSize}"}}}}'` : "") +
-                    (local.length ? `${dynamic.length ? ";" : ":"} in ${local.join(", ")} (local volumes) grow the filesystem at the volume path on each node, then raise clusters.<name>.storage.capacity` : ""),
+                    (dynamic.length
+                        ? `: in ${dynamic.join(", ")} (if the storage class allows expansion) patch one claim at a time, waiting for each member to be Ready, e.g. kubectl patch pvc ${claimName(prev.set, 0)} -n ${prev.namespace} -p '{"spec":{"resources":{"requests":{"storage":"${next.storageSize}"}}}}'`
+                        : "") +
+                    (local.length
+                        ? `${dynamic.length ? ";" : ":"} in ${local.join(", ")} (local volumes) grow the filesystem at the volume path on each node, then raise clusters.<name>.storage.capacity`
+                        : ""),
             );
         },
     },
@@ -122,7 +131,8 @@ export const GUARDS: readonly Guard[] = [
             for (const { key, was, is } of changedSettings(prev, next)) {
                 if (changeBehaviourOf(key)?.behaviour !== "refused") continue;
                 // Handled by their own guards, with their own next safe step.
-                if (/^mysql\.(name|namespace|engine|storageSize)$/.test(key) || /^clusters\.[^.]+\.storage\.(storageClass|storageClassName)$/.test(key)) continue;
+                if (/^mysql\.(name|namespace|engine|storageSize)$/.test(key) || /^clusters\.[^.]+\.storage\.(storageClass|storageClassName)$/.test(key))
+                    continue;
                 const cluster = key.startsWith("clusters.") ? key.split(".")[1] : undefined;
                 if (cluster && !claimsIn(prev, cluster).length) continue;
                 if (key === "mcs.profile" && !spans) continue;
@@ -154,8 +164,16 @@ export const GUARDS: readonly Guard[] = [
         check(prev, next) {
             const rolling = rollingClusters(prev, next);
             if (!rolling.length) return undefined;
-            const keys = changedSettings(prev, next).filter((c) => changeBehaviourOf(c.key)?.behaviour === "rolling").map((c) => c.key);
-            const other = movesOf(prev, next).length ? "moving ordinals" : prev.primary !== next.primary ? "a switchover" : prev.placement.length !== next.placement.length ? "scaling" : undefined;
+            const keys = changedSettings(prev, next)
+                .filter((c) => changeBehaviourOf(c.key)?.behaviour === "rolling")
+                .map((c) => c.key);
+            const other = movesOf(prev, next).length
+                ? "moving ordinals"
+                : prev.primary !== next.primary
+                  ? "a switchover"
+                  : prev.placement.length !== next.placement.length
+                    ? "scaling"
+                    : undefined;
             if (other) {
                 return new TransitionError(
                     `mysql-multicluster:${keys[0]}: a rolling restart (${keys.join(", ")}) in the same step as ${other}; each is a step of its own. ` +
@@ -217,7 +235,9 @@ export const GUARDS: readonly Guard[] = [
             const moves = movesOf(prev, next);
             const scaled = prev.placement.length !== next.placement.length;
             if (next.primary >= prev.placement.length) {
-                return new TransitionError(`mysql-multicluster:primary: ${next.primary} does not run yet (deployed ordinals 0..${prev.placement.length - 1}); scale up first, then switch`);
+                return new TransitionError(
+                    `mysql-multicluster:primary: ${next.primary} does not run yet (deployed ordinals 0..${prev.placement.length - 1}); scale up first, then switch`,
+                );
             }
             if (moves.length || scaled) {
                 return new TransitionError(
@@ -248,9 +268,7 @@ export const GUARDS: readonly Guard[] = [
             const moves = movesOf(prev, next);
             if (moves.length <= next.migration.maxMovesPerStep) return undefined;
             // Suggest the first single move that is valid on its own (the placement rules of config.ts).
-            const first = moves
-                .map((m) => prev.placement.map((c, o) => (o === m.ordinal ? m.to : c)))
-                .find((p) => validPlacement(p, next));
+            const first = moves.map((m) => prev.placement.map((c, o) => (o === m.ordinal ? m.to : c))).find((p) => validPlacement(p, next));
             return new TransitionError(
                 `mysql-multicluster:placement: ${moves.length} ordinals change cluster in one step (${moves.map((m) => `${m.ordinal}: ${m.from}→${m.to}`).join(", ")}); ` +
                     `at most ${next.migration.maxMovesPerStep} per step (migration.maxMovesPerStep). ` +
@@ -267,9 +285,7 @@ export const GUARDS: readonly Guard[] = [
                 moves.some((m) => m.from === from && (m.to === to || (!seen.has(m.to) && (seen.add(m.to), reaches(m.to, to, seen)))));
             const cyc = moves.filter((m) => reaches(m.to, m.from));
             if (!cyc.length) return undefined;
-            const firstStep = cyc
-                .map((m) => prev.placement.map((c, o) => (o === m.ordinal ? m.to : c)))
-                .find((p) => validPlacement(p, next));
+            const firstStep = cyc.map((m) => prev.placement.map((c, o) => (o === m.ordinal ? m.to : c))).find((p) => validPlacement(p, next));
             return new TransitionError(
                 `mysql-multicluster:placement: ordinals ${cyc.map((m) => `${m.ordinal} (${m.from}→${m.to})`).join(" and ")} swap clusters; ` +
                     `no order takes each ordinal out of its source before it exists in its destination. ` +

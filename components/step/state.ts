@@ -73,6 +73,7 @@ export function deployedStateOf(plan: Plan, prev?: DeployedState, step?: { reado
 export function parseDeployedState(value: unknown): DeployedState | undefined {
     if (value === undefined || value === null) return undefined;
     const res = deployedStateSchema.safeParse(value);
-    if (!res.success) throw new TransitionError(`stack output migrationState is not readable (${JSON.stringify(value).slice(0, 120)}); it is written by this program only`);
+    if (!res.success)
+        throw new TransitionError(`stack output migrationState is not readable (${JSON.stringify(value).slice(0, 120)}); it is written by this program only`);
     return res.data;
 }

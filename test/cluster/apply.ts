@@ -11,22 +11,22 @@ export const FIELD_MANAGER = "mysql-multicluster";
 export const MANAGED_BY = "app.kubernetes.io/managed-by=mysql-multicluster";
 
 export interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
-  spec?: any;
-  [k: string]: unknown;
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
+    spec?: any;
+    [k: string]: unknown;
 }
 export interface Rendered {
-  file: string;
-  object: K8sObject;
+    file: string;
+    object: K8sObject;
 }
 export interface Plan {
-  applyOrder: string[];
-  clusters: Record<string, { context: string; ordinals: number[]; [k: string]: unknown }>;
-  primary: number;
-  outputs: { writeEndpoint: string; [k: string]: unknown };
-  step: { kind: string; [k: string]: unknown };
+    applyOrder: string[];
+    clusters: Record<string, { context: string; ordinals: number[]; [k: string]: unknown }>;
+    primary: number;
+    outputs: { writeEndpoint: string; [k: string]: unknown };
+    step: { kind: string; [k: string]: unknown };
 }
 
 export const objKey = (o: K8sObject) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
@@ -34,83 +34,105 @@ export const component = (o: K8sObject) => o.metadata.labels?.["app.kubernetes.i
 
 /** Objects that the program creates only after the switchover Job succeeded (components/mysqlSlice.ts: afterSwitchover). */
 export const afterSwitchover = (o: K8sObject) =>
-  (o.kind === "ConfigMap" && component(o) === "topology") || (o.kind === "Service" && component(o) === "service-write");
+    (o.kind === "ConfigMap" && component(o) === "topology") || (o.kind === "Service" && component(o) === "service-write");
 
 export function readRender(outDir: string): { plan: Plan; objects: Map<string, Rendered[]> } {
-  const plan = JSON.parse(fs.readFileSync(path.join(outDir, "plan.json"), "utf8")) as Plan;
-  const objects = new Map<string, Rendered[]>();
-  for (const cluster of Object.keys(plan.clusters)) {
-    const dir = path.join(outDir, cluster);
-    const list: Rendered[] = [];
-    if (fs.existsSync(dir)) {
-      for (const f of fs.readdirSync(dir).sort()) {
-        if (!f.endsWith(".yaml")) continue;
-        const o = YAML.parse(fs.readFileSync(path.join(dir, f), "utf8")) as K8sObject;
-        list.push({ file: path.join(dir, f), object: o });
-      }
+    const plan = JSON.parse(fs.readFileSync(path.join(outDir, "plan.json"), "utf8")) as Plan;
+    const objects = new Map<string, Rendered[]>();
+    for (const cluster of Object.keys(plan.clusters)) {
+        const dir = path.join(outDir, cluster);
+        const list: Rendered[] = [];
+        if (fs.existsSync(dir)) {
+            for (const f of fs.readdirSync(dir).sort()) {
+                if (!f.endsWith(".yaml")) continue;
+                const o = YAML.parse(fs.readFileSync(path.join(dir, f), "utf8")) as K8sObject;
+                list.push({ file: path.join(dir, f), object: o });
+            }
+        }
+        objects.set(cluster, list);
     }
-    objects.set(cluster, list);
-  }
-  return { plan, objects };
+    return { plan, objects };
 }
 
 const KIND_ORDER = [
-  "Namespace", "StorageClass", "PersistentVolume", "ServiceAccount", "Role", "ClusterRole", "RoleBinding",
-  "ClusterRoleBinding", "Secret", "ConfigMap", "Service", "ServiceExport", "ServiceImport", "StatefulSet",
-  "PodDisruptionBudget", "Job",
+    "Namespace",
+    "StorageClass",
+    "PersistentVolume",
+    "ServiceAccount",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "Secret",
+    "ConfigMap",
+    "Service",
+    "ServiceExport",
+    "ServiceImport",
+    "StatefulSet",
+    "PodDisruptionBudget",
+    "Job",
 ];
 const rank = (k: string) => (KIND_ORDER.includes(k) ? KIND_ORDER.indexOf(k) : 50);
 
 /** Server-side apply of a set of rendered objects (Namespaces first, then dependencies before users). */
 export async function applyObjects(kubectl: Kubectl, ctx: string, objs: Rendered[], what: string): Promise<void> {
-  const sorted = [...objs].sort((a, b) => rank(a.object.kind) - rank(b.object.kind) || a.file.localeCompare(b.file));
-  const groups = [sorted.filter((r) => r.object.kind === "Namespace"), sorted.filter((r) => r.object.kind !== "Namespace")];
-  for (const g of groups) {
-    if (!g.length) continue;
-    const r = await kubectl.run(ctx, ["apply", "--server-side", "--force-conflicts", "--field-manager", FIELD_MANAGER, ...g.flatMap((x) => ["-f", x.file])],
-      { timeoutMs: 120_000 });
-    const applied = r.stdout.split("\n").filter((l) => /serverside-applied$/.test(l.trim())).length;
-    assert.equal(applied, g.length, `${what}: API server accepted ${applied} of ${g.length} objects:\n${r.stdout}\n${r.stderr}`);
-  }
+    const sorted = [...objs].sort((a, b) => rank(a.object.kind) - rank(b.object.kind) || a.file.localeCompare(b.file));
+    const groups = [sorted.filter((r) => r.object.kind === "Namespace"), sorted.filter((r) => r.object.kind !== "Namespace")];
+    for (const g of groups) {
+        if (!g.length) continue;
+        const r = await kubectl.run(
+            ctx,
+            ["apply", "--server-side", "--force-conflicts", "--field-manager", FIELD_MANAGER, ...g.flatMap((x) => ["-f", x.file])],
+            { timeoutMs: 120_000 },
+        );
+        const applied = r.stdout.split("\n").filter((l) => /serverside-applied$/.test(l.trim())).length;
+        assert.equal(applied, g.length, `${what}: API server accepted ${applied} of ${g.length} objects:\n${r.stdout}\n${r.stderr}`);
+    }
 }
 
 /** Deletes objects of the set that the phase no longer declares (never claims, namespaces or bound volumes). */
 export async function prune(kubectl: Kubectl, ctx: string, declared: Rendered[], kinds: Map<string, string>, log: (m: string) => void, what: string) {
-  const want = new Set(declared.map((r) => objKey(r.object)));
-  const resources = [...kinds.entries()].filter(([k]) => k !== "PersistentVolumeClaim" && k !== "Namespace").map(([, r]) => r);
-  const list = await kubectl.json(ctx, ["get", resources.join(","), "-A", "-l", MANAGED_BY]);
-  for (const item of list.items as K8sObject[]) {
-    if (want.has(objKey(item)) || (item.metadata as any).deletionTimestamp) continue;
-    if (item.kind === "PersistentVolume" && (item as any).status?.phase === "Bound") continue;
-    log(`${what}: prune ${objKey(item)}`);
-    await kubectl.run(ctx, ["delete", kinds.get(item.kind)!, item.metadata.name, ...(item.metadata.namespace ? ["-n", item.metadata.namespace] : []), "--wait=false"]);
-  }
+    const want = new Set(declared.map((r) => objKey(r.object)));
+    const resources = [...kinds.entries()].filter(([k]) => k !== "PersistentVolumeClaim" && k !== "Namespace").map(([, r]) => r);
+    const list = await kubectl.json(ctx, ["get", resources.join(","), "-A", "-l", MANAGED_BY]);
+    for (const item of list.items as K8sObject[]) {
+        if (want.has(objKey(item)) || (item.metadata as any).deletionTimestamp) continue;
+        if (item.kind === "PersistentVolume" && (item as any).status?.phase === "Bound") continue;
+        log(`${what}: prune ${objKey(item)}`);
+        await kubectl.run(ctx, [
+            "delete",
+            kinds.get(item.kind)!,
+            item.metadata.name,
+            ...(item.metadata.namespace ? ["-n", item.metadata.namespace] : []),
+            "--wait=false",
+        ]);
+    }
 }
 
 export function resourceOf(o: K8sObject): string {
-  const group = o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : "";
-  return group ? `${o.kind.toLowerCase()}.${group}` : o.kind.toLowerCase();
+    const group = o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : "";
+    return group ? `${o.kind.toLowerCase()}.${group}` : o.kind.toLowerCase();
 }
 
 export function isReady(pod: any): boolean {
-  return (pod.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+    return (pod.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
 }
 
 /** Waits for a Job to complete; a Failed condition ends the wait at once. */
 export async function jobComplete(kubectl: Kubectl, ctx: string, name: string, ns: string, timeoutMs: number): Promise<void> {
-  await waitUntil(
-    `Job ${ns}/${name} to complete`,
-    timeoutMs,
-    async () => {
-      const job = await kubectl.getOrUndefined(ctx, "jobs.batch", name, ns);
-      const conds = job?.status?.conditions ?? [];
-      if (conds.some((c: any) => c.type === "Failed" && c.status === "True")) {
-        const logs = await kubectl.run(ctx, ["logs", "-n", ns, `job/${name}`, "--tail", "40"], { allowFailure: true });
-        throw new FatalError(`Job ${ns}/${name} failed: ${JSON.stringify(job.status)}\n${logs.stdout}${logs.stderr}`);
-      }
-      return conds.some((c: any) => c.type === "Complete" && c.status === "True");
-    },
-    async () => (await kubectl.run(ctx, ["get", "jobs,pods", "-n", ns, "-o", "wide"], { allowFailure: true })).stdout,
-    1000,
-  );
+    await waitUntil(
+        `Job ${ns}/${name} to complete`,
+        timeoutMs,
+        async () => {
+            const job = await kubectl.getOrUndefined(ctx, "jobs.batch", name, ns);
+            const conds = job?.status?.conditions ?? [];
+            if (conds.some((c: any) => c.type === "Failed" && c.status === "True")) {
+                const logs = await kubectl.run(ctx, ["logs", "-n", ns, `job/${name}`, "--tail", "40"], { allowFailure: true });
+                throw new FatalError(`Job ${ns}/${name} failed: ${JSON.stringify(job.status)}\n${logs.stdout}${logs.stderr}`);
+            }
+            return conds.some((c: any) => c.type === "Complete" && c.status === "True");
+        },
+        async () => (await kubectl.run(ctx, ["get", "jobs,pods", "-n", ns, "-o", "wide"], { allowFailure: true })).stdout,
+        1000,
+    );
 }

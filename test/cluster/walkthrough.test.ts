@@ -29,334 +29,397 @@ const CONVERGE_TIMEOUT = 8 * 60_000;
 const RESULTS = path.join(ROOT, "bench/results/cluster.json");
 
 function log(msg: string) {
-  process.stderr.write(`[cluster ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+    process.stderr.write(`[cluster ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 
 interface Phase {
-  name: string;
-  plan: Plan;
-  objects: Map<string, Rendered[]>;
+    name: string;
+    plan: Plan;
+    objects: Map<string, Rendered[]>;
 }
 interface StepResult {
-  phase: string;
-  step: string;
-  applySeconds: number;
-  longestWriteGapMs: number;
-  acknowledgedInStep: number;
-  acknowledgedTotal: number;
-  primary: string;
+    phase: string;
+    step: string;
+    applySeconds: number;
+    longestWriteGapMs: number;
+    acknowledgedInStep: number;
+    acknowledgedTotal: number;
+    primary: string;
 }
 
 describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous writes)", { concurrency: false }, () => {
-  let kubectl: Kubectl;
-  let watcher: PodWatcher | undefined;
-  let failed: string | undefined;
-  const phases: Phase[] = [];
-  const results: StepResult[] = [];
-  const writers: { cluster: string; writer: Writer; base: number }[] = [];
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "mmc-cluster-"));
-  const stackFiles = fs.readdirSync(path.join(ROOT, "stacks")).filter((f) => f.endsWith(".yaml")).sort();
-  // What the random provider would generate once for the whole set (never printed).
-  const secrets: Record<string, string> = Object.fromEntries(
-    ["admin-password", "replication-password", "root-password", "seed-password", "app"].map((k) => [k, crypto.randomBytes(18).toString("base64url")]),
-  );
-  const kinds = new Map<string, string>(); // kind -> kubectl resource
-
-  before(async () => {
-    assert.equal(process.getuid?.(), 0, "the real-node tier needs root (network namespaces, mounts, cgroups)");
-    const tc = await run("bash", [path.join(ROOT, "tools/toolchain/k8s.sh")], { timeoutMs: 85 * 60_000, echo: true });
-    const bin = tc.stdout.trim().split("\n").pop()!;
-    log("clusters: down.sh --purge, then up.sh --nodes real");
-    // Purging deletes every node's image store and volumes: minutes on a busy disk.
-    await run("bash", [path.join(ROOT, "tools/clusters/down.sh"), "--purge"], { timeoutMs: 900_000, env: ENV, echo: true });
-    await run("bash", [path.join(ROOT, "tools/clusters/up.sh"), "--nodes", "real"], { timeoutMs: 60 * 60_000, env: { ...ENV, MMC_UP_TIMEOUT: "600" }, echo: true });
-    kubectl = new Kubectl(path.join(bin, "kubectl"), KUBECONFIG);
-  }, { timeout: 150 * 60_000 });
-
-  after(async () => {
-    watcher?.stop();
-    if (results.length) {
-      fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-      fs.writeFileSync(RESULTS, JSON.stringify({
-        note: "npm run test:cluster: stacks/ applied to real kubelet nodes running MariaDB 10.11 pods; a writer pod inserts through the published write endpoint (one client per write, ~50 ms apart); longestWriteGapMs = longest interval without an acknowledged write while the step was applied and converged",
-        measuredAt: new Date().toISOString(),
-        machine: { cpus: os.cpus().length, loadAverage1m: os.loadavg()[0] },
-        lostAcknowledgedWrites: failed ? null : 0,
-        steps: results,
-      }, null, 2) + "\n");
-      log(`results: ${RESULTS}`);
-    }
-    if (KEEP) {
-      log(`MMC_KEEP_CLUSTERS=1: clusters left running (KUBECONFIG=${KUBECONFIG}); renders in ${workDir}`);
-      return;
-    }
-    await run("bash", [path.join(ROOT, "tools/clusters/down.sh")], { timeoutMs: 300_000, env: ENV, echo: true });
-    fs.rmSync(workDir, { recursive: true, force: true });
-  }, { timeout: 4 * 60_000 });
-
-  for (const [index, file] of stackFiles.entries()) {
-    const name = file.replace(/\.yaml$/, "");
-    test(`phase ${name}`, { timeout: 25 * 60_000 }, async () => {
-      if (failed) throw new Error(`not run: earlier phase ${failed} failed`);
-      try {
-        await runPhase(index, name, file);
-      } catch (e) {
-        failed = name;
-        throw e;
-      }
-    });
-  }
-
-  test("no pod ever existed in two clusters at once; the writers saw every step", () => {
-    assert.ok(watcher, "the pod watch never started");
-    assert.deepEqual(watcher.failures, [], "pod watch failures");
-    assert.deepEqual(watcher.violations, [], "same pod in two clusters");
-    assert.equal(results.length, stackFiles.length, "a step result per phase");
-  });
-
-  function contextOf(c: string): string {
-    for (const p of [...phases].reverse()) if (p.plan.clusters[c]) return p.plan.clusters[c].context;
-    throw new Error(`no context for ${c}`);
-  }
-  function placement(plan: Plan): Map<number, string> {
-    const m = new Map<number, string>();
-    for (const [c, pc] of Object.entries(plan.clusters)) for (const o of pc.ordinals) m.set(o, c);
-    return m;
-  }
-
-  async function runPhase(index: number, name: string, file: string) {
-    const outDir = path.join(workDir, name);
-    await run(process.execPath, [
-      "--import", "tsx", path.join(ROOT, "tools/render.ts"), "--config", path.join(ROOT, "stacks", file),
-      ...(index > 0 ? ["--previous", path.join(ROOT, "stacks", stackFiles[index - 1])] : []), "--out", outDir,
-    ], { timeoutMs: 180_000, cwd: ROOT });
-    const { plan, objects } = readRender(outDir);
-    // The Secret gets the set's passwords, as the random provider's outputs would fill it.
-    for (const list of objects.values()) for (const r of list) {
-      kinds.set(r.object.kind, resourceOf(r.object));
-      if (r.object.kind === "Secret" && (r.object as any).stringData) {
-        const sd = (r.object as any).stringData as Record<string, string>;
-        for (const k of Object.keys(sd)) {
-          assert.ok(secrets[k], `${name}: unexpected Secret key ${k}`);
-          sd[k] = secrets[k];
-        }
-        fs.writeFileSync(r.file, YAML.stringify(r.object), { mode: 0o600 });
-      }
-    }
-    const previous = phases[phases.length - 1];
-    phases.push({ name, plan, objects });
-    const clusters = [...new Set([...Object.keys(plan.clusters), ...(previous ? Object.keys(previous.plan.clusters) : [])])];
-    if (!watcher) {
-      watcher = new PodWatcher(kubectl, Object.fromEntries(clusters.map((c) => [c, contextOf(c)])));
-      watcher.start();
-    }
-    const order = [...plan.applyOrder, ...clusters.filter((c) => !plan.applyOrder.includes(c))];
-    const ns = "mysql";
-    const set = "mysql";
-    const start = Date.now();
-    log(`${name}: ${plan.step.kind}; order ${order.join(" -> ")}`);
-
-    // A switchover: everything but the write Service and the topology first, then the Job; those two
-    // only once it succeeded (the program's dependsOn on the Job).
-    const jobs = [...objects.entries()].flatMap(([c, l]) => l.filter((r) => r.object.kind === "Job").map((r) => ({ c, r })));
-    const switchoverJob = jobs.find((j) => j.r.object.metadata.labels?.["app.kubernetes.io/component"] === "switchover");
-    if (switchoverJob) {
-      for (const c of order) {
-        const l = (objects.get(c) ?? []).filter((r) => !afterSwitchover(r.object) && r.object.kind !== "Job");
-        if (l.length) await applyObjects(kubectl, contextOf(c), l, `${name}: ${c} (before the switchover)`);
-      }
-      await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job`);
-      log(`${name}: ${switchoverJob.c}: Job ${switchoverJob.r.object.metadata.name} applied`);
-      await jobComplete(kubectl, contextOf(switchoverJob.c), switchoverJob.r.object.metadata.name, ns, 6 * 60_000);
-      log(`${name}: ${switchoverJob.c}: switchover Job complete after ${((Date.now() - start) / 1000).toFixed(1)}s`);
-    }
-    for (const c of order) {
-      const ctx = contextOf(c);
-      const declared = objects.get(c) ?? [];
-      if (declared.length) await applyObjects(kubectl, ctx, declared, `${name}: ${c}`);
-      await converge(c, ctx, plan, set, ns, name);
-      for (const j of jobs.filter((x) => x.c === c && x !== switchoverJob)) {
-        await jobComplete(kubectl, ctx, j.r.object.metadata.name, ns, 6 * 60_000);
-        log(`${name}: ${c}: Job ${j.r.object.metadata.name} complete`);
-      }
-    }
-    // Objects the step no longer declares go last, as Pulumi deletes them after every create/update.
-    for (const c of order) await prune(kubectl, contextOf(c), objects.get(c) ?? [], kinds, log, `${name}: ${c}`);
-    const end = Date.now();
-
-    if (index === 0) await createAppUser(plan, ns, set);
-    // The writer follows the published write endpoint from the primary's cluster.
-    const primaryCluster = placement(plan).get(plan.primary)!;
-    if (!writers.length || writers[writers.length - 1].cluster !== primaryCluster) await startWriter(primaryCluster, plan, ns);
-
-    for (const w of writers) await w.writer.refresh();
-    const allAcks = writers.flatMap((w) => w.writer.acks);
-    const gap = index === 0 ? { gapMs: 0, acks: 0 } : longestGapMs(allAcks, start, end);
-    await assertPhase(name, plan, previous, ns, set);
-    if (switchoverJob) log(`${name}: switchover Job ran: mysql-${plan.primary} is the only writable member`);
-    if (jobs.some((j) => j.r.object.metadata.labels?.["app.kubernetes.io/component"] === "retire")) {
-      for (const j of jobs.filter((x) => x.r.object.metadata.labels?.["app.kubernetes.io/component"] === "retire")) {
-        const left = await kubectl.json(contextOf(j.c), ["get", "persistentvolumeclaims", "-n", ns, "-l", `app.kubernetes.io/name=${set},app.kubernetes.io/instance=${set}`]);
-        assert.deepEqual(left.items.map((i: any) => i.metadata.name), [], `${name}: the retire Job left claims in ${j.c}`);
-        log(`${name}: retire Job deleted every claim of the set in ${j.c}`);
-      }
-    }
-    results.push({
-      phase: name,
-      step: plan.step.kind,
-      applySeconds: Math.round((end - start) / 100) / 10,
-      longestWriteGapMs: gap.gapMs,
-      acknowledgedInStep: gap.acks,
-      acknowledgedTotal: new Set(allAcks.map((a) => a.id)).size,
-      primary: `mysql-${plan.primary}@${primaryCluster}`,
-    });
-    log(`${name}: ok in ${((end - start) / 1000).toFixed(1)}s; longest write gap ${gap.gapMs} ms (${gap.acks} writes acknowledged during the step)`);
-  }
-
-  async function setPods(ctx: string, ns: string, set: string): Promise<any[]> {
-    const list = await kubectl.json(ctx, ["get", "pods", "-n", ns]);
-    return list.items.filter((p: any) => new RegExp(`^${set}-\\d+$`).test(p.metadata.name));
-  }
-
-  async function converge(cluster: string, ctx: string, plan: Plan, set: string, ns: string, phase: string) {
-    const want = [...(plan.clusters[cluster]?.ordinals ?? [])].sort().map((o) => `${set}-${o}`);
-    const started = Date.now();
-    await waitUntil(
-      `${phase}: ${cluster} to run exactly [${want.join(", ")}], Ready`,
-      CONVERGE_TIMEOUT,
-      async () => {
-        const pods = await setPods(ctx, ns, set);
-        for (const p of pods) {
-          const bad = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]
-            .find((s: any) => s.state?.waiting?.reason && /ErrImage|ImagePull|CreateContainerConfigError|InvalidImageName/.test(s.state.waiting.reason));
-          if (bad) throw new FatalError(`${cluster}/${p.metadata.name}: ${bad.name} ${bad.state.waiting.reason}: ${bad.state.waiting.message ?? ""}`);
-        }
-        const names = pods.map((p) => p.metadata.name).sort();
-        if (JSON.stringify(names) !== JSON.stringify(want)) return false;
-        if (!pods.every((p) => p.status?.phase === "Running" && isReady(p) && !p.metadata.deletionTimestamp)) return false;
-        const s = await kubectl.getOrUndefined(ctx, "statefulsets.apps", set, ns);
-        if (s && ((s.status?.observedGeneration ?? 0) < s.metadata.generation || (s.status?.readyReplicas ?? 0) !== want.length)) return false;
-        return true;
-      },
-      async () => {
-        const r = await kubectl.run(ctx, ["get", "statefulsets,pods,pvc", "-n", ns, "-o", "wide"], { allowFailure: true });
-        const ev = await kubectl.run(ctx, ["get", "events", "-n", ns, "--sort-by", ".lastTimestamp"], { allowFailure: true });
-        let logs = "";
-        for (const p of await setPods(ctx, ns, set).catch(() => [])) {
-          for (const c of ["init", "mysql", "replicate"]) {
-            const l = await kubectl.run(ctx, ["logs", "-n", ns, p.metadata.name, "-c", c, "--tail", "15"], { allowFailure: true });
-            logs += `--- ${p.metadata.name}/${c}\n${l.stdout}${l.stderr}`;
-          }
-        }
-        return `${r.stdout}${r.stderr}\n--- events\n${ev.stdout.split("\n").slice(-25).join("\n")}\n${logs}`;
-      },
-      1000,
+    let kubectl: Kubectl;
+    let watcher: PodWatcher | undefined;
+    let failed: string | undefined;
+    const phases: Phase[] = [];
+    const results: StepResult[] = [];
+    const writers: { cluster: string; writer: Writer; base: number }[] = [];
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "mmc-cluster-"));
+    const stackFiles = fs
+        .readdirSync(path.join(ROOT, "stacks"))
+        .filter((f) => f.endsWith(".yaml"))
+        .sort();
+    // What the random provider would generate once for the whole set (never printed).
+    const secrets: Record<string, string> = Object.fromEntries(
+        ["admin-password", "replication-password", "root-password", "seed-password", "app"].map((k) => [k, crypto.randomBytes(18).toString("base64url")]),
     );
-    log(`${phase}: ${cluster}: [${want.join(", ")}] Ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  }
+    const kinds = new Map<string, string>(); // kind -> kubectl resource
 
-  async function createAppUser(plan: Plan, ns: string, set: string) {
-    const c = placement(plan).get(plan.primary)!;
-    await sql(kubectl, contextOf(c), ns, `${set}-${plan.primary}`, [
-      "CREATE DATABASE IF NOT EXISTS mmc_test;",
-      "CREATE TABLE IF NOT EXISTS mmc_test.acks (id BIGINT PRIMARY KEY, payload CHAR(64) NOT NULL) ENGINE=InnoDB;",
-      `CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY '${secrets.app}';`,
-      "GRANT SELECT, INSERT ON mmc_test.* TO 'app'@'%';",
-    ].join("\n"));
-  }
+    before(
+        async () => {
+            assert.equal(process.getuid?.(), 0, "the real-node tier needs root (network namespaces, mounts, cgroups)");
+            const tc = await run("bash", [path.join(ROOT, "tools/toolchain/k8s.sh")], { timeoutMs: 85 * 60_000, echo: true });
+            const bin = tc.stdout.trim().split("\n").pop()!;
+            log("clusters: down.sh --purge, then up.sh --nodes real");
+            // Purging deletes every node's image store and volumes: minutes on a busy disk.
+            await run("bash", [path.join(ROOT, "tools/clusters/down.sh"), "--purge"], { timeoutMs: 900_000, env: ENV, echo: true });
+            await run("bash", [path.join(ROOT, "tools/clusters/up.sh"), "--nodes", "real"], {
+                timeoutMs: 60 * 60_000,
+                env: { ...ENV, MMC_UP_TIMEOUT: "600" },
+                echo: true,
+            });
+            kubectl = new Kubectl(path.join(bin, "kubectl"), KUBECONFIG);
+        },
+        { timeout: 150 * 60_000 },
+    );
 
-  async function startWriter(cluster: string, plan: Plan, ns: string) {
-    const ctx = contextOf(cluster);
-    const base = (writers.length + 1) * 1_000_000;
-    const podName = `writer-${writers.length + 1}`;
-    await kubectl.run(ctx, ["create", "namespace", CLIENT_NS], { allowFailure: true });
-    // The password reaches the API server on stdin, never on a command line.
-    await kubectl.run(ctx, ["apply", "-f", "-"], {
-      input: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "app", namespace: CLIENT_NS }, stringData: { password: secrets.app } }),
+    after(
+        async () => {
+            watcher?.stop();
+            if (results.length) {
+                fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
+                fs.writeFileSync(
+                    RESULTS,
+                    JSON.stringify(
+                        {
+                            note: "npm run test:cluster: stacks/ applied to real kubelet nodes running MariaDB 10.11 pods; a writer pod inserts through the published write endpoint (one client per write, ~50 ms apart); longestWriteGapMs = longest interval without an acknowledged write while the step was applied and converged",
+                            measuredAt: new Date().toISOString(),
+                            machine: { cpus: os.cpus().length, loadAverage1m: os.loadavg()[0] },
+                            lostAcknowledgedWrites: failed ? null : 0,
+                            steps: results,
+                        },
+                        null,
+                        2,
+                    ) + "\n",
+                );
+                log(`results: ${RESULTS}`);
+            }
+            if (KEEP) {
+                log(`MMC_KEEP_CLUSTERS=1: clusters left running (KUBECONFIG=${KUBECONFIG}); renders in ${workDir}`);
+                return;
+            }
+            await run("bash", [path.join(ROOT, "tools/clusters/down.sh")], { timeoutMs: 300_000, env: ENV, echo: true });
+            fs.rmSync(workDir, { recursive: true, force: true });
+        },
+        { timeout: 4 * 60_000 },
+    );
+
+    for (const [index, file] of stackFiles.entries()) {
+        const name = file.replace(/\.yaml$/, "");
+        test(`phase ${name}`, { timeout: 25 * 60_000 }, async () => {
+            if (failed) throw new Error(`not run: earlier phase ${failed} failed`);
+            try {
+                await runPhase(index, name, file);
+            } catch (e) {
+                failed = name;
+                throw e;
+            }
+        });
+    }
+
+    test("no pod ever existed in two clusters at once; the writers saw every step", () => {
+        assert.ok(watcher, "the pod watch never started");
+        assert.deepEqual(watcher.failures, [], "pod watch failures");
+        assert.deepEqual(watcher.violations, [], "same pod in two clusters");
+        assert.equal(results.length, stackFiles.length, "a step result per phase");
     });
-    const node = (await kubectl.json(ctx, ["get", "nodes"])).items[0].metadata.name;
-    const sts = [...phases[phases.length - 1].objects.values()].flat().find((r) => r.object.kind === "StatefulSet")!;
-    const image = sts.object.spec.template.spec.containers[0].image;
-    const writeHost = (plan.outputs as any).clusters?.[cluster]?.writeEndpoint ?? plan.outputs.writeEndpoint;
-    await kubectl.run(ctx, ["apply", "-f", "-"], { input: writerManifest(podName, image, writeHost, base, node) });
-    const w = new Writer(kubectl, ctx, podName);
-    await waitUntil(`${cluster}: ${podName} acknowledges writes through ${writeHost}`, 120_000,
-      async () => { await w.refresh(); return w.acks.length >= 3; },
-      async () => `${(await kubectl.run(ctx, ["logs", "-n", CLIENT_NS, podName, "--tail", "10"], { allowFailure: true })).stdout}`, 1000);
-    const old = writers[writers.length - 1];
-    writers.push({ cluster, writer: w, base });
-    if (old) {
-      await old.writer.stop();
-      log(`writer handed over: ${old.cluster}/${old.writer.name} stopped, ${cluster}/${podName} writes through ${writeHost}`);
-    } else log(`${cluster}/${podName} writes through ${writeHost}`);
-    void ns;
-  }
 
-  async function assertPhase(name: string, plan: Plan, previous: Phase | undefined, ns: string, set: string) {
-    const place = placement(plan);
-    const members = [...place.entries()].sort(([a], [b]) => a - b).map(([o, c]) => ({ o, c, ctx: contextOf(c), pod: `${set}-${o}` }));
-    const clusters = new Set([...Object.keys(plan.clusters), ...(previous ? Object.keys(previous.plan.clusters) : [])]);
-    for (const c of clusters) {
-      const want = [...(plan.clusters[c]?.ordinals ?? [])].sort().map((o) => `${set}-${o}`);
-      const pods = await setPods(contextOf(c), ns, set);
-      assert.deepEqual(pods.map((p) => p.metadata.name).sort(), want, `${name}: pods in ${c}`);
-      for (const p of pods) {
-        assert.ok(isReady(p), `${name}: ${c}/${p.metadata.name} not Ready`);
-        // The claim is bound to the local volume pinned to the node the pod runs on.
-        const claim = `data-${p.metadata.name}`;
-        const pvc = await kubectl.getOrUndefined(contextOf(c), "persistentvolumeclaims", claim, ns);
-        assert.equal(pvc?.status?.phase, "Bound", `${name}: claim ${c}/${claim} not Bound`);
-        const pv = await kubectl.getOrUndefined(contextOf(c), "persistentvolumes", pvc.spec.volumeName);
-        const pinned = (pv?.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? []).flatMap((t: any) =>
-          (t.matchExpressions ?? []).filter((e: any) => e.key === "kubernetes.io/hostname").flatMap((e: any) => e.values));
-        assert.deepEqual(pinned, [p.spec.nodeName], `${name}: ${claim}'s volume is pinned to ${pinned}, the pod runs on ${p.spec.nodeName}`);
-      }
+    function contextOf(c: string): string {
+        for (const p of [...phases].reverse()) if (p.plan.clusters[c]) return p.plan.clusters[c].context;
+        throw new Error(`no context for ${c}`);
     }
-    if (previous) {
-      const before = placement(previous.plan);
-      for (const [o, c] of place) {
-        const src = before.get(o);
-        if (!src || src === c || plan.clusters[src]?.retired || (plan as any).config?.retire?.includes(src)) continue;
-        const pvc = await kubectl.getOrUndefined(contextOf(src), "persistentvolumeclaims", `data-${set}-${o}`, ns);
-        assert.equal(pvc?.status?.phase, "Bound", `${name}: ordinal ${o} moved ${src} -> ${c}; its claim in ${src} must be retained and Bound`);
-      }
+    function placement(plan: Plan): Map<number, string> {
+        const m = new Map<number, string>();
+        for (const [c, pc] of Object.entries(plan.clusters)) for (const o of pc.ordinals) m.set(o, c);
+        return m;
     }
-    // Exactly one writable member: the planned primary. Replication running on every replica.
-    const writable: string[] = [];
-    for (const m of members) {
-      const ro = (await sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.read_only;")).trim();
-      if (ro === "0") writable.push(m.pod);
-      if (m.o !== plan.primary) {
-        const st = await sql(kubectl, m.ctx, ns, m.pod, "SHOW SLAVE STATUS;", 60_000, ["-E", "--column-names"]);
-        assert.match(st, /Slave_IO_Running: Yes/, `${name}: ${m.pod}: replication I/O thread not running:\n${st}`);
-        assert.match(st, /Slave_SQL_Running: Yes/, `${name}: ${m.pod}: replication SQL thread not running:\n${st}`);
-      }
+
+    async function runPhase(index: number, name: string, file: string) {
+        const outDir = path.join(workDir, name);
+        await run(
+            process.execPath,
+            [
+                "--import",
+                "tsx",
+                path.join(ROOT, "tools/render.ts"),
+                "--config",
+                path.join(ROOT, "stacks", file),
+                ...(index > 0 ? ["--previous", path.join(ROOT, "stacks", stackFiles[index - 1])] : []),
+                "--out",
+                outDir,
+            ],
+            { timeoutMs: 180_000, cwd: ROOT },
+        );
+        const { plan, objects } = readRender(outDir);
+        // The Secret gets the set's passwords, as the random provider's outputs would fill it.
+        for (const list of objects.values())
+            for (const r of list) {
+                kinds.set(r.object.kind, resourceOf(r.object));
+                if (r.object.kind === "Secret" && (r.object as any).stringData) {
+                    const sd = (r.object as any).stringData as Record<string, string>;
+                    for (const k of Object.keys(sd)) {
+                        assert.ok(secrets[k], `${name}: unexpected Secret key ${k}`);
+                        sd[k] = secrets[k];
+                    }
+                    fs.writeFileSync(r.file, YAML.stringify(r.object), { mode: 0o600 });
+                }
+            }
+        const previous = phases[phases.length - 1];
+        phases.push({ name, plan, objects });
+        const clusters = [...new Set([...Object.keys(plan.clusters), ...(previous ? Object.keys(previous.plan.clusters) : [])])];
+        if (!watcher) {
+            watcher = new PodWatcher(kubectl, Object.fromEntries(clusters.map((c) => [c, contextOf(c)])));
+            watcher.start();
+        }
+        const order = [...plan.applyOrder, ...clusters.filter((c) => !plan.applyOrder.includes(c))];
+        const ns = "mysql";
+        const set = "mysql";
+        const start = Date.now();
+        log(`${name}: ${plan.step.kind}; order ${order.join(" -> ")}`);
+
+        // A switchover: everything but the write Service and the topology first, then the Job; those two
+        // only once it succeeded (the program's dependsOn on the Job).
+        const jobs = [...objects.entries()].flatMap(([c, l]) => l.filter((r) => r.object.kind === "Job").map((r) => ({ c, r })));
+        const switchoverJob = jobs.find((j) => j.r.object.metadata.labels?.["app.kubernetes.io/component"] === "switchover");
+        if (switchoverJob) {
+            for (const c of order) {
+                const l = (objects.get(c) ?? []).filter((r) => !afterSwitchover(r.object) && r.object.kind !== "Job");
+                if (l.length) await applyObjects(kubectl, contextOf(c), l, `${name}: ${c} (before the switchover)`);
+            }
+            await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job`);
+            log(`${name}: ${switchoverJob.c}: Job ${switchoverJob.r.object.metadata.name} applied`);
+            await jobComplete(kubectl, contextOf(switchoverJob.c), switchoverJob.r.object.metadata.name, ns, 6 * 60_000);
+            log(`${name}: ${switchoverJob.c}: switchover Job complete after ${((Date.now() - start) / 1000).toFixed(1)}s`);
+        }
+        for (const c of order) {
+            const ctx = contextOf(c);
+            const declared = objects.get(c) ?? [];
+            if (declared.length) await applyObjects(kubectl, ctx, declared, `${name}: ${c}`);
+            await converge(c, ctx, plan, set, ns, name);
+            for (const j of jobs.filter((x) => x.c === c && x !== switchoverJob)) {
+                await jobComplete(kubectl, ctx, j.r.object.metadata.name, ns, 6 * 60_000);
+                log(`${name}: ${c}: Job ${j.r.object.metadata.name} complete`);
+            }
+        }
+        // Objects the step no longer declares go last, as Pulumi deletes them after every create/update.
+        for (const c of order) await prune(kubectl, contextOf(c), objects.get(c) ?? [], kinds, log, `${name}: ${c}`);
+        const end = Date.now();
+
+        if (index === 0) await createAppUser(plan, ns, set);
+        // The writer follows the published write endpoint from the primary's cluster.
+        const primaryCluster = placement(plan).get(plan.primary)!;
+        if (!writers.length || writers[writers.length - 1].cluster !== primaryCluster) await startWriter(primaryCluster, plan, ns);
+
+        for (const w of writers) await w.writer.refresh();
+        const allAcks = writers.flatMap((w) => w.writer.acks);
+        const gap = index === 0 ? { gapMs: 0, acks: 0 } : longestGapMs(allAcks, start, end);
+        await assertPhase(name, plan, previous, ns, set);
+        if (switchoverJob) log(`${name}: switchover Job ran: mysql-${plan.primary} is the only writable member`);
+        if (jobs.some((j) => j.r.object.metadata.labels?.["app.kubernetes.io/component"] === "retire")) {
+            for (const j of jobs.filter((x) => x.r.object.metadata.labels?.["app.kubernetes.io/component"] === "retire")) {
+                const left = await kubectl.json(contextOf(j.c), [
+                    "get",
+                    "persistentvolumeclaims",
+                    "-n",
+                    ns,
+                    "-l",
+                    `app.kubernetes.io/name=${set},app.kubernetes.io/instance=${set}`,
+                ]);
+                assert.deepEqual(
+                    left.items.map((i: any) => i.metadata.name),
+                    [],
+                    `${name}: the retire Job left claims in ${j.c}`,
+                );
+                log(`${name}: retire Job deleted every claim of the set in ${j.c}`);
+            }
+        }
+        results.push({
+            phase: name,
+            step: plan.step.kind,
+            applySeconds: Math.round((end - start) / 100) / 10,
+            longestWriteGapMs: gap.gapMs,
+            acknowledgedInStep: gap.acks,
+            acknowledgedTotal: new Set(allAcks.map((a) => a.id)).size,
+            primary: `mysql-${plan.primary}@${primaryCluster}`,
+        });
+        log(`${name}: ok in ${((end - start) / 1000).toFixed(1)}s; longest write gap ${gap.gapMs} ms (${gap.acks} writes acknowledged during the step)`);
     }
-    assert.deepEqual(writable, [`${set}-${plan.primary}`], `${name}: writable members`);
-    // Every acknowledged write on every member, equal checksums (writes paused for the comparison).
-    const active = writers[writers.length - 1].writer;
-    await active.pause();
-    try {
-      for (const w of writers) await w.writer.refresh();
-      const acked = new Set(writers.flatMap((w) => w.writer.acks.map((a) => a.id)));
-      const primary = members.find((m) => m.o === plan.primary)!;
-      const pos = (await sql(kubectl, primary.ctx, ns, primary.pod, "SELECT @@GLOBAL.gtid_binlog_pos;")).trim();
-      const sums = new Map<string, string>();
-      for (const m of members) {
-        await waitUntil(`${name}: ${m.pod} at the primary's GTID position ${pos}`, 120_000,
-          async () => (await sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.gtid_current_pos;")).trim() === pos,
-          async () => sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.gtid_current_pos;"), 1000);
-        const ids = new Set((await sql(kubectl, m.ctx, ns, m.pod, "SELECT id FROM mmc_test.acks;", 120_000)).split("\n").filter(Boolean).map(Number));
-        const missing = [...acked].filter((id) => !ids.has(id));
-        assert.deepEqual(missing.slice(0, 20), [], `${name}: ${m.pod} lacks ${missing.length} acknowledged writes`);
-        sums.set(m.pod, (await sql(kubectl, m.ctx, ns, m.pod, "CHECKSUM TABLE mmc_test.acks EXTENDED;")).split("\t")[1]?.trim() ?? "");
-      }
-      assert.equal(new Set(sums.values()).size, 1, `${name}: checksums differ: ${JSON.stringify(Object.fromEntries(sums))}`);
-      log(`${name}: primary ${set}-${plan.primary}; ${acked.size} acknowledged writes on all ${members.length} members; checksum ${[...sums.values()][0]}`);
-    } finally {
-      await active.resume();
+
+    async function setPods(ctx: string, ns: string, set: string): Promise<any[]> {
+        const list = await kubectl.json(ctx, ["get", "pods", "-n", ns]);
+        return list.items.filter((p: any) => new RegExp(`^${set}-\\d+$`).test(p.metadata.name));
     }
-    assert.deepEqual(watcher!.failures, [], `${name}: pod watch failures`);
-    assert.deepEqual(watcher!.violations, [], `${name}: a pod existed in two clusters at once`);
-  }
+
+    async function converge(cluster: string, ctx: string, plan: Plan, set: string, ns: string, phase: string) {
+        const want = [...(plan.clusters[cluster]?.ordinals ?? [])].sort().map((o) => `${set}-${o}`);
+        const started = Date.now();
+        await waitUntil(
+            `${phase}: ${cluster} to run exactly [${want.join(", ")}], Ready`,
+            CONVERGE_TIMEOUT,
+            async () => {
+                const pods = await setPods(ctx, ns, set);
+                for (const p of pods) {
+                    const bad = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])].find(
+                        (s: any) => s.state?.waiting?.reason && /ErrImage|ImagePull|CreateContainerConfigError|InvalidImageName/.test(s.state.waiting.reason),
+                    );
+                    if (bad) throw new FatalError(`${cluster}/${p.metadata.name}: ${bad.name} ${bad.state.waiting.reason}: ${bad.state.waiting.message ?? ""}`);
+                }
+                const names = pods.map((p) => p.metadata.name).sort();
+                if (JSON.stringify(names) !== JSON.stringify(want)) return false;
+                if (!pods.every((p) => p.status?.phase === "Running" && isReady(p) && !p.metadata.deletionTimestamp)) return false;
+                const s = await kubectl.getOrUndefined(ctx, "statefulsets.apps", set, ns);
+                if (s && ((s.status?.observedGeneration ?? 0) < s.metadata.generation || (s.status?.readyReplicas ?? 0) !== want.length)) return false;
+                return true;
+            },
+            async () => {
+                const r = await kubectl.run(ctx, ["get", "statefulsets,pods,pvc", "-n", ns, "-o", "wide"], { allowFailure: true });
+                const ev = await kubectl.run(ctx, ["get", "events", "-n", ns, "--sort-by", ".lastTimestamp"], { allowFailure: true });
+                let logs = "";
+                for (const p of await setPods(ctx, ns, set).catch(() => [])) {
+                    for (const c of ["init", "mysql", "replicate"]) {
+                        const l = await kubectl.run(ctx, ["logs", "-n", ns, p.metadata.name, "-c", c, "--tail", "15"], { allowFailure: true });
+                        logs += `--- ${p.metadata.name}/${c}\n${l.stdout}${l.stderr}`;
+                    }
+                }
+                return `${r.stdout}${r.stderr}\n--- events\n${ev.stdout.split("\n").slice(-25).join("\n")}\n${logs}`;
+            },
+            1000,
+        );
+        log(`${phase}: ${cluster}: [${want.join(", ")}] Ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    }
+
+    async function createAppUser(plan: Plan, ns: string, set: string) {
+        const c = placement(plan).get(plan.primary)!;
+        await sql(
+            kubectl,
+            contextOf(c),
+            ns,
+            `${set}-${plan.primary}`,
+            [
+                "CREATE DATABASE IF NOT EXISTS mmc_test;",
+                "CREATE TABLE IF NOT EXISTS mmc_test.acks (id BIGINT PRIMARY KEY, payload CHAR(64) NOT NULL) ENGINE=InnoDB;",
+                `CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY '${secrets.app}';`,
+                "GRANT SELECT, INSERT ON mmc_test.* TO 'app'@'%';",
+            ].join("\n"),
+        );
+    }
+
+    async function startWriter(cluster: string, plan: Plan, ns: string) {
+        const ctx = contextOf(cluster);
+        const base = (writers.length + 1) * 1_000_000;
+        const podName = `writer-${writers.length + 1}`;
+        await kubectl.run(ctx, ["create", "namespace", CLIENT_NS], { allowFailure: true });
+        // The password reaches the API server on stdin, never on a command line.
+        await kubectl.run(ctx, ["apply", "-f", "-"], {
+            input: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "app", namespace: CLIENT_NS }, stringData: { password: secrets.app } }),
+        });
+        const node = (await kubectl.json(ctx, ["get", "nodes"])).items[0].metadata.name;
+        const sts = [...phases[phases.length - 1].objects.values()].flat().find((r) => r.object.kind === "StatefulSet")!;
+        const image = sts.object.spec.template.spec.containers[0].image;
+        const writeHost = (plan.outputs as any).clusters?.[cluster]?.writeEndpoint ?? plan.outputs.writeEndpoint;
+        await kubectl.run(ctx, ["apply", "-f", "-"], { input: writerManifest(podName, image, writeHost, base, node) });
+        const w = new Writer(kubectl, ctx, podName);
+        await waitUntil(
+            `${cluster}: ${podName} acknowledges writes through ${writeHost}`,
+            120_000,
+            async () => {
+                await w.refresh();
+                return w.acks.length >= 3;
+            },
+            async () => `${(await kubectl.run(ctx, ["logs", "-n", CLIENT_NS, podName, "--tail", "10"], { allowFailure: true })).stdout}`,
+            1000,
+        );
+        const old = writers[writers.length - 1];
+        writers.push({ cluster, writer: w, base });
+        if (old) {
+            await old.writer.stop();
+            log(`writer handed over: ${old.cluster}/${old.writer.name} stopped, ${cluster}/${podName} writes through ${writeHost}`);
+        } else log(`${cluster}/${podName} writes through ${writeHost}`);
+        void ns;
+    }
+
+    async function assertPhase(name: string, plan: Plan, previous: Phase | undefined, ns: string, set: string) {
+        const place = placement(plan);
+        const members = [...place.entries()].sort(([a], [b]) => a - b).map(([o, c]) => ({ o, c, ctx: contextOf(c), pod: `${set}-${o}` }));
+        const clusters = new Set([...Object.keys(plan.clusters), ...(previous ? Object.keys(previous.plan.clusters) : [])]);
+        for (const c of clusters) {
+            const want = [...(plan.clusters[c]?.ordinals ?? [])].sort().map((o) => `${set}-${o}`);
+            const pods = await setPods(contextOf(c), ns, set);
+            assert.deepEqual(pods.map((p) => p.metadata.name).sort(), want, `${name}: pods in ${c}`);
+            for (const p of pods) {
+                assert.ok(isReady(p), `${name}: ${c}/${p.metadata.name} not Ready`);
+                // The claim is bound to the local volume pinned to the node the pod runs on.
+                const claim = `data-${p.metadata.name}`;
+                const pvc = await kubectl.getOrUndefined(contextOf(c), "persistentvolumeclaims", claim, ns);
+                assert.equal(pvc?.status?.phase, "Bound", `${name}: claim ${c}/${claim} not Bound`);
+                const pv = await kubectl.getOrUndefined(contextOf(c), "persistentvolumes", pvc.spec.volumeName);
+                const pinned = (pv?.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? []).flatMap((t: any) =>
+                    (t.matchExpressions ?? []).filter((e: any) => e.key === "kubernetes.io/hostname").flatMap((e: any) => e.values),
+                );
+                assert.deepEqual(pinned, [p.spec.nodeName], `${name}: ${claim}'s volume is pinned to ${pinned}, the pod runs on ${p.spec.nodeName}`);
+            }
+        }
+        if (previous) {
+            const before = placement(previous.plan);
+            for (const [o, c] of place) {
+                const src = before.get(o);
+                if (!src || src === c || plan.clusters[src]?.retired || (plan as any).config?.retire?.includes(src)) continue;
+                const pvc = await kubectl.getOrUndefined(contextOf(src), "persistentvolumeclaims", `data-${set}-${o}`, ns);
+                assert.equal(pvc?.status?.phase, "Bound", `${name}: ordinal ${o} moved ${src} -> ${c}; its claim in ${src} must be retained and Bound`);
+            }
+        }
+        // Exactly one writable member: the planned primary. Replication running on every replica.
+        const writable: string[] = [];
+        for (const m of members) {
+            const ro = (await sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.read_only;")).trim();
+            if (ro === "0") writable.push(m.pod);
+            if (m.o !== plan.primary) {
+                const st = await sql(kubectl, m.ctx, ns, m.pod, "SHOW SLAVE STATUS;", 60_000, ["-E", "--column-names"]);
+                assert.match(st, /Slave_IO_Running: Yes/, `${name}: ${m.pod}: replication I/O thread not running:\n${st}`);
+                assert.match(st, /Slave_SQL_Running: Yes/, `${name}: ${m.pod}: replication SQL thread not running:\n${st}`);
+            }
+        }
+        assert.deepEqual(writable, [`${set}-${plan.primary}`], `${name}: writable members`);
+        // Every acknowledged write on every member, equal checksums (writes paused for the comparison).
+        const active = writers[writers.length - 1].writer;
+        await active.pause();
+        try {
+            for (const w of writers) await w.writer.refresh();
+            const acked = new Set(writers.flatMap((w) => w.writer.acks.map((a) => a.id)));
+            const primary = members.find((m) => m.o === plan.primary)!;
+            const pos = (await sql(kubectl, primary.ctx, ns, primary.pod, "SELECT @@GLOBAL.gtid_binlog_pos;")).trim();
+            const sums = new Map<string, string>();
+            for (const m of members) {
+                await waitUntil(
+                    `${name}: ${m.pod} at the primary's GTID position ${pos}`,
+                    120_000,
+                    async () => (await sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.gtid_current_pos;")).trim() === pos,
+                    async () => sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.gtid_current_pos;"),
+                    1000,
+                );
+                const ids = new Set((await sql(kubectl, m.ctx, ns, m.pod, "SELECT id FROM mmc_test.acks;", 120_000)).split("\n").filter(Boolean).map(Number));
+                const missing = [...acked].filter((id) => !ids.has(id));
+                assert.deepEqual(missing.slice(0, 20), [], `${name}: ${m.pod} lacks ${missing.length} acknowledged writes`);
+                sums.set(m.pod, (await sql(kubectl, m.ctx, ns, m.pod, "CHECKSUM TABLE mmc_test.acks EXTENDED;")).split("\t")[1]?.trim() ?? "");
+            }
+            assert.equal(new Set(sums.values()).size, 1, `${name}: checksums differ: ${JSON.stringify(Object.fromEntries(sums))}`);
+            log(
+                `${name}: primary ${set}-${plan.primary}; ${acked.size} acknowledged writes on all ${members.length} members; checksum ${[...sums.values()][0]}`,
+            );
+        } finally {
+            await active.resume();
+        }
+        assert.deepEqual(watcher!.failures, [], `${name}: pod watch failures`);
+        assert.deepEqual(watcher!.violations, [], `${name}: a pod existed in two clusters at once`);
+    }
 });

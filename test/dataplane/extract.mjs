@@ -23,17 +23,22 @@ if (!renderDir || !out) {
 fs.mkdirSync(path.join(out, "scripts"), { recursive: true });
 const q = (v) => "'" + String(v).replace(/'/g, "'\\''") + "'";
 const envLines = (env) =>
-    (env ?? []).map((e) => {
-        let v;
-        if (e.value !== undefined) v = e.value;
-        else if (e.valueFrom?.fieldRef) v = `@FIELD:${e.valueFrom.fieldRef.fieldPath}@`;
-        else if (e.valueFrom?.secretKeyRef) v = `@SECRET:${e.valueFrom.secretKeyRef.key}@`;
-        else throw new Error(`unsupported env entry ${e.name}`);
-        return `${e.name}=${q(v)}`;
-    }).join("\n") + "\n";
+    (env ?? [])
+        .map((e) => {
+            let v;
+            if (e.value !== undefined) v = e.value;
+            else if (e.valueFrom?.fieldRef) v = `@FIELD:${e.valueFrom.fieldRef.fieldPath}@`;
+            else if (e.valueFrom?.secretKeyRef) v = `@SECRET:${e.valueFrom.secretKeyRef.key}@`;
+            else throw new Error(`unsupported env entry ${e.name}`);
+            return `${e.name}=${q(v)}`;
+        })
+        .join("\n") + "\n";
 
 let scripts = null;
-const clusters = fs.readdirSync(renderDir).filter((d) => fs.statSync(path.join(renderDir, d)).isDirectory()).sort();
+const clusters = fs
+    .readdirSync(renderDir)
+    .filter((d) => fs.statSync(path.join(renderDir, d)).isDirectory())
+    .sort();
 for (const c of clusters) {
     const dir = path.join(renderDir, c);
     const read = (f) => (fs.existsSync(path.join(dir, f)) ? YAML.parse(fs.readFileSync(path.join(dir, f), "utf8")) : null);

@@ -53,7 +53,12 @@ describe("engine: locally built CLI, language host and providers", { timeout: 3 
         fs.symlinkSync(path.join(REPO, "node_modules"), path.join(prog, "node_modules"));
         fs.writeFileSync(path.join(prog, "Pulumi.yaml"), "name: mmc-engine-smoke\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
         fs.writeFileSync(path.join(prog, "package.json"), JSON.stringify({ name: "mmc-engine-smoke", main: "index.ts" }));
-        fs.writeFileSync(path.join(prog, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, target: "es2020", module: "commonjs", moduleResolution: "node", esModuleInterop: true, skipLibCheck: true } }));
+        fs.writeFileSync(
+            path.join(prog, "tsconfig.json"),
+            JSON.stringify({
+                compilerOptions: { strict: true, target: "es2020", module: "commonjs", moduleResolution: "node", esModuleInterop: true, skipLibCheck: true },
+            }),
+        );
         fs.writeFileSync(path.join(prog, "index.ts"), PROGRAM);
         env = {
             ...(process.env as Record<string, string>),

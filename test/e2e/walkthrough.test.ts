@@ -103,7 +103,17 @@ const results: {
     engine?: Partial<Engine> & { env?: undefined };
     steps: StepRecord[];
     refused?: { after: string; tried: string; refused: boolean; stateUnchanged: boolean; wallSeconds: number; message: string };
-    retire?: { cluster: string; job: string; jobSucceeded: boolean; command: string[]; as: string; claimsBefore: string[]; claimsAfter: string[]; volumes: string[]; note: string }[];
+    retire?: {
+        cluster: string;
+        job: string;
+        jobSucceeded: boolean;
+        command: string[];
+        as: string;
+        claimsBefore: string[];
+        claimsAfter: string[];
+        volumes: string[];
+        note: string;
+    }[];
     destroy?: {
         wallSeconds: number;
         deleted: number;
@@ -117,7 +127,10 @@ const results: {
     program: {
         head: spawnSync("git", ["rev-parse", "HEAD"], { cwd: REPO, encoding: "utf8" }).stdout?.trim() ?? "",
         // Uncommitted changes to the program's files: the run is of that working tree.
-        dirty: (spawnSync("git", ["status", "--porcelain", "--", "index.ts", "components", "Pulumi.yaml", "package.json"], { cwd: REPO, encoding: "utf8" }).stdout ?? "")
+        dirty: (
+            spawnSync("git", ["status", "--porcelain", "--", "index.ts", "components", "Pulumi.yaml", "package.json"], { cwd: REPO, encoding: "utf8" })
+                .stdout ?? ""
+        )
             .split("\n")
             .filter(Boolean),
     },
@@ -199,7 +212,7 @@ function clusterOfEvent(md: any): string | undefined {
 
 async function writeStackConfig(phase: Phase) {
     // Keep what the CLI wrote when it created the stack (encryptionsalt, secrets provider), replace config.
-    const existing = fs.existsSync(STACK_FILE) ? YAML.parse(fs.readFileSync(STACK_FILE, "utf8")) ?? {} : {};
+    const existing = fs.existsSync(STACK_FILE) ? (YAML.parse(fs.readFileSync(STACK_FILE, "utf8")) ?? {}) : {};
     const doc = { ...existing, config: phase.config };
     fs.writeFileSync(STACK_FILE, YAML.stringify(doc));
 }
@@ -216,17 +229,27 @@ async function podsIn(phase: Phase, cluster: string): Promise<{ name: string; ph
 async function claimsIn(phase: Phase, cluster: string): Promise<string[]> {
     const r = await kube(phase.contexts[cluster], ["-n", phase.namespace, "get", "pvc", "-o", "json"], true);
     const re = new RegExp(`-${phase.set}-\\d+$`);
-    return (JSON.parse(r.stdout || '{"items":[]}').items as any[]).map((c) => c.metadata.name).filter((n: string) => re.test(n)).sort();
+    return (JSON.parse(r.stdout || '{"items":[]}').items as any[])
+        .map((c) => c.metadata.name)
+        .filter((n: string) => re.test(n))
+        .sort();
 }
 
 /** The set's local volumes in a cluster: name -> status phase, reclaim policy, deleting. */
 async function volumesIn(phase: Phase, cluster: string): Promise<Map<string, { phase: string; policy: string; deleting: boolean }>> {
     const r = await kube(phase.contexts[cluster], ["get", "pv", "-o", "json"], true);
-    const names = new Set(Object.values(phase.nodes).flat().map((n) => localVolumeName(phase.set, n)));
+    const names = new Set(
+        Object.values(phase.nodes)
+            .flat()
+            .map((n) => localVolumeName(phase.set, n)),
+    );
     return new Map(
         (JSON.parse(r.stdout || '{"items":[]}').items as any[])
             .filter((pv) => names.has(pv.metadata.name))
-            .map((pv) => [pv.metadata.name, { phase: pv.status?.phase ?? "", policy: pv.spec?.persistentVolumeReclaimPolicy ?? "", deleting: !!pv.metadata.deletionTimestamp }]),
+            .map((pv) => [
+                pv.metadata.name,
+                { phase: pv.status?.phase ?? "", policy: pv.spec?.persistentVolumeReclaimPolicy ?? "", deleting: !!pv.metadata.deletionTimestamp },
+            ]),
     );
 }
 
@@ -288,7 +311,8 @@ async function waitForPlacement(phase: Phase, timeoutMs = 180_000) {
         }
         last = JSON.stringify(got);
         if (ok) return got;
-        if (Date.now() > deadline) assert.fail(`${phase.name}: clusters did not reach the declared placement ${JSON.stringify(phase.placement)}; pods: ${last}`);
+        if (Date.now() > deadline)
+            assert.fail(`${phase.name}: clusters did not reach the declared placement ${JSON.stringify(phase.placement)}; pods: ${last}`);
         await new Promise((r) => setTimeout(r, 2000));
     }
 }
@@ -309,7 +333,9 @@ async function secretsCheck(label: string) {
 async function secretsInClusters(phase: Phase) {
     const known = plaintextSecrets(await stack.exportStack());
     for (const [c, ctx] of Object.entries(phase.contexts)) {
-        const items = JSON.parse((await kube(ctx, ["-n", phase.namespace, "get", "secrets", "-l", "app.kubernetes.io/managed-by=mysql-multicluster", "-o", "json"])).stdout).items;
+        const items = JSON.parse(
+            (await kube(ctx, ["-n", phase.namespace, "get", "secrets", "-l", "app.kubernetes.io/managed-by=mysql-multicluster", "-o", "json"])).stdout,
+        ).items;
         if (!phase.placement.includes(c)) continue;
         assert.ok(items.length > 0, `${phase.name}: no Secret of the set in ${c}, which runs ordinals`);
         for (const sec of items) {
@@ -325,7 +351,20 @@ async function secretsInClusters(phase: Phase) {
 
 function table(rows: StepRecord[]) {
     const head = ["step", "ok", "wall s", "create", "update", "delete", "replace", "same", "touched", "overlaps"];
-    const body = rows.map((r) => [r.step, r.ok ? "yes" : "NO", r.wallSeconds.toFixed(1), r.create, r.update, r.delete, r.replace, r.same, r.touchedClusters.join(",") || "-", r.podOverlaps].map(String));
+    const body = rows.map((r) =>
+        [
+            r.step,
+            r.ok ? "yes" : "NO",
+            r.wallSeconds.toFixed(1),
+            r.create,
+            r.update,
+            r.delete,
+            r.replace,
+            r.same,
+            r.touchedClusters.join(",") || "-",
+            r.podOverlaps,
+        ].map(String),
+    );
     const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i])).join("  ");
     return [line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)].join("\n");
@@ -337,7 +376,10 @@ function writeResults() {
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "e2e.json"), JSON.stringify(results, null, 2) + "\n");
     console.log(`\n${table(results.steps)}`);
-    if (results.refused) console.log(`refused step: ${results.refused.tried} after ${results.refused.after}: refused=${results.refused.refused}, state unchanged=${results.refused.stateUnchanged}`);
+    if (results.refused)
+        console.log(
+            `refused step: ${results.refused.tried} after ${results.refused.after}: refused=${results.refused.refused}, state unchanged=${results.refused.stateUnchanged}`,
+        );
     if (results.destroy) console.log(`destroy: ${results.destroy.wallSeconds.toFixed(1)}s, retained: ${JSON.stringify(results.destroy.remaining)}`);
 }
 
@@ -359,7 +401,9 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         assert.ok(phases.length >= 2, `stacks/ must hold at least two phase files, found ${phases.length}`);
         engine = ensureEngine();
         results.engine = { version: engine.version, providers: engine.providers, substitutes: engine.substitutes, missing: engine.missing, bin: engine.bin };
-        console.log(`engine: pulumi ${engine.version}; providers: ${engine.providers || "none"}${engine.substitutes ? `; SUBSTITUTES: ${engine.substitutes}` : ""}`);
+        console.log(
+            `engine: pulumi ${engine.version}; providers: ${engine.providers || "none"}${engine.substitutes ? `; SUBSTITUTES: ${engine.substitutes}` : ""}`,
+        );
         const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
         for (const dep of Object.keys(pkg.dependencies ?? {}).filter((d) => d.startsWith("@pulumi/") && d !== "@pulumi/pulumi")) {
             const name = dep.slice("@pulumi/".length);
@@ -380,7 +424,13 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             for (const ns of new Set(phases.map((p) => p.namespace))) {
                 await kube(ctx, ["delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
                 const pvs = JSON.parse((await kube(ctx, ["get", "pv", "-o", "json"])).stdout).items;
-                const names = new Set(phases.flatMap((p) => Object.values(p.nodes).flat().map((n) => localVolumeName(p.set, n))));
+                const names = new Set(
+                    phases.flatMap((p) =>
+                        Object.values(p.nodes)
+                            .flat()
+                            .map((n) => localVolumeName(p.set, n)),
+                    ),
+                );
                 const mine = pvs.filter((pv: any) => pv.spec?.claimRef?.namespace === ns || names.has(pv.metadata.name)).map((pv: any) => pv.metadata.name);
                 if (mine.length) await kube(ctx, ["delete", "pv", ...mine, "--wait=true", "--timeout=120s"]);
             }
@@ -396,7 +446,12 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             KUBECONFIG,
         };
         // Only the engine's variables go to the workspace; the CLI itself comes from PATH via env.
-        const envVars = { ...engine.env, PULUMI_BACKEND_URL: baseEnv.PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE: baseEnv.PULUMI_CONFIG_PASSPHRASE, KUBECONFIG };
+        const envVars = {
+            ...engine.env,
+            PULUMI_BACKEND_URL: baseEnv.PULUMI_BACKEND_URL,
+            PULUMI_CONFIG_PASSPHRASE: baseEnv.PULUMI_CONFIG_PASSPHRASE,
+            KUBECONFIG,
+        };
         for (const [k, v] of Object.entries(envVars)) process.env[k] = v; // the Automation API resolves `pulumi` from PATH
         stack = await LocalWorkspace.createOrSelectStack({ workDir: REPO, stackName: STACK }, { envVars, secretsProvider: "passphrase" });
     }
@@ -414,7 +469,9 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             const d = await stack.destroy({ onOutput: (o) => (log += o), signal: abort.signal });
             deleted = d.summary.resourceChanges?.delete ?? 0;
         } catch (e) {
-            error = (abort.signal.aborted ? `destroy did not finish within ${DESTROY_TIMEOUT_MS / 1000}s; last output:\n${log.slice(-1500)}` : (e as Error).message).slice(-3000);
+            error = (
+                abort.signal.aborted ? `destroy did not finish within ${DESTROY_TIMEOUT_MS / 1000}s; last output:\n${log.slice(-1500)}` : (e as Error).message
+            ).slice(-3000);
         } finally {
             clearTimeout(timer);
         }
@@ -429,7 +486,10 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             remaining[c] = {
                 namespace: ns.code === 0,
                 pvcs: await claimsIn(last, c),
-                pvs: [...vols].filter(([, v]) => !v.deleting).map(([n, v]) => `${n}:${v.policy}`).sort(),
+                pvs: [...vols]
+                    .filter(([, v]) => !v.deleting)
+                    .map(([n, v]) => `${n}:${v.policy}`)
+                    .sort(),
                 pods: (await podsIn(last, c)).map((p) => p.name).sort(),
             };
             // The retention policy: the namespace is never deleted; claims stay unless the cluster was
@@ -466,8 +526,20 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
     for (const [i, phase] of phases.entries()) {
         it(`${phase.name}: up applies the phase safely`, { timeout: UP_TIMEOUT_MS + 10 * 60 * 1000 }, async () => {
             const rec: StepRecord = {
-                step: phase.name, file: path.relative(REPO, phase.file), ok: false, wallSeconds: 0,
-                create: 0, update: 0, delete: 0, replace: 0, same: 0, touchedClusters: [], expectedClusters: [], podOverlaps: 0, podsSeen: {}, claims: {},
+                step: phase.name,
+                file: path.relative(REPO, phase.file),
+                ok: false,
+                wallSeconds: 0,
+                create: 0,
+                update: 0,
+                delete: 0,
+                replace: 0,
+                same: 0,
+                touchedClusters: [],
+                expectedClusters: [],
+                podOverlaps: 0,
+                podsSeen: {},
+                claims: {},
             };
             results.steps.push(rec);
             preflightOk();
@@ -507,12 +579,20 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
                 rec.touchedClusters = [...touched].sort();
             }
 
-            assert.equal(rec.replace, 0, `${phase.name}: the change summary has replaces:\n${ops.filter((o) => o.startsWith("replace") || o.includes("replacement")).join("\n")}`);
+            assert.equal(
+                rec.replace,
+                0,
+                `${phase.name}: the change summary has replaces:\n${ops.filter((o) => o.startsWith("replace") || o.includes("replacement")).join("\n")}`,
+            );
             assert.ok(!ops.some((o) => /replace/.test(o.split(" ")[0])), `${phase.name}: replace steps: ${ops.join("\n")}`);
             const stray = rec.touchedClusters.filter((c) => !rec.expectedClusters.includes(c));
             assert.deepEqual(stray, [], `${phase.name}: touched clusters whose rendered objects did not change: ${stray}\n${ops.join("\n")}`);
             assert.deepEqual(watcher.overlaps, [], `${phase.name}: a pod name was present in two clusters at once`);
-            assert.deepEqual(watcher.errors.filter((e) => !/^\S+: $/.test(e)), [], `${phase.name}: pod watch errors`);
+            assert.deepEqual(
+                watcher.errors.filter((e) => !/^\S+: $/.test(e)),
+                [],
+                `${phase.name}: pod watch errors`,
+            );
 
             // The clusters end in the state the phase declares.
             await waitForPlacement(phase);
@@ -530,7 +610,11 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             const outs = await stack.outputs();
             const placement = outs.placement?.value as { ordinal: number; cluster: string }[];
             assert.ok(Array.isArray(placement), `${phase.name}: no placement output`);
-            assert.deepEqual(placement.map((p) => p.cluster), phase.placement, `${phase.name}: placement output`);
+            assert.deepEqual(
+                placement.map((p) => p.cluster),
+                phase.placement,
+                `${phase.name}: placement output`,
+            );
             assert.equal((outs.primary?.value as any)?.ordinal, phase.primary, `${phase.name}: primary output`);
             assert.equal((outs.primary?.value as any)?.cluster, phase.placement[phase.primary], `${phase.name}: primary cluster output`);
 
@@ -547,7 +631,9 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
                 assert.ok(previous, "the first phase did not apply; nothing to refuse against");
                 const from = previous!;
                 const primaryCluster = from.placement[from.primary];
-                const unsafe = phases.slice(1).find((p) => p.placement[p.primary] !== primaryCluster) ?? phases.slice(1).find((p) => p.placement[from.primary] !== from.placement[from.primary]);
+                const unsafe =
+                    phases.slice(1).find((p) => p.placement[p.primary] !== primaryCluster) ??
+                    phases.slice(1).find((p) => p.placement[from.primary] !== from.placement[from.primary]);
                 assert.ok(unsafe, "no later phase moves the primary; cannot exercise the refusal");
                 // Decrypted exports: the passphrase provider re-encrypts secrets (new nonces) on every checkpoint.
                 const before = resourcesOf(JSON.stringify(await stack.exportStack()));

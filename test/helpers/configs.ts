@@ -5,7 +5,11 @@ import { stripProjectPrefix } from "../../components/config";
 import { readStackFile } from "../../tools/stackFile";
 
 export const ROOT = path.resolve(__dirname, "../..");
-export const STACK_FILES = fs.readdirSync(path.join(ROOT, "stacks")).filter((f) => f.endsWith(".yaml")).sort().map((f) => path.join(ROOT, "stacks", f));
+export const STACK_FILES = fs
+    .readdirSync(path.join(ROOT, "stacks"))
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .map((f) => path.join(ROOT, "stacks", f));
 
 /** Raw (unprefixed) config of a stack file. */
 export function rawOf(file: string): Record<string, any> {

@@ -70,11 +70,7 @@ export function scriptUse(scripts: readonly ScriptText[]): ScriptUse {
  * the inputs the scripts default themselves on purpose. Returns one line per disagreement, naming the
  * variable and the file.
  */
-export function contractErrors(
-    scripts: readonly ScriptText[],
-    provided: ReadonlyMap<string, string>,
-    scriptDefaulted: readonly string[],
-): string[] {
+export function contractErrors(scripts: readonly ScriptText[], provided: ReadonlyMap<string, string>, scriptDefaulted: readonly string[]): string[] {
     const use = scriptUse(scripts);
     const errors: string[] = [];
     for (const [name, at] of use.reads) {

@@ -15,8 +15,13 @@ const clusters = {
     c2: { context: "ctx-2", nodes: ["c2-1", "c2-2"], storage: { localPath: "/data/mysql", capacity: "50Gi" } },
     c3: { context: "ctx-3", nodes: ["c3-1", "c3-2"], storage: { storageClass: "fast" } },
 };
-const raw = (placement: string[], primary = 0, mysql: Record<string, unknown> = {}, migration: Record<string, unknown> = {}) =>
-    ({ clusters: structuredClone(clusters), placement, primary, mysql: { engine: "mariadb", ...mysql }, migration });
+const raw = (placement: string[], primary = 0, mysql: Record<string, unknown> = {}, migration: Record<string, unknown> = {}) => ({
+    clusters: structuredClone(clusters),
+    placement,
+    primary,
+    mysql: { engine: "mariadb", ...mysql },
+    migration,
+});
 const cfg = (...a: Parameters<typeof raw>): StackConfig => parseStackConfig(raw(...a));
 const state = (...a: Parameters<typeof raw>): DeployedState => deployedStateOf(buildPlan(cfg(...a)));
 
@@ -40,7 +45,10 @@ test("every config key of the schema has a declared change behaviour (a new key 
     assert.deepEqual(stale, [], "rows for keys the schema no longer has");
     // The walk itself sees a key added to the schema.
     const grown = z.strictObject({ mysql: z.strictObject({ engine: z.string().default("mysql"), tls: z.boolean().default(false) }).prefault({}) });
-    assert.deepEqual(schemaKeys(grown).filter((k) => !CHANGE_BEHAVIOUR[k]), ["mysql.tls"]);
+    assert.deepEqual(
+        schemaKeys(grown).filter((k) => !CHANGE_BEHAVIOUR[k]),
+        ["mysql.tls"],
+    );
     assert.equal(changeBehaviourOf("clusters.cluster1.nodes")?.behaviour, "rolling");
 });
 
@@ -62,21 +70,42 @@ test("config from the CLI: numbers and booleans stored as strings are accepted",
     assert.equal(c.mysql.maxLagSeconds, 10);
     assert.equal(c.migration.maxMovesPerStep, 2);
     // What `pulumi up` reads for `pulumi config set --path mysql.semiSync false`: the same value.
-    assert.deepEqual(parseStackConfig(rawFromPulumiConfig({ "mysql-multicluster:clusters": JSON.stringify(clusters), "mysql-multicluster:placement": '["c1","c1"]', "mysql-multicluster:primary": "1" })).primary, 1);
-    assert.match(refusal(() => parseStackConfig({ ...raw(["c1"]), primary: "one" }), ConfigError), /^mysql-multicluster:primary: "one": /);
+    assert.deepEqual(
+        parseStackConfig(
+            rawFromPulumiConfig({
+                "mysql-multicluster:clusters": JSON.stringify(clusters),
+                "mysql-multicluster:placement": '["c1","c1"]',
+                "mysql-multicluster:primary": "1",
+            }),
+        ).primary,
+        1,
+    );
+    assert.match(
+        refusal(() => parseStackConfig({ ...raw(["c1"]), primary: "one" }), ConfigError),
+        /^mysql-multicluster:primary: "one": /,
+    );
 });
 
 test("config from the CLI: a dotted key set without --path says use --path", () => {
     const m = refusal(() => stripProjectPrefix({ "mysql-multicluster:mysql.engine": "mariadb" }), ConfigError);
-    assert.match(m, /^mysql-multicluster:mysql\.engine: a nested key set without --path; run: pulumi config rm .* pulumi config set --path 'mysql\.engine' <value> \(use --path\)$/);
+    assert.match(
+        m,
+        /^mysql-multicluster:mysql\.engine: a nested key set without --path; run: pulumi config rm .* pulumi config set --path 'mysql\.engine' <value> \(use --path\)$/,
+    );
 });
 
 test("config: a typo is an unknown key with a suggestion, not the real key missing", () => {
     const r = raw(["c1"]) as any;
     r.clusters.c1.nodse = r.clusters.c1.nodes;
     delete r.clusters.c1.nodes;
-    assert.equal(refusal(() => parseStackConfig(r), ConfigError), "mysql-multicluster:clusters.c1.nodse: unknown key; did you mean nodes?");
-    assert.match(refusal(() => parseStackConfig({ ...raw(["c1"]), primray: 0 }), ConfigError), /^mysql-multicluster:primray: unknown key; did you mean primary\?$/);
+    assert.equal(
+        refusal(() => parseStackConfig(r), ConfigError),
+        "mysql-multicluster:clusters.c1.nodse: unknown key; did you mean nodes?",
+    );
+    assert.match(
+        refusal(() => parseStackConfig({ ...raw(["c1"]), primray: 0 }), ConfigError),
+        /^mysql-multicluster:primray: unknown key; did you mean primary\?$/,
+    );
 });
 
 test("config: a long set name is refused once, with every limit it breaks and the real one computed", () => {
@@ -100,12 +129,18 @@ test("same cluster twice is refused (same kubeconfig and context, or same cluste
     const kc = raw(["c1"]) as any;
     kc.clusters.c1.kubeconfig = kc.clusters.c3.kubeconfig = "/etc/k/one";
     kc.clusters.c3.context = "ctx-1";
-    assert.match(refusal(() => parseStackConfig(kc), ConfigError), /^mysql-multicluster:clusters\.c3\.context: "ctx-1": c3 and c1 both use context "ctx-1" of kubeconfig \/etc\/k\/one; they are the same cluster/);
+    assert.match(
+        refusal(() => parseStackConfig(kc), ConfigError),
+        /^mysql-multicluster:clusters\.c3\.context: "ctx-1": c3 and c1 both use context "ctx-1" of kubeconfig \/etc\/k\/one; they are the same cluster/,
+    );
     r.clusters.c2.kubeconfig = "/other/kubeconfig";
     assert.equal(parseStackConfig(r).clusters.c2.context, "ctx-1", "the same context name in another kubeconfig is another cluster");
     const id = raw(["c1"]) as any;
     id.clusters.c3.clusterId = "c1";
-    assert.match(refusal(() => parseStackConfig(id), ConfigError), /^mysql-multicluster:clusters\.c3\.clusterId: "c1": "c1" is already the id of cluster "c1"/);
+    assert.match(
+        refusal(() => parseStackConfig(id), ConfigError),
+        /^mysql-multicluster:clusters\.c3\.clusterId: "c1": "c1" is already the id of cluster "c1"/,
+    );
 });
 
 test("same cluster twice: two clusters with neither context nor kubeconfig are the current context of the default kubeconfig, once", () => {
@@ -129,7 +164,10 @@ test("same cluster twice: two clusters with neither context nor kubeconfig are t
 
 test("storage size: never a replace; refused with what to do for local volumes and expandable classes", () => {
     const m = refusal(() => planStep(state(["c1", "c1", "c3"]), buildPlan(cfg(["c1", "c1", "c3"], 0, { storageSize: "12Gi" }))));
-    assert.match(m, /^mysql-multicluster:mysql\.storageSize: "12Gi" changes the deployed "10Gi"; the claim template is immutable, so this would delete and re-create every StatefulSet/);
+    assert.match(
+        m,
+        /^mysql-multicluster:mysql\.storageSize: "12Gi" changes the deployed "10Gi"; the claim template is immutable, so this would delete and re-create every StatefulSet/,
+    );
     assert.match(m, /in c3 \(if the storage class allows expansion\) patch one claim at a time/);
     assert.match(m, /in c1 \(local volumes\) grow the filesystem at the volume path on each node/);
 });
@@ -154,7 +192,10 @@ test("rolling: without an acknowledgement the primary keeps the old version (par
     assert.match(stepTable(sw), /^0\s+mysql-0\s+c1\s+primary -> replica\s+demoted; then replicates from mysql-1; then restarts on the new version$/m);
     assert.deepEqual(deployedStateOf(buildPlan(cfg(["c1", "c1", "c2"], 1, { version: "11.4" })), rolled, sw).pending, []);
     // A set without a replica has nothing to switch to.
-    assert.match(refusal(() => planStep(state(["c1"]), buildPlan(cfg(["c1"], 0, { version: "11.4" })))), /restarts the primary mysql-0, the only member: writes stop while it restarts.*Add a replica first \(scale up\), or set migration\.allowPrimaryRestart: true/);
+    assert.match(
+        refusal(() => planStep(state(["c1"]), buildPlan(cfg(["c1"], 0, { version: "11.4" })))),
+        /restarts the primary mysql-0, the only member: writes stop while it restarts.*Add a replica first \(scale up\), or set migration\.allowPrimaryRestart: true/,
+    );
 });
 
 test("rolling: a version upgrade restarts replicas first, cluster after cluster, the primary last (acknowledged), and says so", () => {
@@ -171,22 +212,40 @@ test("rolling: a version upgrade restarts replicas first, cluster after cluster,
     // Only the cluster whose template changes restarts.
     const nodes = raw(["c1", "c1", "c2"]) as any;
     nodes.clusters.c2.nodes.push("c2-3");
-    assert.deepEqual(planStep(prev, buildPlan(parseStackConfig(nodes))).changes.map((c) => c.action), ["keep", "keep", "restart"]);
+    assert.deepEqual(
+        planStep(prev, buildPlan(parseStackConfig(nodes))).changes.map((c) => c.action),
+        ["keep", "keep", "restart"],
+    );
 });
 
 test("rolling: unsafe forms refused — downgrade, with a move, primary not restarted last", () => {
     const prev = state(["c1", "c1", "c2"], 0, { version: "11.4" });
-    assert.match(refusal(() => planStep(prev, buildPlan(cfg(["c1", "c1", "c2"], 0, { version: "10.11" }, { allowPrimaryRestart: true })))), /^mysql-multicluster:mysql\.version: "mariadb:10\.11" is older than the deployed "mariadb:11\.4"; a downgrade is refused/);
-    assert.match(refusal(() => planStep(prev, buildPlan(cfg(["c1", "c2", "c2"], 0, { version: "11.8" }, { allowPrimaryRestart: true })))), /a rolling restart \(mysql\.version, mysql\.image\) in the same step as moving ordinals; each is a step of its own/);
+    assert.match(
+        refusal(() => planStep(prev, buildPlan(cfg(["c1", "c1", "c2"], 0, { version: "10.11" }, { allowPrimaryRestart: true })))),
+        /^mysql-multicluster:mysql\.version: "mariadb:10\.11" is older than the deployed "mariadb:11\.4"; a downgrade is refused/,
+    );
+    assert.match(
+        refusal(() => planStep(prev, buildPlan(cfg(["c1", "c2", "c2"], 0, { version: "11.8" }, { allowPrimaryRestart: true })))),
+        /a rolling restart \(mysql\.version, mysql\.image\) in the same step as moving ordinals; each is a step of its own/,
+    );
     const p1 = state(["c1", "c1", "c2"], 1);
-    assert.match(refusal(() => planStep(p1, buildPlan(cfg(["c1", "c1", "c2"], 1, { resources: { cpu: "1" } }, { allowPrimaryRestart: true })))), /the primary mysql-1 would restart before mysql-0\. Switch first: set primary: 0/);
+    assert.match(
+        refusal(() => planStep(p1, buildPlan(cfg(["c1", "c1", "c2"], 1, { resources: { cpu: "1" } }, { allowPrimaryRestart: true })))),
+        /the primary mysql-1 would restart before mysql-0\. Switch first: set primary: 0/,
+    );
 });
 
 test("refused keys: server identity and a cluster's endpoint never change under a running set", () => {
-    assert.match(refusal(() => planStep(state(["c1"]), buildPlan(cfg(["c1"], 0, { serverIdBase: 2000 })))), /^mysql-multicluster:mysql\.serverIdBase: 2000 changes the deployed 1000; every member's server identity\. Keep 1000$/);
+    assert.match(
+        refusal(() => planStep(state(["c1"]), buildPlan(cfg(["c1"], 0, { serverIdBase: 2000 })))),
+        /^mysql-multicluster:mysql\.serverIdBase: 2000 changes the deployed 1000; every member's server identity\. Keep 1000$/,
+    );
     const moved = raw(["c1"]) as any;
     moved.clusters.c1.context = "elsewhere";
-    assert.match(refusal(() => planStep(state(["c1"]), buildPlan(parseStackConfig(moved)))), /^mysql-multicluster:clusters\.c1\.context: "elsewhere" changes the deployed "ctx-1"/);
+    assert.match(
+        refusal(() => planStep(state(["c1"]), buildPlan(parseStackConfig(moved)))),
+        /^mysql-multicluster:clusters\.c1\.context: "elsewhere" changes the deployed "ctx-1"/,
+    );
     // A cluster that holds nothing may be re-pointed.
     const empty = raw(["c1"]) as any;
     empty.clusters.c2.context = "elsewhere";
@@ -196,7 +255,10 @@ test("refused keys: server identity and a cluster's endpoint never change under 
 test("swap: two replicas exchanging clusters is refused in one line naming the two safe steps", () => {
     const two = { maxMovesPerStep: 2 };
     const m = refusal(() => planStep(state(["c1", "c2", "c3", "c3"], 2, {}, two), buildPlan(cfg(["c2", "c1", "c3", "c3"], 2, {}, two))));
-    assert.equal(m, "mysql-multicluster:placement: ordinals 0 (c1→c2) and 1 (c2→c1) swap clusters; no order takes each ordinal out of its source before it exists in its destination. Next safe steps: placement [c2, c2, c3, c3], run up, then placement [c2, c1, c3, c3]");
+    assert.equal(
+        m,
+        "mysql-multicluster:placement: ordinals 0 (c1→c2) and 1 (c2→c1) swap clusters; no order takes each ordinal out of its source before it exists in its destination. Next safe steps: placement [c2, c2, c3, c3], run up, then placement [c2, c1, c3, c3]",
+    );
 });
 
 test("plan readable by a DBA: titled tables, switchover rows primary -> replica, the write pause, Kubernetes words only in the changes block", () => {
@@ -207,7 +269,8 @@ test("plan readable by a DBA: titled tables, switchover rows primary -> replica,
     assert.match(members, /^Members$/m);
     assert.match(members, /^0\s+mysql-0\s+c1\s+primary -> replica\s+demoted; then replicates from mysql-1$/m);
     assert.match(members, /^1\s+mysql-1\s+c2\s+replica -> primary\s+promoted after catching up/m);
-    for (const jargon of ["StatefulSet", "Service", "Job", "svc.cluster", "claim", "Pod", "ordinals.start"]) assert.ok(!members.includes(jargon), `"${jargon}" in the DBA's part:\n${members}`);
+    for (const jargon of ["StatefulSet", "Service", "Job", "svc.cluster", "claim", "Pod", "ordinals.start"])
+        assert.ok(!members.includes(jargon), `"${jargon}" in the DBA's part:\n${members}`);
     assert.match(changes, /Job mysql-switchover-0-to-1/);
 });
 
@@ -229,17 +292,24 @@ test("destructive: the retire step names each claim and size; removing the retir
     const r = raw(["c2", "c2"], 1) as any;
     delete r.clusters.c1;
     const removal = stepTable(planStep(prev, buildPlan(parseStackConfig(r))));
-    assert.match(removal, /c1: removed from clusters: every object the set declared there is deleted, with the local volumes mysql-data-c1-1 \(50Gi\), mysql-data-c1-2 \(50Gi\), mysql-data-c1-3 \(50Gi\)/);
+    assert.match(
+        removal,
+        /c1: removed from clusters: every object the set declared there is deleted, with the local volumes mysql-data-c1-1 \(50Gi\), mysql-data-c1-2 \(50Gi\), mysql-data-c1-3 \(50Gi\)/,
+    );
     // The acknowledgement: without retire first, the removal is refused.
     const early = raw(["c2", "c2"], 1) as any;
     delete early.clusters.c1;
-    assert.match(refusal(() => planStep(deployedStateOf(buildPlan(s3)), buildPlan(parseStackConfig(early)))), /cluster "c1" was removed but never retired/);
+    assert.match(
+        refusal(() => planStep(deployedStateOf(buildPlan(s3)), buildPlan(parseStackConfig(early)))),
+        /cluster "c1" was removed but never retired/,
+    );
 });
 
 test("donors: every donor named exists and is Ready before its recipient starts (40 members); a retained claim is shown as reused, with the GTID rule", () => {
     const many = { big: { context: "ctx-big", nodes: Array.from({ length: 40 }, (_, i) => `n-${i}`), storage: { storageClass: "fast" } } };
     const first = planStep(undefined, buildPlan(parseStackConfig({ clusters: many, placement: Array(40).fill("big"), primary: 0 })));
-    for (const c of first.changes.filter((c) => c.role === "replica")) assert.equal(c.donor?.split(".")[0], "mysql-0", `mysql-${c.ordinal} seeds from a member that does not exist yet`);
+    for (const c of first.changes.filter((c) => c.role === "replica"))
+        assert.equal(c.donor?.split(".")[0], "mysql-0", `mysql-${c.ordinal} seeds from a member that does not exist yet`);
     const grown = parseStackConfig({ clusters: many, placement: Array(40).fill("big"), primary: 0 });
     const prev10 = deployedStateOf(buildPlan(parseStackConfig({ clusters: many, placement: Array(10).fill("big"), primary: 0 })));
     for (const c of planStep(prev10, buildPlan(grown)).changes.filter((c) => c.action === "scale-up")) {
@@ -250,7 +320,10 @@ test("donors: every donor named exists and is Ready before its recipient starts 
     prev = deployedStateOf(buildPlan(cfg(["c1", "c1", "c2"])), prev);
     const back = planStep(prev, buildPlan(cfg(["c1", "c1", "c1"])));
     assert.equal(back.changes[2].reusesClaim, true);
-    assert.match(stepTable(back), /^2\s+mysql-2\s+c2 -> c1\s+replica\s+moves: stops in c2, then starts in c1; reuses its retained data there if the primary still has the binary logs from its GTID position \(else wiped and seeds from mysql-1\)$/m);
+    assert.match(
+        stepTable(back),
+        /^2\s+mysql-2\s+c2 -> c1\s+replica\s+moves: stops in c2, then starts in c1; reuses its retained data there if the primary still has the binary logs from its GTID position \(else wiped and seeds from mysql-1\)$/m,
+    );
 });
 
 test("every key, edited on a running set, gets the plan its declared behaviour promises", () => {
@@ -288,7 +361,11 @@ test("every key, edited on a running set, gets the plan its declared behaviour p
     };
     const leaves = Object.keys(CHANGE_BEHAVIOUR).filter((k) => !Object.keys(CHANGE_BEHAVIOUR).some((x) => x.startsWith(`${k}.`)));
     const judged = leaves.filter((k) => !["step", "destructive"].includes(CHANGE_BEHAVIOUR[k].behaviour));
-    assert.deepEqual(judged.filter((k) => !edits[k]), [], "a key without an edit in this walk");
+    assert.deepEqual(
+        judged.filter((k) => !edits[k]),
+        [],
+        "a key without an edit in this walk",
+    );
     // The running set spans c1 (primary, lowest ordinal) and c3, so every cluster key applies.
     const base = () => ({ ...raw(["c1", "c1", "c3"]), mcs: { profile: "mcs-api" } }) as any;
     const prev = deployedStateOf(buildPlan(parseStackConfig(base())));
@@ -300,14 +377,21 @@ test("every key, edited on a running set, gets the plan its declared behaviour p
         const shown = key.replace("<name>", key.includes("storageClass") && !key.includes("Name") ? "c3" : "c1");
         if (behaviour === "refused") {
             const m = refusal(() => planStep(prev, buildPlan(next)));
-            assert.ok(m.startsWith(`mysql-multicluster:${shown.replace(/\.storage\.(storageClass|storageClassName)$/, ".storage")}`) || m.startsWith(`mysql-multicluster:${shown}`), `${key}: ${m}`);
+            assert.ok(
+                m.startsWith(`mysql-multicluster:${shown.replace(/\.storage\.(storageClass|storageClassName)$/, ".storage")}`) ||
+                    m.startsWith(`mysql-multicluster:${shown}`),
+                `${key}: ${m}`,
+            );
             continue;
         }
         const step = planStep(prev, buildPlan(next));
         const table = stepTable(step);
         if (behaviour === "rolling") {
             assert.equal(step.kind, "rolling", key);
-            assert.ok(step.changes.some((c) => c.action === "restart"), `${key}: nothing restarts`);
+            assert.ok(
+                step.changes.some((c) => c.action === "restart"),
+                `${key}: nothing restarts`,
+            );
             assert.match(table, /rolling restart one pod at a time/, key);
         } else {
             assert.ok(["config", "unchanged"].includes(step.kind) && !step.changes.some((c) => c.action !== "keep"), `${key}: ${step.kind}`);

@@ -24,8 +24,19 @@ test("quantities", () => {
 
 // Each row: a mutation of a valid config, and the one line the user must see.
 const refusals: [string, (r: Record<string, any>) => void, RegExp][] = [
-    ["unknown cluster in placement", (r) => (r.placement = ["a", "z"]), /^mysql-multicluster:placement\[1\]: "z": cluster "z" is not in clusters \(known: a, b\)$/],
-    ["ordinals not contiguous", (r) => { r.clusters.a.nodes.push("a-3"); r.placement = ["a", "b", "a"]; }, /^mysql-multicluster:placement\[2\]: .*cluster "a" would run ordinals 0,2, which are not contiguous/],
+    [
+        "unknown cluster in placement",
+        (r) => (r.placement = ["a", "z"]),
+        /^mysql-multicluster:placement\[1\]: "z": cluster "z" is not in clusters \(known: a, b\)$/,
+    ],
+    [
+        "ordinals not contiguous",
+        (r) => {
+            r.clusters.a.nodes.push("a-3");
+            r.placement = ["a", "b", "a"];
+        },
+        /^mysql-multicluster:placement\[2\]: .*cluster "a" would run ordinals 0,2, which are not contiguous/,
+    ],
     ["more pods than nodes", (r) => (r.placement = ["a", "a", "a"]), /^mysql-multicluster:placement: .*cluster "a" would run 3 pods but lists 2 node\(s\)/],
     ["primary out of range", (r) => (r.primary = 2), /^mysql-multicluster:primary: 2: 2 is out of range: placement has ordinals 0\.\.1$/],
     ["negative primary", (r) => (r.primary = -1), /^mysql-multicluster:primary: -1: /],
@@ -34,7 +45,11 @@ const refusals: [string, (r: Record<string, any>) => void, RegExp][] = [
     ["missing placement", (r) => delete r.placement, /^mysql-multicluster:placement: is required/],
     ["malformed quantity", (r) => (r.mysql.storageSize = "10GB"), /^mysql-multicluster:mysql\.storageSize: "10GB": is not a Kubernetes quantity/],
     ["malformed capacity", (r) => (r.clusters.a.storage.capacity = "lots"), /^mysql-multicluster:clusters\.a\.storage/],
-    ["capacity below storageSize", (r) => (r.mysql.storageSize = "20Gi"), /^mysql-multicluster:clusters\.a\.storage\.capacity: "15Gi": 15Gi is smaller than mysql\.storageSize 20Gi/],
+    [
+        "capacity below storageSize",
+        (r) => (r.mysql.storageSize = "20Gi"),
+        /^mysql-multicluster:clusters\.a\.storage\.capacity: "15Gi": 15Gi is smaller than mysql\.storageSize 20Gi/,
+    ],
     ["unknown engine", (r) => (r.mysql.engine = "postgres"), /^mysql-multicluster:mysql\.engine: "postgres": /],
     ["unknown profile", (r) => (r.mcs = { profile: "istio" }), /^mysql-multicluster:mcs\.profile: "istio": /],
     ["unknown key (typo)", (r) => (r.placment = ["a"]), /^mysql-multicluster:placment: unknown key/],
@@ -72,7 +87,10 @@ test("stack file keys: other namespaces are ignored, missing namespace and secre
 });
 
 test("property: every generated valid config is accepted", () => {
-    fc.assert(fc.property(validRawConfig, (raw) => void parseStackConfig(raw)), { numRuns: 300 });
+    fc.assert(
+        fc.property(validRawConfig, (raw) => void parseStackConfig(raw)),
+        { numRuns: 300 },
+    );
 });
 
 test("property: breaking one rule is refused with a named key", () => {
@@ -109,5 +127,8 @@ test("Pulumi's flat config map (objects as JSON text) reads back to the same con
     const flat = Object.fromEntries(Object.entries(raw).map(([k, v]) => [`mysql-multicluster:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
     flat["kubernetes:context"] = "ignored";
     assert.deepEqual(parseStackConfig(rawFromPulumiConfig(flat)), parseStackConfig(raw));
-    assert.throws(() => parseStackConfig(rawFromPulumiConfig({ ...flat, "mysql-multicluster:retire": "cluster1" })), /ConfigError: mysql-multicluster:retire: "cluster1": invalid input: expected array/);
+    assert.throws(
+        () => parseStackConfig(rawFromPulumiConfig({ ...flat, "mysql-multicluster:retire": "cluster1" })),
+        /ConfigError: mysql-multicluster:retire: "cluster1": invalid input: expected array/,
+    );
 });

@@ -44,10 +44,14 @@ async function providedInputs(): Promise<{ provided: Map<string, string>; seen: 
 
 test("the MMC_* inputs the scripts read are exactly the ones the program provides, both ways", async () => {
     const scripts = scriptTexts(SCRIPTS_DIR, ROOT);
-    assert.ok(scripts.some((s) => s.file === path.join("components", "scripts", "init.sh")), "the scripts are found");
+    assert.ok(
+        scripts.some((s) => s.file === path.join("components", "scripts", "init.sh")),
+        "the scripts are found",
+    );
     const { provided, seen } = await providedInputs();
     // Every source is covered: pods, the topology file, the switchover Job and the retire Job.
-    for (const k of ["StatefulSet/mysql", "ConfigMap/mysql-topology", "Job/mysql-switchover-0-to-1", "Job/mysql-retire"]) assert.ok(seen.has(k), `${k} was declared`);
+    for (const k of ["StatefulSet/mysql", "ConfigMap/mysql-topology", "Job/mysql-switchover-0-to-1", "Job/mysql-retire"])
+        assert.ok(seen.has(k), `${k} was declared`);
     for (const n of ["MMC_POD_NAME", "MMC_ROOT_PASSWORD", "MMC_WRITE_HOST", "MMC_OLD_PRIMARY_HOST"]) assert.ok(provided.has(n), `${n} is provided`);
     assert.deepEqual(contractErrors(scripts, provided, SCRIPT_DEFAULTED_INPUTS), []);
 });
@@ -68,7 +72,9 @@ test("every container gets the inputs its script declares (mmc_inputs_of), and e
         const run = await runUnderMocks(phase(i), deployedStateOf(buildPlan(phase(i - 1))));
         for (const cluster of Object.keys(run.outputs.clusters)) {
             const objects = objectsOf(run, cluster);
-            const topology = String([...objects.values()].find((o) => o.kind === "ConfigMap" && o.data?.["topology.env"] !== undefined)?.data["topology.env"] ?? "");
+            const topology = String(
+                [...objects.values()].find((o) => o.kind === "ConfigMap" && o.data?.["topology.env"] !== undefined)?.data["topology.env"] ?? "",
+            );
             const fromFile = [...topology.matchAll(/^([A-Za-z0-9_]+)=/gm)].map((m) => m[1]);
             for (const [key, o] of objects) {
                 const pod = o.spec?.template?.spec;
@@ -80,7 +86,8 @@ test("every container gets the inputs its script declares (mmc_inputs_of), and e
                         const script = (cmd ?? []).join(" ").match(/\/([a-z]+)\.sh\b/)?.[1];
                         if (!script) continue;
                         ran.add(script);
-                        for (const n of declaredInputs(SCRIPTS_DIR, script)) if (!has.has(n)) missing.push(`${key} container ${ctr.name} runs ${script}.sh without ${n}`);
+                        for (const n of declaredInputs(SCRIPTS_DIR, script))
+                            if (!has.has(n)) missing.push(`${key} container ${ctr.name} runs ${script}.sh without ${n}`);
                     }
                 }
             }
@@ -95,7 +102,10 @@ test("the comparison fails, naming the variable and the file: unprovided, unread
         { file: "s/a.sh", text: '#!/usr/bin/env bash\necho "$MMC_NOBODY"\n: "${MMC_KNOB:-3}"\nMMC_OWN=1; echo "$MMC_OWN"  # MMC_IN_COMMENT\n' },
         { file: "s/sub/b.sh", text: 'f() { echo "${MMC_GIVEN}" "$MMC_BARE"; }\n' },
     ];
-    const provided = new Map([["MMC_GIVEN", "pod env"], ["MMC_UNREAD", "a Job"]]);
+    const provided = new Map([
+        ["MMC_GIVEN", "pod env"],
+        ["MMC_UNREAD", "a Job"],
+    ]);
     assert.deepEqual(contractErrors(scripts, provided, ["MMC_KNOB", "MMC_STALE", "MMC_BARE", "MMC_GIVEN"]), [
         "s/a.sh:2: reads MMC_NOBODY, which the program does not provide (container env, topology env, Jobs' env) and no script assigns",
         "MMC_UNREAD: provided by a Job, but no script under components/scripts reads it",
@@ -109,5 +119,8 @@ test("scripts are found recursively: every *.sh at any depth, nothing else", () 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mmc-scripts-"));
     fs.mkdirSync(path.join(dir, "lib", "sql"), { recursive: true });
     for (const f of ["run.sh", "lib/env.sh", "lib/sql/repl.sh", "README.md"]) fs.writeFileSync(path.join(dir, f), "echo $MMC_X\n");
-    assert.deepEqual(scriptTexts(dir, dir).map((s) => s.file), ["lib/env.sh", "lib/sql/repl.sh", "run.sh"]);
+    assert.deepEqual(
+        scriptTexts(dir, dir).map((s) => s.file),
+        ["lib/env.sh", "lib/sql/repl.sh", "run.sh"],
+    );
 });

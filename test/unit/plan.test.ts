@@ -56,13 +56,22 @@ test("one cluster: no MCS objects; two clusters: exports where pods run, imports
     const raw = baseRaw();
     raw.placement = ["a", "b"];
     const mcsApi = buildPlan(parseStackConfig(raw));
-    assert.deepEqual(mcsApi.clusters.map((c) => [c.name, c.exports, c.imports.length]), [["a", true, 0], ["b", true, 0]]);
+    assert.deepEqual(
+        mcsApi.clusters.map((c) => [c.name, c.exports, c.imports.length]),
+        [
+            ["a", true, 0],
+            ["b", true, 0],
+        ],
+    );
     raw.mcs = { profile: "ack-one" };
     const ack = buildPlan(parseStackConfig(raw));
-    assert.deepEqual(ack.clusters.map((c) => [c.name, c.exports, c.imports.map((i) => `${i.name}:${i.type}`).join(",")]), [
-        ["a", true, "mysql:Headless,mysql-write:ClusterSetIP,mysql-read:ClusterSetIP"],
-        ["b", true, "mysql:Headless,mysql-write:ClusterSetIP,mysql-read:ClusterSetIP"],
-    ]);
+    assert.deepEqual(
+        ack.clusters.map((c) => [c.name, c.exports, c.imports.map((i) => `${i.name}:${i.type}`).join(",")]),
+        [
+            ["a", true, "mysql:Headless,mysql-write:ClusterSetIP,mysql-read:ClusterSetIP"],
+            ["b", true, "mysql:Headless,mysql-write:ClusterSetIP,mysql-read:ClusterSetIP"],
+        ],
+    );
 });
 
 test("a consumer cluster gets imports but no exports and no pods", () => {
@@ -92,10 +101,17 @@ test("property: every valid config gives each cluster exactly its contiguous ord
             const cfg = parseStackConfig(raw);
             const plan = buildPlan(cfg);
             const all = plan.clusters.flatMap((c) => c.ordinals);
-            assert.deepEqual([...all].sort((a, b) => a - b), cfg.placement.map((_, i) => i));
+            assert.deepEqual(
+                [...all].sort((a, b) => a - b),
+                cfg.placement.map((_, i) => i),
+            );
             for (const c of plan.clusters) {
                 assert.equal(c.podCount, c.ordinals.length);
-                if (c.podCount) assert.deepEqual(c.ordinals, Array.from({ length: c.podCount }, (_, i) => c.ordinalsStart + i));
+                if (c.podCount)
+                    assert.deepEqual(
+                        c.ordinals,
+                        Array.from({ length: c.podCount }, (_, i) => c.ordinalsStart + i),
+                    );
                 assert.ok(c.podCount <= c.nodes.length);
                 assert.equal(c.topology.donors.length, cfg.placement.length);
                 assert.equal(c.topology.donors.at(-1), podHost(namingContext(cfg), cfg.primary, cfg.placement[cfg.primary], c.name));

@@ -21,7 +21,10 @@ test("phase 1: cluster1 runs ordinals 0-1 with local storage; no MCS objects; em
     assert.equal(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage, "10Gi");
     const anti = sts.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0];
     assert.equal(anti.topologyKey, "kubernetes.io/hostname");
-    assert.deepEqual(sts.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values, ["kosmoscluster1-1", "kosmoscluster1-2"]);
+    assert.deepEqual(
+        sts.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values,
+        ["kosmoscluster1-1", "kosmoscluster1-2"],
+    );
     const containers = sts.spec.template.spec.containers.map((c: any) => c.name);
     assert.deepEqual(containers, ["mysql", "replicate", "donor"]);
     const mysql = sts.spec.template.spec.containers[0];
@@ -37,7 +40,11 @@ test("phase 1: cluster1 runs ordinals 0-1 with local storage; no MCS objects; em
         assert.equal(pv.spec.persistentVolumeReclaimPolicy, "Retain");
         assert.equal(pv.spec.local.path, "/data/mysql");
         assert.equal(pv.spec.capacity.storage, "15Gi");
-        assert.deepEqual(pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0], { key: "kubernetes.io/hostname", operator: "In", values: [node] });
+        assert.deepEqual(pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0], {
+            key: "kubernetes.io/hostname",
+            operator: "In",
+            values: [node],
+        });
     }
     for (const c of ["cluster1", "cluster2", "cluster3"]) {
         const kinds = [...objectsOf(run, c).keys()];
@@ -53,11 +60,20 @@ test("phase 1: cluster1 runs ordinals 0-1 with local storage; no MCS objects; em
 test("providers: one per cluster, ConfigMaps and Secrets updated in place (a phase edits the topology, never replaces it)", async () => {
     const run = await runUnderMocks(phase(0));
     const providers = run.resources.filter((r) => r.type === "pulumi:providers:kubernetes");
-    assert.deepEqual(providers.map((p) => [p.name, p.inputs.context]).sort(), [["k8s-cluster1", "kosmos-cluster1"], ["k8s-cluster2", "kosmos-cluster2"], ["k8s-cluster3", "kosmos-cluster3"]]);
-    // Tools learn a resource's cluster from this output, never from the provider's name.
-    assert.deepEqual(Object.entries(run.outputs.clusters).map(([c, o]: [string, any]) => [o.provider, c, o.context]), [
-        ["k8s-cluster1", "cluster1", "kosmos-cluster1"], ["k8s-cluster2", "cluster2", "kosmos-cluster2"], ["k8s-cluster3", "cluster3", "kosmos-cluster3"],
+    assert.deepEqual(providers.map((p) => [p.name, p.inputs.context]).sort(), [
+        ["k8s-cluster1", "kosmos-cluster1"],
+        ["k8s-cluster2", "kosmos-cluster2"],
+        ["k8s-cluster3", "kosmos-cluster3"],
     ]);
+    // Tools learn a resource's cluster from this output, never from the provider's name.
+    assert.deepEqual(
+        Object.entries(run.outputs.clusters).map(([c, o]: [string, any]) => [o.provider, c, o.context]),
+        [
+            ["k8s-cluster1", "cluster1", "kosmos-cluster1"],
+            ["k8s-cluster2", "cluster2", "kosmos-cluster2"],
+            ["k8s-cluster3", "cluster3", "kosmos-cluster3"],
+        ],
+    );
     for (const p of providers) {
         assert.equal(String(p.inputs.enableConfigMapMutable), "true");
         assert.equal(String(p.inputs.enableSecretMutable), "true");
@@ -92,7 +108,10 @@ test("phase 2 (kosmos): exports and manual imports in both clusters that run pod
         }
         assert.equal(o.get("ServiceImport/mysql")!.spec.type, "Headless");
         assert.equal(o.get("ServiceImport/mysql-write")!.spec.type, "ClusterSetIP");
-        assert.deepEqual(o.get("ServiceImport/mysql")!.spec.ports.map((p: any) => p.port), [3306, 3307]);
+        assert.deepEqual(
+            o.get("ServiceImport/mysql")!.spec.ports.map((p: any) => p.port),
+            [3306, 3307],
+        );
     }
     assert.ok(![...objectsOf(run, "cluster3").keys()].some((k) => k.startsWith("Service" + "Export")), "cluster3 runs nothing: no export");
     const sts2 = objectsOf(run, "cluster2").get("StatefulSet/mysql")!;
@@ -184,7 +203,10 @@ test("mysql engine: 9.7 image by default (the version the data-plane tier runs),
     const run = await runUnderMocks(parseStackConfig(raw));
     const sts = objectsOf(run, "a").get("StatefulSet/mysql")!;
     assert.equal(sts.spec.template.spec.containers[0].image, "mysql:9.7");
-    assert.deepEqual(sts.spec.template.spec.containers.map((c: any) => c.name), ["mysql", "replicate"]);
+    assert.deepEqual(
+        sts.spec.template.spec.containers.map((c: any) => c.name),
+        ["mysql", "replicate"],
+    );
     assert.match(objectsOf(run, "a").get("ConfigMap/mysql-config")!.data["my.cnf"], /gtid_mode = ON/);
 });
 
@@ -202,7 +224,11 @@ test("property: any valid config deploys under mocks, each cluster's StatefulSet
                 if (ords.length) assert.equal(sts.spec.ordinals.start, ords[0]);
                 const kinds = [...objectsOf(run, c).keys()];
                 const multi = new Set(cfg.placement).size > 1 || cfg.mcs.consumers.length > 0;
-                assert.equal(kinds.some((k) => k.startsWith("ServiceExport/")), multi && ords.length > 0, `${c} exports`);
+                assert.equal(
+                    kinds.some((k) => k.startsWith("ServiceExport/")),
+                    multi && ords.length > 0,
+                    `${c} exports`,
+                );
             }
             assert.equal(run.outputs.primary.ordinal, cfg.primary);
         }),

@@ -67,7 +67,13 @@ test("RandomPasswordArgs: the same inputs, types and required ones as the stand-
     const { args } = declared();
     assert.ok(args.size > 0, "RandomPasswordArgs not found in randomPassword.d.ts");
     assert.deepEqual([...args.keys()].sort(), Object.keys(resource.inputProperties).sort());
-    assert.deepEqual([...args].filter(([, p]) => !p.optional).map(([k]) => k).sort(), [...resource.requiredInputs].sort());
+    assert.deepEqual(
+        [...args]
+            .filter(([, p]) => !p.optional)
+            .map(([k]) => k)
+            .sort(),
+        [...resource.requiredInputs].sort(),
+    );
     for (const [k, p] of args) assert.equal(p.type, fromSchema(resource.inputProperties[k]), `input ${k}`);
 });
 
@@ -97,7 +103,10 @@ test("the outputs the SDK marks secret are the stand-in's secret properties", ()
     const m = js.match(/additionalSecretOutputs:\s*\[([^\]]*)\]/);
     assert.ok(m, "randomPassword.js declares no additionalSecretOutputs");
     const sdkSecrets = [...m![1].matchAll(/"([^"]+)"/g)].map((x) => x[1]).sort();
-    const schemaSecrets = Object.entries<any>(resource.properties).filter(([, p]) => p.secret).map(([k]) => k).sort();
+    const schemaSecrets = Object.entries<any>(resource.properties)
+        .filter(([, p]) => p.secret)
+        .map(([k]) => k)
+        .sort();
     assert.deepEqual(sdkSecrets, schemaSecrets);
     assert.deepEqual(sdkSecrets, ["bcryptHash", "result"]);
 });

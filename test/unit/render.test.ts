@@ -21,7 +21,10 @@ test("--out: a folder holding a plan.json but no render marker is refused and le
     const before = listing(user);
     const r = render("--config", "Pulumi.dev.yaml", "--out", user, "--quiet");
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr.trim(), /^error: --out .*: directory is not empty and holds no earlier render \(no valid \.mysql-multicluster-render\.json\); refusing to overwrite it$/);
+    assert.match(
+        r.stderr.trim(),
+        /^error: --out .*: directory is not empty and holds no earlier render \(no valid \.mysql-multicluster-render\.json\); refusing to overwrite it$/,
+    );
     assert.deepEqual(listing(user), before);
     assert.equal(fs.readFileSync(path.join(user, "main.tf"), "utf8"), "terraform {}\n");
 });
@@ -31,7 +34,10 @@ test("--out: an earlier render is recognised by its signed marker and re-rendere
     const first = render("--config", "stacks/02-replica-in-cluster2.yaml", "--previous", "stacks/01-all-in-cluster1.yaml", "--out", out, "--quiet");
     assert.equal(first.status, 0, first.stderr);
     const marker = JSON.parse(fs.readFileSync(path.join(out, RENDER_MARKER), "utf8"));
-    assert.deepEqual([...marker.files, RENDER_MARKER].sort(), listing(out).filter((f) => fs.statSync(path.join(out, f)).isFile()));
+    assert.deepEqual(
+        [...marker.files, RENDER_MARKER].sort(),
+        listing(out).filter((f) => fs.statSync(path.join(out, f)).isFile()),
+    );
     // Again, without --previous: accepted, says it shows a first deployment, and only rendered files remain.
     const again = render("--config", "stacks/01-all-in-cluster1.yaml", "--out", out, "--quiet");
     assert.equal(again.status, 0, again.stderr);
@@ -49,7 +55,9 @@ test("--out: an earlier render is recognised by its signed marker and re-rendere
 });
 
 test("the renderer accepts numbers and booleans as strings, as `pulumi config set` stores them", () => {
-    const text = fs.readFileSync(path.join(ROOT, "stacks/03-switchover-to-mysql-1.yaml"), "utf8").replace(/mysql-multicluster:primary: 1/, 'mysql-multicluster:primary: "1"');
+    const text = fs
+        .readFileSync(path.join(ROOT, "stacks/03-switchover-to-mysql-1.yaml"), "utf8")
+        .replace(/mysql-multicluster:primary: 1/, 'mysql-multicluster:primary: "1"');
     assert.match(text, /primary: "1"/);
     const file = path.join(tmp, "Pulumi.strings.yaml");
     fs.writeFileSync(file, text);
@@ -70,7 +78,15 @@ test("--previous with the earlier deployments: a retire step names each retained
     assert.equal(plan.previous, path.join(ROOT, "stacks/05-cluster2-and-cluster3.yaml"));
     assert.equal(plan.history.length, 4);
     // The deployed config alone cannot say which claims cluster1 retained, and the plan says so.
-    const alone = render("--config", "stacks/06-retire-cluster1.yaml", "--previous", "stacks/05-cluster2-and-cluster3.yaml", "--out", path.join(tmp, "retire-alone"), "--quiet");
+    const alone = render(
+        "--config",
+        "stacks/06-retire-cluster1.yaml",
+        "--previous",
+        "stacks/05-cluster2-and-cluster3.yaml",
+        "--out",
+        path.join(tmp, "retire-alone"),
+        "--quiet",
+    );
     assert.equal(alone.status, 0, alone.stderr);
     assert.match(alone.stdout, /cluster1: retired: .*\(the deployed state names none: it has no claim history\)/);
 });

@@ -6,7 +6,11 @@ import { baseServerConfig } from "../../components/serverConfig";
 import { scriptCommand } from "../../components/contract";
 
 const SCRIPTS = path.resolve(__dirname, "../../components/scripts");
-const keysOf = (cnf: string) => cnf.split("\n").filter((l) => /^[a-z_]+ = /.test(l)).map((l) => l.split(" = ")[0]);
+const keysOf = (cnf: string) =>
+    cnf
+        .split("\n")
+        .filter((l) => /^[a-z_]+ = /.test(l))
+        .map((l) => l.split(" = ")[0]);
 
 /** Settings the scripts write: the per-pod identity and locations, nothing else (init.sh + lib-engine.sh). */
 function keysWrittenByScripts(): string[] {
@@ -16,13 +20,27 @@ function keysWrittenByScripts(): string[] {
     return [...`${init}\n${ident}`.matchAll(/echo "([a-z_]+) = /g)].map((m) => m[1]);
 }
 
-const IDENTITY = ["server_id", "report_host", "report_port", "port", "datadir", "socket", "pid_file", "bind_address",
-    "gtid_domain_id", "rpl_semi_sync_slave_enabled", "loose_rpl_semi_sync_replica_enabled"];
+const IDENTITY = [
+    "server_id",
+    "report_host",
+    "report_port",
+    "port",
+    "datadir",
+    "socket",
+    "pid_file",
+    "bind_address",
+    "gtid_domain_id",
+    "rpl_semi_sync_slave_enabled",
+    "loose_rpl_semi_sync_replica_enabled",
+];
 
 test("the scripts write only per-pod identity and locations", () => {
     const written = keysWrittenByScripts();
     assert.ok(written.includes("server_id") && written.includes("report_host"), `parsed ${written.join(", ")}`);
-    assert.deepEqual(written.filter((k) => !IDENTITY.includes(k)), []);
+    assert.deepEqual(
+        written.filter((k) => !IDENTITY.includes(k)),
+        [],
+    );
 });
 
 for (const engine of ["mariadb", "mysql"] as const) {
@@ -30,25 +48,53 @@ for (const engine of ["mariadb", "mysql"] as const) {
         const cnf = baseServerConfig(engine);
         const keys = keysOf(cnf);
         assert.equal(new Set(keys.filter((k) => k !== "plugin_load_add")).size, keys.filter((k) => k !== "plugin_load_add").length, "no key twice");
-        assert.deepEqual(keys.filter((k) => keysWrittenByScripts().includes(k)), ["bind_address"]);
-        for (const line of ["read_only = ON", "log_bin = mysql-bin", "relay_log = relay-bin", "relay_log_recovery = ON", "sync_binlog = 1",
-            "innodb_flush_log_at_trx_commit = 1", "skip_name_resolve = ON"]) assert.ok(cnf.includes(`\n${line}\n`), `${engine} lacks ${line}`);
+        assert.deepEqual(
+            keys.filter((k) => keysWrittenByScripts().includes(k)),
+            ["bind_address"],
+        );
+        for (const line of [
+            "read_only = ON",
+            "log_bin = mysql-bin",
+            "relay_log = relay-bin",
+            "relay_log_recovery = ON",
+            "sync_binlog = 1",
+            "innodb_flush_log_at_trx_commit = 1",
+            "skip_name_resolve = ON",
+        ])
+            assert.ok(cnf.includes(`\n${line}\n`), `${engine} lacks ${line}`);
     });
 }
 
 test("mariadb: GTID strict mode, semi-sync source settings off until promotion", () => {
     const cnf = baseServerConfig("mariadb");
     assert.match(cnf, /^\[mariadb\]\n/);
-    for (const line of ["gtid_strict_mode = ON", "log_slave_updates = ON", "binlog_format = ROW", "rpl_semi_sync_master_enabled = OFF",
-        "rpl_semi_sync_master_timeout = 5000", "rpl_semi_sync_master_wait_point = AFTER_SYNC", "slave_net_timeout = 20"]) assert.ok(cnf.includes(`${line}\n`), line);
+    for (const line of [
+        "gtid_strict_mode = ON",
+        "log_slave_updates = ON",
+        "binlog_format = ROW",
+        "rpl_semi_sync_master_enabled = OFF",
+        "rpl_semi_sync_master_timeout = 5000",
+        "rpl_semi_sync_master_wait_point = AFTER_SYNC",
+        "slave_net_timeout = 20",
+    ])
+        assert.ok(cnf.includes(`${line}\n`), line);
 });
 
 test("mysql: 8.4 names, CLONE and semi-sync plugins, super_read_only", () => {
     const cnf = baseServerConfig("mysql");
     assert.match(cnf, /^\[mysqld\]\n/);
-    for (const line of ["gtid_mode = ON", "enforce_gtid_consistency = ON", "log_replica_updates = ON", "super_read_only = ON",
-        "plugin_load_add = mysql_clone.so", "plugin_load_add = semisync_source.so", "plugin_load_add = semisync_replica.so",
-        "loose_rpl_semi_sync_source_enabled = OFF", "replica_net_timeout = 20"]) assert.ok(cnf.includes(`${line}\n`), line);
+    for (const line of [
+        "gtid_mode = ON",
+        "enforce_gtid_consistency = ON",
+        "log_replica_updates = ON",
+        "super_read_only = ON",
+        "plugin_load_add = mysql_clone.so",
+        "plugin_load_add = semisync_source.so",
+        "plugin_load_add = semisync_replica.so",
+        "loose_rpl_semi_sync_source_enabled = OFF",
+        "replica_net_timeout = 20",
+    ])
+        assert.ok(cnf.includes(`${line}\n`), line);
     assert.doesNotMatch(cnf, /master|slave/);
 });
 

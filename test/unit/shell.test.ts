@@ -24,7 +24,10 @@ function shellScripts(dir = ROOT): string[] {
 
 test("shellcheck (severity warning) passes on every shell script", () => {
     const files = shellScripts();
-    assert.ok(files.some((f) => f.endsWith("components/scripts/init.sh")), "the data-plane scripts are found");
+    assert.ok(
+        files.some((f) => f.endsWith("components/scripts/init.sh")),
+        "the data-plane scripts are found",
+    );
     const r = spawnSync("shellcheck", ["-x", "-S", "warning", ...files.map((f) => path.relative(ROOT, f))], { cwd: ROOT, encoding: "utf8" });
     if (r.error && (r.error as NodeJS.ErrnoException).code === "ENOENT") {
         assert.fail("shellcheck is not installed: install it (Debian/Ubuntu: apt-get install shellcheck; macOS: brew install shellcheck); .ci/run installs it");

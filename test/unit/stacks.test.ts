@@ -20,7 +20,8 @@ const render = (...args: string[]) =>
 function readRendered(dir: string): Map<string, Record<string, any>> {
     const out = new Map<string, Record<string, any>>();
     for (const cluster of fs.readdirSync(dir).filter((d) => fs.statSync(path.join(dir, d)).isDirectory())) {
-        for (const f of fs.readdirSync(path.join(dir, cluster))) out.set(`${cluster}/${f}`, YAML.parse(fs.readFileSync(path.join(dir, cluster, f), "utf8"), { version: "1.1" }));
+        for (const f of fs.readdirSync(path.join(dir, cluster)))
+            out.set(`${cluster}/${f}`, YAML.parse(fs.readFileSync(path.join(dir, cluster, f), "utf8"), { version: "1.1" }));
     }
     return out;
 }
@@ -39,7 +40,8 @@ test("every phase in stacks/ renders through the CLI, in order, and every object
             const err = await validateObject(obj);
             assert.equal(err, undefined, `${file} ${name}: ${err}`);
             for (const c of [...(obj.spec?.template?.spec?.containers ?? []), ...(obj.spec?.template?.spec?.initContainers ?? [])]) {
-                for (const e of c.env ?? []) if ("value" in e) assert.equal(typeof e.value, "string", `${file} ${name}: env ${e.name} is not a string for kubectl`);
+                for (const e of c.env ?? [])
+                    if ("value" in e) assert.equal(typeof e.value, "string", `${file} ${name}: env ${e.name} is not a string for kubectl`);
             }
             if (obj.kind === "Secret") for (const v of Object.values(obj.stringData ?? {})) assert.equal(v, "<generated-at-deploy-time>");
         }
@@ -55,7 +57,10 @@ test("every phase in stacks/ renders through the CLI, in order, and every object
 });
 
 test("the schema check can fail: a malformed object is reported", async () => {
-    assert.match((await validateObject({ apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "x" }, spec: { ordinals: { start: "one" } } }))!, /ordinals\/start must be integer/);
+    assert.match(
+        (await validateObject({ apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "x" }, spec: { ordinals: { start: "one" } } }))!,
+        /ordinals\/start must be integer/,
+    );
     assert.ok(await validateObject({ apiVersion: "multicluster.x-k8s.io/v1alpha1", kind: "ServiceImport", metadata: { name: "x" }, spec: { type: "Bogus" } }));
 });
 
@@ -72,7 +77,11 @@ test("between consecutive phases: Pulumi names and immutable StatefulSet fields 
             for (const [name, res] of byName(run)) {
                 const old = before.get(name);
                 if (!old) continue;
-                assert.equal(`${res.inputs.kind}/${res.inputs.metadata?.name}`, `${old.inputs.kind}/${old.inputs.metadata?.name}`, `${file}: ${name} now names another object`);
+                assert.equal(
+                    `${res.inputs.kind}/${res.inputs.metadata?.name}`,
+                    `${old.inputs.kind}/${old.inputs.metadata?.name}`,
+                    `${file}: ${name} now names another object`,
+                );
                 assert.equal(res.inputs.metadata?.namespace, old.inputs.metadata?.namespace);
             }
             for (const c of Object.keys(cfg.clusters)) {
@@ -98,7 +107,11 @@ const bad: [string, string[], RegExp][] = [
     ["YAML that does not parse", ["--config", "BADYAML", "--out", "X"], /^error: --config .*: YAML does not parse at line \d+, column \d+: /],
     ["not a stack file", ["--config", "NOCONFIG", "--out", "X"], /^error: --config .*: not a stack config file/],
     ["invalid config", ["--config", "BADCFG", "--out", "X"], /^error: mysql-multicluster:placement\[1\]: "cluster9": cluster "cluster9" is not in clusters/],
-    ["unsafe step", ["--config", "stacks/04-both-in-cluster2.yaml", "--previous", "stacks/01-all-in-cluster1.yaml", "--out", "X"], /^error: mysql-multicluster:primary: changes 0 → 1 in the same step/],
+    [
+        "unsafe step",
+        ["--config", "stacks/04-both-in-cluster2.yaml", "--previous", "stacks/01-all-in-cluster1.yaml", "--out", "X"],
+        /^error: mysql-multicluster:primary: changes 0 → 1 in the same step/,
+    ],
     ["out is a user folder", ["--config", "Pulumi.dev.yaml", "--out", "USERDIR"], /^error: --out .*: directory is not empty and holds no earlier render/],
 ];
 for (const [name, args, re] of bad) {
@@ -113,7 +126,9 @@ for (const [name, args, re] of bad) {
         fs.mkdirSync(userDir);
         fs.writeFileSync(path.join(userDir, "notes.txt"), "mine");
         const out = path.join(dir, "out");
-        const resolved = args.map((a) => (files[a] ? (fs.writeFileSync(path.join(dir, a), files[a]), path.join(dir, a)) : a === "X" ? out : a === "USERDIR" ? userDir : a));
+        const resolved = args.map((a) =>
+            files[a] ? (fs.writeFileSync(path.join(dir, a), files[a]), path.join(dir, a)) : a === "X" ? out : a === "USERDIR" ? userDir : a,
+        );
         const r = render(...resolved);
         assert.equal(r.status, 2, r.stderr);
         const lines = r.stderr.split("\n").filter((l) => l && !l.startsWith("npm warn"));

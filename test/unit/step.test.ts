@@ -29,30 +29,63 @@ test("the walk-through in stacks/ is accepted step by step, with the step kinds 
 
 // [description, previous state, next config, expected refusal]
 const refused: [string, DeployedState, Plan, RegExp][] = [
-    ["two ordinals move at once", state(["c1", "c1", "c1"]), cfg(["c1", "c2", "c2"]),
-        /^mysql-multicluster:placement: 2 ordinals change cluster in one step \(1: c1→c2, 2: c1→c2\); at most 1 per step \(migration\.maxMovesPerStep\)\. Next safe step: placement \[c1, c1, c2\]$/],
-    ["the primary's ordinal moves", state(["c1", "c1"]), cfg(["c2", "c1"]),
-        /^mysql-multicluster:placement\[0\]: ordinal 0 is the primary; it never changes cluster\. Switch first: set primary: 1, run up, then move ordinal 0$/],
-    ["primary changes while an ordinal moves", state(["c1", "c1"]), cfg(["c1", "c2"], 1),
-        /^mysql-multicluster:primary: changes 0 → 1 in the same step as moving ordinal\(s\) 1; a change of primary is a step of its own\. Next safe step: set primary: 1 with placement \[c1, c1\]/],
+    [
+        "two ordinals move at once",
+        state(["c1", "c1", "c1"]),
+        cfg(["c1", "c2", "c2"]),
+        /^mysql-multicluster:placement: 2 ordinals change cluster in one step \(1: c1→c2, 2: c1→c2\); at most 1 per step \(migration\.maxMovesPerStep\)\. Next safe step: placement \[c1, c1, c2\]$/,
+    ],
+    [
+        "the primary's ordinal moves",
+        state(["c1", "c1"]),
+        cfg(["c2", "c1"]),
+        /^mysql-multicluster:placement\[0\]: ordinal 0 is the primary; it never changes cluster\. Switch first: set primary: 1, run up, then move ordinal 0$/,
+    ],
+    [
+        "primary changes while an ordinal moves",
+        state(["c1", "c1"]),
+        cfg(["c1", "c2"], 1),
+        /^mysql-multicluster:primary: changes 0 → 1 in the same step as moving ordinal\(s\) 1; a change of primary is a step of its own\. Next safe step: set primary: 1 with placement \[c1, c1\]/,
+    ],
     ["primary changes while scaling", state(["c1", "c1"]), cfg(["c1", "c1", "c1"], 1), /a change of primary is a step of its own/],
     ["switch to an ordinal that does not run yet", state(["c1"]), cfg(["c1", "c1"], 1), /^mysql-multicluster:primary: 1 does not run yet/],
     ["scale and move together", state(["c1", "c1"]), cfg(["c1", "c2", "c2"]), /scaling is a step of its own\. Next safe step: placement \[c1, c1, c2\]$/],
-    ["engine changes", state(["c1"]), plan({ clusters, placement: ["c1"], mysql: { engine: "mysql" } }), /^mysql-multicluster:mysql\.engine: "mysql" changes the deployed "mariadb"/],
-    ["namespace changes", state(["c1"]), plan({ clusters, placement: ["c1"], mysql: { engine: "mariadb", namespace: "other" } }), /^mysql-multicluster:mysql\.namespace:/],
-    ["a cluster with data is dropped without retiring it", state(["c2"], 0), plan({ clusters: { c2: clusters.c2, c3: clusters.c3 }, placement: ["c2"], mysql: { engine: "mariadb" } }),
-        /^mysql-multicluster:clusters: cluster "c1" was removed but never retired.*set retire: \[c1\]/],
-    ["storage class changes under running pods", state(["c3"]), plan({ clusters: { ...clusters, c3: { ...clusters.c3, storage: { storageClass: "slow" } } }, placement: ["c3"], mysql: { engine: "mariadb" } }),
-        /^mysql-multicluster:clusters\.c3\.storage: storage class "slow" changes the deployed "fast"/],
+    [
+        "engine changes",
+        state(["c1"]),
+        plan({ clusters, placement: ["c1"], mysql: { engine: "mysql" } }),
+        /^mysql-multicluster:mysql\.engine: "mysql" changes the deployed "mariadb"/,
+    ],
+    [
+        "namespace changes",
+        state(["c1"]),
+        plan({ clusters, placement: ["c1"], mysql: { engine: "mariadb", namespace: "other" } }),
+        /^mysql-multicluster:mysql\.namespace:/,
+    ],
+    [
+        "a cluster with data is dropped without retiring it",
+        state(["c2"], 0),
+        plan({ clusters: { c2: clusters.c2, c3: clusters.c3 }, placement: ["c2"], mysql: { engine: "mariadb" } }),
+        /^mysql-multicluster:clusters: cluster "c1" was removed but never retired.*set retire: \[c1\]/,
+    ],
+    [
+        "storage class changes under running pods",
+        state(["c3"]),
+        plan({ clusters: { ...clusters, c3: { ...clusters.c3, storage: { storageClass: "slow" } } }, placement: ["c3"], mysql: { engine: "mariadb" } }),
+        /^mysql-multicluster:clusters\.c3\.storage: storage class "slow" changes the deployed "fast"/,
+    ],
 ];
 for (const [name, prev, next, re] of refused) {
     test(`refused: ${name}`, () => {
-        assert.throws(() => planStep(prev, next), (e: unknown) => {
-            assert.ok(e instanceof TransitionError);
-            assert.match(e.message, re);
-            assert.ok(!e.message.includes("\n"));
-            return true;
-        });
+        assert.throws(
+            () => planStep(prev, next),
+            (e: unknown) => {
+                assert.ok(e instanceof TransitionError);
+                assert.match(e.message, re);
+                assert.ok(!e.message.includes("\n"));
+                return true;
+            },
+        );
     });
 }
 
@@ -82,7 +115,12 @@ const accepted: [string, DeployedState | undefined, Plan, Step["kind"]][] = [
     ["scale down at the tail", state(["c1", "c1", "c2"]), cfg(["c1", "c1"]), "scale"],
     ["two moves with maxMovesPerStep 2", state(["c1", "c1", "c1"]), cfg(["c1", "c2", "c2"], 0, { migration: { maxMovesPerStep: 2 } }), "move"],
     ["retire an emptied cluster", state(["c2", "c2"]), cfg(["c2", "c2"], 0, { retire: ["c1"] }), "retire"],
-    ["drop a retired cluster", state(["c2"], 0, { retire: ["c1"] }), plan({ clusters: { c2: clusters.c2, c3: clusters.c3 }, placement: ["c2"], mysql: { engine: "mariadb" } }), "config"],
+    [
+        "drop a retired cluster",
+        state(["c2"], 0, { retire: ["c1"] }),
+        plan({ clusters: { c2: clusters.c2, c3: clusters.c3 }, placement: ["c2"], mysql: { engine: "mariadb" } }),
+        "config",
+    ],
 ];
 for (const [name, prev, next, kind] of accepted) {
     test(`accepted: ${name}`, () => assert.equal(planStep(prev, next).kind, kind));
@@ -130,7 +168,10 @@ test("property: random sequences of edits — every accepted step keeps one prim
                 const p = [...current.placement];
                 let primary = current.primary;
                 if (e.kind === "move") p[e.a % p.length] = names[e.b % 3];
-                if (e.kind === "move2") { p[e.a % p.length] = names[e.b % 3]; p[(e.a + 1) % p.length] = names[(e.b + 1) % 3]; }
+                if (e.kind === "move2") {
+                    p[e.a % p.length] = names[e.b % 3];
+                    p[(e.a + 1) % p.length] = names[(e.b + 1) % 3];
+                }
                 if (e.kind === "switch") primary = e.a % p.length;
                 if (e.kind === "scale-up") p.push(names[e.b % 3]);
                 if (e.kind === "scale-down" && p.length > 1) p.pop();
@@ -160,7 +201,10 @@ test("property: random sequences of edits — every accepted step keeps one prim
                 const applied = respectsEdges(order, step) ? order : [...step.applyOrder];
                 const live = new Map(names.map((c) => [c, current.placement.flatMap((x, i) => (x === c ? [i] : []))]));
                 for (const c of applied) {
-                    live.set(c, next.placement.flatMap((x, i) => (x === c ? [i] : [])));
+                    live.set(
+                        c,
+                        next.placement.flatMap((x, i) => (x === c ? [i] : [])),
+                    );
                     const all = [...live.values()].flat();
                     assert.equal(new Set(all).size, all.length, `two pods with one name after applying ${c}: ${JSON.stringify([...live])}`);
                     assert.ok(all.includes(next.primary) && all.includes(current.primary), "the primary is missing mid-step");
