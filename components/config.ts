@@ -415,6 +415,13 @@ export function rawFromPulumiConfig(all: Record<string, string>): Record<string,
  * anything else (scalars, lists) is a leaf. Used for "did you mean" and the change-behaviour table.
  */
 export function schemaKeys(schema: z.core.$ZodType = stackConfigSchema, prefix = ""): string[] {
+    // The whole schema's keys never change: walked once (the step judgement asks for them on every step).
+    if (schema === stackConfigSchema && prefix === "") return [...(allSchemaKeys ??= walkSchemaKeys(schema, prefix))];
+    return walkSchemaKeys(schema, prefix);
+}
+let allSchemaKeys: readonly string[] | undefined;
+
+function walkSchemaKeys(schema: z.core.$ZodType, prefix: string): string[] {
     // zod's definitions are walked generically here: a union of shapes no static type names.
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const def = (schema as any)._zod.def;

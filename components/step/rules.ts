@@ -50,7 +50,11 @@ export function changedSettings(prev: DeployedState, next: Plan): { key: string;
     const now = next.settings;
     // In the schema's order: the key a user edits (version) before the one derived from it (image).
     const order = schemaKeys();
-    const rank = (k: string) => order.indexOf(k.replace(/^clusters\.[^.]+/, "clusters.<name>"));
+    const ranks = new Map<string, number>();
+    const rank = (k: string) => {
+        if (!ranks.has(k)) ranks.set(k, order.indexOf(k.replace(/^clusters\.[^.]+/, "clusters.<name>")));
+        return ranks.get(k)!;
+    };
     const keys = [...new Set([...Object.keys(prev.settings), ...Object.keys(now)])].sort((a, b) => rank(a) - rank(b));
     return keys
         .filter(
