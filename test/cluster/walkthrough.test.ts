@@ -127,6 +127,50 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         });
     }
 
+    test(
+        "npm run status: a replica whose replication is stopped makes it exit non-zero, naming the member; healthy again once it runs",
+        { timeout: 5 * 60_000 },
+        async () => {
+            if (failed) throw new Error(`not run: phase ${failed} failed`);
+            const file = stackFiles[stackFiles.length - 1];
+            const plan = phases[phases.length - 1].plan;
+            const place = placement(plan);
+            const [ordinal, cluster] = [...place.entries()].find(([o]) => o !== plan.primary)!;
+            const pod = `mysql-${ordinal}`;
+            await sql(kubectl, contextOf(cluster), "mysql", pod, "STOP SLAVE;");
+            try {
+                const st = await status(file);
+                assert.equal(st.code, 1, `status exits 1 with ${pod}'s replication stopped:\n${st.stdout}${st.stderr}`);
+                assert.match(st.stdout, new RegExp(`^NOT HEALTHY: the next step should not run:$`, "m"));
+                assert.match(st.stdout, new RegExp(`^  - replica ${pod}: replication I/O thread No$`, "m"));
+                assert.match(st.stdout, new RegExp(`^  - replica ${pod}: replication SQL thread No$`, "m"));
+                log(`status with ${pod}'s replication stopped: exit 1, names ${pod}`);
+            } finally {
+                await sql(kubectl, contextOf(cluster), "mysql", pod, "START SLAVE;");
+            }
+            await waitUntil(
+                "npm run status healthy again",
+                120_000,
+                async () => (await status(file)).code === 0,
+                async () => (await status(file)).stdout,
+                3000,
+            );
+        },
+    );
+
+    async function status(file: string) {
+        return run(
+            process.execPath,
+            ["--import", "tsx", path.join(ROOT, "tools/status.ts"), "--config", path.join(ROOT, "stacks", file), "--kubectl", kubectl.bin],
+            {
+                timeoutMs: 180_000,
+                cwd: ROOT,
+                env: { ...process.env, KUBECONFIG },
+                allowFailure: true,
+            },
+        );
+    }
+
     test("no pod ever existed in two clusters at once; the writers saw every step", () => {
         assert.ok(watcher, "the pod watch never started");
         assert.deepEqual(watcher.failures, [], "pod watch failures");
@@ -224,6 +268,11 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         const allAcks = writers.flatMap((w) => w.writer.acks);
         const gap = index === 0 ? { gapMs: 0, acks: 0 } : longestGapMs(allAcks, start, end);
         await assertPhase(name, plan, previous, ns, set);
+        // npm run status reads the same clusters and servers: healthy, and the real primary is the planned one.
+        const st = await status(file);
+        assert.equal(st.code, 0, `${name}: npm run status exits 0 after the step:\n${st.stdout}${st.stderr}`);
+        assert.match(st.stdout, new RegExp(`primary configured ${set}-${plan.primary}, real ${set}-${plan.primary}\\n`), `${name}: status names the primary`);
+        log(`${name}: npm run status: healthy, real primary ${set}-${plan.primary}`);
         if (switchoverJob) log(`${name}: switchover Job ran: mysql-${plan.primary} is the only writable member`);
         if (jobs.some((j) => j.r.object.metadata.labels?.["app.kubernetes.io/component"] === "retire")) {
             for (const j of jobs.filter((x) => x.r.object.metadata.labels?.["app.kubernetes.io/component"] === "retire")) {
