@@ -234,7 +234,7 @@ export function describeStep(s: PathStep, prev: StackConfig): string {
     if (added.length) parts.push(`add ${added.join(", ")} to clusters`);
     if (retired.length) parts.push(`retire ${retired.join(", ")} (its claims are deleted)`);
     if (removed.length) parts.push(`remove ${removed.join(", ")} from clusters`);
-    for (const x of st.settings ?? []) if (!/^clusters:/.test(x)) parts.push(x);
+    for (const x of st.settings ?? []) parts.push(x);
     return parts.join("; ") || st.kind;
 }
 
