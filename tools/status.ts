@@ -68,17 +68,23 @@ export interface SetStatus {
     readonly unreachable: Readonly<Record<string, string>>;
 }
 
-/** The in-pod report: the scripts' own modules (components/scripts/lib-*.sh), loaded as probe.sh loads them. */
-export const REPORT_SCRIPT = [
-    `for m in env sql engine; do . ${PATHS.scripts}/lib-$m.sh || exit 3; done`,
-    "mmc_env_load probe >/dev/null || exit 2",
-    "mmc_tmp_init || exit 1",
-    'if ! mmc_local_alive; then printf "alive\\t0\\n"; exit 0; fi',
-    'printf "alive\\t1\\n"',
-    'printf "readonly\\t%s\\n" "$(mmc_q "SELECT $(mmc_sql_writable_expr)")"',
-    'printf "gtid\\t%s\\n" "$(mmc_q "$(mmc_sql_gtid_pos)" | tr -d "\\n")"',
-    'mmc_replica_status | sed "s/^/repl_/"',
-].join("\n");
+/**
+ * The in-pod report: the scripts' own modules (components/scripts/lib-*.sh), loaded as probe.sh loads
+ * them, from `scriptsDir` (the pod's mount; the data-plane tier passes its own).
+ */
+export function reportScript(scriptsDir: string = PATHS.scripts): string {
+    return [
+        `for m in env sql engine; do . ${scriptsDir}/lib-$m.sh || exit 3; done`,
+        "mmc_env_load probe >/dev/null || exit 2",
+        "mmc_tmp_init || exit 1",
+        'if ! mmc_local_alive; then printf "alive\\t0\\n"; exit 0; fi',
+        'printf "alive\\t1\\n"',
+        'printf "readonly\\t%s\\n" "$(mmc_q "SELECT $(mmc_sql_writable_expr)")"',
+        'printf "gtid\\t%s\\n" "$(mmc_q "$(mmc_sql_gtid_pos)" | tr -d "\\n")"',
+        'mmc_replica_status | sed "s/^/repl_/"',
+    ].join("\n");
+}
+export const REPORT_SCRIPT = reportScript();
 
 /** Bytes a member has received so far while it seeds (its work directories in the data volume). */
 export const SEED_BYTES_SCRIPT = [

@@ -331,6 +331,45 @@ faults() {
     local p; for p in $(h_pods); do h_pod_stop "$p"; done
 }
 
+# ---------------------------------------------------------------- npm run status on real servers
+# status_view CONFIG : tools/status.ts's report run inside every pod (as kubectl exec runs it in the mysql
+# container), judged and printed by its own functions; rc 0 healthy, 1 not.
+status_view() {
+    local o d r args=()
+    for o in $(h_pods); do
+        d=$(h_pod_dir "$o")
+        # shellcheck disable=SC1091
+        (set -a; . "$d/env"; set +a; "${H_X[@]}" bash -c "$STATUS_REPORT") >"$T/state/status-report$o" 2>>"$T/state/status-report.err"
+        r=0; h_ready "$o" >/dev/null 2>&1 && r=1
+        args+=("$o=$(cat "$T/state/pod$o.cluster"):$r:$T/state/status-report$o")
+    done
+    node --import tsx "$H_DIR/status-view.ts" --config "$1" "${args[@]}"
+}
+status_checks() {
+    local p out rc stop=STOP start=START cfg="$STACKS/01-all-in-cluster1.yaml"
+    h_render st "$cfg" || { h_notok "status: render phase 1"; return 1; }
+    for p in $(h_pods); do h_pod_kill "$p"; done
+    h_writer_stop
+    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
+    h_apply_topology st
+    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    h_pod_start 0 cluster1 st; wait_ready 0 180 || { h_notok "status: primary mysql-0 up"; return 1; }
+    h_pod_start 1 cluster1 st; wait_ready 1 180 || { h_notok "status: replica mysql-1 up"; return 1; }
+    STATUS_REPORT=$(node --import tsx "$H_DIR/status-view.ts" --print-report) || { h_notok "status: the report script"; return 1; }
+    out=$(status_view "$cfg"); rc=$?
+    if [ "$rc" = 0 ] && grep -q "primary configured mysql-0, real mysql-0$" <<<"$out" && grep -Eq "^mysql-1 +cluster1 .* read-only .* Yes +Yes " <<<"$out"; then
+        h_ok "npm run status's report on real servers: healthy, real primary mysql-0, mysql-1 read-only and replicating"
+    else h_notok "npm run status's report on real servers: healthy" "rc=$rc: $out $(tail -3 "$T/state/status-report.err" 2>/dev/null)"; fi
+    if [ "$H_ENGINE" = mysql ]; then stop="STOP REPLICA"; start="START REPLICA"; else stop="STOP SLAVE"; start="START SLAVE"; fi
+    h_sql 1 "$stop"
+    out=$(status_view "$cfg"); rc=$?
+    if [ "$rc" = 1 ] && grep -q "^  - replica mysql-1: replication I/O thread No$" <<<"$out" && grep -q "^  - replica mysql-1: replication SQL thread No$" <<<"$out"; then
+        h_ok "npm run status's report with mysql-1's replication stopped: exit 1, names mysql-1's threads"
+    else h_notok "npm run status's report with replication stopped" "rc=$rc: $out"; fi
+    h_sql 1 "$start"
+    for p in $(h_pods); do h_pod_stop "$p"; done
+}
+
 secrets_not_logged() { # no generated password appears in any log the pods or Jobs wrote
     local pats="$T/state/secrets.pat"
     printf '%s\n%s\n%s\n%s\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW" >"$pats"
@@ -340,7 +379,7 @@ secrets_not_logged() { # no generated password appears in any log the pods or Jo
 
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults)
+DP_SECTIONS=(static_checks walkthrough faults status_checks)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"
