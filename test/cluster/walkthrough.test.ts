@@ -25,9 +25,14 @@ const CLUSTERS_DIR = process.env.MMC_CLUSTERS_DIR ?? path.join(os.homedir(), ".c
 const PORT_BASE = process.env.MMC_PORT_BASE ?? "30000";
 const KUBECONFIG = path.join(CLUSTERS_DIR, "kubeconfig");
 const KEEP = process.env.MMC_KEEP_CLUSTERS === "1";
-const ENV = { ...process.env, MMC_CLUSTERS_DIR: CLUSTERS_DIR, MMC_PORT_BASE: PORT_BASE };
+// The MCS profile walked: kosmos (the stacks as written) or mcs-api (the same stacks with
+// `mcs: { profile: mcs-api }`: seeding, replication and the switchover through clusterset.local names
+// that the test MCS controller serves, tools/clusters/mcs-shim.ts --profile mcs-api).
+const PROFILE = process.env.MMC_CLUSTER_PROFILE ?? "kosmos";
+if (!["kosmos", "mcs-api"].includes(PROFILE)) throw new Error(`MMC_CLUSTER_PROFILE: "${PROFILE}" is not kosmos or mcs-api`);
+const ENV = { ...process.env, MMC_CLUSTERS_DIR: CLUSTERS_DIR, MMC_PORT_BASE: PORT_BASE, MMC_MCS_PROFILE: PROFILE };
 const CONVERGE_TIMEOUT = 8 * 60_000;
-const RESULTS = path.join(ROOT, "bench/results/cluster.json");
+const RESULTS = path.join(ROOT, PROFILE === "kosmos" ? "bench/results/cluster.json" : `bench/results/cluster-${PROFILE}.json`);
 // Faults injected beside the walk's steps (test/cluster/faults.ts): the first replica move gets its
 // recipient's pod deleted mid-seed, the switchover its Job pod deleted, the second move the primary's
 // node stopped. MMC_CLUSTER_FAULTS=none walks without them; a comma list picks some (seed,job,node).
@@ -76,6 +81,18 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         .readdirSync(path.join(ROOT, "stacks"))
         .filter((f) => f.endsWith(".yaml"))
         .sort();
+    // The stacks as walked: stacks/ itself, or copies with the MCS profile replaced.
+    let stackDir = path.join(ROOT, "stacks");
+    if (PROFILE !== "kosmos") {
+        stackDir = path.join(workDir, "stacks");
+        fs.mkdirSync(stackDir);
+        for (const f of stackFiles) {
+            const text = fs.readFileSync(path.join(ROOT, "stacks", f), "utf8");
+            const out = text.replace(/^(\s*mysql-multicluster:mcs:\s*)\{ profile: kosmos \}$/m, `$1{ profile: ${PROFILE} }`);
+            if (out === text) throw new Error(`stacks/${f}: no "mysql-multicluster:mcs: { profile: kosmos }" line to replace`);
+            fs.writeFileSync(path.join(stackDir, f), out);
+        }
+    }
     // What the random provider would generate once for the whole set (never printed).
     const secrets: Record<string, string> = Object.fromEntries(
         ["admin-password", "replication-password", "root-password", "seed-password", "app"].map((k) => [k, crypto.randomBytes(18).toString("base64url")]),
@@ -109,7 +126,10 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                     RESULTS,
                     JSON.stringify(
                         {
-                            note: "npm run test:cluster: stacks/ applied to real kubelet nodes running MariaDB 10.11 pods; a writer pod inserts through the published write endpoint (one client per write, ~50 ms apart); longestWriteGapMs = longest interval without an acknowledged write while the step was applied and converged",
+                            note:
+                                "npm run test:cluster (MCS profile " +
+                                PROFILE +
+                                "): stacks/ applied to real kubelet nodes running MariaDB 10.11 pods; a writer pod inserts through the published write endpoint (one client per write, ~50 ms apart); longestWriteGapMs = longest interval without an acknowledged write while the step was applied and converged",
                             measuredAt: new Date().toISOString(),
                             machine: { cpus: os.cpus().length, loadAverage1m: os.loadavg()[0] },
                             lostAcknowledgedWrites: failed ? null : 0,
@@ -175,8 +195,8 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                 "tsx",
                 path.join(ROOT, "tools/render.ts"),
                 "--config",
-                path.join(ROOT, "stacks", file),
-                ...(index > 0 ? ["--previous", path.join(ROOT, "stacks", stackFiles[index - 1])] : []),
+                path.join(stackDir, file),
+                ...(index > 0 ? ["--previous", path.join(stackDir, stackFiles[index - 1])] : []),
                 "--out",
                 outDir,
             ],
@@ -301,6 +321,7 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         const allAcks = writers.flatMap((w) => w.writer.acks);
         const gap = index === 0 ? { gapMs: 0, acks: 0 } : longestGapMs(allAcks, start, end);
         await assertPhase(name, plan, previous, ns, set);
+        if (PROFILE === "mcs-api") await assertClustersetPaths(name, plan, ns, set);
         if (switchoverJob) log(`${name}: switchover Job ran: mysql-${plan.primary} is the only writable member`);
         if (jobs.some((j) => j.r.object.metadata.labels?.["app.kubernetes.io/component"] === "retire")) {
             for (const j of jobs.filter((x) => x.r.object.metadata.labels?.["app.kubernetes.io/component"] === "retire")) {
@@ -442,6 +463,47 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
             log(`writer handed over: ${old.cluster}/${old.writer.name} stopped, ${cluster}/${podName} writes through ${writeHost}`);
         } else log(`${cluster}/${podName} writes through ${writeHost}`);
         void ns;
+    }
+
+    /**
+     * mcs-api: every replica in another cluster than the primary replicates through the primary's
+     * `<pod>.<clusterId>.<headless>.<ns>.svc.clusterset.local` name, and from every member in another
+     * cluster `<write>.<ns>.svc.clusterset.local` (the ClusterSetIP) reaches the primary.
+     */
+    async function assertClustersetPaths(name: string, plan: Plan, ns: string, set: string) {
+        const place = placement(plan);
+        const primaryCluster = place.get(plan.primary)!;
+        let checked = 0;
+        for (const [o, c] of place) {
+            if (c === primaryCluster) continue;
+            const pod = `${set}-${o}`;
+            const st = await sql(kubectl, contextOf(c), ns, pod, "SHOW SLAVE STATUS;", 60_000, ["-E", "--column-names"]);
+            const host = /Master_Host: (\S+)/.exec(st)?.[1] ?? "";
+            assert.equal(host, `${set}-${plan.primary}.${primaryCluster}.${set}.${ns}.svc.clusterset.local`, `${name}: ${pod} replicates from ${host}`);
+            const r = await kubectl.run(
+                contextOf(c),
+                [
+                    "exec",
+                    "-i",
+                    "-n",
+                    ns,
+                    pod,
+                    "-c",
+                    "mysql",
+                    "--",
+                    "bash",
+                    "-c",
+                    `read -r p; MYSQL_PWD="$p" mariadb -h ${set}-write.${ns}.svc.clusterset.local -u app -N -B -e "SELECT @@hostname"`,
+                ],
+                { input: `${secrets.app}\n` },
+            );
+            assert.equal(r.stdout.trim(), `${set}-${plan.primary}`, `${name}: ${c}/${pod}: ${set}-write.${ns}.svc.clusterset.local reached ${r.stdout.trim()}`);
+            checked++;
+        }
+        if (checked)
+            log(
+                `${name}: mcs-api: ${checked} member(s) outside ${primaryCluster} replicate through clusterset.local and reach the primary through its ClusterSetIP`,
+            );
     }
 
     async function writableMembers(plan: Plan, ns: string, set: string): Promise<string[]> {
