@@ -130,10 +130,21 @@ export async function jobFault(
         100,
     );
     // The first thing the script logs is the demotion of the old primary: the write pause has begun.
+    const p = await kubectl.getOrUndefined(ctx, "pods", pod, ns);
+    const containerId = String(p?.status?.containerStatuses?.[0]?.containerID ?? "").replace(/^containerd:\/\//, "");
+    const node = p?.spec?.nodeName;
+    if (!containerId || !node) throw new Error(`Job ${job}: pod ${pod} has no container id or node`);
     const line = await followLog(kubectl, ctx, ns, pod, "switchover", /demoted|failed|nothing to do/, /switchover to .* done/, 3 * 60_000);
     const startMs = Date.now();
+    // The script runs as the container's PID 1 (bash: it ignores SIGTERM), so a graceful deletion would
+    // let it finish. Killed at once instead, through the node's containerd, as a deletion with no grace
+    // does; then the pod is force-deleted.
+    const killed = await run("ctr", ["-a", `/run/mmc-nodes/${node}/containerd.sock`, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", containerId], {
+        timeoutMs: 30_000,
+        allowFailure: true,
+    });
     await kubectl.run(ctx, ["delete", "pod", "-n", ns, pod, "--grace-period=0", "--force", "--wait=false"], { allowFailure: true });
-    log(`fault job: ${pod} force-deleted mid-switchover (after "${line.trim()}")`);
+    log(`fault job: ${pod} killed (SIGKILL${killed.code ? ` failed: ${killed.stderr.trim()}` : ""}) and force-deleted mid-switchover (after "${line.trim()}")`);
     let state = "";
     await waitUntil(
         `Job ${job} to end (Complete or Failed) after its pod was deleted`,
@@ -151,9 +162,9 @@ export async function jobFault(
     return {
         record: {
             kind: "job",
-            what: `switchover Job pod ${pod} force-deleted mid-switchover`,
+            what: `switchover Job pod ${pod} killed and force-deleted mid-switchover`,
             startMs,
-            detail: [`deleted after: ${line.trim()}`, `Job: ${state}`],
+            detail: [`killed after: ${line.trim()}`, `Job: ${state}`],
         },
         jobFailed: state.startsWith("Failed"),
         state,

@@ -127,7 +127,7 @@ const SHIM_LABEL = "mmc.test/mcs-shim";
 const HOSTS_CM = "coredns-clusterset";
 const derivedName = (svc: string) => `mmc-mcs-${svc}`.slice(0, 63);
 
-interface McsApiState {
+export interface McsApiState {
     exports: Set<string>;
     services: any[];
     namespaces: Set<string>;
@@ -138,7 +138,7 @@ interface McsApiState {
 }
 
 /** mcs-api: what every cluster should hold (imports, derived Services, slices, hosts), apart from the VIPs. */
-function desiredMcsApi(state: Map<string, McsApiState>) {
+export function desiredMcsApi(state: Map<string, McsApiState>) {
     const exported = new Map<string, { cluster: string; service: any }[]>(); // ns/svc -> exporters
     for (const [a, sa] of state)
         for (const key of sa.exports) {
@@ -208,7 +208,7 @@ function desiredMcsApi(state: Map<string, McsApiState>) {
 }
 
 /** The clusterset.local records of one cluster, from its imports, VIPs and slices. */
-function hostsFile(imports: Map<string, any>, vips: Map<string, string>, slices: Map<string, any>): string {
+export function hostsFile(imports: Map<string, any>, vips: Map<string, string>, slices: Map<string, any>): string {
     const lines: string[] = [];
     for (const [key, imp] of imports) {
         const [ns, name] = key.split("/");
@@ -410,5 +410,8 @@ async function main() {
     }
 }
 
-process.on("SIGTERM", () => process.exit(0));
-void main();
+// Run as a program (up.sh); imported by test/unit/mcsShim.test.ts for its pure parts.
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(__filename)) {
+    process.on("SIGTERM", () => process.exit(0));
+    void main();
+}
