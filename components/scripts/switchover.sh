@@ -3,8 +3,9 @@
 # A table of named phases, each with the rollback it needs (the shape of mariadb-operator's
 # switchover controller). A phase that fails runs its own rollback, then those of the phases
 # before it, newest first:
-#   check     old is the writable primary, new a healthy replica; wait (writes still on) until new is
-#             nearly caught up, so the write pause stays short.                 rollback: none
+#   check     old is the writable primary (or read-only without a channel: an earlier run of this
+#             switchover killed after its demotion, resumed), new a healthy replica; wait (writes
+#             still on) until new is nearly caught up, so the write pause stays short. rollback: none
 #   demote    old read-only, application sessions cut, its final GTID position read.
 #                                       rollback: old writable again, new's replication restarted
 #   catch_up  new has applied exactly that position.                              rollback: none
@@ -49,7 +50,13 @@ phase_check() {
         mmc_log "$NEW is already the writable primary; nothing to do"
         return 3
     fi
-    [ "$ro_old" = 0 ] || { mmc_log "$OLD is not a writable primary"; return 1; }
+    if [ "$ro_old" != 0 ]; then
+        # Read-only without a channel while the new one still replicates: a switchover that was killed
+        # between demotion and promotion (its Job pod deleted). No member is writable; resume it (the
+        # demotion is idempotent), or its rollback makes the old primary writable again.
+        if mmc_has_channel "$ADMIN_CRED" "$OLD"; then mmc_log "$OLD is not a writable primary"; return 1; fi
+        mmc_log "$OLD is read-only without a channel: an interrupted switchover; resuming it"
+    fi
     st=$(mmc_replica_status "$ADMIN_CRED" "$NEW") || { mmc_log "cannot read replica status of $NEW"; return 1; }
     [ -n "$(mmc_field host "$st")" ] || { mmc_log "$NEW has no replication channel"; return 1; }
     if [ "$(mmc_field io "$st")" != Yes ] || [ "$(mmc_field sql "$st")" != Yes ]; then

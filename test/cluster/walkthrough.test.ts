@@ -17,6 +17,7 @@ import * as YAML from "yaml";
 import { FatalError, Kubectl, PodWatcher, run, waitUntil } from "../controlplane/kube";
 import { afterSwitchover, applyObjects, isReady, jobComplete, Plan, prune, readRender, Rendered, resourceOf } from "./apply";
 import { CLIENT_NS, longestGapMs, sql, Writer, writerManifest } from "./db";
+import { FaultKind, FaultRecord, jobFault, nodeFault, seedFault } from "./faults";
 
 const ROOT = process.cwd();
 // Own state directory and ports: the KWOK tier (20000+) may run beside it.
@@ -24,9 +25,25 @@ const CLUSTERS_DIR = process.env.MMC_CLUSTERS_DIR ?? path.join(os.homedir(), ".c
 const PORT_BASE = process.env.MMC_PORT_BASE ?? "30000";
 const KUBECONFIG = path.join(CLUSTERS_DIR, "kubeconfig");
 const KEEP = process.env.MMC_KEEP_CLUSTERS === "1";
-const ENV = { ...process.env, MMC_CLUSTERS_DIR: CLUSTERS_DIR, MMC_PORT_BASE: PORT_BASE };
+// The MCS profile walked: kosmos (the stacks as written) or mcs-api (the same stacks with
+// `mcs: { profile: mcs-api }`: seeding, replication and the switchover through clusterset.local names
+// that the test MCS controller serves, tools/clusters/mcs-shim.ts --profile mcs-api).
+const PROFILE = process.env.MMC_CLUSTER_PROFILE ?? "kosmos";
+if (!["kosmos", "mcs-api"].includes(PROFILE)) throw new Error(`MMC_CLUSTER_PROFILE: "${PROFILE}" is not kosmos or mcs-api`);
+const ENV = { ...process.env, MMC_CLUSTERS_DIR: CLUSTERS_DIR, MMC_PORT_BASE: PORT_BASE, MMC_MCS_PROFILE: PROFILE };
 const CONVERGE_TIMEOUT = 8 * 60_000;
-const RESULTS = path.join(ROOT, "bench/results/cluster.json");
+const RESULTS = path.join(ROOT, PROFILE === "kosmos" ? "bench/results/cluster.json" : `bench/results/cluster-${PROFILE}.json`);
+// Faults injected beside the walk's steps (test/cluster/faults.ts): the first replica move gets its
+// recipient's pod deleted mid-seed, the switchover its Job pod deleted, the second move the primary's
+// node stopped. MMC_CLUSTER_FAULTS=none walks without them; a comma list picks some (seed,job,node).
+const FAULTS = new Set<FaultKind>(
+    (process.env.MMC_CLUSTER_FAULTS ?? "seed,job,node")
+        .split(",")
+        .map((f) => f.trim())
+        .filter((f) => f && f !== "none") as FaultKind[],
+);
+for (const f of FAULTS) if (!["seed", "job", "node"].includes(f)) throw new Error(`MMC_CLUSTER_FAULTS: "${f}" is not one of seed, job, node, none`);
+const NODE_DOWN_MS = 20_000;
 
 function log(msg: string) {
     process.stderr.write(`[cluster ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -45,6 +62,9 @@ interface StepResult {
     acknowledgedInStep: number;
     acknowledgedTotal: number;
     primary: string;
+    /** Fault steps only: what was injected and what followed. */
+    fault?: string;
+    faultDetail?: string[];
 }
 
 describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous writes)", { concurrency: false }, () => {
@@ -53,12 +73,26 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
     let failed: string | undefined;
     const phases: Phase[] = [];
     const results: StepResult[] = [];
-    const writers: { cluster: string; writer: Writer; base: number }[] = [];
+    const writers: { cluster: string; writer: Writer; base: number; node: string }[] = [];
+    const faultsDone: FaultRecord[] = [];
+    let moves = 0;
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "mmc-cluster-"));
     const stackFiles = fs
         .readdirSync(path.join(ROOT, "stacks"))
         .filter((f) => f.endsWith(".yaml"))
         .sort();
+    // The stacks as walked: stacks/ itself, or copies with the MCS profile replaced.
+    let stackDir = path.join(ROOT, "stacks");
+    if (PROFILE !== "kosmos") {
+        stackDir = path.join(workDir, "stacks");
+        fs.mkdirSync(stackDir);
+        for (const f of stackFiles) {
+            const text = fs.readFileSync(path.join(ROOT, "stacks", f), "utf8");
+            const out = text.replace(/^(\s*mysql-multicluster:mcs:\s*)\{ profile: kosmos \}$/m, `$1{ profile: ${PROFILE} }`);
+            if (out === text) throw new Error(`stacks/${f}: no "mysql-multicluster:mcs: { profile: kosmos }" line to replace`);
+            fs.writeFileSync(path.join(stackDir, f), out);
+        }
+    }
     // What the random provider would generate once for the whole set (never printed).
     const secrets: Record<string, string> = Object.fromEntries(
         ["admin-password", "replication-password", "root-password", "seed-password", "app"].map((k) => [k, crypto.randomBytes(18).toString("base64url")]),
@@ -92,7 +126,10 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                     RESULTS,
                     JSON.stringify(
                         {
-                            note: "npm run test:cluster: stacks/ applied to real kubelet nodes running MariaDB 10.11 pods; a writer pod inserts through the published write endpoint (one client per write, ~50 ms apart); longestWriteGapMs = longest interval without an acknowledged write while the step was applied and converged",
+                            note:
+                                "npm run test:cluster (MCS profile " +
+                                PROFILE +
+                                "): stacks/ applied to real kubelet nodes running MariaDB 10.11 pods; a writer pod inserts through the published write endpoint (one client per write, ~50 ms apart); longestWriteGapMs = longest interval without an acknowledged write while the step was applied and converged",
                             measuredAt: new Date().toISOString(),
                             machine: { cpus: os.cpus().length, loadAverage1m: os.loadavg()[0] },
                             lostAcknowledgedWrites: failed ? null : 0,
@@ -116,7 +153,7 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
 
     for (const [index, file] of stackFiles.entries()) {
         const name = file.replace(/\.yaml$/, "");
-        test(`phase ${name}`, { timeout: 25 * 60_000 }, async () => {
+        test(`phase ${name}`, { timeout: 30 * 60_000 }, async () => {
             if (failed) throw new Error(`not run: earlier phase ${failed} failed`);
             try {
                 await runPhase(index, name, file);
@@ -175,7 +212,12 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         assert.ok(watcher, "the pod watch never started");
         assert.deepEqual(watcher.failures, [], "pod watch failures");
         assert.deepEqual(watcher.violations, [], "same pod in two clusters");
-        assert.equal(results.length, stackFiles.length, "a step result per phase");
+        assert.equal(results.filter((r) => !r.fault).length, stackFiles.length, "a step result per phase");
+        assert.deepEqual(
+            faultsDone.map((f) => f.kind).sort(),
+            [...FAULTS].sort(),
+            "every fault asked for was injected (seed: first replica move, job: switchover, node: second move)",
+        );
     });
 
     function contextOf(c: string): string {
@@ -197,8 +239,8 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                 "tsx",
                 path.join(ROOT, "tools/render.ts"),
                 "--config",
-                path.join(ROOT, "stacks", file),
-                ...(index > 0 ? ["--previous", path.join(ROOT, "stacks", stackFiles[index - 1])] : []),
+                path.join(stackDir, file),
+                ...(index > 0 ? ["--previous", path.join(stackDir, stackFiles[index - 1])] : []),
                 "--out",
                 outDir,
             ],
@@ -231,6 +273,38 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         const start = Date.now();
         log(`${name}: ${plan.step.kind}; order ${order.join(" -> ")}`);
 
+        // A fault beside this step, started before the apply: it waits for its moment itself.
+        let fault: FaultKind | undefined;
+        if (plan.step.kind === "move") fault = ([undefined, "seed", "node"] as const)[++moves];
+        if (plan.step.kind === "switchover") fault = "job";
+        if (fault && !FAULTS.has(fault)) fault = undefined;
+        const moved = previous ? [...placement(plan)].filter(([o, c]) => placement(previous.plan).get(o) !== c && o !== plan.primary) : [];
+        let background: Promise<FaultRecord> | undefined;
+        if (fault === "seed" || fault === "node") {
+            assert.equal(moved.length, 1, `${name}: the ${fault} fault needs one moved replica (moved: ${JSON.stringify(moved)})`);
+            const [o, to] = moved[0];
+            const primaryCluster = placement(plan).get(plan.primary)!;
+            background =
+                fault === "seed"
+                    ? seedFault(kubectl, contextOf(to), ns, `${set}-${o}`, log)
+                    : nodeFault(
+                          kubectl,
+                          ROOT,
+                          ENV,
+                          contextOf(primaryCluster),
+                          contextOf(to),
+                          ns,
+                          `${set}-${plan.primary}`,
+                          `${set}-${o}`,
+                          writers[writers.length - 1].node,
+                          NODE_DOWN_MS,
+                          log,
+                      );
+            // Rejections are read after the step; none may go unhandled meanwhile.
+            background.catch(() => undefined);
+        }
+        let jobFaultRecord: Omit<FaultRecord, "endMs"> | undefined;
+
         // A switchover: everything but the write Service and the topology first, then the Job; those two
         // only once it succeeded (the program's dependsOn on the Job).
         const jobs = [...objects.entries()].flatMap(([c, l]) => l.filter((r) => r.object.kind === "Job").map((r) => ({ c, r })));
@@ -242,6 +316,21 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
             }
             await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job`);
             log(`${name}: ${switchoverJob.c}: Job ${switchoverJob.r.object.metadata.name} applied`);
+            if (fault === "job") {
+                const jobName = switchoverJob.r.object.metadata.name;
+                const jf = await jobFault(kubectl, contextOf(switchoverJob.c), ns, jobName, log);
+                jobFaultRecord = jf.record;
+                jf.record.detail.push(`writable members when the Job ended: ${(await writableMembers(plan, ns, set)).join(", ") || "none"}`);
+                if (jf.jobFailed) {
+                    // The `up` failed on the Job; the next `up` (same config) replaces the failed Job.
+                    await kubectl.run(contextOf(switchoverJob.c), ["delete", "job", "-n", ns, jobName, "--cascade=foreground", "--wait=true"], {
+                        timeoutMs: 120_000,
+                    });
+                    await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job (the next up)`);
+                    log(`${name}: the failed Job replaced (the next up)`);
+                    jf.record.detail.push("the next up replaced the failed Job");
+                }
+            }
             await jobComplete(kubectl, contextOf(switchoverJob.c), switchoverJob.r.object.metadata.name, ns, 6 * 60_000);
             log(`${name}: ${switchoverJob.c}: switchover Job complete after ${((Date.now() - start) / 1000).toFixed(1)}s`);
         }
@@ -257,7 +346,15 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         }
         // Objects the step no longer declares go last, as Pulumi deletes them after every create/update.
         for (const c of order) await prune(kubectl, contextOf(c), objects.get(c) ?? [], kinds, log, `${name}: ${c}`);
+        let faultRecord: FaultRecord | undefined;
+        if (background) {
+            faultRecord = await background;
+            // The step converged before the fault was over (a node back after Ready): converge again.
+            for (const c of order) await converge(c, contextOf(c), plan, set, ns, `${name} (after the ${fault} fault)`);
+        }
         const end = Date.now();
+        if (jobFaultRecord) faultRecord = { ...jobFaultRecord, endMs: end };
+        if (faultRecord) faultsDone.push(faultRecord);
 
         if (index === 0) await createAppUser(plan, ns, set);
         // The writer follows the published write endpoint from the primary's cluster.
@@ -273,6 +370,7 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         assert.equal(st.code, 0, `${name}: npm run status exits 0 after the step:\n${st.stdout}${st.stderr}`);
         assert.match(st.stdout, new RegExp(`primary configured ${set}-${plan.primary}, real ${set}-${plan.primary}\\n`), `${name}: status names the primary`);
         log(`${name}: npm run status: healthy, real primary ${set}-${plan.primary}`);
+        if (PROFILE === "mcs-api") await assertClustersetPaths(name, plan, ns, set);
         if (switchoverJob) log(`${name}: switchover Job ran: mysql-${plan.primary} is the only writable member`);
         if (jobs.some((j) => j.r.object.metadata.labels?.["app.kubernetes.io/component"] === "retire")) {
             for (const j of jobs.filter((x) => x.r.object.metadata.labels?.["app.kubernetes.io/component"] === "retire")) {
@@ -301,6 +399,23 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
             acknowledgedTotal: new Set(allAcks.map((a) => a.id)).size,
             primary: `mysql-${plan.primary}@${primaryCluster}`,
         });
+        if (faultRecord) {
+            // The fault's own window: from the injection to the end of the step (its checks passed).
+            const fg = longestGapMs(allAcks, faultRecord.startMs, end);
+            results.push({
+                phase: name,
+                step: `fault: ${faultRecord.kind}`,
+                applySeconds: Math.round((end - faultRecord.startMs) / 100) / 10,
+                longestWriteGapMs: fg.gapMs,
+                acknowledgedInStep: fg.acks,
+                acknowledgedTotal: new Set(allAcks.map((a) => a.id)).size,
+                primary: `mysql-${plan.primary}@${primaryCluster}`,
+                fault: faultRecord.what,
+                faultDetail: faultRecord.detail,
+            });
+            log(`${name}: fault ${faultRecord.kind} (${faultRecord.what}): guarantees hold; longest write gap ${fg.gapMs} ms`);
+            for (const d of faultRecord.detail) log(`${name}:   ${d}`);
+        }
         log(`${name}: ok in ${((end - start) / 1000).toFixed(1)}s; longest write gap ${gap.gapMs} ms (${gap.acks} writes acknowledged during the step)`);
     }
 
@@ -372,7 +487,9 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         await kubectl.run(ctx, ["apply", "-f", "-"], {
             input: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "app", namespace: CLIENT_NS }, stringData: { password: secrets.app } }),
         });
-        const node = (await kubectl.json(ctx, ["get", "nodes"])).items[0].metadata.name;
+        // Not the primary's node: the node fault stops that one, and the client must outlive it.
+        const primaryNode = (await kubectl.getOrUndefined(ctx, "pods", `mysql-${plan.primary}`, "mysql"))?.spec?.nodeName;
+        const node = (await kubectl.json(ctx, ["get", "nodes"])).items.map((n: any) => n.metadata.name).find((n: string) => n !== primaryNode);
         const sts = [...phases[phases.length - 1].objects.values()].flat().find((r) => r.object.kind === "StatefulSet")!;
         const image = sts.object.spec.template.spec.containers[0].image;
         const writeHost = (plan.outputs as any).clusters?.[cluster]?.writeEndpoint ?? plan.outputs.writeEndpoint;
@@ -389,12 +506,62 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
             1000,
         );
         const old = writers[writers.length - 1];
-        writers.push({ cluster, writer: w, base });
+        writers.push({ cluster, writer: w, base, node });
         if (old) {
             await old.writer.stop();
             log(`writer handed over: ${old.cluster}/${old.writer.name} stopped, ${cluster}/${podName} writes through ${writeHost}`);
         } else log(`${cluster}/${podName} writes through ${writeHost}`);
         void ns;
+    }
+
+    /**
+     * mcs-api: every replica in another cluster than the primary replicates through the primary's
+     * `<pod>.<clusterId>.<headless>.<ns>.svc.clusterset.local` name, and from every member in another
+     * cluster `<write>.<ns>.svc.clusterset.local` (the ClusterSetIP) reaches the primary.
+     */
+    async function assertClustersetPaths(name: string, plan: Plan, ns: string, set: string) {
+        const place = placement(plan);
+        const primaryCluster = place.get(plan.primary)!;
+        let checked = 0;
+        for (const [o, c] of place) {
+            if (c === primaryCluster) continue;
+            const pod = `${set}-${o}`;
+            const st = await sql(kubectl, contextOf(c), ns, pod, "SHOW SLAVE STATUS;", 60_000, ["-E", "--column-names"]);
+            const host = /Master_Host: (\S+)/.exec(st)?.[1] ?? "";
+            assert.equal(host, `${set}-${plan.primary}.${primaryCluster}.${set}.${ns}.svc.clusterset.local`, `${name}: ${pod} replicates from ${host}`);
+            const r = await kubectl.run(
+                contextOf(c),
+                [
+                    "exec",
+                    "-i",
+                    "-n",
+                    ns,
+                    pod,
+                    "-c",
+                    "mysql",
+                    "--",
+                    "bash",
+                    "-c",
+                    `read -r p; MYSQL_PWD="$p" mariadb -h ${set}-write.${ns}.svc.clusterset.local -u app -N -B -e "SELECT @@hostname"`,
+                ],
+                { input: `${secrets.app}\n` },
+            );
+            assert.equal(r.stdout.trim(), `${set}-${plan.primary}`, `${name}: ${c}/${pod}: ${set}-write.${ns}.svc.clusterset.local reached ${r.stdout.trim()}`);
+            checked++;
+        }
+        if (checked)
+            log(
+                `${name}: mcs-api: ${checked} member(s) outside ${primaryCluster} replicate through clusterset.local and reach the primary through its ClusterSetIP`,
+            );
+    }
+
+    async function writableMembers(plan: Plan, ns: string, set: string): Promise<string[]> {
+        const out: string[] = [];
+        for (const [o, c] of placement(plan)) {
+            const ro = await sql(kubectl, contextOf(c), ns, `${set}-${o}`, "SELECT @@GLOBAL.read_only;").catch(() => "?");
+            if (ro.trim() === "0") out.push(`${set}-${o}`);
+        }
+        return out;
     }
 
     async function assertPhase(name: string, plan: Plan, previous: Phase | undefined, ns: string, set: string) {

@@ -46,7 +46,9 @@ stop_all() {
 }
 
 # Real nodes first (up.sh --nodes real): their kubelets would otherwise restart what is stopped.
-if [[ -d "$MMC_CLUSTERS_DIR" ]] && { [[ "$(cat "$MMC_CLUSTERS_DIR/nodes-mode" 2>/dev/null)" == real ]] || ip link show mmcbr0 >/dev/null 2>&1; }; then
+# Only when THIS state directory runs them: the KWOK tier's down.sh (another directory) must leave the
+# real-node clusters (their bridge mmcbr0, namespaces, kubelets) alone.
+if [[ -d "$MMC_CLUSTERS_DIR" ]] && [[ "$(cat "$MMC_CLUSTERS_DIR/nodes-mode" 2>/dev/null)" == real ]]; then
   # shellcheck source=nodes.sh
   source "$HERE/nodes.sh"
   real_nodes_down || die "real nodes did not stop cleanly"

@@ -309,12 +309,21 @@ mcs_shim_pid() {
   return 0
 }
 
-mcs_shim_start() {
-  [[ -n "$(mcs_shim_pid)" ]] && return 0
+mcs_shim_start() { # mcs_shim_start [kosmos|mcs-api]: the MCS profile whose data path it plays
+  local profile="${1:-kosmos}" pid
+  pid="$(mcs_shim_pid)"
+  if [[ -n "$pid" ]]; then
+    [[ "$(cat "$MMC_CLUSTERS_DIR/mcs-profile" 2>/dev/null || echo kosmos)" == "$profile" ]] && return 0
+    log "restarting the test MCS controller for profile $profile"; kill "$pid" 2>/dev/null; sleep 1
+  fi
   local root; root="$(cd "$HERE/../.." && pwd)"
-  log "starting the test MCS controller (kosmos data path: remote endpoints into imported Services)"
+  case "$profile" in
+    kosmos) log "starting the test MCS controller (kosmos data path: remote endpoints into imported Services)" ;;
+    *) log "starting the test MCS controller ($profile data path: ServiceImports, EndpointSlices, clusterset.local records)" ;;
+  esac
+  echo "$profile" > "$MMC_CLUSTERS_DIR/mcs-profile"
   # exec: the recorded pid is the controller's own.
-  (cd "$root" && exec setsid node --import tsx "$HERE/mcs-shim.ts" "$MMC_CLUSTERS_DIR" "${CLUSTERS[@]}") \
+  (cd "$root" && exec setsid node --import tsx "$HERE/mcs-shim.ts" --profile "$profile" "$MMC_CLUSTERS_DIR" "${CLUSTERS[@]}") \
     </dev/null >>"$MMC_CLUSTERS_DIR/mcs-shim.log" 2>&1 &
   echo $! > "$MMC_CLUSTERS_DIR/mcs-shim.pid"
   sleep 1

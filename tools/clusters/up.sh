@@ -8,19 +8,28 @@
 #   MMC_UP_TIMEOUT     seconds to wait for everything (default 300)
 #   --nodes kwok|real  KWOK fake nodes (default), or real kubelet nodes that run the pods
 #                      (containerd, kube-proxy, CoreDNS, the test MCS data path: tools/clusters/nodes.sh)
+#   --mcs kosmos|mcs-api with real nodes: which MCS profile's data path the test MCS controller plays
+#                      (tools/clusters/mcs-shim.ts; default kosmos; MMC_MCS_PROFILE)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 NODES_MODE="${MMC_NODES:-kwok}"
+MCS_PROFILE="${MMC_MCS_PROFILE:-kosmos}"
 while (( $# )); do
   case "$1" in
     --nodes) NODES_MODE="${2:-}"; shift 2 || shift ;;
     --nodes=*) NODES_MODE="${1#--nodes=}"; shift ;;
-    *) die "unknown argument $1 (usage: up.sh [--nodes kwok|real])" ;;
+    --mcs) MCS_PROFILE="${2:-}"; shift 2 || shift ;;
+    --mcs=*) MCS_PROFILE="${1#--mcs=}"; shift ;;
+    *) die "unknown argument $1 (usage: up.sh [--nodes kwok|real] [--mcs kosmos|mcs-api])" ;;
   esac
 done
+case "$MCS_PROFILE" in
+  kosmos|mcs-api) ;;
+  *) die "--mcs: \"$MCS_PROFILE\" is not kosmos or mcs-api (the MCS data path real nodes get)" ;;
+esac
 case "$NODES_MODE" in
   kwok) API_HOST=127.0.0.1 ;;
   # Real nodes live in their own network namespaces: the API servers listen on the host bridge.
@@ -367,7 +376,7 @@ done
 merge_kubeconfig
 if [[ "$NODES_MODE" == real ]]; then
   for c in "${CLUSTERS[@]}"; do real_nodes_wait "$c" || fail_with_logs "$c: real nodes or CoreDNS not ready"; done
-  mcs_shim_start || die "the test MCS controller did not start"
+  mcs_shim_start "$MCS_PROFILE" || die "the test MCS controller did not start"
 fi
 log "3 clusters ready in $(( $(date +%s) - START ))s; kubeconfig: $MMC_CLUSTERS_DIR/kubeconfig (contexts: $(for c in "${CLUSTERS[@]}"; do printf '%s ' "$(context_name "$c")"; done))"
 echo "$MMC_CLUSTERS_DIR/kubeconfig"

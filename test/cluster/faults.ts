@@ -1,0 +1,222 @@
+// Faults in Kubernetes for the real-node walk-through (test/cluster/walkthrough.test.ts). Each runs
+// beside one step of the walk and the step's usual checks follow it (every acknowledged write on every
+// member, equal checksums, exactly one writable member, placed pods Ready, no pod name in two clusters):
+//   seed   the recipient's pod deleted while its init container streams the seed (a replica move);
+//   job    the switchover Job's pod force-deleted mid-switchover (the `up` fails; the next `up` runs the
+//          Job again, as Pulumi would replace the failed Job);
+//   node   the node running the primary stopped (kubelet, kube-proxy, containerd and every container
+//          killed: tools/clusters/node.sh) while a moved replica seeds from it, started again later.
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { FatalError, Kubectl, run, sleep, waitUntil } from "../controlplane/kube";
+
+export type FaultKind = "seed" | "job" | "node";
+export interface FaultRecord {
+    kind: FaultKind;
+    what: string;
+    startMs: number;
+    endMs: number;
+    detail: string[];
+}
+type Log = (msg: string) => void;
+
+/** Resolves with the first line of `kubectl logs -f` matching `re` (rejects on `stop` or on timeout). */
+function followLog(kubectl: Kubectl, ctx: string, ns: string, pod: string, container: string, re: RegExp, stop: RegExp, timeoutMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(kubectl.bin, ["--kubeconfig", kubectl.kubeconfig, "--context", ctx, "logs", "-f", "-n", ns, pod, "-c", container], {
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let buf = "";
+        let done = false;
+        const finish = (err: Error | undefined, line?: string) => {
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
+            child.kill("SIGKILL");
+            if (err) reject(err);
+            else resolve(line!);
+        };
+        const timer = setTimeout(
+            () => finish(new Error(`${pod}/${container}: no log line matching ${re} within ${timeoutMs / 1000}s:\n${buf.slice(-2000)}`)),
+            timeoutMs,
+        );
+        child.stdout.on("data", (d: Buffer) => {
+            buf += d.toString();
+            for (const line of buf.split("\n")) {
+                if (re.test(line)) return finish(undefined, line);
+                if (stop.test(line)) return finish(new FatalError(`${pod}/${container}: "${line}" before ${re}: the fault's window was missed`));
+            }
+        });
+        child.on("close", (code) =>
+            finish(new Error(`${pod}/${container}: log stream ended (exit ${code}) before a line matching ${re}:\n${buf.slice(-2000)}`)),
+        );
+    });
+}
+
+/** Waits until `pod` exists with its init container running; returns its uid. */
+async function initRunning(kubectl: Kubectl, ctx: string, ns: string, pod: string, notUid: string | undefined, timeoutMs: number): Promise<string> {
+    let uid = "";
+    await waitUntil(
+        `${pod}: init container running`,
+        timeoutMs,
+        async () => {
+            const p = await kubectl.getOrUndefined(ctx, "pods", pod, ns);
+            if (!p || p.metadata.uid === notUid || p.metadata.deletionTimestamp) return false;
+            const s = (p.status?.initContainerStatuses ?? []).find((x: any) => x.name === "init");
+            if (s?.state?.terminated) throw new FatalError(`${pod}: init container already finished: the fault's window was missed`);
+            uid = p.metadata.uid;
+            return !!s?.state?.running;
+        },
+        async () => JSON.stringify((await kubectl.getOrUndefined(ctx, "pods", pod, ns))?.status ?? {}),
+        200,
+    );
+    return uid;
+}
+
+const SEEDING = /seeding from /;
+const SEED_DONE = /received and verified|volume trusted|nothing to seed/;
+
+/** (b) The recipient's pod deleted while its init container streams the seed. */
+export async function seedFault(kubectl: Kubectl, ctx: string, ns: string, pod: string, log: Log): Promise<FaultRecord> {
+    const uid = await initRunning(kubectl, ctx, ns, pod, undefined, 8 * 60_000);
+    const line = await followLog(kubectl, ctx, ns, pod, "init", SEEDING, SEED_DONE, 8 * 60_000);
+    const startMs = Date.now();
+    await kubectl.run(ctx, ["delete", "pod", "-n", ns, pod, "--wait=false"]);
+    log(`fault seed: ${pod} deleted while its init container streams ("${line.trim()}")`);
+    // The StatefulSet recreates it; its init container must find the interrupted seed and seed again.
+    await initRunning(kubectl, ctx, ns, pod, uid, 5 * 60_000).catch((e) => {
+        if (!/already finished/.test(String(e))) throw e;
+    });
+    const again = await followLog(kubectl, ctx, ns, pod, "init", SEED_DONE, /(?!)/, 8 * 60_000);
+    const logs = await kubectl.run(ctx, ["logs", "-n", ns, pod, "-c", "init"], { allowFailure: true });
+    const initLog = logs.stdout.split("\n").filter((l) => /seeding from|wiping|received and verified|trusted|failed/.test(l));
+    assertSeededAgain(pod, initLog);
+    return {
+        kind: "seed",
+        what: `${pod} deleted mid-seed`,
+        startMs,
+        endMs: Date.now(),
+        detail: [`deleted at: ${line.trim()}`, `replacement pod: ${again.trim()}`, ...initLog.map((l) => `replacement init: ${l.trim()}`)],
+    };
+}
+
+function assertSeededAgain(pod: string, initLog: string[]) {
+    // The volume of the deleted pod carried no trust marker: the replacement must not trust it.
+    if (initLog.some((l) => /volume trusted/.test(l)) && !initLog.some((l) => /received and verified/.test(l)))
+        throw new Error(`${pod}: the replacement trusted the half-seeded volume:\n${initLog.join("\n")}`);
+    if (!initLog.some((l) => /received and verified/.test(l))) throw new Error(`${pod}: the replacement did not seed again:\n${initLog.join("\n")}`);
+}
+
+/** (c) The switchover Job's pod force-deleted mid-switchover; returns whether the Job still completed. */
+export async function jobFault(
+    kubectl: Kubectl,
+    ctx: string,
+    ns: string,
+    job: string,
+    log: Log,
+): Promise<{ record: Omit<FaultRecord, "endMs">; jobFailed: boolean; state: string }> {
+    let pod = "";
+    await waitUntil(
+        `Job ${job}: its pod running`,
+        3 * 60_000,
+        async () => {
+            const l = await kubectl.json(ctx, ["get", "pods", "-n", ns, "-l", `job-name=${job}`]);
+            const p = l.items.find((x: any) => x.status?.containerStatuses?.[0]?.state?.running || x.status?.containerStatuses?.[0]?.state?.terminated);
+            if (p?.status?.containerStatuses?.[0]?.state?.terminated) throw new FatalError(`Job ${job}: pod ${p.metadata.name} finished before the fault`);
+            pod = p?.metadata.name ?? "";
+            return !!pod;
+        },
+        async () => (await kubectl.run(ctx, ["get", "pods", "-n", ns, "-o", "wide"], { allowFailure: true })).stdout,
+        100,
+    );
+    // The first thing the script logs is the demotion of the old primary: the write pause has begun.
+    const p = await kubectl.getOrUndefined(ctx, "pods", pod, ns);
+    const containerId = String(p?.status?.containerStatuses?.[0]?.containerID ?? "").replace(/^containerd:\/\//, "");
+    const node = p?.spec?.nodeName;
+    if (!containerId || !node) throw new Error(`Job ${job}: pod ${pod} has no container id or node`);
+    const line = await followLog(kubectl, ctx, ns, pod, "switchover", /demoted|failed|nothing to do/, /switchover to .* done/, 3 * 60_000);
+    const startMs = Date.now();
+    // The script runs as the container's PID 1 (bash: it ignores SIGTERM), so a graceful deletion would
+    // let it finish. Killed at once instead, through the node's containerd, as a deletion with no grace
+    // does; then the pod is force-deleted.
+    const killed = await run("ctr", ["-a", `/run/mmc-nodes/${node}/containerd.sock`, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", containerId], {
+        timeoutMs: 30_000,
+        allowFailure: true,
+    });
+    await kubectl.run(ctx, ["delete", "pod", "-n", ns, pod, "--grace-period=0", "--force", "--wait=false"], { allowFailure: true });
+    log(`fault job: ${pod} killed (SIGKILL${killed.code ? ` failed: ${killed.stderr.trim()}` : ""}) and force-deleted mid-switchover (after "${line.trim()}")`);
+    let state = "";
+    await waitUntil(
+        `Job ${job} to end (Complete or Failed) after its pod was deleted`,
+        6 * 60_000,
+        async () => {
+            const j = await kubectl.getOrUndefined(ctx, "jobs.batch", job, ns);
+            const c = (j?.status?.conditions ?? []).find((x: any) => (x.type === "Complete" || x.type === "Failed") && x.status === "True");
+            state = c ? `${c.type}${c.reason ? ` (${c.reason})` : ""}` : "";
+            return !!c;
+        },
+        async () => (await kubectl.run(ctx, ["get", "jobs,pods", "-n", ns, "-o", "wide"], { allowFailure: true })).stdout,
+        500,
+    );
+    log(`fault job: Job ${job} ended ${state}`);
+    return {
+        record: {
+            kind: "job",
+            what: `switchover Job pod ${pod} killed and force-deleted mid-switchover`,
+            startMs,
+            detail: [`killed after: ${line.trim()}`, `Job: ${state}`],
+        },
+        jobFailed: state.startsWith("Failed"),
+        state,
+    };
+}
+
+/** (a) The node running `donorPod` stopped once `recipient` seeds from it; started again after `downMs`. */
+export async function nodeFault(
+    kubectl: Kubectl,
+    root: string,
+    env: NodeJS.ProcessEnv,
+    ctx: string,
+    recipientCtx: string,
+    ns: string,
+    donorPod: string,
+    recipient: string,
+    avoidNode: string,
+    downMs: number,
+    log: Log,
+): Promise<FaultRecord> {
+    await initRunning(kubectl, recipientCtx, ns, recipient, undefined, 8 * 60_000);
+    const line = await followLog(kubectl, recipientCtx, ns, recipient, "init", SEEDING, SEED_DONE, 8 * 60_000);
+    const node = (await kubectl.getOrUndefined(ctx, "pods", donorPod, ns))?.spec?.nodeName as string;
+    if (!node) throw new Error(`${donorPod}: no node`);
+    if (node === avoidNode) throw new Error(`${donorPod} runs on ${node}, the writer's node: stopping it would stop the client too`);
+    const startMs = Date.now();
+    const script = path.join(root, "tools/clusters/node.sh");
+    await run("bash", [script, "stop", node], { timeoutMs: 120_000, env, echo: true });
+    log(`fault node: ${node} (runs ${donorPod}, the primary) stopped while ${recipient} seeds ("${line.trim()}")`);
+    await sleep(downMs);
+    await run("bash", [script, "start", node], { timeoutMs: 120_000, env, echo: true });
+    log(`fault node: ${node} started again after ${((Date.now() - startMs) / 1000).toFixed(1)}s`);
+    // The primary's pod runs again on its node (same pod object, containers restarted by kubelet).
+    let restarts = 0;
+    await waitUntil(
+        `${donorPod} Ready again on ${node}`,
+        8 * 60_000,
+        async () => {
+            const p = await kubectl.getOrUndefined(ctx, "pods", donorPod, ns);
+            restarts = (p?.status?.containerStatuses ?? []).reduce((n: number, s: any) => n + (s.restartCount ?? 0), 0);
+            return p?.spec?.nodeName === node && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+        },
+        async () => JSON.stringify((await kubectl.getOrUndefined(ctx, "pods", donorPod, ns))?.status ?? {}),
+        1000,
+    );
+    const logs = await kubectl.run(recipientCtx, ["logs", "-n", ns, recipient, "-c", "init"], { allowFailure: true });
+    const initLog = logs.stdout.split("\n").filter((l) => /seeding from|wiping|received and verified|trusted|failed|broke|waiting/.test(l));
+    return {
+        kind: "node",
+        what: `node ${node} (primary ${donorPod}) stopped for ${downMs / 1000}s during a move`,
+        startMs,
+        endMs: Date.now(),
+        detail: [`stopped while: ${line.trim()}`, `${donorPod} container restarts: ${restarts}`, ...initLog.map((l) => `${recipient} init: ${l.trim()}`)],
+    };
+}
