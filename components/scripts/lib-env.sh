@@ -128,20 +128,20 @@ mmc_sleep() { sleep "$1" & wait "$!"; }
 # is awaited, then this process stops (status 143). Otherwise returns CMD's status.
 mmc_supervise() {
     local c rc=0
-    mmc_termed=""
+    got_sigterm=""
     set -m
     "$@" &
     c=$!
     set +m
     # shellcheck disable=SC2064  # the child's group, fixed now
-    trap "mmc_termed=1; kill -TERM -- -$c 2>/dev/null" TERM INT
+    trap "got_sigterm=1; kill -TERM -- -$c 2>/dev/null" TERM INT
     while :; do
         rc=0
         wait "$c" || rc=$?
         kill -0 "$c" 2>/dev/null || break
     done
     mmc_trap_term
-    [ -z "$mmc_termed" ] || mmc_on_term
+    [ -z "$got_sigterm" ] || mmc_on_term
     return "$rc"
 }
 

@@ -162,7 +162,7 @@ run_phases() {
         rc=0
         out=$("phase_$phase" "$ctx") || rc=$?
         # SIGTERM (Job deleted): before the point of no return, stop at this phase boundary and roll back
-        if [ "$rc" = 0 ] && [ -n "${mmc_termed:-}" ] && [[ "$phase" =~ ^(check|demote|catch_up|confirm)$ ]]; then
+        if [ "$rc" = 0 ] && [ -n "${got_sigterm:-}" ] && [[ "$phase" =~ ^(check|demote|catch_up|confirm)$ ]]; then
             mmc_log "SIGTERM: stopping after phase '$phase'"
             rc=1
         fi
@@ -186,7 +186,7 @@ main() {
     set -uo pipefail
     mmc_env_load switchover || exit 2
     # the phase in progress finishes (its SQL is bounded), then the table decides (run_phases)
-    trap 'mmc_termed=1; mmc_log "SIGTERM: the switchover stops at the next phase boundary"' TERM INT
+    trap 'got_sigterm=1; mmc_log "SIGTERM: the switchover stops at the next phase boundary"' TERM INT
     OLD=$MMC_OLD_PRIMARY_HOST NEW=$MMC_NEW_PRIMARY_HOST OTHERS=$MMC_REPLICA_HOSTS
     [ "$OLD" != "$NEW" ] || { mmc_log "old and new primary are the same host"; exit 2; }
     DEADLINE=$((SECONDS + MMC_SWITCHOVER_TIMEOUT_SECONDS))

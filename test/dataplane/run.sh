@@ -363,7 +363,9 @@ shutdown_liveness() {
         h_ok "liveness: connections exhausted (root too gets 1040 Too many connections: a root SELECT 1 fails)"
         h_check "liveness: succeeds while max_connections is exhausted by clients" probe_live 0
     else
-        h_notok "liveness: could not exhaust max_connections" "$(h_sql 0 'SELECT 1' 2>&1)"
+        h_notok "liveness: could not exhaust max_connections" "root SELECT 1: $(h_sql 0 'SELECT 1' 2>&1 | tr '\n' ' ');
+            $(h_sql 0 "SELECT @@max_connections, (SELECT COUNT(*) FROM information_schema.PROCESSLIST), (SELECT GROUP_CONCAT(DISTINCT user) FROM information_schema.PROCESSLIST)" 2>&1 | tr '\n' ' ');
+            app client: $("${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/app.cnf" -h "$ip" -P 3306 -e 'SELECT 1' 2>&1 | tr '\n' ' ')"
     fi
     kill "${pids[@]}" 2>/dev/null
     h_wait 60 "mysql-0 accepting connections again" answers 0

@@ -56,7 +56,7 @@ switchover_with_stubs() {
 
 @test "switchover: SIGTERM before the promotion stops at the phase boundary and rolls back" {
     switchover_with_stubs
-    mmc_termed=1
+    got_sigterm=1
     run run_phases
     [ "$status" = 1 ]
     [ "$(cat "$BATS_TEST_TMPDIR/calls" | tr '\n' ' ')" = "check " ]
@@ -70,7 +70,7 @@ switchover_with_stubs() {
         phase_demote() { echo demote >>'$BATS_TEST_TMPDIR/calls'; kill -TERM \$\$; sleep 0.2; }
         for p in catch_up confirm promote repoint; do eval \"phase_\$p() { echo \$p >>'$BATS_TEST_TMPDIR/calls'; }\"; done
         undo_demote() { echo undo_demote >>'$BATS_TEST_TMPDIR/calls'; }
-        trap 'mmc_termed=1' TERM
+        trap 'got_sigterm=1' TERM
         run_phases"
     echo "$output"
     [ "$status" = 1 ]
