@@ -5,6 +5,7 @@ import { ClusterPlan, Plan } from "./plan";
 import { CONFIG_KEYS, SECRET_KEYS, commonLabels, databaseSelector, servicePorts, topologyEnv } from "./contract";
 import { podTemplateHash, statefulSetSpec } from "./podSpec";
 import { baseServerConfig } from "./serverConfig";
+import { disruptionBudgets } from "./budgets";
 
 export interface MysqlSliceArgs {
     readonly plan: Plan;
@@ -29,7 +30,7 @@ export interface MysqlSliceArgs {
 
 /**
  * The part of the set one cluster runs: its StatefulSet (exactly the ordinals the plan gives it, via
- * `spec.ordinals.start`), the headless, write and read Services, configuration, credentials and PDB.
+ * `spec.ordinals.start`), the headless, write and read Services, configuration, credentials and the disruption budgets (components/budgets.ts).
  */
 export class MysqlSlice extends pulumi.ComponentResource {
     public readonly services: Record<ServiceRole, k8s.core.v1.Service>;
@@ -94,11 +95,20 @@ export class MysqlSlice extends pulumi.ComponentResource {
             read: svc("read", { selector: databaseSelector(plan.set) }),
         };
 
-        new k8s.policy.v1.PodDisruptionBudget(
-            `${name}-pdb`,
-            { metadata: meta(names.pdb, "pdb"), spec: { maxUnavailable: 1, selector: { matchLabels: databaseSelector(plan.set) } } },
-            child,
-        );
+        // The budgets follow the primary once the switchover Job has run; the primary's is created or
+        // updated after the replicas' (an upgrade from the single budget never selects a pod twice).
+        let previousBudget: k8s.policy.v1.PodDisruptionBudget | undefined;
+        for (const b of disruptionBudgets(
+            plan.set,
+            plan.primary,
+            Array.from({ length: cluster.podCount }, (_, i) => cluster.ordinalsStart + i),
+        )) {
+            previousBudget = new k8s.policy.v1.PodDisruptionBudget(
+                b.role === "replicas" ? `${name}-pdb` : `${name}-pdb-${b.role}`,
+                { metadata: meta(b.name, "pdb"), spec: b.spec },
+                { ...afterSwitchover, dependsOn: [...afterSwitchover.dependsOn, ...(previousBudget ? [previousBudget] : [])] },
+            );
+        }
 
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,

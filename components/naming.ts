@@ -20,7 +20,10 @@ export function objectNames(set: string) {
         config: `${set}-config`,
         scripts: `${set}-scripts`,
         topology: `${set}-topology`,
+        /** Budget of the replicas (one at a time); the name predates the split, so an upgrade updates it in place. */
         pdb: set,
+        /** Budget of the primary's pod (no disruption allowed). */
+        pdbPrimary: `${set}-primary`,
         /** Default name of the StorageClass declared for local volumes (`storage.storageClassName` overrides it). */
         storageClass: `${set}-local`,
         /** ServiceAccount, Role, RoleBinding and Job of a retired cluster's claim deletion. */

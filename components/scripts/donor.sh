@@ -26,7 +26,7 @@
 serve() {
     if [ "$(mmc_engine_seed_method)" != stream ]; then
         mmc_log "engine $MMC_ENGINE seeds with CLONE; no donor stream to serve"
-        exec sleep infinity
+        while :; do mmc_sleep 3600; done
     fi
     local bind=""
     [ -n "${MMC_BIND_ADDRESS:-}" ] && bind=",bind=$MMC_BIND_ADDRESS"

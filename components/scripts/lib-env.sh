@@ -91,6 +91,7 @@ mmc_env_load() {
     export LC_ALL=C
     # shellcheck disable=SC2034  # used by the scripts that start other scripts
     MMC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    mmc_trap_term
     mmc_load_topology || return 2
     mmc_validate "$1" || return 2
     MMC_COMPONENT=${MMC_COMPONENT:-$1}
@@ -114,6 +115,34 @@ mmc_tmp_init() {
     MMC_TMP=$(umask 077; mktemp -d "${TMPDIR:-/tmp}/mmc.XXXXXX") || { mmc_log "mktemp failed"; return 1; }
     # shellcheck disable=SC2064  # expand now: the directory of this process
     trap "rm -rf -- '$MMC_TMP'" EXIT
+}
+
+# A container's PID 1 gets no default signal action: without a handler the kubelet's SIGTERM is
+# ignored and the pod waits out its grace period. Every entry stops on SIGTERM/SIGINT (mmc_env_load);
+# bash runs a handler only when the foreground command returns, so waits use mmc_sleep and long
+# children mmc_supervise.
+mmc_on_term() { mmc_log "SIGTERM: stopping"; exit 143; }
+mmc_trap_term() { trap mmc_on_term TERM INT; }
+mmc_sleep() { sleep "$1" & wait "$!"; }
+# mmc_supervise CMD... : runs CMD in its own process group; SIGTERM goes to the whole group, which
+# is awaited, then this process stops (status 143). Otherwise returns CMD's status.
+mmc_supervise() {
+    local c rc=0
+    got_sigterm=""
+    set -m
+    "$@" &
+    c=$!
+    set +m
+    # shellcheck disable=SC2064  # the child's group, fixed now
+    trap "got_sigterm=1; kill -TERM -- -$c 2>/dev/null" TERM INT
+    while :; do
+        rc=0
+        wait "$c" || rc=$?
+        kill -0 "$c" 2>/dev/null || break
+    done
+    mmc_trap_term
+    [ -z "$got_sigterm" ] || mmc_on_term
+    return "$rc"
 }
 
 mmc_log() { printf '%s %s/%s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${MMC_POD_NAME:-?}" "${MMC_COMPONENT:-?}" "$*" >&2; }

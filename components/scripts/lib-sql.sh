@@ -49,6 +49,20 @@ mmc_redact() { sed -E "s/((PASSWORD|IDENTIFIED BY)[[:space:]]*=?[[:space:]]*)'([
 
 mmc_local_alive() { mmc_q 'SELECT 1' >/dev/null 2>&1; }
 
+# Liveness, with `mysqladmin ping` semantics: the server is alive when it answers its protocol on
+# the socket within 4 s, even when it refuses the session with a server error (1040 too many
+# connections, 1045 access denied, ...): a saturated server is busy, not dead. A client error
+# (2002 no socket, 2013 no handshake) or no answer in time (hung, stopped) is not alive.
+# The engine client is used (the same for both engines) and its error classified here.
+mmc_ping() {
+    local err code
+    err=$(printf 'SELECT 1\n' | MMC_SQL_TIMEOUT=4 mmc_sql_local --connect-timeout=3 2>&1 >/dev/null) && return 0
+    # a server error, also when the client wraps it (MariaDB's client, TLS on by default: "ERROR 2002
+    # ... The authenticity of the following error cannot be verified: 1040 - Too many connections")
+    if [[ "$err" =~ cannot\ be\ verified:\ ([0-9]+)\ - ]] || [[ "$err" =~ ERROR\ ([0-9]+) ]]; then code=${BASH_REMATCH[1]}; else return 1; fi
+    [ "$code" -lt 2000 ] || [ "$code" -ge 3000 ]
+}
+
 # Replica status (`SHOW ... STATUS\G` output on stdin) as "key<TAB>value" lines with engine-neutral
 # keys; empty when no channel. Keys: host io sql lag io_errno io_error sql_errno sql_error
 mmc_replica_status_filter() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# probes: `live` = the server answers; `ready` = it serves its role: a primary is writable, a replica
+# probes: `live` = the server answers its protocol, even when busy (lib-sql.sh mmc_ping); `ready` = it serves its role: a primary is writable, a replica
 # has both replication threads running with lag <= MMC_MAX_LAG_SECONDS.
 # `donor-status` prints "<ready|notready> <primary|replica>" (used by donor.sh); `role` prints the role.
 # shellcheck source=lib-env.sh
@@ -42,7 +42,7 @@ main() {
     local out rc=0 role why
     case "${1:-ready}" in
         live)
-            mmc_q 'SELECT 1' >/dev/null || { echo "server does not answer" >&2; exit 1; }
+            mmc_ping || { echo "server does not answer (no handshake within 4 s)" >&2; exit 1; }
             ;;
         ready)
             out=$(evaluate) || rc=$?

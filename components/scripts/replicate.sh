@@ -143,7 +143,7 @@ main() {
             fi
         fi
         if [ -n "${MMC_REPLICATE_ONCE:-}" ]; then break; fi
-        sleep "$interval"
+        mmc_sleep "$interval"
     done
 }
 

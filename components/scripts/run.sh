@@ -12,7 +12,7 @@ main() {
     mmc_env_load run || exit 2
     if [ ! -f "$MMC_CNF" ] || [ ! -f "$MMC_TRUSTED" ] || [ -e "$MMC_UNTRUSTED" ]; then
         mmc_log "volume not trusted or config missing: running init.sh"
-        bash "$MMC_DIR/init.sh"
+        mmc_supervise bash "$MMC_DIR/init.sh"
     fi
     [ -f "$MMC_TRUSTED" ] && [ ! -e "$MMC_UNTRUSTED" ] || mmc_die "refusing to start on an untrusted volume"
     mkdir -p "$MMC_RUN_DIR"

@@ -15,7 +15,8 @@
 #             stop: old stays read-only (never two writers)
 #   repoint   old (becomes a replica of new) and the other replicas; failures are warnings: a member
 #             not repointed finds the writable primary itself when it restarts (replicate.sh).
-# There is always at most one writable primary.
+# There is always at most one writable primary. SIGTERM: a run stops after the current phase, rolled
+# back before the promotion, carried through the repoint after it.
 # Exit 0: new is the primary. Exit 1: old is still the primary (nothing changed). Exit 2: bad input.
 # shellcheck source=lib-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh"
@@ -167,6 +168,11 @@ run_phases() {
         undos=("$undo" "${undos[@]}")
         rc=0
         out=$("phase_$phase" "$ctx") || rc=$?
+        # SIGTERM (Job deleted): before the point of no return, stop at this phase boundary and roll back
+        if [ "$rc" = 0 ] && [ -n "${got_sigterm:-}" ] && [[ "$phase" =~ ^(check|demote|catch_up|confirm)$ ]]; then
+            mmc_log "SIGTERM: stopping after phase '$phase'"
+            rc=1
+        fi
         case "$rc" in
             0) ctx=$out ;;
             3) return 0 ;;
@@ -186,6 +192,8 @@ run_phases() {
 main() {
     set -uo pipefail
     mmc_env_load switchover || exit 2
+    # the phase in progress finishes (its SQL is bounded), then the table decides (run_phases)
+    trap 'got_sigterm=1; mmc_log "SIGTERM: the switchover stops at the next phase boundary"' TERM INT
     OLD=$MMC_OLD_PRIMARY_HOST NEW=$MMC_NEW_PRIMARY_HOST OTHERS=$MMC_REPLICA_HOSTS
     [ "$OLD" != "$NEW" ] || { mmc_log "old and new primary are the same host"; exit 2; }
     DEADLINE=$((SECONDS + MMC_SWITCHOVER_TIMEOUT_SECONDS))

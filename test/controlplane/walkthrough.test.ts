@@ -283,6 +283,7 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
             await converge(cluster, ctx, plan, sts, name);
             await jobsComplete(cluster, ctx, declared, name);
             await budgetsSynced(cluster, ctx, declared, name);
+            await drainRespectsPrimary(cluster, ctx, plan, sts, name);
         }
 
         // -------------------------------------------------------------- assert
@@ -488,6 +489,61 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
                     `last status: ${JSON.stringify(last?.status)}\n` +
                     (await kubectl.run(ctx, ["get", "pods", "-n", namespace ?? "default", "--show-labels"], { allowFailure: true })).stdout,
             );
+        }
+    }
+
+    /**
+     * A drain never takes the primary: the eviction API (dry run, nothing is deleted) refuses the
+     * primary's pod with 429 and allows a replica; the replicas' budget allows one disruption at a time.
+     */
+    async function drainRespectsPrimary(cluster: string, ctx: string, plan: Plan, sts: { name: string; namespace: string }, phase: string) {
+        const ordinals = expectedOrdinals(plan, cluster);
+        if (!ordinals.length) return;
+        const evict = async (pod: string) => {
+            const file = path.join(workDir, `eviction-${cluster}-${pod}.json`);
+            const body = {
+                apiVersion: "policy/v1",
+                kind: "Eviction",
+                metadata: { name: pod, namespace: sts.namespace },
+                deleteOptions: { dryRun: ["All"] },
+            };
+            fs.writeFileSync(file, JSON.stringify(body));
+            const r = await kubectl.run(ctx, ["create", "--raw", `/api/v1/namespaces/${sts.namespace}/pods/${pod}/eviction?dryRun=All`, "-f", file], {
+                allowFailure: true,
+            });
+            return { allowed: r.code === 0, out: `${r.stdout}${r.stderr}`.trim() };
+        };
+        const budget = async (name: string) => (await kubectl.getOrUndefined(ctx, "poddisruptionbudgets.policy", name, sts.namespace))?.status;
+        const replicas = ordinals.filter((o) => o !== plan.primary);
+        let last = "";
+        await waitUntil(
+            `${phase}: ${cluster}: budgets count the pods (primary ${plan.primary} none allowed, replicas [${replicas}] one)`,
+            60_000,
+            async () => {
+                const p = await budget(`${sts.name}-primary`);
+                const r = await budget(sts.name);
+                last = JSON.stringify({ primary: p, replicas: r });
+                const hasPrimary = ordinals.includes(plan.primary);
+                return (
+                    p?.expectedPods === (hasPrimary ? 1 : 0) &&
+                    p?.disruptionsAllowed === 0 &&
+                    r?.expectedPods === replicas.length &&
+                    r?.currentHealthy === replicas.length &&
+                    r?.disruptionsAllowed === (replicas.length ? 1 : 0)
+                );
+            },
+            async () => last,
+        );
+        if (ordinals.includes(plan.primary)) {
+            const e = await evict(`${sts.name}-${plan.primary}`);
+            assert.ok(!e.allowed, `${phase}: ${cluster}: the eviction API allowed evicting the primary ${sts.name}-${plan.primary}: ${e.out}`);
+            assert.match(e.out, /TooManyRequests|429|disruption budget/, `${phase}: ${cluster}: primary eviction refused for another reason: ${e.out}`);
+            log(`${phase}: ${cluster}: eviction of the primary ${sts.name}-${plan.primary} refused (${e.out.split("\n")[0]})`);
+        }
+        for (const o of replicas) {
+            const e = await evict(`${sts.name}-${o}`);
+            assert.ok(e.allowed, `${phase}: ${cluster}: the eviction API refused replica ${sts.name}-${o}: ${e.out}`);
+            log(`${phase}: ${cluster}: eviction of replica ${sts.name}-${o} allowed (dry run)`);
         }
     }
 

@@ -254,6 +254,7 @@ h_pod_stop() {
     dir=$(h_pod_dir "$ord")
     touch "$dir/stopping"
     pid=$(cat "$dir/run/mysqld.pid" 2>/dev/null || true)
+    [ -f "$dir/pid1/server" ] && pid=""   # H_PIDNS: a namespace pid (1), never signalled from here
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
     for ((i = 0; i < 240; i++)); do [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -KILL -- "-$(cat "$dir/pgid")" 2>/dev/null || true

@@ -370,6 +370,111 @@ status_checks() {
     for p in $(h_pods); do h_pod_stop "$p"; done
 }
 
+# ---------------------------------------------------------------- shutdown and liveness
+# The pod runs with H_PIDNS=1 (pod.sh): every container is PID 1 of its own PID namespace, so a
+# signal from outside reaches it only if it handles it, as the kubelet's SIGTERM does.
+pid1_of() { local u; u=$(cat "$1/pid1/$2" 2>/dev/null) && pgrep -P "$u" | head -1; } # POD_DIR NAME
+probe_live() { local dir; dir=$(h_pod_dir "$1"); (set -a; . "$dir/env"; "${H_X[@]}" bash "$MMC_SCRIPTS/probe.sh" live); }
+too_many_connections() { local out; out=$(h_sql "$1" 'SELECT 1' 2>&1) && return 1; grep -q '1040' <<<"$out"; }
+answers() { h_sql "$1" 'SELECT 1' >/dev/null 2>&1; }
+app_refused() { local out; out=$("${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/app.cnf" -h "$1" -P 3306 -e 'SELECT 1' 2>&1) && return 1; grep -q '1040' <<<"$out"; }
+shutdown_liveness() {
+    h_render sd "$STACKS/01-all-in-cluster1.yaml" || { h_notok "render phase 1 (shutdown and liveness)"; return 1; }
+    h_apply_topology sd
+    H_EXTRA_ENV="H_PIDNS=1" h_pod_start 0 cluster1 sd
+    wait_ready 0 240 || { h_notok "shutdown/liveness: mysql-0 ready (containers as PID 1)"; return 1; }
+    local dir ip i t0 ms pid pids=()
+    dir=$(h_pod_dir 0) ip=$(h_ip cluster1 0)
+    make_schema 0 10 >/dev/null
+    h_check "liveness: an idle server is alive" probe_live 0
+
+    # saturated: every connection slot taken, by applications and by an administrator (the extra slot)
+    h_sql 0 "SET GLOBAL max_connections = 10"
+    for ((i = 0; i < 12; i++)); do
+        "${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/app.cnf" -h "$ip" -P 3306 -e 'SELECT SLEEP(30)' >/dev/null 2>&1 &
+        pids+=($!)
+    done
+    sleep 1
+    for ((i = 0; i < 2; i++)); do
+        "${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/root.cnf" --socket="$dir/run/mysqld.sock" -e 'SELECT SLEEP(30)' >/dev/null 2>&1 &
+        pids+=($!)
+    done
+    if h_wait 15 "mysql-0 refusing a client with 1040" app_refused "$ip"; then
+        # MariaDB also refuses root then (the old liveness, a root SELECT 1, failed); MySQL 9.7 lets an
+        # account with CONNECTION_ADMIN past the limit
+        local old="root SELECT 1 (the old liveness check) succeeds"
+        too_many_connections 0 && old="root SELECT 1 (the old liveness check) refused with 1040 too"
+        if [ "$H_ENGINE" = mariadb ] && [[ "$old" == *succeeds ]]; then h_notok "liveness: MariaDB refuses root too when saturated" "$old"
+        else h_ok "liveness: max_connections exhausted by clients (an application client gets 1040; $old)"; fi
+        h_check "liveness: succeeds while max_connections is exhausted by clients" probe_live 0
+    else
+        h_notok "liveness: could not exhaust max_connections" "root SELECT 1: $(h_sql 0 'SELECT 1' 2>&1 | tr '\n' ' ');
+            $(h_sql 0 "SELECT @@max_connections, (SELECT COUNT(*) FROM information_schema.PROCESSLIST), (SELECT GROUP_CONCAT(DISTINCT user) FROM information_schema.PROCESSLIST)" 2>&1 | tr '\n' ' ')"
+    fi
+    kill "${pids[@]}" 2>/dev/null
+    h_wait 60 "mysql-0 accepting connections again" answers 0
+    h_sql 0 "SET GLOBAL max_connections = DEFAULT"
+
+    # hung: the server stopped (SIGSTOP): liveness fails within the probe's timeoutSeconds (5)
+    pid=$(pid1_of "$dir" server)
+    if [ -n "$pid" ] && kill -STOP "$pid"; then
+        t0=$(h_now_ms)
+        if probe_live 0 2>/dev/null; then ms=$(($(h_now_ms) - t0)); h_notok "liveness: fails for a stopped server" "succeeded after $ms ms"
+        else
+            ms=$(($(h_now_ms) - t0))
+            if [ "$ms" -le 5000 ]; then h_ok "liveness: fails for a stopped (SIGSTOP) server in $ms ms (probe timeout 5 s)"
+            else h_notok "liveness: fails for a stopped server within 5 s" "took $ms ms"; fi
+            echo "liveness_fail_on_stopped_server_ms $ms" >>"$T/state/shutdown"
+        fi
+        kill -CONT "$pid"
+    else
+        h_notok "liveness: the server's PID 1 was not found" "pid1/server=$(cat "$dir/pid1/server" 2>&1)"
+    fi
+    h_wait 60 "mysql-0 answers after SIGCONT" answers 0
+
+    # shutdown: SIGTERM to every container's PID 1 at once (what the kubelet does on pod deletion)
+    touch "$dir/stopping"
+    local name unshares=() names=(server replicate donor) left worst=0
+    for name in "${names[@]}"; do
+        pid=$(pid1_of "$dir" "$name")
+        [ -n "$pid" ] || { h_notok "shutdown: PID 1 of container $name found"; continue; }
+        unshares+=("$(cat "$dir/pid1/$name")")
+    done
+    t0=$(h_now_ms)
+    for name in "${names[@]}"; do pid=$(pid1_of "$dir" "$name") && kill -TERM "$pid"; done
+    declare -A stopped=()
+    for ((i = 0; i < 600; i++)); do
+        left=0
+        for name in "${names[@]}"; do
+            [ -n "${stopped[$name]:-}" ] && continue
+            if kill -0 "$(cat "$dir/pid1/$name")" 2>/dev/null; then left=1; else stopped[$name]=$(($(h_now_ms) - t0)); fi
+        done
+        [ "$left" = 0 ] && break
+        sleep 0.05
+    done
+    for name in "${names[@]}"; do
+        ms=${stopped[$name]:-}
+        if [ -n "$ms" ] && [ "$ms" -le 10000 ]; then h_ok "shutdown: container $name stopped $ms ms after SIGTERM to its PID 1"
+        else h_notok "shutdown: container $name stops within 10 s of SIGTERM to its PID 1" "still running after $((i * 50)) ms (PID 1 ignores SIGTERM)"; fi
+        [ -n "$ms" ] && [ "$ms" -gt "$worst" ] && worst=$ms
+        echo "sigterm_stop_${name}_ms ${ms:-none}" >>"$T/state/shutdown"
+    done
+    echo "sigterm_stop_pod_ms $worst" >>"$T/state/shutdown"
+    kill -KILL -- "-$(cat "$dir/pgid")" 2>/dev/null
+    h_check "shutdown: the server shut down cleanly (Shutdown complete in its log)" \
+        bash -c 'sed -n "/^=== start server/h; /^=== start server/!H; \${x;p}" "$1" | grep -q "Shutdown complete"' _ "$dir/logs/server.log"
+
+    # the next start needs no crash recovery
+    h_pod_start 0 cluster1 sd
+    if h_wait 180 "mysql-0 answers after the restart" answers 0; then
+        h_check "shutdown: the next start runs no crash recovery" \
+            bash -c '! sed -n "/^=== start server/h; /^=== start server/!H; \${x;p}" "$1" | grep -Ei "crash recovery|not shut ?down normally"' _ "$dir/logs/server.log"
+    else
+        h_notok "shutdown: the server starts again after the clean stop"
+    fi
+    h_pod_stop 0
+}
+
 secrets_not_logged() { # no generated password appears in any log the pods or Jobs wrote
     local pats="$T/state/secrets.pat"
     printf '%s\n%s\n%s\n%s\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW" >"$pats"
@@ -379,13 +484,14 @@ secrets_not_logged() { # no generated password appears in any log the pods or Jo
 
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults status_checks)
+DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"
 done
 h_check "no password in any pod or switchover log" secrets_not_logged
 echo "# run time $((SECONDS - T0)) s; logs under $T"
+if [ -f "$T/state/shutdown" ]; then sed 's/^/# shutdown and liveness figure: /' "$T/state/shutdown"; fi
 if [ -f "$T/state/gaps" ]; then sed 's/^/# write gap (max interval between acknowledged writes, ms): /' "$T/state/gaps"; fi
 [ "$H_FAIL" = 0 ] || printf '# failed: %s\n' "${H_FAILED_NAMES[@]}"
 h_summary

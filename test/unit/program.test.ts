@@ -54,7 +54,9 @@ test("phase 1: cluster1 runs ordinals 0-1 with local storage; no MCS objects; em
     const write = c1.get("Service/mysql-write")!;
     assert.equal(write.spec.selector["statefulset.kubernetes.io/pod-name"], "mysql-0");
     assert.equal(c1.get("Service/mysql")!.spec.clusterIP, "None");
-    assert.equal(c1.get("PodDisruptionBudget/mysql")!.spec.maxUnavailable, 1);
+    // one replica beside the primary: it may be evicted (minAvailable 0); the primary's pod never (budgets.test.ts)
+    assert.equal(c1.get("PodDisruptionBudget/mysql")!.spec.minAvailable, 0);
+    assert.equal(c1.get("PodDisruptionBudget/mysql-primary")!.spec.minAvailable, 1);
 });
 
 test("providers: one per cluster, ConfigMaps and Secrets updated in place (a phase edits the topology, never replaces it)", async () => {
