@@ -250,6 +250,12 @@ function describeOutage(
                     : "; it runs no ordinals: its objects may leave the state by removing it from clusters (its volumes are not touched)"),
         ];
     }
+    for (const c of lostIn(prev).filter((x) => !next.clusters.some((y) => y.name === x))) {
+        resources[c] = [
+            `removed from clusters while lost: its objects leave the Pulumi state without a call to its API server (deleteUnreachable; if it answers, they are deleted there); ` +
+                `nothing that holds data is deleted: the namespace, the local volumes and the claims ${(prev?.claims?.[c] ?? []).map((o) => `data-${next.set}-${o}`).join(", ") || "left there"} stay; clean them up by hand if the zone returns`,
+        ];
+    }
     if (f) {
         say(
             f.toCluster,
