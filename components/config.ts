@@ -147,7 +147,7 @@ const failover = z.strictObject({
      * other clusters, and their members are never required to answer. With `primary` set to a member of
      * a reachable cluster, the step is a failover.
      */
-    lost: z.array(z.string()).min(1, { message: "must name at least one lost cluster (remove failover when none is lost)" }),
+    lost: z.array(z.string()).min(1, { message: "must name at least one lost cluster (remove failover.lost when none is lost)" }).optional(),
 });
 
 /**
@@ -221,8 +221,8 @@ export const stackConfigSchema = z
         migration: migration.prefault({}),
         /** Clusters whose retained claims and volumes may now be deleted (the migration is done). */
         retire: z.array(z.string()).default([]),
-        /** An outage: clusters declared lost; `primary` may then move to a reachable member (a failover). */
-        failover: failover.optional(),
+        /** An outage: clusters declared lost; `primary` may then move to a reachable member (a failover). `{}`: none. */
+        failover: failover.prefault({}),
     })
     .superRefine((cfg, ctx) => {
         const names = Object.keys(cfg.clusters);

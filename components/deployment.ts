@@ -72,10 +72,7 @@ export function clusterProvider(cluster: ClusterPlan, outage?: { lost: boolean; 
  * (primary, placement, epoch, lost clusters), so they are declared exactly as they are in state.
  */
 export function lostClusterPlan(cfg: StackConfig, view: LostView): Plan {
-    return buildPlan(
-        { ...cfg, primary: view.primary, placement: [...view.placement], failover: view.lost.length ? { lost: [...view.lost] } : undefined },
-        view.epoch,
-    );
+    return buildPlan({ ...cfg, primary: view.primary, placement: [...view.placement], failover: view.lost.length ? { lost: [...view.lost] } : {} }, view.epoch);
 }
 
 /** A promise settled later: lets a resource depend on one that is created after it in program order. */

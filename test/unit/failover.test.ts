@@ -55,7 +55,8 @@ test("config: failover.lost is validated with one line naming the key and value"
         assert.ok(!msg.includes("\n"), `one line: ${msg}`);
     }
     assert.deepEqual(lostC1(1).failover, { lost: ["c1"] });
-    assert.equal(conf(["c1", "c2"]).failover, undefined);
+    assert.deepEqual(conf(["c1", "c2"]).failover, {});
+    assert.deepEqual(conf(["c1", "c2"], 0, { failover: {} }).failover, {});
 });
 
 test("epoch: 1 on a first deployment, +1 per switchover and per failover, recorded in the state; an older state reads as 1", () => {
