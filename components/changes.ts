@@ -68,6 +68,11 @@ export const CHANGE_BEHAVIOUR: Readonly<Record<string, KeyChange>> = {
     "migration.switchoverTimeoutSeconds": { behaviour: "in place", note: "bound of the next switchover Job" },
     "migration.allowPrimaryRestart": { behaviour: "in place", note: "read by the next rolling step: accepts the primary's restart and its write pause" },
     "migration.kubectlImage": { behaviour: "in place", note: "image of the next retire Job" },
+    failover: { behaviour: "step", note: "per key below" },
+    "failover.lost": {
+        behaviour: "step",
+        note: "clusters declared lost are left as deployed (nothing is sent there); with a new primary in a reachable cluster the step is a failover, a step of its own; removing a cluster from it reconciles it",
+    },
     retire: { behaviour: "destructive", note: "the listed clusters' retained claims are deleted, each named in the plan with its size" },
 };
 

@@ -141,6 +141,15 @@ const migration = z.strictObject({
     kubectlImage: z.string().min(1).default("registry.k8s.io/kubectl:v1.34.2"),
 });
 
+const failover = z.strictObject({
+    /**
+     * Clusters declared lost (their API server or their whole zone is gone): the step touches only the
+     * other clusters, and their members are never required to answer. With `primary` set to a member of
+     * a reachable cluster, the step is a failover.
+     */
+    lost: z.array(z.string()).min(1, { message: "must name at least one lost cluster (remove failover.lost when none is lost)" }).optional(),
+});
+
 /**
  * The rules on where ordinals may run, for config validation and for the step's suggestions alike: one
  * StatefulSet per cluster holds one contiguous range of ordinals, and a cluster runs at most one pod per
@@ -212,6 +221,8 @@ export const stackConfigSchema = z
         migration: migration.prefault({}),
         /** Clusters whose retained claims and volumes may now be deleted (the migration is done). */
         retire: z.array(z.string()).default([]),
+        /** An outage: clusters declared lost; `primary` may then move to a reachable member (a failover). `{}`: none. */
+        failover: failover.prefault({}),
     })
     .superRefine((cfg, ctx) => {
         const names = Object.keys(cfg.clusters);
@@ -279,6 +290,26 @@ export const stackConfigSchema = z
                 issue(["retire", i], `cluster "${c}" still runs ordinals in placement; move them away before retiring it`);
             } else if (cfg.mcs.consumers.includes(c)) {
                 issue(["retire", i], `cluster "${c}" is still listed in mcs.consumers`);
+            }
+        });
+        const lost = cfg.failover?.lost ?? [];
+        lost.forEach((c, i) => {
+            if (!cfg.clusters[c]) issue(["failover", "lost", i], `cluster "${c}" is not in clusters (known: ${known})`);
+            else if (lost.indexOf(c) !== i) issue(["failover", "lost", i], `cluster "${c}" is listed twice`);
+            else if (cfg.placement[cfg.primary] === c) {
+                const reachable = cfg.placement.findIndex((p) => !lost.includes(p) && cfg.clusters[p]);
+                issue(
+                    ["failover", "lost", i],
+                    `cluster "${c}" runs the primary (primary: ${cfg.primary}); the new primary must run in a reachable cluster` +
+                        (reachable >= 0
+                            ? `: set primary: ${reachable} (or another member outside ${lost.join(", ")})`
+                            : ": no member runs outside the lost clusters"),
+                );
+            } else if (cfg.retire.includes(c)) {
+                issue(
+                    ["failover", "lost", i],
+                    `cluster "${c}" is also in retire: its retire Job cannot run while it is lost. Remove it from retire; once it runs no ordinals, remove it from clusters (its objects leave the state, its volumes are not touched)`,
+                );
             }
         });
     });

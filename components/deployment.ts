@@ -6,8 +6,9 @@ import { loadScripts } from "./scripts";
 import { Credentials } from "./credentials";
 import { ClusterMember } from "./clusterMember";
 import { providerName } from "./naming";
-import { DeployedState, Step, deployedStateOf, planStep, stepTable } from "./step";
+import { DeployedState, LostView, Step, TransitionError, deployedStateOf, epochAfter, lostViewsAfter, planStep, stepTable } from "./step";
 import { Switchover } from "./switchover";
+import { Failover } from "./failover";
 
 /** What a DBA reads at a glance after `pulumi up`. */
 export interface DeploymentOutputs {
@@ -27,6 +28,10 @@ export interface DeploymentOutputs {
         }
     >;
     readonly writeEndpoint: string;
+    /** The set's generation after this step (every switchover and failover increments it). */
+    readonly epoch: number;
+    /** Clusters declared lost (failover.lost): left as deployed. */
+    readonly lost: string[];
     /** The step this `up` carried out: kind, apply order and the table shown in the preview. */
     readonly step: { kind: string; applyOrder: string[]; table: string };
     /** Read back by the next `up` to judge its step; resolves only once every StatefulSet and Job succeeded. */
@@ -38,6 +43,7 @@ export interface Deployment {
     readonly step: Step;
     readonly members: Record<string, ClusterMember>;
     readonly switchover?: Switchover;
+    readonly failover?: Failover;
     readonly outputs: DeploymentOutputs;
 }
 
@@ -45,14 +51,28 @@ export interface Deployment {
  * A provider per cluster, from its kubeconfig context and path. ConfigMaps and Secrets update in place:
  * by default the provider replaces them on a data change, and a phase changes the topology ConfigMap.
  */
-export function clusterProvider(cluster: ClusterPlan): k8s.Provider {
+export function clusterProvider(cluster: ClusterPlan, outage?: { lost: boolean; runsOrdinals: boolean }): k8s.Provider {
     return new k8s.Provider(providerName(cluster.name), {
         context: cluster.context,
         kubeconfig: cluster.kubeconfig,
         enableServerSideApply: true,
         enableConfigMapMutable: true,
         enableSecretMutable: true,
+        // A cluster declared lost: while its API server is unreachable the provider plans no change there
+        // and keeps each resource's state as it was (pulumi-kubernetes PR 2528), so `up` succeeds. Once it
+        // runs no ordinals, deleteUnreachable lets a later step drop it from clusters: its objects leave the
+        // state without a call to the unreachable API server; nothing there (volumes included) is deleted.
+        ...(outage?.lost ? { skipUpdateUnreachable: true } : {}),
+        ...(outage?.lost && !outage.runsOrdinals ? { deleteUnreachable: true } : {}),
     });
+}
+
+/**
+ * The plan a lost cluster's objects are declared from: the config with what was last applied there
+ * (primary, placement, epoch, lost clusters), so they are declared exactly as they are in state.
+ */
+export function lostClusterPlan(cfg: StackConfig, view: LostView): Plan {
+    return buildPlan({ ...cfg, primary: view.primary, placement: [...view.placement], failover: view.lost.length ? { lost: [...view.lost] } : {} }, view.epoch);
 }
 
 /** A promise settled later: lets a resource depend on one that is created after it in program order. */
@@ -71,21 +91,33 @@ function deferred<T>() {
  */
 export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi.ComponentResourceOptions): Deployment {
     // The one computation of the plan: the step, the deployed state and every component take it.
-    const plan = buildPlan(cfg);
+    const plan = buildPlan(cfg, epochAfter(previous, cfg.primary));
+    for (const c of plan.lost) {
+        if (!previous?.clusters.includes(c))
+            throw new TransitionError(
+                `mysql-multicluster:failover.lost: "${c}" was never deployed; only a deployed cluster can be lost. Remove it from failover.lost`,
+            );
+    }
     const step = planStep(previous, plan);
+    const views = lostViewsAfter(previous, plan);
     const scripts = loadScripts();
     const credentials = new Credentials("credentials", {}, opts);
-    const providers = Object.fromEntries(plan.clusters.map((c) => [c.name, clusterProvider(c)]));
+    const providers = Object.fromEntries(
+        plan.clusters.map((c) => [c.name, clusterProvider(c, { lost: plan.lost.includes(c.name), runsOrdinals: plan.placement.includes(c.name) })]),
+    );
 
     const wiring = Object.fromEntries(plan.clusters.map((c) => [c.name, deferred<pulumi.Resource>()]));
     const job = deferred<pulumi.Resource>();
     const members: Record<string, ClusterMember> = {};
     for (const name of step.applyOrder) {
-        const cluster = plan.clusters.find((c) => c.name === name)!;
+        // A lost cluster is declared from what was last applied there: no change is planned in it.
+        const view = views[name];
+        const memberPlan = view ? lostClusterPlan(cfg, view) : plan;
+        const cluster = memberPlan.clusters.find((c) => c.name === name)!;
         members[name] = new ClusterMember(
             name,
             {
-                plan,
+                plan: memberPlan,
                 cluster,
                 scripts,
                 credentials,
@@ -98,7 +130,8 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
                     ...(step.restartAfterSwitchover === name ? [job.promise] : []),
                 ],
                 partition: step.partitions[name],
-                afterSwitchover: step.switchover ? [job.promise] : [],
+                // The write Service and topology of reachable clusters move after the switchover or failover Job.
+                afterSwitchover: (step.switchover || step.failover) && !view ? [job.promise] : [],
             },
             opts,
         );
@@ -117,15 +150,29 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
               opts,
           )
         : undefined;
+    const failover = step.failover
+        ? new Failover(
+              "failover",
+              {
+                  plan,
+                  step: step.failover,
+                  provider: providers[step.failover.toCluster],
+                  dependsOn: [members[step.failover.toCluster].slice.scripts],
+              },
+              opts,
+          )
+        : undefined;
     if (switchover) job.resolve(switchover.job);
+    if (failover) job.resolve(failover.job);
 
     // The state the next step is judged against is written only once every StatefulSet and Job succeeded.
     const done = [
         ...Object.values(members).flatMap((m) => [m.slice.statefulSet.id, ...(m.retirement ? [m.retirement.job.id] : [])]),
         ...(switchover ? [switchover.job.id] : []),
+        ...(failover ? [failover.job.id] : []),
     ];
     const migrationState = pulumi.all(done).apply(() => deployedStateOf(plan, previous, step));
-    return { plan, step, members, switchover, outputs: { ...deploymentOutputs(plan, step), migrationState } };
+    return { plan, step, members, switchover, failover, outputs: { ...deploymentOutputs(plan, step), migrationState } };
 }
 
 export function deploymentOutputs(plan: Plan, step: Step): Omit<DeploymentOutputs, "migrationState"> {
@@ -148,6 +195,8 @@ export function deploymentOutputs(plan: Plan, step: Step): Omit<DeploymentOutput
             ]),
         ),
         writeEndpoint: plan.writeEndpoint,
+        epoch: plan.epoch,
+        lost: [...plan.lost],
         step: { kind: step.kind, applyOrder: [...step.applyOrder], table: stepTable(step) },
     };
 }

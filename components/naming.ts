@@ -36,6 +36,11 @@ export function switchoverJobName(set: string, s: { readonly fromOrdinal: number
     return `${set}-switchover-${s.fromOrdinal}-to-${s.toOrdinal}`;
 }
 
+/** Kubernetes name of the failover Job: one per epoch, so every failover is a new Job. */
+export function failoverJobName(set: string, epoch: number): string {
+    return `${set}-failover-e${epoch}`;
+}
+
 /** Claim name of an ordinal: the StatefulSet's volumeClaimTemplate `data`. */
 export function claimName(set: string, ordinal: number): string {
     return `data-${set}-${ordinal}`;

@@ -24,8 +24,12 @@ export interface Topology {
     readonly writeHost: string;
     /** Every ordinal's per-pod name as this cluster resolves it. */
     readonly peers: ReadonlyArray<{ readonly ordinal: number; readonly host: string }>;
-    /** Donor names in order of preference: local replicas, remote replicas, the primary last. */
+    /** Donor names in order of preference: local replicas, remote replicas, the primary last (lost members left out). */
     readonly donors: readonly string[];
+    /** The set's generation (>= 1): every switchover and failover increments it (`MMC_EPOCH`). */
+    readonly epoch: number;
+    /** Ordinals the config declares lost (running in `failover.lost` clusters): never donors, never waited for (`MMC_LOST`). */
+    readonly lost: readonly number[];
 }
 
 /** A ServiceImport a cluster declares (profiles whose imports are manual). */
@@ -106,6 +110,12 @@ export interface Plan {
      * `"mysql.storageSize": "\"10Gi\""`; the deployed state records it and the next step compares it.
      */
     readonly settings: Readonly<Record<string, string>>;
+    /** The set's generation after this step (1 unless given: the step judgement computes it from the deployed state). */
+    readonly epoch: number;
+    /** Clusters declared lost (`failover.lost`): the step leaves their objects as deployed. */
+    readonly lost: readonly string[];
+    /** Ordinals running in lost clusters. */
+    readonly lostOrdinals: readonly number[];
 }
 
 export function imageOf(mysql: StackConfig["mysql"]): string {
@@ -138,7 +148,8 @@ export function settingsOf(cfg: StackConfig): Record<string, string> {
 
 /** Donors for a pod in `from`: ready replicas nearby first, remote replicas next, the primary last. */
 export function donorOrder(cfg: StackConfig, ctx: NamingContext, from: string): string[] {
-    const ordinals = cfg.placement.map((c, o) => ({ o, c }));
+    const lost = cfg.failover?.lost ?? [];
+    const ordinals = cfg.placement.map((c, o) => ({ o, c })).filter(({ c }) => !lost.includes(c));
     const replicas = ordinals.filter(({ o }) => o !== cfg.primary);
     const local = replicas.filter(({ c }) => c === from);
     const remote = replicas.filter(({ c }) => c !== from);
@@ -157,8 +168,13 @@ export function storagePlan(set: string, storage: ClusterConfig["storage"]): Sto
         : { kind: "dynamic", storageClassName: storage.storageClass };
 }
 
-/** Decides everything the components declare, from validated config alone. Pure. */
-export function buildPlan(cfg: StackConfig): Plan {
+/**
+ * Decides everything the components declare, from validated config alone (and the epoch, which the step
+ * judgement derives from the deployed state: `epochAfter`). Pure.
+ */
+export function buildPlan(cfg: StackConfig, epoch = 1): Plan {
+    const lost = cfg.failover?.lost ?? [];
+    const lostOrdinals = cfg.placement.flatMap((c, o) => (lost.includes(c) ? [o] : []));
     const ctx = namingContext(cfg);
     const set = cfg.mysql.name;
     const primaryCluster = cfg.placement[cfg.primary];
@@ -209,6 +225,8 @@ export function buildPlan(cfg: StackConfig): Plan {
                 writeHost: serviceHost(ctx, "write", primaryCluster, name),
                 peers: pods.map((p) => ({ ordinal: p.ordinal, host: podHost(ctx, p.ordinal, p.cluster, name) })),
                 donors: donorOrder(cfg, ctx, name),
+                epoch,
+                lost: lostOrdinals,
             },
         };
     });
@@ -237,6 +255,9 @@ export function buildPlan(cfg: StackConfig): Plan {
         migration: cfg.migration,
         naming: ctx,
         settings: settingsOf(cfg),
+        epoch,
+        lost,
+        lostOrdinals,
     };
 }
 

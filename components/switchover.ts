@@ -16,7 +16,8 @@ export interface SwitchoverArgs {
 export function switchoverEnv(plan: Plan, s: SwitchoverStep): Record<string, string> {
     const ctx = plan.naming;
     const from = s.toCluster;
-    const others = plan.pods.filter((p) => p.ordinal !== s.fromOrdinal && p.ordinal !== s.toOrdinal);
+    // Members of clusters declared lost are never contacted.
+    const others = plan.pods.filter((p) => p.ordinal !== s.fromOrdinal && p.ordinal !== s.toOrdinal && !plan.lostOrdinals.includes(p.ordinal));
     const members = [plan.pods[s.fromOrdinal], ...others];
     return {
         MMC_OLD_PRIMARY_HOST: podHost(ctx, s.fromOrdinal, s.fromCluster, from),
@@ -24,8 +25,17 @@ export function switchoverEnv(plan: Plan, s: SwitchoverStep): Record<string, str
         MMC_REPLICA_HOSTS: others.map((p) => podHost(ctx, p.ordinal, p.cluster, from)).join(" "),
         MMC_SOURCE_FOR: members.map((p) => `${podHost(ctx, p.ordinal, p.cluster, from)}=${podHost(ctx, s.toOrdinal, s.toCluster, p.cluster)}`).join(" "),
         MMC_SWITCHOVER_TIMEOUT_SECONDS: String(plan.migration.switchoverTimeoutSeconds),
+        MMC_EPOCH: String(plan.epoch),
     };
 }
+
+/**
+ * Metadata of a switchover or failover Job. `pulumi.com/replaceUnready`: on the next `up` the provider
+ * reads the live Job and, when it did not succeed (failed, or cut off by the deadline), replaces it, so a
+ * re-run `up` re-runs the Job; a Job that succeeded stays (no diff). The fixed name makes the replacement
+ * delete the old Job first.
+ */
+export const RERUN_UNREADY_ANNOTATION = { "pulumi.com/replaceUnready": "true" } as const;
 
 /** The switchover Job's environment: the pods' (without the topology file: it must not read the next one) and its own. */
 export function switchoverJobEnv(plan: Plan, s: SwitchoverStep) {
@@ -52,7 +62,12 @@ export class Switchover extends pulumi.ComponentResource {
         this.job = new k8s.batch.v1.Job(
             `${name}-job`,
             {
-                metadata: { name: switchoverJobName(plan.set, step), namespace: plan.namespace, labels: commonLabels(plan.set, "switchover") },
+                metadata: {
+                    name: switchoverJobName(plan.set, step),
+                    namespace: plan.namespace,
+                    labels: commonLabels(plan.set, "switchover"),
+                    annotations: { ...RERUN_UNREADY_ANNOTATION },
+                },
                 spec: {
                     backoffLimit: 0,
                     activeDeadlineSeconds: plan.migration.switchoverTimeoutSeconds + 60,
@@ -75,7 +90,7 @@ export class Switchover extends pulumi.ComponentResource {
                     },
                 },
             },
-            { parent: this, provider: args.provider, dependsOn: args.dependsOn ?? [] },
+            { parent: this, provider: args.provider, dependsOn: args.dependsOn ?? [], deleteBeforeReplace: true },
         );
         this.registerOutputs({ job: this.job.metadata.name });
     }

@@ -124,9 +124,15 @@ function whatHappens(c: OrdinalChange, step: Step): string {
                 ? "promoted after catching up with the old primary"
                 : `demoted; then replicates from ${podNameOf(step, step.switchover!.toOrdinal)}` +
                       (c.restartsAfterSwitchover ? "; then restarts on the new version" : "");
+        case "failover":
+            return step.failover?.toOrdinal === c.ordinal
+                ? `promoted at epoch ${step.failover.epoch} if no reachable member is ahead of it (else the Job refuses, naming the member to choose)`
+                : `lost with ${c.to}; left as it is; when ${c.to} returns it is fenced (read-only), its extra transactions set aside, and it is re-seeded as a replica`;
         case "restart":
             return c.role === "primary" ? "restarts last, after every replica (writes pause)" : "restarts (one at a time, Ready and caught up before the next)";
         case "keep":
+            if (c.lost) return `in ${c.to}, declared lost: left as deployed; never required to answer`;
+            if (step.failover) return `repointed to ${podNameOf(step, step.failover.toOrdinal)}`;
             return c.restartDeferred
                 ? `keeps the old version until a switchover: next, set primary: ${updatedReplica(step) ?? "(an updated replica)"} and run up`
                 : "unchanged";
@@ -143,7 +149,17 @@ const podNameOf = (step: Step, ordinal: number) => step.changes.find((c) => c.or
 /** The step as a DBA reads it in the pull request: titled tables, the write pause, Kubernetes changes apart. */
 export function stepTable(step: Step): string {
     const role = (c: OrdinalChange) =>
-        c.action === "switchover" && step.switchover ? (c.ordinal === step.switchover.fromOrdinal ? "primary -> replica" : "replica -> primary") : c.role;
+        c.action === "switchover" && step.switchover
+            ? c.ordinal === step.switchover.fromOrdinal
+                ? "primary -> replica"
+                : "replica -> primary"
+            : c.action === "failover" && step.failover
+              ? c.ordinal === step.failover.fromOrdinal
+                  ? "primary (lost)"
+                  : "replica -> primary"
+              : c.lost
+                ? `${c.role} (lost)`
+                : c.role;
     const rows = step.changes.map((c) => [
         String(c.ordinal),
         c.member ?? String(c.ordinal),
@@ -153,11 +169,17 @@ export function stepTable(step: Step): string {
     ]);
     const title =
         `step: ${step.kind}${step.kind === "initial" ? " (a first deployment: every object is created)" : ""}` +
-        (step.switchover ? ` (planned switchover: ${podNameOf(step, step.switchover.fromOrdinal)} -> ${podNameOf(step, step.switchover.toOrdinal)})` : "");
+        (step.switchover ? ` (planned switchover: ${podNameOf(step, step.switchover.fromOrdinal)} -> ${podNameOf(step, step.switchover.toOrdinal)})` : "") +
+        (step.failover
+            ? ` (failover: ${podNameOf(step, step.failover.fromOrdinal)} lost with ${step.failover.lostClusters.join(", ")} -> ${podNameOf(step, step.failover.toOrdinal)}, epoch ${step.failover.epoch})`
+            : "") +
+        (step.kind === "rejoin" ? ` (${step.rejoined.join(", ")} back from lost)` : "");
     const res = Object.entries(step.resources).flatMap(([c, lines]) => lines.map((l) => `  ${c}: ${l}`));
     return [
         title,
         `write pause: ${step.writePause}`,
+        ...(step.loss ? [`lost: ${step.loss}`] : []),
+        ...(step.lost.length && !step.failover ? [`declared lost: ${step.lost.join(", ")} (left as deployed)`] : []),
         ...(step.settings?.length ? [`settings: ${step.settings.join("; ")}`] : []),
         "",
         "Members",

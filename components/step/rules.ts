@@ -3,7 +3,7 @@ import { TransitionError } from "./errors";
 import { changeBehaviourOf } from "../changes";
 import { ClusterPlan, Plan } from "../plan";
 import { claimName } from "../naming";
-import { DeployedState } from "./state";
+import { DeployedState, lostIn } from "./state";
 import { Move } from "./types";
 
 /** One rule a step must pass: a name (for tests and reports) and a check that returns the refusal, if any. */
@@ -87,6 +87,11 @@ export function claimsIn(prev: DeployedState, cluster: string): number[] {
     return prev.claims?.[cluster] ?? ordinalsIn(prev.placement, cluster);
 }
 
+/** A failover: the deployed primary's cluster is declared lost and `primary` names another member. */
+export function isFailover(prev: DeployedState, next: Plan): boolean {
+    return prev.primary !== next.primary && next.lost.includes(prev.placement[prev.primary]);
+}
+
 /** The rules, in the order they are judged; the first refusal is the one reported. */
 export const GUARDS: readonly Guard[] = [
     {
@@ -164,6 +169,59 @@ export const GUARDS: readonly Guard[] = [
         },
     },
     {
+        // The old primary is gone: only the change of primary (and the declaration of what is lost) may happen.
+        name: "failover-is-a-step-of-its-own",
+        check(prev, next) {
+            if (!isFailover(prev, next)) return undefined;
+            const lostNow = next.lost.filter((c) => prev.clusters.includes(c));
+            const keep = `Next safe step: keep everything as deployed (placement ${list(prev.placement)}) and change only primary: ${next.primary} with failover.lost: [${lostNow.join(", ")}], run up, then the rest`;
+            if (next.primary >= prev.placement.length) {
+                return new TransitionError(
+                    `mysql-multicluster:primary: ${next.primary} does not run yet (deployed ordinals 0..${prev.placement.length - 1}); a failover promotes a running member`,
+                );
+            }
+            const moves = movesOf(prev, next);
+            const other = moves.length
+                ? `moving ordinal(s) ${moves.map((m) => m.ordinal).join(",")}`
+                : prev.placement.length !== next.placement.length
+                  ? "scaling"
+                  : prev.retire.join() !== next.retire.join()
+                    ? "a change of retire"
+                    : changedSettings(prev, next)
+                          .filter(({ key }) => !["primary", "placement", "retire"].includes(key) && !key.startsWith("failover"))
+                          .map(({ key }) => `a change of ${key}`)[0];
+            if (other) {
+                return new TransitionError(
+                    `mysql-multicluster:failover.lost: a failover (primary: ${prev.primary} → ${next.primary}, ${prev.placement[prev.primary]} lost) in the same step as ${other}; a failover is a step of its own. ${keep}`,
+                );
+            }
+            return undefined;
+        },
+    },
+    {
+        // A lost cluster is left exactly as deployed: nothing may start or restart there.
+        name: "lost-clusters-left-as-deployed",
+        check(prev, next) {
+            if (!next.lost.length) return undefined;
+            for (let o = 0; o < next.placement.length; o++) {
+                const c = next.placement[o];
+                if (next.lost.includes(c) && prev.placement[o] !== c) {
+                    return new TransitionError(
+                        `mysql-multicluster:placement[${o}]: "${c}" is declared lost (failover.lost); nothing can start there. Keep placement[${o}]: ${prev.placement[o] ?? "(unset)"}, or bring ${c} back and remove it from failover.lost first`,
+                    );
+                }
+            }
+            const rolling = changedSettings(prev, next).filter((c) => changeBehaviourOf(c.key)?.behaviour === "rolling");
+            if (rolling.length) {
+                return new TransitionError(
+                    `mysql-multicluster:${rolling[0].key}: a rolling restart while ${next.lost.join(", ")} ${next.lost.length > 1 ? "are" : "is"} declared lost (failover.lost): its members cannot restart. ` +
+                        `Keep ${rolling[0].was}; first move the ordinals off ${next.lost.join(", ")} or bring it back and remove it from failover.lost`,
+                );
+            }
+            return undefined;
+        },
+    },
+    {
         name: "rolling-is-a-step-of-its-own",
         check(prev, next) {
             const rolling = rollingClusters(prev, next);
@@ -222,6 +280,9 @@ export const GUARDS: readonly Guard[] = [
         name: "cluster-removed-only-after-retire",
         check(prev, next) {
             for (const c of prev.clusters) {
+                // A lost cluster that runs no ordinals may go without its retire Job: its objects leave the
+                // state only (its provider had deleteUnreachable), its volumes are not touched.
+                if (lostIn(prev).includes(c) && !prev.placement.includes(c)) continue;
                 if (!clusterOf(next, c) && !prev.retire.includes(c)) {
                     return new TransitionError(
                         `mysql-multicluster:clusters: cluster "${c}" was removed but never retired; its claims and volumes may hold data. ` +

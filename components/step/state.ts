@@ -27,6 +27,24 @@ export const deployedStateSchema = z.object({
     claims: z.record(z.string(), z.array(z.number().int())).optional(),
     /** Ordinals still on the previous pod template (a rolling change whose primary waits for a switchover). */
     pending: z.array(z.number().int()).optional(),
+    /** The set's generation: every switchover and failover increments it; absent in older states (reads as 1). */
+    epoch: z.number().int().min(1).optional(),
+    /**
+     * Clusters declared lost (`failover.lost`), each with what was last applied there: the primary,
+     * placement, epoch and lost clusters of that deployment. The program declares a lost cluster's objects
+     * from this view, exactly as they are in state, until the cluster leaves `failover.lost`.
+     */
+    lost: z
+        .record(
+            z.string(),
+            z.object({
+                primary: z.number().int().min(0),
+                placement: z.array(z.string()),
+                epoch: z.number().int().min(1),
+                lost: z.array(z.string()),
+            }),
+        )
+        .optional(),
 });
 export type DeployedState = z.output<typeof deployedStateSchema>;
 
@@ -50,6 +68,30 @@ export function claimsAfter(prev: DeployedState | undefined, plan: Plan): Record
     return out;
 }
 
+/** What was last applied in a lost cluster: its view as the deployed state recorded it. */
+export type LostView = NonNullable<DeployedState["lost"]>[string];
+
+/** The epoch of a deployed state (states written before the epoch existed read as 1). */
+export const epochOf = (prev: DeployedState | undefined): number => prev?.epoch ?? 1;
+
+/** Clusters the deployed state recorded as lost. */
+export const lostIn = (prev: DeployedState | undefined): string[] => Object.keys(prev?.lost ?? {});
+
+/**
+ * What each cluster of `plan.lost` keeps: the view recorded when it was declared lost (carried while it
+ * stays lost), or, when it is newly lost, the deployed state's own (what was applied there last).
+ */
+export function lostViewsAfter(prev: DeployedState | undefined, plan: Plan): Record<string, LostView> {
+    const out: Record<string, LostView> = {};
+    for (const c of plan.lost) {
+        const kept = prev?.lost?.[c];
+        if (kept) out[c] = kept;
+        else if (prev && prev.clusters.includes(c))
+            out[c] = { primary: prev.primary, placement: [...prev.placement], epoch: epochOf(prev), lost: lostIn(prev) };
+    }
+    return out;
+}
+
 /** The state a deployment of `plan` leaves behind (exported as a stack output, read by the next up). */
 export function deployedStateOf(plan: Plan, prev?: DeployedState, step?: { readonly oldTemplate: readonly number[] }): DeployedState {
     return {
@@ -66,6 +108,8 @@ export function deployedStateOf(plan: Plan, prev?: DeployedState, step?: { reado
         settings: { ...plan.settings },
         claims: claimsAfter(prev, plan),
         pending: [...(step?.oldTemplate ?? [])],
+        epoch: plan.epoch,
+        ...(plan.lost.length ? { lost: lostViewsAfter(prev, plan) } : {}),
     };
 }
 

@@ -1,0 +1,95 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { failoverJobName, objectNames, podHost } from "./naming";
+import { Plan } from "./plan";
+import { FailoverStep } from "./step";
+import { PATHS, commonLabels, containerEnv, jobPodLabels, scriptCommand } from "./contract";
+import { RERUN_UNREADY_ANNOTATION } from "./switchover";
+
+export interface FailoverArgs {
+    readonly plan: Plan;
+    readonly step: FailoverStep;
+    readonly provider: k8s.Provider;
+    readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * The names the failover script is given (docs/dataplane-contract.md), all as the Job's cluster (the new
+ * primary's) resolves them: the member to promote, the reachable others, the lost ones (never contacted).
+ * Pure.
+ */
+export function failoverEnv(plan: Plan, f: FailoverStep): Record<string, string> {
+    const ctx = plan.naming;
+    const from = f.toCluster;
+    const reachable = plan.pods.filter((p) => !f.lostOrdinals.includes(p.ordinal));
+    const others = reachable.filter((p) => p.ordinal !== f.toOrdinal);
+    const lost = plan.pods.filter((p) => f.lostOrdinals.includes(p.ordinal));
+    return {
+        MMC_NEW_PRIMARY_HOST: podHost(ctx, f.toOrdinal, f.toCluster, from),
+        MMC_REPLICA_HOSTS: others.map((p) => podHost(ctx, p.ordinal, p.cluster, from)).join(" "),
+        MMC_LOST_HOSTS: lost.map((p) => podHost(ctx, p.ordinal, p.cluster, from)).join(" "),
+        MMC_SOURCE_FOR: reachable.map((p) => `${podHost(ctx, p.ordinal, p.cluster, from)}=${podHost(ctx, f.toOrdinal, f.toCluster, p.cluster)}`).join(" "),
+        MMC_EPOCH: String(f.epoch),
+        MMC_SWITCHOVER_TIMEOUT_SECONDS: String(plan.migration.switchoverTimeoutSeconds),
+    };
+}
+
+/** The failover Job's environment: the pods' (without the topology file: it must not read the next one) and its own. */
+export function failoverJobEnv(plan: Plan, f: FailoverStep) {
+    const cluster = plan.clusters.find((c) => c.name === f.toCluster)!;
+    return [
+        ...containerEnv(plan, cluster).filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
+        ...Object.entries(failoverEnv(plan, f)).map(([n, value]) => ({ name: n, value })),
+    ];
+}
+
+/**
+ * The failover, as a Job in the new primary's cluster that Pulumi waits on: it refuses when a reachable
+ * member is ahead of the chosen one, else promotes it at the new epoch and repoints the reachable
+ * replicas; the lost members are never contacted. No retry (backoffLimit 0): it fails the `up` and
+ * nothing was made writable; a re-run `up` re-runs it (replaceUnready). The write Service and the
+ * topology of reachable clusters move only after it succeeded.
+ */
+export class Failover extends pulumi.ComponentResource {
+    public readonly job: k8s.batch.v1.Job;
+
+    constructor(name: string, args: FailoverArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mysql-multicluster:migration:Failover", name, {}, opts);
+        const { plan, step } = args;
+        const names = objectNames(plan.set);
+        this.job = new k8s.batch.v1.Job(
+            `${name}-job`,
+            {
+                metadata: {
+                    name: failoverJobName(plan.set, step.epoch),
+                    namespace: plan.namespace,
+                    labels: commonLabels(plan.set, "failover"),
+                    annotations: { ...RERUN_UNREADY_ANNOTATION },
+                },
+                spec: {
+                    backoffLimit: 0,
+                    activeDeadlineSeconds: plan.migration.switchoverTimeoutSeconds + 60,
+                    template: {
+                        metadata: { labels: jobPodLabels(plan.set, "failover") },
+                        spec: {
+                            restartPolicy: "Never",
+                            containers: [
+                                {
+                                    name: "failover",
+                                    image: plan.image,
+                                    command: scriptCommand("failover.sh"),
+                                    env: failoverJobEnv(plan, step),
+                                    volumeMounts: [{ name: "scripts", mountPath: PATHS.scripts }],
+                                    resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                                },
+                            ],
+                            volumes: [{ name: "scripts", configMap: { name: names.scripts, defaultMode: 0o755 } }],
+                        },
+                    },
+                },
+            },
+            { parent: this, provider: args.provider, dependsOn: args.dependsOn ?? [], deleteBeforeReplace: true },
+        );
+        this.registerOutputs({ job: this.job.metadata.name });
+    }
+}
