@@ -40,7 +40,7 @@ export const CHANGE_BEHAVIOUR: Readonly<Record<string, KeyChange>> = {
     "clusters.<name>.storage.storageClass": { behaviour: "refused", note: "while the cluster runs members" },
     "clusters.<name>.tolerations": { behaviour: "rolling", note: "in the pod template" },
     placement: { behaviour: "step", note: "a move or a scale: at most migration.maxMovesPerStep ordinals, the primary never moves" },
-    primary: { behaviour: "step", note: "a planned switchover, a step of its own; the disruption budgets follow the new primary after the Job" },
+    primary: { behaviour: "step", note: "a planned switchover or failover, a step of its own; the disruption budgets follow the new primary after the Job" },
     mysql: { behaviour: "refused", note: "per key below" },
     "mysql.name": { behaviour: "refused", note: "the set's identity" },
     "mysql.namespace": { behaviour: "refused", note: "the set's identity" },
