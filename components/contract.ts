@@ -94,9 +94,24 @@ export function topologyEnv(t: Topology): string {
         ["MMC_WRITE_HOST", t.writeHost],
         ["MMC_PEERS", t.peers.map((p) => `${p.ordinal}=${p.host}`).join(" ")],
         ["MMC_DONORS", t.donors.join(" ")],
+        ["MMC_EPOCH", t.epoch ?? 1],
+        ["MMC_LOST", (t.lost ?? []).join(" ")],
     ];
     return vars.map(([k, v]) => `${k}=${q(v)}`).join("\n") + "\n";
 }
+
+/**
+ * The failover Job's inputs beyond `containerEnv` (without MMC_TOPOLOGY_FILE), as contract-failover.md
+ * fixes them; the Job component renders exactly these (test/unit/contract.test.ts).
+ */
+export const FAILOVER_JOB_INPUTS = [
+    "MMC_NEW_PRIMARY_HOST",
+    "MMC_REPLICA_HOSTS",
+    "MMC_LOST_HOSTS",
+    "MMC_SOURCE_FOR",
+    "MMC_EPOCH",
+    "MMC_SWITCHOVER_TIMEOUT_SECONDS",
+] as const;
 
 /**
  * Inputs the scripts read with a default of their own and the program leaves unset: tuning knobs and
@@ -110,6 +125,7 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_DONOR_PARALLEL",
     "MMC_REPLICATE_INTERVAL_SECONDS",
     "MMC_REPLICATE_ONCE",
+    "MMC_RESUME_AFTER_SECONDS",
     "MMC_SEED_PARALLEL",
     "MMC_SEED_TIMEOUT_SECONDS",
     "MMC_SQL_TIMEOUT",

@@ -26,6 +26,10 @@ export interface Topology {
     readonly peers: ReadonlyArray<{ readonly ordinal: number; readonly host: string }>;
     /** Donor names in order of preference: local replicas, remote replicas, the primary last. */
     readonly donors: readonly string[];
+    /** The set's generation (contract-failover: every switchover and failover increments it); 1 when unset. */
+    readonly epoch?: number;
+    /** Ordinals the config declares lost (fencing: never required to answer); none when unset. */
+    readonly lost?: readonly number[];
 }
 
 /** A ServiceImport a cluster declares (profiles whose imports are manual). */

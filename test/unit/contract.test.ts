@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseStackConfig } from "../../components/config";
-import { SCRIPT_DEFAULTED_INPUTS } from "../../components/contract";
+import { FAILOVER_JOB_INPUTS, SCRIPT_DEFAULTED_INPUTS } from "../../components/contract";
 import { buildPlan } from "../../components/plan";
 import { SCRIPTS_DIR } from "../../components/scripts";
 import { deployedStateOf } from "../../components/step";
@@ -39,6 +39,10 @@ async function providedInputs(): Promise<{ provided: Map<string, string>; seen: 
             }
         }
     }
+    // The failover Job (contract-failover.md): until the program declares one, the inputs the contract
+    // gives it beyond the container env.
+    if (![...provided.values()].some((w) => /failover/.test(w)))
+        for (const n of FAILOVER_JOB_INPUTS) add(n, "the failover Job (components/contract.ts FAILOVER_JOB_INPUTS)");
     return { provided, seen };
 }
 
@@ -59,7 +63,7 @@ test("the MMC_* inputs the scripts read are exactly the ones the program provide
 test("every container gets the inputs its script declares (mmc_inputs_of), and each declared input is really used", async () => {
     const libEnv = fs.readFileSync(path.join(SCRIPTS_DIR, "lib-env.sh"), "utf8");
     const roles = declaredRoles(libEnv);
-    assert.deepEqual([...roles].sort(), ["donor", "init", "probe", "replicate", "run", "switchover"]);
+    assert.deepEqual([...roles].sort(), ["donor", "failover", "init", "probe", "replicate", "run", "switchover"]);
     // The names the scripts use, with the input lists themselves left out: a declared name must be used.
     const used = scriptUse(scriptTexts(SCRIPTS_DIR, ROOT).map(withoutInputLists)).reads;
     for (const role of roles) {
@@ -92,6 +96,18 @@ test("every container gets the inputs its script declares (mmc_inputs_of), and e
                 }
             }
         }
+    }
+    // The failover Job runs in a failover step only; until the program declares one, its env is the
+    // container env without MMC_TOPOLOGY_FILE plus FAILOVER_JOB_INPUTS (contract-failover.md).
+    if (!ran.has("failover")) {
+        const run = await runUnderMocks(phase(2), deployedStateOf(buildPlan(phase(1))));
+        const sts = [...objectsOf(run, Object.keys(run.outputs.clusters)[0]).values()].find((o) => o.kind === "StatefulSet");
+        assert.ok(sts, "a StatefulSet is declared");
+        const env = new Set<string>(sts.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name));
+        env.delete("MMC_TOPOLOGY_FILE");
+        for (const n of FAILOVER_JOB_INPUTS) env.add(n);
+        for (const n of declaredInputs(SCRIPTS_DIR, "failover")) if (!env.has(n)) missing.push(`the failover Job runs failover.sh without ${n}`);
+        ran.add("failover");
     }
     assert.deepEqual([...ran].sort(), [...roles].sort(), "every entry script runs somewhere");
     assert.deepEqual([...new Set(missing)], []);
