@@ -339,3 +339,15 @@ mmc_engine_gtid_missing() {
         mariadb) mmc_gtid_missing_mariadb "$a" "$b" ;;
     esac
 }
+
+# The GTID mode a member without a channel joins the primary with (mmc_sql_point_to): MariaDB
+# current_pos for a member that wrote itself (a former primary: its binary log is ahead of its applied
+# position), slave_pos otherwise; MySQL's auto-positioning needs no choice.
+mmc_engine_join_mode() {
+    case "$MMC_ENGINE" in
+        mysql) echo slave_pos ;;
+        mariadb)
+            if [ "$(mmc_q "SELECT @@GLOBAL.gtid_binlog_pos <> @@GLOBAL.gtid_slave_pos" 2>/dev/null)" = 1 ]; then echo current_pos; else echo slave_pos; fi
+            ;;
+    esac
+}

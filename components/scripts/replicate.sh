@@ -114,14 +114,13 @@ errant_against() {
 # Joins HOST (the writable primary) from a member without a channel: never over errant transactions.
 # Status 10: the volume is set aside (the server shuts down; init.sh seeds it again).
 join_primary() {
-    local host=$1 errant mode=slave_pos
+    local host=$1 errant mode
     errant=$(errant_against "$host") || { mmc_log "cannot compare GTID histories with $host; deciding again later"; return 1; }
     if [ -n "$errant" ]; then
         request_reseed "errant transactions $errant (absent from the primary $host): volume set aside, never replicated over" aside
         return 10
     fi
-    # a member that wrote itself (a former primary) continues from its own binary log position
-    if [ "$(mmc_q "SELECT $(mmc_sql_gtid_expr) <> @@GLOBAL.gtid_slave_pos" 2>/dev/null)" = 1 ]; then mode=current_pos; fi
+    mode=$(mmc_engine_join_mode)
     become_replica_of "$host" "$mode"
 }
 
