@@ -44,7 +44,7 @@ mmc_sql_record_epoch() {
     cat <<SQL
 CREATE DATABASE IF NOT EXISTS mmc;
 CREATE TABLE IF NOT EXISTS mmc.epoch (id TINYINT PRIMARY KEY, epoch BIGINT NOT NULL, primary_server_id BIGINT NOT NULL, at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;
-INSERT INTO mmc.epoch (id, epoch, primary_server_id) SELECT 1, $e, @@GLOBAL.server_id FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM mmc.epoch WHERE id = 1 AND epoch > $e);
+INSERT IGNORE INTO mmc.epoch (id, epoch, primary_server_id) VALUES (1, 0, 0);
 UPDATE mmc.epoch SET epoch = $e, primary_server_id = @@GLOBAL.server_id, at = CURRENT_TIMESTAMP(6) WHERE id = 1 AND epoch <= $e;
 SQL
 }
