@@ -50,6 +50,7 @@ phase_check() {
     for h in $(members); do
         st=$(mmc_member_state "$ADMIN_CRED" "$h") || { say "$h does not answer: it cannot be left behind; wait for it or declare it lost"; return 1; }
         read -r ro sid e ep <<<"$st"
+        mmc_log "$h: read_only=$ro server_id=$sid epoch=$e"
         if [ "$h" = "$NEW" ]; then
             new_sid=$sid
             if [ "$ro" = 0 ] && [ "$e" = "$EPOCH" ] && [ "$ep" = "$sid" ] && ! mmc_has_channel "$ADMIN_CRED" "$h"; then continue; fi
@@ -211,6 +212,7 @@ main() {
     DEADLINE=$((SECONDS + MMC_SWITCHOVER_TIMEOUT_SECONDS))
     mmc_tmp_init || exit 1
     ADMIN_CRED=$(mmc_admin_cred) || exit 1
+    mmc_log "failover to $NEW at epoch $EPOCH; reachable: ${OTHERS:-none}; lost (never contacted): ${LOST:-none}"
     if run_phases; then exit 0; fi
     [ -s "$MMC_TMP/reason" ] && cat "$MMC_TMP/reason"
     exit 1

@@ -48,7 +48,7 @@ setup() { valid_env; load_libs; }
     for e in mariadb mysql; do
         MMC_ENGINE=$e
         run mmc_sql_promote 7
-        [[ "$output" == *"INSERT INTO mmc.epoch"*"WHERE id = 1 AND epoch <= 7"*"SET GLOBAL read_only = OFF;" ]] || { echo "$e: $output"; false; }
+        [[ "$output" == *"UPDATE mmc.epoch SET epoch = 7"*"WHERE id = 1 AND epoch <= 7"*"SET GLOBAL read_only = OFF;" ]] || { echo "$e: $output"; false; }
         # without an epoch the promotion is the one it was
         run mmc_sql_promote
         [[ "$output" != *mmc.epoch* ]]
