@@ -72,8 +72,13 @@ phase_check() {
 phase_stop_receiving() {
     [ "$1" = promoted ] && { echo promoted; return 0; }
     local h
+    # in parallel: a receiver still connecting to the lost primary's address can hold STOP until its
+    # connect attempt times out; 5 s bound each
     for h in $(members); do
-        mmc_sql_stop_receiving | qf "$h" 5 >/dev/null 2>&1 || true
+        (mmc_sql_stop_receiving | qf "$h" 5 >/dev/null 2>&1) &
+    done
+    wait
+    for h in $(members); do
         [ "$(mmc_field io "$(mmc_replica_status "$ADMIN_CRED" "$h")")" != Yes ] || { say "$h did not stop receiving"; return 1; }
     done
     mmc_log "every reachable member stopped receiving"
