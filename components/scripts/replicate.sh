@@ -178,6 +178,7 @@ check_fenced() {
     for kv in $MMC_PEERS; do
         o=${kv%%=*} h=${kv#*=}
         [ "$o" = "$(mmc_ordinal)" ] && continue
+        mmc_is_listed "$o" "$MMC_LOST" && continue # declared lost: it cannot know a newer epoch
         st=$(mmc_member_state "$cred" "$h") || continue
         read -r _ _ e _ <<<"$st"
         if [ "$e" -gt "$own" ]; then
