@@ -18,6 +18,12 @@
 #   seed_ratio_vs_tar             the same seed throughput / raw `tar | tar` of the data directory
 #   acknowledged_writes_lost      acknowledged writes missing on any member at the end
 #   dataset_bytes                 size of the seeded data directory
+#   failover_write_unavailability_ms  the primary's whole cluster lost (member killed, address dropping
+#                                 packets), then the failover Job: from the Job's start (the `up`, not
+#                                 the human) to the first write acknowledged by the new primary
+#                                 (test/dataplane/run.sh section lost_zone, run after the rest;
+#                                 BENCH_ONLY=failover runs only it and keeps the other figures)
+#   acknowledged_writes_lost      also counts the lost-zone run's (details.failover)
 # All servers share this machine's 2 cores and one disk (in a cluster each pod has its own node).
 set -u
 H_ENGINE=${1:-${H_ENGINE:-mariadb}}
@@ -32,6 +38,32 @@ OUT="$REPO/bench/results/dataplane.json"
 TARGET_BYTES=${BENCH_DATASET_BYTES:-1100000000}
 SWITCHOVERS=${BENCH_SWITCHOVERS:-3}
 T0=$SECONDS
+
+# The lost-zone failover figures: the data-plane tier's section lost_zone, merged under this engine's key.
+failover_figures() {
+    local dir="$T-failover" fig
+    [ "$H_ENGINE" = mysql ] && dir="$dir-mysql"
+    (unset H_IN_NS; MMC_TEST_NET=$MMC_TEST_NET MMC_TEST_DIR="$T-failover" MMC_DP_SECTIONS=lost_zone bash "$REPO/test/dataplane/run.sh" "$H_ENGINE") >"$T-failover.log" 2>&1
+    local rc=$?
+    fig="$dir/state/figures"
+    [ -s "$fig" ] || { echo "lost-zone run produced no figures (rc=$rc, see $T-failover.log)"; return 1; }
+    node -e '
+        const fs = require("fs"); const [out, engine, figFile, rc, log] = process.argv.slice(1);
+        const f = Object.fromEntries(fs.readFileSync(figFile, "utf8").trim().split("\n").map((l) => l.split(" ")).map(([k, v]) => [k, Number(v)]));
+        let all = {}; try { all = JSON.parse(fs.readFileSync(out, "utf8")); } catch {}
+        const e = (all[engine] ??= {});
+        e.failover_write_unavailability_ms = f.failover_write_unavailability_ms ?? null;
+        e.acknowledged_writes_lost = Math.max(e.acknowledged_writes_lost ?? 0, f.acknowledged_writes_lost ?? 0);
+        e.details ??= {};
+        const tap = fs.readFileSync(log, "utf8").split("\n").filter((l) => /^\d+ passed, \d+ failed$/.test(l)).pop() ?? "";
+        e.details.failover = { ...f, tier_result: tap, exit_code: Number(rc), section: "test/dataplane/run.sh lost_zone" };
+        fs.writeFileSync(out, JSON.stringify(all, null, 2) + "\n");' "$OUT" "$H_ENGINE" "$fig" "$rc" "$T-failover.log" || return 1
+    grep -E '^(ok|not ok)|passed, ' "$T-failover.log"
+}
+if [ "${BENCH_ONLY:-}" = failover ]; then
+    [ "$(id -u)" = 0 ] || { echo "bench:dataplane needs root"; exit 1; }
+    failover_figures; exit $?
+fi
 
 [ "$(id -u)" = 0 ] || { echo "bench:dataplane needs root"; exit 1; }
 h_install || exit 1
@@ -228,3 +260,4 @@ node -e '
     all[engine] = JSON.parse(fs.readFileSync(file, "utf8"));
     fs.writeFileSync(out, JSON.stringify(all, null, 2) + "\n");' "$OUT" "$H_ENGINE" "$T/result.json" || exit 1
 cat "$T/result.json"
+failover_figures || exit 1

@@ -101,13 +101,6 @@ export function topologyEnv(t: Topology): string {
 }
 
 /**
- * Inputs the program provides for the failover scripts (components/scripts/failover.sh and the fencing in
- * the pod scripts, branch failover-data) before those scripts are merged: the contract test does not count
- * them as unread. Empty this list when the scripts read them (the test then fails on a stale entry).
- */
-export const PROVIDED_FOR_FAILOVER_SCRIPTS = ["MMC_EPOCH", "MMC_LOST", "MMC_LOST_HOSTS"] as const;
-
-/**
  * Inputs the scripts read with a default of their own and the program leaves unset: tuning knobs and
  * test hooks (the data-plane tests set MMC_BIND_ADDRESS and MMC_REPLICATE_ONCE). Every other `MMC_*`
  * name a script reads is provided above or by a Job (test/unit/contract.test.ts keeps both sides equal).
@@ -119,6 +112,7 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_DONOR_PARALLEL",
     "MMC_REPLICATE_INTERVAL_SECONDS",
     "MMC_REPLICATE_ONCE",
+    "MMC_RESUME_AFTER_SECONDS",
     "MMC_SEED_PARALLEL",
     "MMC_SEED_TIMEOUT_SECONDS",
     "MMC_SQL_TIMEOUT",

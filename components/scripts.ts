@@ -9,6 +9,7 @@ export const REQUIRED_SCRIPTS = [
     "donor.sh",
     "probe.sh",
     "switchover.sh",
+    "failover.sh",
     "lib-env.sh",
     "lib-sql.sh",
     "lib-engine.sh",

@@ -12,6 +12,8 @@
 #   empty, no member answers at all, this is the primary ordinal -> initialise (first start of the set)
 #   files but no marker (interrupted seed/initialisation)       -> wipe, then as empty
 #   marked .mmc-untrusted (primary no longer serves its position) -> wipe, then as empty
+#   marked .mmc-set-aside (errant transactions, replicate.sh)  -> moved into .mmc-aside-<time> (kept for
+#                                                                the DBA, never deleted), then as empty
 # shellcheck source=lib-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh"
 # shellcheck source=lib-sql.sh
@@ -63,8 +65,23 @@ wipe_volume() {
     mmc_log "wiping untrusted volume $MMC_DATADIR ($1)"
     rm -f "$MMC_TRUSTED"
     fsync_paths "$MMC_DATADIR"
-    find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .mmc-untrusted -exec rm -rf {} +
+    find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .mmc-untrusted ! -name '.mmc-aside-*' -exec rm -rf {} +
     rm -f "$MMC_UNTRUSTED"
+    fsync_paths "$MMC_DATADIR"
+}
+
+# Moves the volume's data (a diverged member's: errant transactions) into .mmc-aside-<time> on the same
+# volume, for the DBA to recover those writes; the volume is then seeded as an empty one.
+set_aside_volume() {
+    local dir
+    dir="$MMC_DATADIR/.mmc-aside-$(date -u +%Y%m%dT%H%M%SZ)"
+    mmc_log "setting the volume's data aside into $dir ($(head -c 300 "$MMC_SET_ASIDE" | tr '\n' ' ')); it is kept, never deleted"
+    rm -f "$MMC_TRUSTED"
+    mkdir -p "$dir"
+    cp -p "$MMC_SET_ASIDE" "$dir/REASON"
+    find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name '.mmc-aside-*' ! -name .mmc-set-aside ! -name .mmc-untrusted -exec mv -t "$dir" -- {} +
+    fsync_paths "$dir" "$MMC_DATADIR"
+    rm -f "$MMC_UNTRUSTED" "$MMC_SET_ASIDE"
     fsync_paths "$MMC_DATADIR"
 }
 
@@ -260,8 +277,9 @@ main() {
         return 0
     fi
     local reason="no completion marker"
+    [ -e "$MMC_SET_ASIDE" ] && set_aside_volume
     [ -e "$MMC_UNTRUSTED" ] && reason="marked untrusted: $(head -c 300 "$MMC_UNTRUSTED" 2>/dev/null | tr '\n' ' ')"
-    if [ -n "$(find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]; then
+    if [ -n "$(find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name '.mmc-aside-*' -print -quit)" ]; then
         wipe_volume "$reason"
     fi
     local deadline=$((SECONDS + ${MMC_SEED_TIMEOUT_SECONDS:-3600})) r
@@ -270,8 +288,9 @@ main() {
         case "$r" in
             seeded) return 0 ;;
             none-reachable)
-                if mmc_is_primary_ordinal; then
-                    # No member of the set answers: this is the first start of the set.
+                if mmc_is_primary_ordinal && [ -z "$(find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 -name '.mmc-aside-*' -print -quit)" ]; then
+                    # No member of the set answers: this is the first start of the set (a volume
+                    # whose data was set aside belonged to a set with history: it waits for a donor).
                     fresh_initialise
                     return 0
                 fi

@@ -185,7 +185,9 @@ mmc_sql_point_to() {
             ;;
     esac
 }
-# SQL that makes this server the primary: no channel, semi-sync source on, writable.
+# mmc_sql_promote [EPOCH] -> SQL that makes this server the primary: no channel, semi-sync source on,
+# EPOCH recorded (mmc_sql_record_epoch, while still read-only: root and the admin user may write),
+# writable.
 mmc_sql_promote() {
     local semi=OFF
     mmc_semi_sync_on && semi=ON
@@ -195,12 +197,14 @@ mmc_sql_promote() {
             echo "RESET REPLICA ALL;"
             echo "SET GLOBAL rpl_semi_sync_source_enabled = $semi;"
             echo "SET GLOBAL super_read_only = OFF;"
+            if [ -n "${1:-}" ]; then mmc_sql_record_epoch "$1"; fi
             echo "SET GLOBAL read_only = OFF;"
             ;;
         mariadb)
             echo "STOP SLAVE;"
             echo "RESET SLAVE ALL;"
             echo "SET GLOBAL rpl_semi_sync_master_enabled = $semi;"
+            if [ -n "${1:-}" ]; then mmc_sql_record_epoch "$1"; fi
             echo "SET GLOBAL read_only = OFF;"
             ;;
     esac
@@ -279,6 +283,8 @@ CREATE USER IF NOT EXISTS $au@'%' IDENTIFIED BY $admin_pw;
 ALTER USER $au@'%' IDENTIFIED BY $admin_pw;
 GRANT REPLICATION CLIENT, PROCESS, RELOAD ON *.* TO $au@'%';
 GRANT SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN ON *.* TO $au@'%';
+GRANT CREATE, SELECT, INSERT, UPDATE ON mmc.* TO $au@'%';
+GRANT SELECT ON mmc.* TO $ru@'%';
 SQL
             ;;
         mariadb)
@@ -297,7 +303,51 @@ GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO $su@'localhost';
 CREATE USER IF NOT EXISTS $au@'%' IDENTIFIED BY PASSWORD '$ah';
 ALTER USER $au@'%' IDENTIFIED BY PASSWORD '$ah';
 GRANT RELOAD, READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG MONITOR, SLAVE MONITOR, PROCESS ON *.* TO $au@'%';
+GRANT CREATE, SELECT, INSERT, UPDATE ON mmc.* TO $au@'%';
+GRANT SELECT ON mmc.* TO $ru@'%';
 SQL
+            ;;
+    esac
+}
+
+# SQL that stops receiving from the source (the applier goes on with what was received).
+mmc_sql_stop_receiving() {
+    case "$MMC_ENGINE" in
+        mysql) echo "STOP REPLICA IO_THREAD;" ;;
+        mariadb) echo "STOP SLAVE IO_THREAD;" ;;
+    esac
+}
+# The server's full GTID history as one SQL expression (MariaDB: the last GTID of every domain and
+# server, which errant-transaction detection compares; MySQL: gtid_executed).
+mmc_sql_gtid_state_expr() {
+    case "$MMC_ENGINE" in
+        mysql) mmc_sql_gtid_expr ;;
+        mariadb) echo "@@GLOBAL.gtid_binlog_state" ;;
+    esac
+}
+# mmc_engine_gtid_missing A B [CREDFILE HOST] -> the GTIDs of A that B lacks (empty: B has all of A).
+# A and B are mmc_sql_gtid_expr values (positions) or mmc_sql_gtid_state_expr values (histories).
+# MariaDB compares in bash (mmc_gtid_missing_mariadb); MySQL asks GTID_SUBTRACT of HOST (or the
+# local server without CREDFILE HOST).
+mmc_engine_gtid_missing() {
+    local a=$1 b=$2 sql
+    case "$MMC_ENGINE" in
+        mysql)
+            sql="SELECT REPLACE(GTID_SUBTRACT($(mmc_lit "$a"), $(mmc_lit "$b")), '\n', '')"
+            if [ $# -ge 4 ]; then mmc_qr "$3" "$4" "$sql"; else mmc_q "$sql"; fi
+            ;;
+        mariadb) mmc_gtid_missing_mariadb "$a" "$b" ;;
+    esac
+}
+
+# The GTID mode a member without a channel joins the primary with (mmc_sql_point_to): MariaDB
+# current_pos for a member that wrote itself (a former primary: its binary log is ahead of its applied
+# position), slave_pos otherwise; MySQL's auto-positioning needs no choice.
+mmc_engine_join_mode() {
+    case "$MMC_ENGINE" in
+        mysql) echo slave_pos ;;
+        mariadb)
+            if [ "$(mmc_q "SELECT @@GLOBAL.gtid_binlog_pos <> @@GLOBAL.gtid_slave_pos" 2>/dev/null)" = 1 ]; then echo current_pos; else echo slave_pos; fi
             ;;
     esac
 }

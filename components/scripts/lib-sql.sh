@@ -64,7 +64,7 @@ mmc_ping() {
 }
 
 # Replica status (`SHOW ... STATUS\G` output on stdin) as "key<TAB>value" lines with engine-neutral
-# keys; empty when no channel. Keys: host io sql lag io_errno io_error sql_errno sql_error
+# keys; empty when no channel. Keys: host io sql lag io_errno io_error sql_errno sql_error sql_state
 mmc_replica_status_filter() {
     awk '
         BEGIN {
@@ -74,6 +74,7 @@ mmc_replica_status_filter() {
             map["Seconds_Behind_Master"]="lag"; map["Seconds_Behind_Source"]="lag"
             map["Last_IO_Errno"]="io_errno"; map["Last_IO_Error"]="io_error"
             map["Last_SQL_Errno"]="sql_errno"; map["Last_SQL_Error"]="sql_error"
+            map["Slave_SQL_Running_State"]="sql_state"; map["Replica_SQL_Running_State"]="sql_state"
         }
         /^\*+ .* row \*+$/ { next }
         {
@@ -115,4 +116,35 @@ mmc_gtid_seq() {
 # Accounts whose connections a demotion keeps (everything else is an application session).
 mmc_system_users_sql_list() {
     printf "%s, %s, %s, 'root', 'system user', 'event_scheduler'" "$(mmc_lit "$MMC_REPL_USER")" "$(mmc_lit "$MMC_SEED_USER")" "$(mmc_lit "$MMC_ADMIN_USER")"
+}
+
+# mmc_gtid_missing_mariadb A B -> the GTIDs "d-s-n" of MariaDB GTID list A that list B does not cover,
+# comma-separated (empty when B covers A). An entry d-s-n of A is covered when B has an entry of the
+# same domain d and server s with a seq_no >= n, or, when A names a server B never lists, when B's
+# highest seq_no in domain d is >= n and B's own entry for d is not from a different lineage
+# (a position, one GTID per domain: seq_nos of one domain grow across every primary of one history).
+# With gtid_binlog_state values (every domain and server) it finds errant transactions: those of a
+# server that B has fewer of.
+mmc_gtid_missing_mariadb() {
+    local a=$1 b=$2 g d s n bg bd bs bn out="" covered
+    local IFS=,
+    for g in $a; do
+        g=${g// /}
+        [ -n "$g" ] || continue
+        IFS=- read -r d s n <<<"$g"
+        covered=0
+        local same="" dommax=0
+        for bg in $b; do
+            bg=${bg// /}
+            [ -n "$bg" ] || continue
+            IFS=- read -r bd bs bn <<<"$bg"
+            [ "$bd" = "$d" ] || continue
+            [ "$bn" -gt "$dommax" ] && dommax=$bn
+            [ "$bs" = "$s" ] && same=$bn
+        done
+        if [ -n "$same" ]; then [ "$same" -ge "$n" ] && covered=1
+        elif [ "$dommax" -ge "$n" ]; then covered=1; fi
+        [ "$covered" = 1 ] || out+="${out:+,}$g"
+    done
+    printf '%s\n' "$out"
 }

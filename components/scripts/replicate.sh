@@ -7,7 +7,16 @@
 #   * another member is writable                                         -> replica of that primary;
 #   * this is MMC_PRIMARY_ORDINAL, or MMC_WRITE_HOST is this server      -> primary: users, semi-sync, writable;
 #   * otherwise                                                          -> replica of MMC_WRITE_HOST.
-# Demotion never happens here (only switchover.sh demotes), so there is never a second writer.
+# Fencing (docs/dataplane-contract.md "Epoch and fencing"): becoming the primary also needs
+# mmc_fence_verdict "ok": no reachable member knows a newer epoch than the topology's MMC_EPOCH, and a
+# majority of the members not declared lost (MMC_LOST) answered; else the member stays read-only and
+# decides again on the next round. A read-only member without a channel (a demoted primary whose
+# switchover Job died, a primary that could not confirm) decides again every round, so there is a
+# writable member again within a bounded time; a writable member that sees a reachable member know a
+# newer epoch makes itself read-only (a stale primary after a partition healed).
+# A member without a channel that finds the primary checks it for errant transactions (GTIDs the
+# primary lacks: writes of a lost primary no replica received) first: such a volume is set aside
+# (init.sh moves it into .mmc-aside-<time>, kept for the DBA) and seeded again, never replicated over.
 # Watching: a replica whose primary no longer serves its GTID position (error 1236: purged binlogs,
 # diverged history) marks the volume untrusted and shuts the server down: run.sh/init.sh re-seed it.
 # shellcheck source=lib-env.sh
@@ -56,12 +65,63 @@ become_replica_of() {
 }
 
 become_primary() {
-    mmc_log "this member is the primary: ensuring users, semi-sync, writable"
+    local epoch=$1
+    mmc_log "this member is the primary at epoch $epoch: ensuring users, semi-sync, writable"
     mmc_sql_users | mmc_sql_local || { mmc_log "could not create users"; return 1; }
-    mmc_sql_promote | mmc_sql_local --force 2>/dev/null
+    mmc_sql_promote "$epoch" | mmc_sql_local --force 2>/dev/null
     local ro
     ro=$(mmc_q 'SELECT @@GLOBAL.read_only')
     [ "$ro" = 0 ] || { mmc_log "promotion did not take"; return 1; }
+}
+
+# The topology's epoch and the members it declares lost (contract-failover.md).
+topology_epoch() { echo "$MMC_EPOCH"; }
+
+# fence [all] -> "ok" or why this member may not become writable now (mmc_fence_verdict over the
+# peers); with "all", every member not declared lost must answer (a majority is not enough).
+fence() {
+    local cred kv o h st ro sid e own n=1 me
+    local -a answers=()
+    cred=$(mmc_repl_cred) || { echo "no credentials"; return 0; }
+    me=$(mmc_ordinal)
+    own=$(mmc_member_state | cut -d' ' -f3) || own=""
+    [ -n "$own" ] || { echo "cannot read this member's own epoch"; return 0; }
+    for kv in $MMC_PEERS; do
+        o=${kv%%=*} h=${kv#*=}
+        [ "$o" = "$me" ] && continue
+        mmc_is_listed "$o" "$MMC_LOST" && continue
+        n=$((n + 1))
+        st=$(mmc_member_state "$cred" "$h") || continue
+        read -r ro sid e _ <<<"$st"
+        answers+=("mysql-$o:$ro:$sid:$e")
+    done
+    if [ "${1:-}" = all ] && [ $((${#answers[@]} + 1)) -lt "$n" ]; then
+        echo "cannot confirm: $((${#answers[@]} + 1)) of $n non-lost members answered, all needed"
+        return 0
+    fi
+    mmc_fence_verdict "$(topology_epoch)" "$own" "$n" "${answers[@]}"
+}
+
+# errant_against HOST -> the GTIDs this member has that HOST lacks (empty: none); status 1 when unknown.
+errant_against() {
+    local cred mine theirs
+    cred=$(mmc_repl_cred) || return 1
+    mine=$(mmc_q "SELECT $(mmc_sql_gtid_state_expr)") || return 1
+    theirs=$(MMC_SQL_TIMEOUT=5 mmc_qr "$cred" "$1" "SELECT $(mmc_sql_gtid_state_expr)") || return 1
+    mmc_engine_gtid_missing "$mine" "$theirs"
+}
+
+# Joins HOST (the writable primary) from a member without a channel: never over errant transactions.
+# Status 10: the volume is set aside (the server shuts down; init.sh seeds it again).
+join_primary() {
+    local host=$1 errant mode
+    errant=$(errant_against "$host") || { mmc_log "cannot compare GTID histories with $host; deciding again later"; return 1; }
+    if [ -n "$errant" ]; then
+        request_reseed "errant transactions $errant (absent from the primary $host): volume set aside, never replicated over" aside
+        return 10
+    fi
+    mode=$(mmc_engine_join_mode)
+    become_replica_of "$host" "$mode"
 }
 
 decide() {
@@ -87,23 +147,79 @@ decide() {
     if w=$(writable_peer); then
         if [ "$wh_ro" = 0 ] && [ -n "$wh_sid" ] && [ "$wh_sid" != "$me" ]; then
             mmc_log "the write host is writable: this member replicates from it"
-            become_replica_of "$MMC_WRITE_HOST"
+            join_primary "$MMC_WRITE_HOST"
         else
             mmc_log "member $w is writable (the write host is not): this member replicates from it"
-            become_replica_of "$w"
+            join_primary "$w"
         fi
-        return 0
+        return
     fi
     if mmc_is_primary_ordinal || [ "$wh_sid" = "$me" ]; then
-        become_primary
+        local verdict
+        verdict=$(fence)
+        if [ "$verdict" != ok ]; then
+            mmc_log "designated primary, staying read-only: $verdict"
+            return 1
+        fi
+        become_primary "$(topology_epoch)"
         return
     fi
     become_replica_of "$MMC_WRITE_HOST"
 }
 
-request_reseed() {
+# A writable member that sees a reachable member know a newer epoch than its own data makes itself
+# read-only (a primary cut off while a failover promoted another). Status 1 when it did.
+check_fenced() {
+    local cred kv o h st own ro e
+    st=$(mmc_member_state) || return 0
+    read -r ro _ own _ <<<"$st"
+    [ "$ro" = 0 ] || return 0
+    cred=$(mmc_repl_cred) || return 0
+    for kv in $MMC_PEERS; do
+        o=${kv%%=*} h=${kv#*=}
+        [ "$o" = "$(mmc_ordinal)" ] && continue
+        mmc_is_listed "$o" "$MMC_LOST" && continue # declared lost: it cannot know a newer epoch
+        st=$(mmc_member_state "$cred" "$h") || continue
+        read -r _ _ e _ <<<"$st"
+        if [ "$e" -gt "$own" ]; then
+            mmc_log "mysql-$o knows epoch $e, newer than this primary's $own: making this member read-only"
+            mmc_sql_demote | mmc_sql_local
+            return 1
+        fi
+    done
+    return 0
+}
+# A read-only member without a channel (decided, then demoted: a switchover Job, a fence) follows a
+# writable member as soon as one appears. The designated primary resumes writing only after
+# MMC_RESUME_AFTER_SECONDS (default 300: longer than any switchover Job may run, which never promotes
+# after its timeout) and only when every member not declared lost answers read-only at no newer
+# epoch: the switchover's new primary provably did not promote.
+decide_stuck() { # STUCK_SECONDS
+    local w verdict
+    if w=$(writable_peer); then
+        mmc_log "read-only without a channel; $w is writable: this member replicates from it"
+        join_primary "$w"
+        return
+    fi
+    mmc_is_primary_ordinal || return 1
+    [ "$1" -ge "${MMC_RESUME_AFTER_SECONDS:-300}" ] || return 1
+    verdict=$(fence all)
+    if [ "$verdict" != ok ]; then mmc_log "designated primary read-only for $1 s, staying read-only: $verdict"; return 1; fi
+    mmc_log "designated primary read-only for $1 s and no member promoted: resuming"
+    become_primary "$(topology_epoch)"
+}
+# A member that is read-only without a channel has no writer to follow.
+stuck_read_only() {
+    local st
+    st=$(mmc_member_state) || return 1
+    [ "${st%% *}" = 1 ] || return 1
+    ! mmc_has_channel
+}
+
+request_reseed() { # WHY [aside]: aside keeps the data (init.sh moves it into .mmc-aside-<time>)
     local why=$1
     mmc_log "re-seed needed: $why"
+    if [ "${2:-}" = aside ]; then printf '%s at %s\n' "$why" "$(date -u +%FT%TZ)" >"$MMC_SET_ASIDE"; fi
     printf '%s at %s\n' "$why" "$(date -u +%FT%TZ)" >"$MMC_UNTRUSTED"
     sync -- "$MMC_UNTRUSTED" "$MMC_DATADIR" 2>/dev/null || sync
     mmc_q 'SHUTDOWN' || true
@@ -130,15 +246,27 @@ main() {
     set -uo pipefail
     mmc_env_load replicate || exit 2
     mmc_tmp_init || exit 1
-    local interval=${MMC_REPLICATE_INTERVAL_SECONDS:-2} decided_for="" inst
+    local interval=${MMC_REPLICATE_INTERVAL_SECONDS:-2} decided_for="" inst rc stuck_since=""
     mmc_log "started (ordinal $(mmc_ordinal), primary ordinal $MMC_PRIMARY_ORDINAL, write host $MMC_WRITE_HOST)"
     while :; do
         mmc_load_topology || mmc_log "topology file unreadable; keeping the values read before"
         if mmc_local_alive; then
             inst=$(server_instance)
             if [ "$inst" != "$decided_for" ]; then
-                if decide; then decided_for=$inst; else mmc_log "decision failed; retrying"; fi
+                rc=0; decide || rc=$?
+                case "$rc" in
+                    0) decided_for=$inst ;;
+                    10) ;;
+                    *) mmc_log "decision failed; retrying" ;;
+                esac
+            elif ! check_fenced; then
+                stuck_since=$SECONDS
+            elif stuck_read_only; then
+                [ -n "$stuck_since" ] || stuck_since=$SECONDS
+                rc=0; decide_stuck $((SECONDS - stuck_since)) || rc=$?
+                [ "$rc" != 0 ] || stuck_since=""
             else
+                stuck_since=""
                 watch || decided_for=""
             fi
         fi

@@ -13,11 +13,18 @@
 #   promote   new writable with no channel (point of no return).
 #             rollback: new read-only again and back under old; if new cannot be made read-only,
 #             stop: old stays read-only (never two writers)
-#   repoint   old (becomes a replica of new) and the other replicas; failures are warnings: a member
-#             not repointed finds the writable primary itself when it restarts (replicate.sh).
-# There is always at most one writable primary. SIGTERM: a run stops after the current phase, rolled
-# back before the promotion, carried through the repoint after it.
-# Exit 0: new is the primary. Exit 1: old is still the primary (nothing changed). Exit 2: bad input.
+#   repoint   old (becomes a replica of new) and the other replicas. A member that could not be
+#             repointed fails the Job (exit 3) and leaves: new the writable primary (at MMC_EPOCH when
+#             the Job has it), old read-only (its replicate.sh follows new by itself: a read-only member
+#             without a channel joins the writable one), other replicas still replicating through old.
+#             A re-run finds new already the primary and repoints only: it converges.
+# The promotion records the epoch (mmc.epoch) when MMC_EPOCH is given, and never happens after the
+# timeout (a Job cut off that long may have been given up: replicate.sh resumes the old primary only
+# after MMC_RESUME_AFTER_SECONDS). There is always at most one writable primary.
+# SIGTERM: a run stops after the current phase, rolled back before the promotion, carried through
+# the repoint after it.
+# Exit 0: new is the primary, every member repointed. Exit 1: old is still the primary (nothing
+# changed). Exit 2: bad input. Exit 3: new is the primary, a member could not be repointed (re-run).
 # shellcheck source=lib-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh"
 # shellcheck source=lib-sql.sh
@@ -45,12 +52,13 @@ read_only_of() { echo "SELECT @@GLOBAL.read_only" | q "$1" 5; }
 # 3 (check only) = nothing to do.
 phase_check() {
     local ro_old ro_new st pos half w i
-    ro_old=$(read_only_of "$OLD") || { mmc_log "old primary $OLD unreachable"; return 1; }
     ro_new=$(read_only_of "$NEW") || { mmc_log "new primary $NEW unreachable"; return 1; }
-    if [ "$ro_new" = 0 ] && ! mmc_has_channel "$ADMIN_CRED" "$NEW" && [ "$ro_old" = 1 ]; then
-        mmc_log "$NEW is already the writable primary; nothing to do"
+    ro_old=$(read_only_of "$OLD") || ro_old=unreachable
+    if [ "$ro_new" = 0 ] && ! mmc_has_channel "$ADMIN_CRED" "$NEW" && [ "$ro_old" != 0 ]; then
+        mmc_log "$NEW is already the writable primary (a re-run); repointing what is left"
         return 3
     fi
+    [ "$ro_old" != unreachable ] || { mmc_log "old primary $OLD unreachable"; return 1; }
     if [ "$ro_old" != 0 ]; then
         # Read-only without a channel while the new one still replicates: a switchover that was killed
         # between demotion and promotion (its Job pod deleted). No member is writable; resume it (the
@@ -113,7 +121,8 @@ phase_confirm() {
 phase_promote() {
     local t_demote pos res
     IFS=$'\t' read -r t_demote pos <<<"$1"
-    res=$( { mmc_sql_promote; echo "SELECT @@GLOBAL.read_only;"; } | q "$NEW" 2>/dev/null | tail -n 1)
+    [ "$(remaining)" -gt 0 ] || { mmc_log "the timeout passed before the promotion; not promoting $NEW"; return 1; }
+    res=$( { mmc_sql_promote "${MMC_EPOCH:-}"; echo "SELECT @@GLOBAL.read_only;"; } | q "$NEW" 2>/dev/null | tail -n 1)
     if [ "$res" != 0 ] || mmc_has_channel "$ADMIN_CRED" "$NEW"; then
         mmc_log "promotion of $NEW did not take"
         return 1
@@ -122,21 +131,32 @@ phase_promote() {
     printf '%s\n' "$1"
 }
 
+# Status 0: every member repointed; 4: some could not be (named in the log; new stays the primary).
 phase_repoint() {
-    local h
-    if mmc_sql_point_to "$(source_for "$OLD")" current_pos | qf "$OLD" >/dev/null 2>&1 && mmc_has_channel "$ADMIN_CRED" "$OLD"; then
+    local h bad=""
+    if mmc_has_channel "$ADMIN_CRED" "$OLD" && [ "$(mmc_field host "$(mmc_replica_status "$ADMIN_CRED" "$OLD")")" = "$(source_for "$OLD")" ]; then
+        mmc_log "$OLD already replicates from $NEW"
+    elif mmc_sql_point_to "$(source_for "$OLD")" current_pos | qf "$OLD" >/dev/null 2>&1 && mmc_has_channel "$ADMIN_CRED" "$OLD"; then
         mmc_log "$OLD now replicates from $NEW"
     else
-        mmc_log "warning: could not repoint $OLD now; it joins $NEW as a replica when it restarts"
+        mmc_log "could not repoint $OLD; it is read-only without a channel and joins $NEW by itself (replicate.sh)"
+        bad+=" $OLD"
     fi
     for h in $OTHERS; do
         if [ "$h" = "$OLD" ] || [ "$h" = "$NEW" ]; then continue; fi
-        if { mmc_sql_demote; mmc_sql_point_to "$(source_for "$h")" slave_pos; } | qf "$h" >/dev/null 2>&1 && mmc_has_channel "$ADMIN_CRED" "$h"; then
+        if [ "$(mmc_field host "$(mmc_replica_status "$ADMIN_CRED" "$h" 2>/dev/null)")" = "$(source_for "$h")" ]; then
+            mmc_log "$h already replicates from $NEW"
+        elif { mmc_sql_demote; mmc_sql_point_to "$(source_for "$h")" slave_pos; } | qf "$h" >/dev/null 2>&1 && mmc_has_channel "$ADMIN_CRED" "$h"; then
             mmc_log "$h now replicates from $NEW"
         else
-            mmc_log "warning: could not repoint $h (it keeps replicating through $OLD)"
+            mmc_log "could not repoint $h (it keeps replicating through $OLD)"
+            bad+=" $h"
         fi
     done
+    if [ -n "$bad" ]; then
+        mmc_log "switchover incomplete: $NEW is the writable primary, not repointed:$bad; run the switchover again"
+        return 4
+    fi
 }
 
 # Rollbacks: status 0 = the next (older) rollback may run; 1 = stop here.
@@ -158,7 +178,8 @@ undo_promote() {
     return 1
 }
 
-# Runs the phase table; status 0 when new is the primary, 1 when old still is.
+# Runs the phase table; status 0 when new is the primary, 1 when old still is, 3 when new is the
+# primary but a member could not be repointed.
 run_phases() {
     local entry phase undo ctx="" out rc u
     local -a table undos=()
@@ -175,7 +196,12 @@ run_phases() {
         fi
         case "$rc" in
             0) ctx=$out ;;
-            3) return 0 ;;
+            3)
+                # new is already the primary (a re-run): the repoint is what may be left
+                phase_repoint || return 3
+                return 0
+                ;;
+            4) return 3 ;;
             *)
                 mmc_log "switchover failed in phase '$phase'; rolling back"
                 for u in "${undos[@]}"; do

@@ -274,8 +274,28 @@ h_pod_kill() {
 }
 h_pods() { local f; for f in "$T"/state/pod*.cluster; do [ -e "$f" ] || continue; f=${f##*/pod}; echo "${f%.cluster}"; done | sort -n; }
 
+# ---------- network faults ----------
+# h_net_drop IP : nothing reaches IP any more (packets dropped: connects hang, as to a lost zone);
+# h_net_restore IP undoes it. Rules carry a comment naming this run, removed at exit.
+h_net_tag() { echo "mmc-dp-${T//\//_}"; }
+h_net_drop() {
+    iptables -I OUTPUT -d "$1" -m comment --comment "$(h_net_tag)" -j DROP || return 1
+    h_log "network: $1 unreachable"
+}
+h_net_restore() {
+    while iptables -D OUTPUT -d "$1" -m comment --comment "$(h_net_tag)" -j DROP 2>/dev/null; do :; done
+    h_log "network: $1 reachable again"
+}
+h_net_restore_all() {
+    local ip
+    for ip in $(iptables -S OUTPUT 2>/dev/null | grep -F -- "--comment $(h_net_tag) " | sed -nE 's/.*-d ([0-9.]+)\/32.*/\1/p' | sort -u); do
+        h_net_restore "$ip"
+    done
+}
+
 h_cleanup_all() {
     local d g
+    h_net_restore_all 2>/dev/null
     for d in "$T"/pod/*/; do [ -d "$d" ] && touch "$d/stopping"; done
     # every process group this run started (pods), recorded as they start
     if [ -f "$T/state/pgids" ]; then

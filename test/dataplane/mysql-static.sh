@@ -83,7 +83,7 @@ run_fake() {
         export MMC_ENGINE=mysql MMC_PORT=3306 MMC_ROOT_PASSWORD=r MMC_REPL_PASSWORD=p MMC_SEED_PASSWORD=s MMC_ADMIN_PASSWORD=a \
             MMC_REPL_USER=repl MMC_SEED_USER=seed MMC_ADMIN_USER=mmc_admin MMC_SEMI_SYNC=on MMC_SERVER_ID_BASE=1000 \
             MMC_GTID_DOMAIN_ID=0 MMC_MAX_LAG_SECONDS=30 MMC_SWITCHOVER_TIMEOUT_SECONDS=60 \
-            TMPDIR=$F MMC_RUN_DIR=$F MMC_DATADIR=$F/data MMC_CONF_DIR=$F MMC_TOPOLOGY_FILE=
+            TMPDIR=$F MMC_RUN_DIR=$F MMC_DATADIR=$F/data MMC_CONF_DIR=$F MMC_TOPOLOGY_FILE='' MMC_EPOCH=1 MMC_LOST=''
         mkdir -p "$F/data"
         printf 'ro=0\nchannel=\nsid=1000\n' >"$F/state.old"; printf 'ro=1\nchannel=old\nsid=1001\n' >"$F/state.new"
         printf 'ro=1\nchannel=old\nsid=1002\n' >"$F/state.r2"

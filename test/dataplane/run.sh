@@ -33,7 +33,7 @@ static_checks() {
     h_ok "rendered phase 1 with tools/render.ts; scripts come from the rendered ConfigMap mysql-scripts"
     local S; S=$(h_scripts_dir p1)
     local f missing=""
-    for f in init.sh run.sh replicate.sh donor.sh probe.sh switchover.sh lib-env.sh lib-sql.sh lib-engine.sh lib-repl.sh lib-stream.sh; do
+    for f in init.sh run.sh replicate.sh donor.sh probe.sh switchover.sh failover.sh lib-env.sh lib-sql.sh lib-engine.sh lib-repl.sh lib-stream.sh; do
         [ -f "$S/$f" ] || missing+=" $f"
     done
     [ -z "$missing" ] && h_ok "ConfigMap carries every contract script" || h_notok "ConfigMap carries every contract script" "missing:$missing"
@@ -475,16 +475,205 @@ shutdown_liveness() {
     h_pod_stop 0
 }
 
+# ---------------------------------------------------------------- lost zone: failover, return (3 members)
+# failover_env PHASE LOST_ORDS EPOCH -> env file of the failover Job (contract-failover.md), as the
+# program will render it for the failover step PHASE (primary: the chosen member): containerEnv of the
+# new primary's cluster without MMC_TOPOLOGY_FILE, plus MMC_NEW_PRIMARY_HOST, MMC_REPLICA_HOSTS and
+# MMC_SOURCE_FOR (the reachable members only), MMC_LOST_HOSTS, MMC_EPOCH, MMC_SWITCHOVER_TIMEOUT_SECONDS,
+# every host as the Job's cluster resolves it. After the merge this reads the rendered failover Job.
+# shellcheck disable=SC1090  # rendered env files
+failover_env() {
+    local phase=$1 lost=$2 epoch=$3 job new cl topo o h reach="" lost_hosts="" src=""
+    job=$(ls "$T/ext/$phase"/job-*.env 2>/dev/null | head -1)
+    [ -n "$job" ] || return 1
+    new=$( (set -a; . "$job"; echo "$MMC_NEW_PRIMARY_HOST") )
+    cl=$( (set -a; . "$job"; echo "$MMC_CLUSTER") )
+    topo="$T/ext/$phase/$cl.topology.env"
+    local peers; peers=$( (. "$topo"; echo "$MMC_PEERS") )
+    local primary; primary=$( (. "$topo"; echo "$MMC_PRIMARY_ORDINAL") )
+    local kv
+    for kv in $peers; do
+        o=${kv%%=*} h=${kv#*=}
+        if [[ " $lost " == *" $o "* ]]; then lost_hosts+="${lost_hosts:+ }$h"; continue; fi
+        [ "$o" = "$primary" ] && continue
+        reach+="${reach:+ }$h"
+        src+="${src:+ }$h=$( (set -a; . "$job"; mmc_src=$(tr ' ' '\n' <<<"$MMC_SOURCE_FOR" | grep "^$h=" | head -1); echo "${mmc_src#*=}") )"
+    done
+    {
+        echo "set -a"
+        grep -v '^MMC_TOPOLOGY_FILE=' "$T/ext/$phase/$cl.env"
+        printf 'MMC_NEW_PRIMARY_HOST=%q\nMMC_REPLICA_HOSTS=%q\nMMC_SOURCE_FOR=%q\nMMC_LOST_HOSTS=%q\nMMC_EPOCH=%q\n' "$new" "$reach" "$src" "$lost_hosts" "$epoch"
+        grep '^MMC_SWITCHOVER_TIMEOUT_SECONDS=' "$job"
+        echo "MMC_POD_NAME=mysql-failover"
+        h_secret_env
+        echo "TMPDIR=$T/tmp"; echo "MMC_RUN_DIR=$T/tmp"; echo "MMC_CONF_DIR=$T/tmp"
+        echo "set +a"
+    } >"$T/state/failover.env"
+    mkdir -p "$T/tmp"
+    echo "$T/state/failover.env"
+}
+run_failover() { # PHASE LOST_ORDS EPOCH -> rc of failover.sh (its last line in $T/failover.out)
+    local env; env=$(failover_env "$1" "$2" "$3") || { echo "no failover env for $1" >"$T/failover.out"; return 9; }
+    # shellcheck disable=SC1090
+    (. "$env"; "${H_X[@]}" bash "$(h_scripts_dir "$1")/failover.sh") >"$T/failover.out" 2>>"$T/failover.log"
+}
+# The topology a failover step publishes in the reachable clusters: the new primary's, at EPOCH,
+# with LOST_ORDS declared lost (what the program renders after the merge).
+apply_failover_topology() { # PHASE EPOCH LOST_ORDS CLUSTER...
+    local phase=$1 epoch=$2 lost=$3 c; shift 3
+    for c in "$@"; do
+        sed -E "s/^MMC_EPOCH=.*/MMC_EPOCH='$epoch'/; s/^MMC_LOST=.*/MMC_LOST='$lost'/" "$T/ext/$phase/$c.topology.env" >"$T/topo/$c.env.tmp"
+        mv -f "$T/topo/$c.env.tmp" "$T/topo/$c.env"
+    done
+}
+writes_on() { [ "$(h_acked_count)" -gt "$1" ]; }
+first_ack_after() { awk -v a="$1" '$2 >= a { print $2; exit }' "$T/writer/acked"; }
+errant_aside() { # ORD MARKER : the volume's old data is kept under .mmc-aside-*, holding MARKER's table
+    local d; d="$(h_pod_dir "$1")/data"
+    ls -d "$d"/.mmc-aside-*/mmc_test >/dev/null 2>&1 && grep -q errant "$d"/.mmc-aside-*/REASON \
+        && compgen -G "$d/.mmc-aside-*/mmc_test/$2.*" >/dev/null || { ls -la "$d" "$d"/.mmc-aside-* 2>&1 | head -20; return 1; }
+}
+io_thread() { # ORD STOP|START
+    h_sql "$1" "$2 SLAVE IO_THREAD" 2>/dev/null || h_sql "$1" "$2 REPLICA IO_THREAD"
+}
+lost_zone() {
+    local g1="$T/state/lz-1.yaml" ga="$T/state/lz-a.yaml" gb="$T/state/lz-b.yaml" rc t0 t1 ack0 first w out
+    sed -E 's/^(\s*mysql-multicluster:placement:).*/\1 [cluster1, cluster2, cluster3]/' "$STACKS/01-all-in-cluster1.yaml" >"$g1"
+    sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 1/' "$g1" >"$ga"
+    sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 2/' "$g1" >"$gb"
+    h_render lz1 "$g1" || { h_notok "render lost-zone set"; return 1; }
+    h_render lza "$ga" "$g1" || { h_notok "render lost-zone failover step to mysql-1"; return 1; }
+    h_render lzb "$gb" "$g1" || { h_notok "render lost-zone failover step to mysql-2"; return 1; }
+    local p; for p in $(h_pods); do h_pod_kill "$p"; done
+    h_writer_stop
+    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
+    h_apply_topology lz1
+    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    export H_WRITER_BASE=200000000
+    local extra_before=${H_EXTRA_ENV:-}
+    export H_EXTRA_ENV="MMC_RESUME_AFTER_SECONDS=30"
+    h_pod_start 0 cluster1 lz1; wait_ready 0 180 || { h_notok "lost-zone set: primary up"; return 1; }
+    make_schema 0 "${LZ_BULK_ROWS:-50000}"
+    h_pod_start 1 cluster2 lz1; wait_ready 1 180 || { h_notok "lost-zone set: mysql-1 up"; return 1; }
+    h_pod_start 2 cluster3 lz1; wait_ready 2 180 || { h_notok "lost-zone set: mysql-2 up"; return 1; }
+    h_writer_start 1200
+    sleep 2
+    step "lost-zone set ready (mysql-0 in cluster1, mysql-1 in cluster2, mysql-2 in cluster3)" 0
+
+    # mysql-1 falls behind: the writes of the next seconds are acknowledged by mysql-2 only
+    io_thread 1 STOP
+    ack0=$(h_acked_count)
+    h_wait 30 "writes acknowledged while mysql-1 is behind" writes_on $((ack0 + 20))
+    # the old primary gets transactions no replica receives (the writer pauses: writes a client saw
+    # acknowledged are never among them)
+    h_writer_pause
+    io_thread 2 STOP
+    H_SQL_TIMEOUT=60 h_sql 0 "CREATE TABLE mmc_test.errant_writes (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO mmc_test.errant_writes VALUES (1), (2), (3)" \
+        || h_log "note: errant writes on mysql-0 failed"
+    # cluster1 is lost: its member dies and its address drops every packet; the replicas try to reconnect
+    h_pod_kill 0
+    h_net_drop "$(h_ip cluster1 0)"
+    io_thread 1 START; io_thread 2 START
+    h_writer_resume
+    sleep 3
+
+    # failover by config to mysql-1, which is behind mysql-2: refused, naming mysql-2, nothing writable
+    : >"$T/failover.log"
+    run_failover lza 0 2; rc=$?
+    out=$(cat "$T/failover.out")
+    w=$(h_primary_of | tr '\n' ' '); w=${w% }
+    if [ "$rc" = 1 ] && [[ "$out" == *"mysql-2"*"is ahead of mysql-1"*"choose it or wait"* ]] && [ -z "$w" ]; then
+        h_ok "failover to a member behind another is refused naming it (\"$out\"), nothing writable"
+    else h_notok "failover to a member behind another is refused naming it, nothing writable" "rc=$rc out='$out' writable='$w'"; fi
+
+    # failover by config to mysql-2 (ordinal 0 lost, epoch 2): the Job, then the topology of the
+    # reachable clusters and the write endpoint, as the program does after the Job succeeded
+    ack0=$(h_acked_count)
+    t0=$(h_now_ms)
+    run_failover lzb 0 2; rc=$?
+    if [ "$rc" = 0 ]; then
+        apply_failover_topology lzb 2 0 cluster2 cluster3
+        h_host_set "$(h_write_name)" "$(h_ip cluster3 2)"
+    fi
+    t1=$(h_now_ms)
+    if [ "$rc" = 0 ]; then h_ok "failover Job (primary's cluster lost, its address dropping packets) exits 0 in $((t1 - t0)) ms"
+    else h_notok "failover Job (primary's cluster lost) exits 0" "rc=$rc: $(cat "$T/failover.out") $(tail -3 "$T/failover.log" | tr '\n' ' ')"; fi
+    h_wait 60 "a write acknowledged by the new primary" writes_on "$ack0"
+    first=$(first_ack_after "$t0")
+    echo "failover_write_unavailability_ms $((${first:-$t0} - t0))" >>"$T/state/figures"
+    echo "# failover: first acknowledged write on the new primary $((${first:-$t0} - t0)) ms after the failover Job started"
+    h_check "the failover never waited on the lost member (no timeout, no unreachable host in its log)" \
+        bash -c "! grep -Eqi 'unreachable|does not answer|timeout' '$T/failover.log'"
+    h_check "epoch 2 recorded by the promotion on mysql-2 and replicated to mysql-1" \
+        h_wait 30 "epoch 2 on mysql-1" h_sql_is 2 'SELECT epoch FROM mmc.epoch WHERE id = 1' 1
+    step "after the failover (mysql-2 primary, mysql-0 lost)" 2
+
+    # the same failover again (a re-run of a failed up) converges: exit 0, nothing changes
+    run_failover lzb 0 2; rc=$?
+    h_check "the same failover run again exits 0" test "$rc" = 0
+    step "after the failover ran again" 2
+
+    # the lost cluster returns: its member has the stale topology (epoch 1, "mysql-0 is the primary")
+    # and the errant transactions
+    h_net_restore "$(h_ip cluster1 0)"
+    mkdir -p "$T/pod/cluster1-0/logs"; : >"$T/pod/cluster1-0/logs/replicate.log"
+    h_pod_start 0 cluster1 lz1
+    wait_ready 0 240 || true
+    h_check "the returning old primary never became writable (stale topology, newer epoch elsewhere)" \
+        bash -c "! grep -q 'this member is the primary' '$T/pod/cluster1-0/logs/replicate.log'"
+    h_check "its errant transactions were detected, its data set aside (kept), and it was seeded again" errant_aside 0 errant_writes
+    h_check "the errant transactions did not reach the set" h_sql_is "" "SHOW TABLES FROM mmc_test LIKE 'errant_writes'" 2
+    step "after the lost cluster returned (mysql-0 re-seeded as a replica of mysql-2)" 2
+
+    # the switchover Job (mysql-2 -> mysql-1) is killed right after the demotion: within a bounded time
+    # (MMC_RESUME_AFTER_SECONDS, 30 s here) exactly one member is writable again, the old primary
+    sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 1/' "$gb" >"$T/state/lz-c.yaml"
+    h_render lzc "$T/state/lz-c.yaml" "$gb" || { h_notok "render the switchover to mysql-1"; return 1; }
+    rm -f "$T/state/demoted" "$T/state/go"
+    rm -rf "$T/hold-client"; cp -a "$H_DIR/hold-client" "$T/hold-client"
+    local env sw; env=$(job_env lzc)
+    # shellcheck disable=SC1090
+    (. "$env"; PATH="$T/hold-client:$PATH" MMC_HOLD_DIR="$T/state" exec setsid "${H_X[@]}" bash "$(h_scripts_dir lzc)/switchover.sh") >>"$T/switchover-killed.log" 2>&1 &
+    sw=$!
+    if h_wait_fast 60 "switchover paused after the demotion" test -e "$T/state/demoted"; then
+        kill -KILL -- "-$sw" 2>/dev/null || kill -KILL "$sw"
+        wait "$sw" 2>/dev/null
+        t0=$(h_now_ms)
+        h_check "the killed switchover left the old primary demoted (no writable member at first)" no_writable
+        if h_wait 150 "exactly one writable member again" one_writable; then
+            t1=$(h_now_ms)
+            w=$(h_primary_of | tr '\n' ' '); w=${w% }
+            h_ok "switchover Job killed after the demotion: mysql-$w is the one writable member again after $((t1 - t0)) ms"
+            echo "# killed switchover: writable again after $((t1 - t0)) ms (bound: MMC_RESUME_AFTER_SECONDS + a round)"
+        else h_notok "switchover Job killed after the demotion: one writable member within a bounded time" "writable: '$(h_primary_of | tr '\n' ' ')'"; fi
+        step "after the switchover Job was killed past its demotion" 2
+    else h_notok "switchover Job killed after the demotion (it never reached the demotion)" "$(tail -3 "$T/switchover-killed.log" | tr '\n' ' ')"; fi
+    h_writer_stop
+    step "lost zone: nothing acknowledged lost" 2
+    echo "acknowledged_writes_lost $(lost_acks)" >>"$T/state/figures"
+    for p in $(h_pods); do h_pod_stop "$p"; done
+    H_EXTRA_ENV=$extra_before
+}
+no_writable() { [ -z "$(h_primary_of)" ]; }
+one_writable() { [ "$(h_primary_of | wc -l)" = 1 ]; }
+h_sql_is() { [ "$(h_sql "$3" "$2")" = "$1" ]; } # VALUE SQL ORD
+lost_acks() { # acknowledged writes missing on the primary
+    local p; p=$(h_primary_of | head -1)
+    sort -n -u <(cut -d' ' -f1 "$T/writer/acked") >"$T/writer/acked.ids"
+    h_sql "$p" 'SELECT id FROM mmc_test.acks' | sort -n -u >"$T/writer/member.ids"
+    comm -23 "$T/writer/acked.ids" "$T/writer/member.ids" | wc -l
+}
+
 secrets_not_logged() { # no generated password appears in any log the pods or Jobs wrote
     local pats="$T/state/secrets.pat"
     printf '%s\n%s\n%s\n%s\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW" >"$pats"
-    local hits; hits=$(grep -rlF -f "$pats" "$T"/pod/*/logs "$T"/switchover*.log 2>/dev/null)
+    local hits; hits=$(grep -rlF -f "$pats" "$T"/pod/*/logs "$T"/switchover*.log "$T"/failover.* 2>/dev/null)
     [ -z "$hits" ] || { echo "password found in: $hits"; return 1; }
 }
 
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness)
+DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness lost_zone)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"
@@ -492,6 +681,7 @@ done
 h_check "no password in any pod or switchover log" secrets_not_logged
 echo "# run time $((SECONDS - T0)) s; logs under $T"
 if [ -f "$T/state/shutdown" ]; then sed 's/^/# shutdown and liveness figure: /' "$T/state/shutdown"; fi
+if [ -f "$T/state/figures" ]; then sed 's/^/# figure: /' "$T/state/figures"; fi
 if [ -f "$T/state/gaps" ]; then sed 's/^/# write gap (max interval between acknowledged writes, ms): /' "$T/state/gaps"; fi
 [ "$H_FAIL" = 0 ] || printf '# failed: %s\n' "${H_FAILED_NAMES[@]}"
 h_summary

@@ -6,7 +6,7 @@ load common
 setup() { valid_env; load_libs; }
 
 @test "every role validates with the complete contract env" {
-    for role in init run replicate donor probe switchover; do
+    for role in init run replicate donor probe switchover failover; do
         run mmc_validate "$role"
         [ "$status" -eq 0 ] || { echo "$role: $output"; false; }
     done
@@ -23,7 +23,8 @@ setup() { valid_env; load_libs; }
 @test "each role names its own missing inputs (no silent defaults)" {
     local role var
     for pair in init:MMC_BASE_CONF init:MMC_GTID_DOMAIN_ID replicate:MMC_WRITE_HOST replicate:MMC_ADMIN_PASSWORD \
-        switchover:MMC_SWITCHOVER_TIMEOUT_SECONDS switchover:MMC_ADMIN_PASSWORD probe:MMC_MAX_LAG_SECONDS donor:MMC_SEED_PASSWORD; do
+        switchover:MMC_SWITCHOVER_TIMEOUT_SECONDS switchover:MMC_ADMIN_PASSWORD probe:MMC_MAX_LAG_SECONDS donor:MMC_SEED_PASSWORD \
+        replicate:MMC_EPOCH failover:MMC_EPOCH failover:MMC_NEW_PRIMARY_HOST; do
         role=${pair%%:*} var=${pair#*:}
         run env -u "$var" bash -c '. "$1/lib-env.sh"; . "$1/lib-engine.sh"; mmc_validate "$2"' _ "$S" "$role"
         [ "$status" -eq 2 ] || { echo "$pair: status $status"; false; }
@@ -52,7 +53,7 @@ setup() { valid_env; load_libs; }
 
 @test "entry scripts exit 2 with one line naming a missing input, writing nothing" {
     local s
-    for s in init run replicate donor probe switchover; do
+    for s in init run replicate donor probe switchover failover; do
         run env -i PATH="$PATH" TMPDIR="$BATS_TEST_TMPDIR" MMC_POD_NAME=mysql-0 bash "$S/$s.sh"
         [ "$status" -eq 2 ] || { echo "$s: status $status: $output"; false; }
         [ "${#lines[@]}" -eq 1 ] || { echo "$s: $output"; false; }
@@ -62,11 +63,12 @@ setup() { valid_env; load_libs; }
 }
 
 @test "mmc_env_load loads the topology file and derives the paths" {
-    printf 'MMC_PRIMARY_ORDINAL=1\nMMC_WRITE_HOST=w2\nMMC_PEERS="0=a 1=b"\nMMC_DONORS="a"\n' >"$BATS_TEST_TMPDIR/topo.env"
+    printf 'MMC_PRIMARY_ORDINAL=1\nMMC_WRITE_HOST=w2\nMMC_PEERS="0=a 1=b"\nMMC_DONORS="a"\nMMC_EPOCH=3\nMMC_LOST="0"\n' >"$BATS_TEST_TMPDIR/topo.env"
     MMC_TOPOLOGY_FILE="$BATS_TEST_TMPDIR/topo.env"
-    unset MMC_PRIMARY_ORDINAL MMC_WRITE_HOST
+    unset MMC_PRIMARY_ORDINAL MMC_WRITE_HOST MMC_EPOCH MMC_LOST
     mmc_env_load replicate
     [ "$MMC_PRIMARY_ORDINAL" = 1 ]
+    [ "$MMC_EPOCH" = 3 ] && [ "$MMC_LOST" = 0 ]
     [ "$MMC_WRITE_HOST" = w2 ]
     [ "$(mmc_peer_host 1)" = b ]
     [ "$MMC_SOCKET" = "$MMC_RUN_DIR/mysqld.sock" ]

@@ -42,10 +42,24 @@ calls() { tr '\n' ' ' <"$LOG"; }
     [[ "$output" == *"failed in phase 'check'"* ]]
 }
 
-@test "nothing to do (new already primary): status 0, no further phase" {
+@test "new already primary (a re-run): only the repoint runs, status 0" {
     NOTHING=check run run_phases
     [ "$status" -eq 0 ]
-    [ "$(calls)" = "check() " ]
+    [ "$(calls)" = "check() repoint() " ]
+}
+
+@test "a member not repointed fails the Job (status 3) and rolls nothing back: new stays the primary" {
+    phase_repoint() { echo "repoint($1)" >>"$LOG"; return 4; }
+    run run_phases
+    [ "$status" -eq 3 ]
+    [ "$(calls)" = "check() demote(ctx-check) catch_up(ctx-demote) confirm(ctx-catch_up) promote(ctx-confirm) repoint(ctx-promote) " ]
+}
+
+@test "a re-run whose repoint still fails: status 3" {
+    phase_repoint() { echo "repoint($1)" >>"$LOG"; return 4; }
+    NOTHING=check run run_phases
+    [ "$status" -eq 3 ]
+    [ "$(calls)" = "check() repoint() " ]
 }
 
 @test "a failed demotion makes the old primary writable again" {

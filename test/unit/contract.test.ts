@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseStackConfig } from "../../components/config";
-import { PROVIDED_FOR_FAILOVER_SCRIPTS, SCRIPT_DEFAULTED_INPUTS } from "../../components/contract";
+import { SCRIPT_DEFAULTED_INPUTS } from "../../components/contract";
 import { buildPlan } from "../../components/plan";
 import { SCRIPTS_DIR } from "../../components/scripts";
 import { deployedStateOf } from "../../components/step";
@@ -15,6 +15,19 @@ import { contractErrors, declaredInputs, declaredRoles, scriptTexts, scriptUse, 
 const phase = (i: number) => parseStackConfig(rawOf(STACK_FILES[i]));
 
 /**
+ * The steps whose objects cover every script's container: the switchover step (its Job), the retire step
+ * (its Job) and a failover step (phase 2's set with cluster1 lost and mysql-1 promoted: its Job).
+ */
+function steps() {
+    const failover = parseStackConfig({ ...rawOf(STACK_FILES[2]), primary: 1, failover: { lost: ["cluster1"] } });
+    return [
+        { config: phase(2), prev: deployedStateOf(buildPlan(phase(1))) },
+        { config: phase(5), prev: deployedStateOf(buildPlan(phase(4))) },
+        { config: failover, prev: deployedStateOf(buildPlan(phase(2))) },
+    ];
+}
+
+/**
  * Every `MMC_*` name the program gives the scripts, as it declares them (under mocks): the env of every
  * pod container and Job container, and the keys of every topology.env. Name → where it is provided.
  */
@@ -22,9 +35,9 @@ async function providedInputs(): Promise<{ provided: Map<string, string>; seen: 
     const provided = new Map<string, string>();
     const seen = new Set<string>();
     const add = (name: string, where: string) => provided.has(name) || provided.set(name, where);
-    // The switchover step (its Job) and the retire step (its Job); both declare every cluster's pods and topology.
-    for (const i of [2, 5]) {
-        const run = await runUnderMocks(phase(i), deployedStateOf(buildPlan(phase(i - 1))));
+    // Every step of steps(); each declares every cluster's pods and topology.
+    for (const { config, prev } of steps()) {
+        const run = await runUnderMocks(config, prev);
         for (const cluster of Object.keys(run.outputs.clusters)) {
             for (const [key, o] of objectsOf(run, cluster)) {
                 seen.add(key);
@@ -50,22 +63,16 @@ test("the MMC_* inputs the scripts read are exactly the ones the program provide
     );
     const { provided, seen } = await providedInputs();
     // Every source is covered: pods, the topology file, the switchover Job and the retire Job.
-    for (const k of ["StatefulSet/mysql", "ConfigMap/mysql-topology", "Job/mysql-switchover-0-to-1", "Job/mysql-retire"])
+    for (const k of ["StatefulSet/mysql", "ConfigMap/mysql-topology", "Job/mysql-switchover-0-to-1", "Job/mysql-retire", "Job/mysql-failover-e2"])
         assert.ok(seen.has(k), `${k} was declared`);
     for (const n of ["MMC_POD_NAME", "MMC_ROOT_PASSWORD", "MMC_WRITE_HOST", "MMC_OLD_PRIMARY_HOST"]) assert.ok(provided.has(n), `${n} is provided`);
-    // Inputs provided ahead of the failover scripts (branch failover-data) count as read until a script reads
-    // them; an entry a script already reads is stale and fails here.
-    const reads = scriptUse(scripts).reads;
-    const stale = PROVIDED_FOR_FAILOVER_SCRIPTS.filter((n) => reads.has(n));
-    assert.deepEqual(stale, [], "PROVIDED_FOR_FAILOVER_SCRIPTS lists inputs the scripts now read: remove them from that list");
-    const awaited = new Map([...provided].filter(([n]) => !(PROVIDED_FOR_FAILOVER_SCRIPTS as readonly string[]).includes(n)));
-    assert.deepEqual(contractErrors(scripts, awaited, SCRIPT_DEFAULTED_INPUTS), []);
+    assert.deepEqual(contractErrors(scripts, provided, SCRIPT_DEFAULTED_INPUTS), []);
 });
 
 test("every container gets the inputs its script declares (mmc_inputs_of), and each declared input is really used", async () => {
     const libEnv = fs.readFileSync(path.join(SCRIPTS_DIR, "lib-env.sh"), "utf8");
     const roles = declaredRoles(libEnv);
-    assert.deepEqual([...roles].sort(), ["donor", "init", "probe", "replicate", "run", "switchover"]);
+    assert.deepEqual([...roles].sort(), ["donor", "failover", "init", "probe", "replicate", "run", "switchover"]);
     // The names the scripts use, with the input lists themselves left out: a declared name must be used.
     const used = scriptUse(scriptTexts(SCRIPTS_DIR, ROOT).map(withoutInputLists)).reads;
     for (const role of roles) {
@@ -74,8 +81,8 @@ test("every container gets the inputs its script declares (mmc_inputs_of), and e
     // Each container that runs an entry script (command or probe) gets what that script validates.
     const missing: string[] = [];
     const ran = new Set<string>();
-    for (const i of [2, 5]) {
-        const run = await runUnderMocks(phase(i), deployedStateOf(buildPlan(phase(i - 1))));
+    for (const { config, prev } of steps()) {
+        const run = await runUnderMocks(config, prev);
         for (const cluster of Object.keys(run.outputs.clusters)) {
             const objects = objectsOf(run, cluster);
             const topology = String(
