@@ -131,10 +131,11 @@ h_cnf() { # FILE USER PASSWORD
 # ---------- rendering ----------
 # h_render NAME STACKFILE [PREVIOUS] -> $T/ext/NAME (scripts, env, topology from the rendered objects)
 h_render() {
-    local name=$1 cfg=$2 prev=${3:-} args=()
+    local name=$1 cfg=$2 prev args=()
+    shift 2
     rm -rf "$T/render/$name" "$T/ext/$name"
     args=(--config "$cfg" --out "$T/render/$name" --quiet)
-    [ -n "$prev" ] && args+=(--previous "$prev")
+    for prev in "$@"; do [ -n "$prev" ] && args+=(--previous "$prev"); done   # the deployed history, oldest first
     (cd "$H_REPO" && npx --no-install tsx tools/render.ts "${args[@]}") >"$T/render/$name.log" 2>&1 \
         || { cat "$T/render/$name.log" >&2; return 1; }
     node "$H_DIR/extract.mjs" "$T/render/$name" "$T/ext/$name" >/dev/null || return 1

@@ -476,34 +476,14 @@ shutdown_liveness() {
 }
 
 # ---------------------------------------------------------------- lost zone: failover, return (3 members)
-# failover_env PHASE LOST_ORDS EPOCH -> env file of the failover Job (contract-failover.md), as the
-# program will render it for the failover step PHASE (primary: the chosen member): containerEnv of the
-# new primary's cluster without MMC_TOPOLOGY_FILE, plus MMC_NEW_PRIMARY_HOST, MMC_REPLICA_HOSTS and
-# MMC_SOURCE_FOR (the reachable members only), MMC_LOST_HOSTS, MMC_EPOCH, MMC_SWITCHOVER_TIMEOUT_SECONDS,
-# every host as the Job's cluster resolves it. After the merge this reads the rendered failover Job.
-# shellcheck disable=SC1090  # rendered env files
+# failover_env PHASE -> env file of the failover Job the program rendered for the failover step PHASE
+# (components/failover.ts: the container env without MMC_TOPOLOGY_FILE, the chosen and reachable
+# members, the lost ones, MMC_SOURCE_FOR, the new epoch), secrets substituted.
 failover_env() {
-    local phase=$1 lost=$2 epoch=$3 job new cl topo o h reach="" lost_hosts="" src=""
-    job=$(ls "$T/ext/$phase"/job-*.env 2>/dev/null | head -1)
+    local job; job=$(ls "$T/ext/$1"/job-*-failover-e*.env 2>/dev/null | head -1)
     [ -n "$job" ] || return 1
-    new=$( (set -a; . "$job"; echo "$MMC_NEW_PRIMARY_HOST") )
-    cl=$( (set -a; . "$job"; echo "$MMC_CLUSTER") )
-    topo="$T/ext/$phase/$cl.topology.env"
-    local peers; peers=$( (. "$topo"; echo "$MMC_PEERS") )
-    local primary; primary=$( (. "$topo"; echo "$MMC_PRIMARY_ORDINAL") )
-    local kv
-    for kv in $peers; do
-        o=${kv%%=*} h=${kv#*=}
-        if [[ " $lost " == *" $o "* ]]; then lost_hosts+="${lost_hosts:+ }$h"; continue; fi
-        [ "$o" = "$primary" ] && continue
-        reach+="${reach:+ }$h"
-        src+="${src:+ }$h=$( (set -a; . "$job"; mmc_src=$(tr ' ' '\n' <<<"$MMC_SOURCE_FOR" | grep "^$h=" | head -1); echo "${mmc_src#*=}") )"
-    done
     {
-        echo "set -a"
-        grep -v '^MMC_TOPOLOGY_FILE=' "$T/ext/$phase/$cl.env"
-        printf 'MMC_NEW_PRIMARY_HOST=%q\nMMC_REPLICA_HOSTS=%q\nMMC_SOURCE_FOR=%q\nMMC_LOST_HOSTS=%q\nMMC_EPOCH=%q\n' "$new" "$reach" "$src" "$lost_hosts" "$epoch"
-        grep '^MMC_SWITCHOVER_TIMEOUT_SECONDS=' "$job"
+        echo "set -a"; cat "$job"
         echo "MMC_POD_NAME=mysql-failover"
         h_secret_env
         echo "TMPDIR=$T/tmp"; echo "MMC_RUN_DIR=$T/tmp"; echo "MMC_CONF_DIR=$T/tmp"
@@ -512,19 +492,10 @@ failover_env() {
     mkdir -p "$T/tmp"
     echo "$T/state/failover.env"
 }
-run_failover() { # PHASE LOST_ORDS EPOCH -> rc of failover.sh (its last line in $T/failover.out)
-    local env; env=$(failover_env "$1" "$2" "$3") || { echo "no failover env for $1" >"$T/failover.out"; return 9; }
+run_failover() { # PHASE -> rc of failover.sh (its last line in $T/failover.out)
+    local env; env=$(failover_env "$1") || { echo "no failover Job rendered for $1" >"$T/failover.out"; return 9; }
     # shellcheck disable=SC1090
     (. "$env"; "${H_X[@]}" bash "$(h_scripts_dir "$1")/failover.sh") >"$T/failover.out" 2>>"$T/failover.log"
-}
-# The topology a failover step publishes in the reachable clusters: the new primary's, at EPOCH,
-# with LOST_ORDS declared lost (what the program renders after the merge).
-apply_failover_topology() { # PHASE EPOCH LOST_ORDS CLUSTER...
-    local phase=$1 epoch=$2 lost=$3 c; shift 3
-    for c in "$@"; do
-        sed -E "s/^MMC_EPOCH=.*/MMC_EPOCH='$epoch'/; s/^MMC_LOST=.*/MMC_LOST='$lost'/" "$T/ext/$phase/$c.topology.env" >"$T/topo/$c.env.tmp"
-        mv -f "$T/topo/$c.env.tmp" "$T/topo/$c.env"
-    done
 }
 writes_on() { [ "$(h_acked_count)" -gt "$1" ]; }
 first_ack_after() { awk -v a="$1" '$2 >= a { print $2; exit }' "$T/writer/acked"; }
@@ -539,8 +510,9 @@ io_thread() { # ORD STOP|START
 lost_zone() {
     local g1="$T/state/lz-1.yaml" ga="$T/state/lz-a.yaml" gb="$T/state/lz-b.yaml" rc t0 t1 ack0 first w out
     sed -E 's/^(\s*mysql-multicluster:placement:).*/\1 [cluster1, cluster2, cluster3]/' "$STACKS/01-all-in-cluster1.yaml" >"$g1"
-    sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 1/' "$g1" >"$ga"
-    sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 2/' "$g1" >"$gb"
+    # the failover steps: cluster1 declared lost, the new primary in a reachable cluster
+    sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 1\n  mysql-multicluster:failover: { lost: [cluster1] }/' "$g1" >"$ga"
+    sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 2\n  mysql-multicluster:failover: { lost: [cluster1] }/' "$g1" >"$gb"
     h_render lz1 "$g1" || { h_notok "render lost-zone set"; return 1; }
     h_render lza "$ga" "$g1" || { h_notok "render lost-zone failover step to mysql-1"; return 1; }
     h_render lzb "$gb" "$g1" || { h_notok "render lost-zone failover step to mysql-2"; return 1; }
@@ -579,7 +551,7 @@ lost_zone() {
 
     # failover by config to mysql-1, which is behind mysql-2: refused, naming mysql-2, nothing writable
     : >"$T/failover.log"
-    run_failover lza 0 2; rc=$?
+    run_failover lza; rc=$?
     out=$(cat "$T/failover.out")
     w=$(h_primary_of | tr '\n' ' '); w=${w% }
     if [ "$rc" = 1 ] && [[ "$out" == *"mysql-2"*"is ahead of mysql-1"*"choose it or wait"* ]] && [ -z "$w" ]; then
@@ -590,9 +562,9 @@ lost_zone() {
     # reachable clusters and the write endpoint, as the program does after the Job succeeded
     ack0=$(h_acked_count)
     t0=$(h_now_ms)
-    run_failover lzb 0 2; rc=$?
+    run_failover lzb; rc=$?
     if [ "$rc" = 0 ]; then
-        apply_failover_topology lzb 2 0 cluster2 cluster3
+        h_apply_topology lzb   # cluster1's is rendered as deployed (epoch 1): it is lost
         h_host_set "$(h_write_name)" "$(h_ip cluster3 2)"
     fi
     t1=$(h_now_ms)
@@ -609,7 +581,7 @@ lost_zone() {
     step "after the failover (mysql-2 primary, mysql-0 lost)" 2
 
     # the same failover again (a re-run of a failed up) converges: exit 0, nothing changes
-    run_failover lzb 0 2; rc=$?
+    run_failover lzb; rc=$?
     h_check "the same failover run again exits 0" test "$rc" = 0
     step "after the failover ran again" 2
 
@@ -628,7 +600,7 @@ lost_zone() {
     # the switchover Job (mysql-2 -> mysql-1) is killed right after the demotion: within a bounded time
     # (MMC_RESUME_AFTER_SECONDS, 30 s here) exactly one member is writable again, the old primary
     sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 1/' "$gb" >"$T/state/lz-c.yaml"
-    h_render lzc "$T/state/lz-c.yaml" "$gb" || { h_notok "render the switchover to mysql-1"; return 1; }
+    h_render lzc "$T/state/lz-c.yaml" "$g1" "$gb" || { h_notok "render the switchover to mysql-1"; return 1; }
     rm -f "$T/state/demoted" "$T/state/go"
     rm -rf "$T/hold-client"; cp -a "$H_DIR/hold-client" "$T/hold-client"
     local env sw; env=$(job_env lzc)
