@@ -8,6 +8,7 @@ import { ClusterMember } from "./clusterMember";
 import { providerName } from "./naming";
 import { DeployedState, Step, deployedStateOf, planStep, stepTable } from "./step";
 import { Switchover } from "./switchover";
+import { policyWarnings } from "./networkPolicy";
 
 /** What a DBA reads at a glance after `pulumi up`. */
 export interface DeploymentOutputs {
@@ -74,6 +75,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
     const plan = buildPlan(cfg);
     const step = planStep(previous, plan);
     const scripts = loadScripts();
+    for (const w of policyWarnings(plan)) void pulumi.log.warn(w);
     const credentials = new Credentials("credentials", {}, opts);
     const providers = Object.fromEntries(plan.clusters.map((c) => [c.name, clusterProvider(c)]));
 
@@ -148,7 +150,8 @@ export function deploymentOutputs(plan: Plan, step: Step): Omit<DeploymentOutput
             ]),
         ),
         writeEndpoint: plan.writeEndpoint,
-        step: { kind: step.kind, applyOrder: [...step.applyOrder], table: stepTable(step) },
+        // The warnings (unpinned images, open member ports) are part of what the preview shows.
+        step: { kind: step.kind, applyOrder: [...step.applyOrder], table: [stepTable(step), ...policyWarnings(plan).map((w) => `warning: ${w}`)].join("\n") },
     };
 }
 

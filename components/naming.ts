@@ -21,6 +21,8 @@ export function objectNames(set: string) {
         scripts: `${set}-scripts`,
         topology: `${set}-topology`,
         pdb: set,
+        /** The NetworkPolicy in front of the database pods. */
+        networkPolicy: `${set}-database`,
         /** Default name of the StorageClass declared for local volumes (`storage.storageClassName` overrides it). */
         storageClass: `${set}-local`,
         /** ServiceAccount, Role, RoleBinding and Job of a retired cluster's claim deletion. */
