@@ -567,9 +567,10 @@ async function restrictedDryRun(kubectl: Kubectl, phases: Phase[], workDir: stri
     for (const p of phases) for (const [c, pc] of Object.entries(p.plan.clusters)) contexts.set(c, pc.context);
     const dir = path.join(workDir, "restricted");
     fs.mkdirSync(dir, { recursive: true });
+    // JSON, not YAML: kubectl reads YAML 1.1, where a value such as "on" written unquoted is a boolean.
     const write = (name: string, objs: unknown[]) => {
-        const f = path.join(dir, name);
-        fs.writeFileSync(f, objs.map((o) => YAML.stringify(o)).join("---\n"));
+        const f = path.join(dir, name.replace(/\.yaml$/, ".json"));
+        fs.writeFileSync(f, JSON.stringify({ apiVersion: "v1", kind: "List", items: objs }));
         return f;
     };
     let checkedPods = 0;
