@@ -60,11 +60,19 @@ export class ClusterMember extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        // A retired cluster runs nothing; its claims go once the StatefulSet there is at zero.
+        // A retired cluster runs nothing; its claims go once the StatefulSet there is at zero. It can hold
+        // a claim of any ordinal of the set (claims live per cluster), so the Job names each of them.
         this.retirement = cluster.retired
             ? new Retirement(
                   `${name}-retire`,
-                  { set: plan.set, namespace: plan.namespace, kubectlImage: plan.migration.kubectlImage, provider, dependsOn: [this.slice.statefulSet] },
+                  {
+                      set: plan.set,
+                      namespace: plan.namespace,
+                      kubectlImage: plan.migration.kubectlImage,
+                      ordinals: plan.pods.map((p) => p.ordinal),
+                      provider,
+                      dependsOn: [this.slice.statefulSet],
+                  },
                   { parent: this },
               )
             : undefined;

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { switchoverJobName } from "./naming";
+import { localVolumeName, switchoverJobName } from "./naming";
 
 /** The Pulumi project name; stack config keys are `mysql-multicluster:<key>`. */
 export const PROJECT = "mysql-multicluster";
@@ -50,17 +50,44 @@ const dnsLabel = z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: "is not a DNS label (lower-case letters, digits, '-')" })
     .max(63, { message: "is longer than 63 characters (a DNS label)" });
-// Node names are RFC 1123 subdomains.
+// Node names are RFC 1123 subdomains; the program matches them as the value of the
+// `kubernetes.io/hostname` label (node affinity), which holds at most 63 characters.
 const nodeName = z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: "is not a valid node name" })
-    .max(253);
+    .max(63, { message: "is longer than 63 characters: node affinity matches it as the kubernetes.io/hostname label value" });
+// The set name also names Services, which must be RFC 1035 labels: a letter first.
+const setName = dnsLabel.regex(/^[a-z]/, { message: "must start with a letter (it names Services, RFC 1035 labels)" });
+// A volume size: whole bytes and at least 1Gi (`500m` is half a byte: the `m` suffix is milli).
+const MIN_VOLUME = 2 ** 30;
+const volumeSize = quantity.superRefine((q, ctx) => {
+    const b = quantityBytes(q);
+    if (b === undefined) return;
+    const hint = /m$/.test(q) ? ` ("m" is milli; did you mean ${q.slice(0, -1)}Mi?)` : "";
+    if (!Number.isInteger(b)) ctx.addIssue({ code: "custom", message: `is ${b} bytes, not a whole number of bytes${hint}` });
+    else if (b < MIN_VOLUME) ctx.addIssue({ code: "custom", message: `is ${b} bytes; a volume must hold at least 1Gi${hint}` });
+});
+// An IPv4 or IPv6 CIDR as NetworkPolicy ipBlocks take it.
+const cidr = z
+    .string()
+    .regex(/^(([0-9]{1,3}\.){3}[0-9]{1,3}\/[0-9]{1,2}|[0-9a-fA-F:]+:[0-9a-fA-F:]*\/[0-9]{1,3})$/, { message: "is not a CIDR (e.g. 10.244.0.0/16)" });
+// matchLabels of a label selector: keys and values as Kubernetes takes them.
+// (a transform: a leaf for schemaKeys, whose entries are the user's labels, not config keys)
+const matchLabels = z
+    .record(
+        z.string().regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, { message: "is not a label key" }),
+        z
+            .string()
+            .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, { message: "is not a label value" })
+            .max(63),
+    )
+    .transform((m) => m);
 
 const localStorage = z.strictObject({
     /** Directory on every listed node that backs the local PersistentVolume. */
     localPath: z.string().regex(/^\/[^\0]*$/, { message: "must be an absolute path" }),
     /** Capacity of each local PersistentVolume (default 15Gi); must hold `mysql.storageSize`. */
-    capacity: quantity.default("15Gi"),
+    capacity: volumeSize.default("15Gi"),
     /** Name of the StorageClass the program declares (default `<set>-local`). */
     storageClassName: dnsLabel.optional(),
 });
@@ -69,12 +96,17 @@ const dynamicStorage = z.strictObject({
     storageClass: z.string().min(1),
 });
 
-const toleration = z.strictObject({
-    key: z.string().min(1),
-    operator: z.enum(["Exists", "Equal"]).default("Exists"),
-    value: z.string().optional(),
-    effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
-});
+const toleration = z
+    .strictObject({
+        key: z.string().min(1),
+        operator: z.enum(["Exists", "Equal"]).default("Exists"),
+        value: z.string().optional(),
+        effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
+    })
+    // The API server refuses a value with Exists (it matches any value of the key).
+    .refine((t) => !(t.operator === "Exists" && t.value !== undefined), {
+        message: "has operator Exists and a value; Exists matches every value of the key: drop value or use operator Equal",
+    });
 
 const cluster = z.strictObject({
     /** kubeconfig context; default: the kubeconfig's current context. */
@@ -90,17 +122,38 @@ const cluster = z.strictObject({
     }),
     /** Tolerations for pods in this cluster (e.g. Kosmos's `kosmos.io/node` taint). */
     tolerations: z.array(toleration).default([]),
+    /**
+     * The addresses this cluster's pods reach the other clusters from (its pod CIDRs, or the MCS
+     * gateway's/global addresses): the NetworkPolicies elsewhere admit them to the member ports.
+     */
+    podCidrs: z.array(cidr).optional(),
 });
 
-const resources = z.strictObject({
-    cpu: quantity.default("500m"),
-    memory: quantity.default("1Gi"),
-    memoryLimit: quantity.default("2Gi"),
+const resources = z
+    .strictObject({
+        cpu: quantity.default("500m"),
+        memory: quantity.default("1Gi"),
+        memoryLimit: quantity.default("2Gi"),
+    })
+    .superRefine((r, ctx) => {
+        if (quantityBytes(r.memoryLimit)! < quantityBytes(r.memory)!) {
+            ctx.addIssue({ code: "custom", path: ["memoryLimit"], message: `is below memory ${r.memory}; the API server refuses a limit under the request` });
+        }
+    });
+
+/** Who may reach the client port (3306) besides the set's own pods and Jobs (NetworkPolicy peers). */
+const clients = z.strictObject({
+    /** Pods allowed (matchLabels); default every pod (`{}`). */
+    podSelector: matchLabels.default({}),
+    /** Namespaces those pods may be in (matchLabels); default only the set's own namespace. */
+    namespaceSelector: matchLabels.optional(),
+    /** Addresses allowed from outside the cluster (consumer clusters' pod CIDRs, load balancers). */
+    ipBlocks: z.array(cidr).default([]),
 });
 
 const mysql = z.strictObject({
     /** StatefulSet name; pods are `<name>-<ordinal>` in every cluster. Its limit: see `longestDerivedName`. */
-    name: dnsLabel.default("mysql"),
+    name: setName.default("mysql"),
     namespace: dnsLabel.default("mysql"),
     engine: z.enum(["mysql", "mariadb"]).default("mysql"),
     /** Engine version: default 9.7 for mysql (8.4 also supported), 10.11 for mariadb. */
@@ -108,9 +161,13 @@ const mysql = z.strictObject({
         .string()
         .regex(/^[0-9]+(\.[0-9]+){0,2}$/, { message: "is not a version like 10.11" })
         .optional(),
-    /** Full image reference; overrides engine + version. */
-    image: z.string().min(1).optional(),
-    storageSize: quantity.default("10Gi"),
+    /** Full image reference; overrides engine + version. Pin it by digest (`@sha256:...`): a tag is warned about. */
+    image: z
+        .string()
+        .min(1)
+        .refine((i) => !i.includes("@") || /@sha256:[0-9a-f]{64}$/.test(i), { message: "has a digest that is not @sha256:<64 hex digits>" })
+        .optional(),
+    storageSize: volumeSize.default("10Gi"),
     resources: resources.prefault({}),
     /** server-id = serverIdBase + ordinal. */
     serverIdBase: int((n) => n.min(1).max(4_000_000_000)).default(1000),
@@ -122,6 +179,8 @@ const mysql = z.strictObject({
     maxLagSeconds: int((n) => n.min(1)).default(30),
     /** Declare the namespace (never deleted by Pulumi: it holds the claims). */
     createNamespace: bool().default(true),
+    /** Who may reach port 3306 (the NetworkPolicy); default every pod of the set's namespace. */
+    clients: clients.prefault({}),
 });
 
 const mcs = z.strictObject({
@@ -271,6 +330,15 @@ export const stackConfigSchema = z
             if (ids.has(id)) issue(["clusters", name, "clusterId"], `"${id}" is already the id of cluster "${ids.get(id)}"`);
             ids.set(id, name);
             if ("localPath" in c.storage) {
+                // Volume names are cut at 253 characters: two nodes must never share one.
+                const volumes = new Map<string, string>();
+                c.nodes.forEach((n, i) => {
+                    const v = localVolumeName(cfg.mysql.name, n);
+                    const other = volumes.get(v);
+                    if (other !== undefined && other !== n)
+                        issue(["clusters", name, "nodes", i], `node "${n}" and node "${other}" would share the volume name ${v}`);
+                    volumes.set(v, n);
+                });
                 const cap = quantityBytes(c.storage.capacity)!;
                 const want = quantityBytes(cfg.mysql.storageSize)!;
                 if (cap < want) {

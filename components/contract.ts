@@ -14,7 +14,11 @@ export const PATHS = {
     topology: "/etc/mmc/topology",
     conf: "/etc/mmc/conf.d",
     run: "/var/run/mysqld",
+    /** The only other writable path (an emptyDir): the root filesystem is read-only. */
+    tmp: "/tmp",
 } as const;
+/** uid/gid of `mysql` in the official images and ours (tools/images/rootfs.sh): every database container runs as it. */
+export const MYSQL_UID = 999;
 export const PORTS = { mysql: 3306, donor: 3307 } as const;
 export const SECRET_KEYS = { root: "root-password", replication: "replication-password", seed: "seed-password", admin: "admin-password" } as const;
 export const USERS = { replication: "repl", seed: "seed", admin: "mmc_admin" } as const;
@@ -55,8 +59,33 @@ function secretEnv(name: string, secret: string, key: string) {
     return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
 }
 
-/** The environment every container gets: stable across phases (topology comes from the file). */
-export function containerEnv(plan: Plan, cluster: ClusterPlan) {
+export type SecretName = keyof typeof SECRET_KEYS;
+const SECRET_ENV: Record<SecretName, string> = {
+    root: "MMC_ROOT_PASSWORD",
+    replication: "MMC_REPL_PASSWORD",
+    seed: "MMC_SEED_PASSWORD",
+    admin: "MMC_ADMIN_PASSWORD",
+};
+/**
+ * The passwords each container gets: what its scripts validate (lib-env.sh `mmc_inputs_of`) together
+ * with the scripts they start (run.sh starts init.sh, donor.sh starts probe.sh; the mysql container
+ * also runs the probes). Nothing more: the switchover Job never sees root's password
+ * (test/unit/podsec.test.ts derives this table from the scripts and compares).
+ */
+export const CONTAINER_SECRETS = {
+    init: ["root", "seed"],
+    mysql: ["root", "seed"],
+    replicate: ["root", "replication", "seed", "admin"],
+    donor: ["root", "seed"],
+    switchover: ["replication", "admin"],
+} as const satisfies Record<string, readonly SecretName[]>;
+export type ContainerName = keyof typeof CONTAINER_SECRETS;
+
+/**
+ * The environment of a container: the same plain env for all (stable across phases: the topology
+ * comes from the file) and only the passwords `container` uses (all four when none is named).
+ */
+export function containerEnv(plan: Plan, cluster: ClusterPlan, container?: ContainerName) {
     const names = objectNames(plan.set);
     const plain: Record<string, string> = {
         MMC_ENGINE: plan.engine,
@@ -79,10 +108,9 @@ export function containerEnv(plan: Plan, cluster: ClusterPlan) {
     return [
         { name: "MMC_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
         ...Object.entries(plain).map(([name, value]) => ({ name, value })),
-        secretEnv("MMC_ROOT_PASSWORD", names.secret, SECRET_KEYS.root),
-        secretEnv("MMC_REPL_PASSWORD", names.secret, SECRET_KEYS.replication),
-        secretEnv("MMC_SEED_PASSWORD", names.secret, SECRET_KEYS.seed),
-        secretEnv("MMC_ADMIN_PASSWORD", names.secret, SECRET_KEYS.admin),
+        ...(Object.keys(SECRET_ENV) as SecretName[])
+            .filter((s) => container === undefined || (CONTAINER_SECRETS[container] as readonly SecretName[]).includes(s))
+            .map((s) => secretEnv(SECRET_ENV[s], names.secret, SECRET_KEYS[s])),
     ];
 }
 

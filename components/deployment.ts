@@ -9,6 +9,7 @@ import { providerName } from "./naming";
 import { DeployedState, LostView, Step, TransitionError, deployedStateOf, epochAfter, lostViewsAfter, planStep, stepTable } from "./step";
 import { Switchover } from "./switchover";
 import { Failover } from "./failover";
+import { policyWarnings } from "./networkPolicy";
 
 /** What a DBA reads at a glance after `pulumi up`. */
 export interface DeploymentOutputs {
@@ -101,6 +102,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
     const step = planStep(previous, plan);
     const views = lostViewsAfter(previous, plan);
     const scripts = loadScripts();
+    for (const w of policyWarnings(plan)) void pulumi.log.warn(w);
     const credentials = new Credentials("credentials", {}, opts);
     const providers = Object.fromEntries(
         plan.clusters.map((c) => [c.name, clusterProvider(c, { lost: plan.lost.includes(c.name), runsOrdinals: plan.placement.includes(c.name) })]),
@@ -197,7 +199,8 @@ export function deploymentOutputs(plan: Plan, step: Step): Omit<DeploymentOutput
         writeEndpoint: plan.writeEndpoint,
         epoch: plan.epoch,
         lost: [...plan.lost],
-        step: { kind: step.kind, applyOrder: [...step.applyOrder], table: stepTable(step) },
+        // The warnings (unpinned images, open member ports) are part of what the preview shows.
+        step: { kind: step.kind, applyOrder: [...step.applyOrder], table: [stepTable(step), ...policyWarnings(plan).map((w) => `warning: ${w}`)].join("\n") },
     };
 }
 

@@ -4,6 +4,7 @@ import { ServiceRole, objectNames, podName, serviceName } from "./naming";
 import { ClusterPlan, Plan } from "./plan";
 import { CONFIG_KEYS, SECRET_KEYS, commonLabels, databaseSelector, servicePorts, topologyEnv } from "./contract";
 import { podTemplateHash, statefulSetSpec } from "./podSpec";
+import { networkPolicySpec } from "./networkPolicy";
 import { baseServerConfig } from "./serverConfig";
 import { disruptionBudgets } from "./budgets";
 
@@ -110,6 +111,13 @@ export class MysqlSlice extends pulumi.ComponentResource {
             );
         }
 
+        // Before the pods: no moment where the member and seed ports are open to every pod.
+        const policy = new k8s.networking.v1.NetworkPolicy(
+            `${name}-netpol`,
+            { metadata: meta(names.networkPolicy, "network-policy"), spec: networkPolicySpec(plan, cluster) },
+            child,
+        );
+
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,
             {
@@ -118,7 +126,7 @@ export class MysqlSlice extends pulumi.ComponentResource {
             },
             {
                 ...child,
-                dependsOn: [...child.dependsOn, configMap, scripts, topology, secret, this.services.headless, ...(args.statefulSetDependsOn ?? [])],
+                dependsOn: [...child.dependsOn, configMap, scripts, topology, secret, policy, this.services.headless, ...(args.statefulSetDependsOn ?? [])],
             },
         );
         this.registerOutputs({ statefulSet: this.statefulSet.metadata.name });

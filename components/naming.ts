@@ -24,6 +24,8 @@ export function objectNames(set: string) {
         pdb: set,
         /** Budget of the primary's pod (no disruption allowed). */
         pdbPrimary: `${set}-primary`,
+        /** The NetworkPolicy in front of the database pods. */
+        networkPolicy: `${set}-database`,
         /** Default name of the StorageClass declared for local volumes (`storage.storageClassName` overrides it). */
         storageClass: `${set}-local`,
         /** ServiceAccount, Role, RoleBinding and Job of a retired cluster's claim deletion. */

@@ -1,5 +1,5 @@
 import { ClusterConfig, McsProfile, MysqlConfig, StackConfig } from "./config";
-import { changeBehaviourOf } from "./changes";
+import { CHANGE_BEHAVIOUR, changeBehaviourOf } from "./changes";
 import { NamingContext, ServiceRole, objectNames, podHost, podName, serviceHost, serviceName } from "./naming";
 
 /** Default images per engine: the releases the data-plane tier runs for real (MySQL 9.7 LTS, MariaDB 10.11 LTS). */
@@ -54,6 +54,8 @@ export interface ClusterPlan {
     /** Nodes the pods may use, one pod per node; a local volume on each when storage is local. */
     readonly nodes: readonly string[];
     readonly tolerations: ClusterConfig["tolerations"];
+    /** Addresses this cluster's pods reach other clusters from (NetworkPolicy ipBlocks elsewhere); unset: unknown. */
+    readonly podCidrs?: readonly string[];
     readonly storage: StoragePlan;
     /** Ordinals this cluster's StatefulSet runs: one contiguous range, possibly empty. */
     readonly ordinals: readonly number[];
@@ -64,6 +66,8 @@ export interface ClusterPlan {
     readonly runsPrimary: boolean;
     /** Retired: the user declared the migration done; retained claims and volumes may go. */
     readonly retired: boolean;
+    /** Listed in `mcs.consumers`: runs no pods, its clients use the set. */
+    readonly consumer: boolean;
     /** ServiceExports for the three Services (this cluster runs pods of a multi-cluster set). */
     readonly exports: boolean;
     /** ServiceImports this cluster declares (manual-import profiles only). */
@@ -97,6 +101,8 @@ export interface Plan {
     /** Claim size of every ordinal's volume. */
     readonly storageSize: string;
     readonly resources: MysqlConfig["resources"];
+    /** Who may reach port 3306 besides the set's pods and Jobs (the NetworkPolicy). */
+    readonly clients: MysqlConfig["clients"];
     /** server-id = serverIdBase + ordinal. */
     readonly serverIdBase: number;
     readonly gtidDomainId: number;
@@ -134,8 +140,16 @@ export function namingContext(cfg: StackConfig): NamingContext {
 /** The value of every config key, flattened to dotted keys (JSON values); the next step compares them. */
 export function settingsOf(cfg: StackConfig): Record<string, string> {
     const out: Record<string, string> = {};
+    // A key whose row has no rows under it is one setting even when its value is a map (label selectors).
+    const leafRow = (key: string) => {
+        const row = key
+            .split(".")
+            .map((p, i, all) => (all[0] === "clusters" && i === 1 ? "<name>" : p))
+            .join(".");
+        return changeBehaviourOf(key) !== undefined && !Object.keys(CHANGE_BEHAVIOUR).some((k) => k.startsWith(`${row}.`));
+    };
     const walk = (v: unknown, key: string) => {
-        if (v && typeof v === "object" && !Array.isArray(v)) {
+        if (v && typeof v === "object" && !Array.isArray(v) && !leafRow(key)) {
             for (const [k, x] of Object.entries(v)) walk(x, key ? `${key}.${k}` : k);
             return;
         }
@@ -211,12 +225,14 @@ export function buildPlan(cfg: StackConfig, epoch = 1): Plan {
             kubeconfig: config.kubeconfig,
             nodes: config.nodes,
             tolerations: config.tolerations,
+            podCidrs: config.podCidrs,
             storage: storagePlan(set, config.storage),
             ordinals,
             ordinalsStart: ordinals[0] ?? 0,
             podCount: ordinals.length,
             runsPrimary: name === primaryCluster,
             retired,
+            consumer,
             exports: multiCluster && ordinals.length > 0,
             imports,
             readHost: serviceHost(ctx, "read", readServing, name),
@@ -248,6 +264,7 @@ export function buildPlan(cfg: StackConfig, epoch = 1): Plan {
         createNamespace: cfg.mysql.createNamespace,
         storageSize: cfg.mysql.storageSize,
         resources: cfg.mysql.resources,
+        clients: cfg.mysql.clients,
         serverIdBase: cfg.mysql.serverIdBase,
         gtidDomainId: cfg.mysql.gtidDomainId,
         semiSync: cfg.mysql.semiSync,

@@ -2,16 +2,42 @@ import { createHash } from "crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import { ClusterPlan, Plan } from "./plan";
 import { objectNames } from "./naming";
-import { PATHS, PORTS, commonLabels, containerEnv, scriptCommand, selectorLabels } from "./contract";
+import { MYSQL_UID, PATHS, PORTS, commonLabels, containerEnv, scriptCommand, selectorLabels } from "./contract";
 
+// ConfigMap volumes are read-only mounts; the modes say it too: the server's uid may read, never write.
 const MOUNTS = [
     { name: "data", mountPath: PATHS.data },
-    { name: "scripts", mountPath: PATHS.scripts },
-    { name: "config", mountPath: PATHS.baseConf },
-    { name: "topology", mountPath: PATHS.topology },
+    { name: "scripts", mountPath: PATHS.scripts, readOnly: true },
+    { name: "config", mountPath: PATHS.baseConf, readOnly: true },
+    { name: "topology", mountPath: PATHS.topology, readOnly: true },
     { name: "conf", mountPath: PATHS.conf },
     { name: "run", mountPath: PATHS.run },
+    { name: "tmp", mountPath: PATHS.tmp },
 ];
+/** Mode of the scripts ConfigMap's files (read and run, owned by root: not writable by the server). */
+export const SCRIPTS_MODE = 0o555;
+/** Mode of the config and topology ConfigMaps' files. */
+export const CONFIG_MODE = 0o444;
+
+/**
+ * Pod Security "restricted" at pod level: non-root as `uid` (the images' mysql user for the database
+ * pods and the switchover Job), seccomp RuntimeDefault, volumes group-owned by it, the group changed
+ * only when a volume's root does not already match (a large datadir is not walked at every start).
+ */
+export function podSecurityContext(uid: number = MYSQL_UID): k8s.types.input.core.v1.PodSecurityContext {
+    return {
+        runAsNonRoot: true,
+        runAsUser: uid,
+        runAsGroup: uid,
+        fsGroup: uid,
+        fsGroupChangePolicy: "OnRootMismatch",
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+/** Pod Security "restricted" at container level: no capability, no privilege escalation, read-only root filesystem. */
+export function containerSecurityContext(): k8s.types.input.core.v1.SecurityContext {
+    return { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } };
+}
 
 function execProbe(mode: string, period: number, failures: number, extra: Record<string, number> = {}) {
     return { exec: { command: scriptCommand("probe.sh", mode) }, periodSeconds: period, timeoutSeconds: 5, failureThreshold: failures, ...extra };
@@ -31,7 +57,7 @@ export function podTemplateHash(baseConfig: string, scripts: Record<string, stri
  */
 export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: string, partition?: number): k8s.types.input.apps.v1.StatefulSetSpec {
     const names = objectNames(plan.set);
-    const env = containerEnv(plan, cluster);
+    const secure = containerSecurityContext();
     const res = plan.resources;
     const sidecarResources = { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } };
     const containers: k8s.types.input.core.v1.Container[] = [
@@ -40,14 +66,23 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             image: plan.image,
             command: scriptCommand("run.sh"),
             ports: [{ name: "mysql", containerPort: PORTS.mysql }],
-            env,
+            env: containerEnv(plan, cluster, "mysql"),
+            securityContext: secure,
             volumeMounts: MOUNTS,
             resources: { requests: { cpu: res.cpu, memory: res.memory }, limits: { memory: res.memoryLimit } },
             startupProbe: execProbe("live", 10, 90),
             livenessProbe: execProbe("live", 10, 6),
             readinessProbe: execProbe("ready", 5, 3),
         },
-        { name: "replicate", image: plan.image, command: scriptCommand("replicate.sh"), env, volumeMounts: MOUNTS, resources: sidecarResources },
+        {
+            name: "replicate",
+            image: plan.image,
+            command: scriptCommand("replicate.sh"),
+            env: containerEnv(plan, cluster, "replicate"),
+            securityContext: secure,
+            volumeMounts: MOUNTS,
+            resources: sidecarResources,
+        },
     ];
     if (plan.engine === "mariadb") {
         containers.push({
@@ -55,7 +90,8 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             image: plan.image,
             command: scriptCommand("donor.sh"),
             ports: [{ name: "donor", containerPort: PORTS.donor }],
-            env,
+            env: containerEnv(plan, cluster, "donor"),
+            securityContext: secure,
             volumeMounts: MOUNTS,
             resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
         });
@@ -81,7 +117,9 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             },
             spec: {
                 terminationGracePeriodSeconds: 60,
-                securityContext: { fsGroup: 999 },
+                securityContext: podSecurityContext(),
+                // Nothing in the pod talks to the Kubernetes API.
+                automountServiceAccountToken: false,
                 affinity: {
                     nodeAffinity: {
                         requiredDuringSchedulingIgnoredDuringExecution: {
@@ -100,18 +138,20 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
                         name: "init",
                         image: plan.image,
                         command: scriptCommand("init.sh"),
-                        env,
+                        env: containerEnv(plan, cluster, "init"),
+                        securityContext: secure,
                         volumeMounts: MOUNTS,
                         resources: { requests: { cpu: res.cpu, memory: res.memory }, limits: { memory: res.memoryLimit } },
                     },
                 ],
                 containers,
                 volumes: [
-                    { name: "scripts", configMap: { name: names.scripts, defaultMode: 0o755 } },
-                    { name: "config", configMap: { name: names.config } },
-                    { name: "topology", configMap: { name: names.topology } },
+                    { name: "scripts", configMap: { name: names.scripts, defaultMode: SCRIPTS_MODE } },
+                    { name: "config", configMap: { name: names.config, defaultMode: CONFIG_MODE } },
+                    { name: "topology", configMap: { name: names.topology, defaultMode: CONFIG_MODE } },
                     { name: "conf", emptyDir: {} },
                     { name: "run", emptyDir: {} },
+                    { name: "tmp", emptyDir: {} },
                 ],
             },
         },

@@ -4,6 +4,7 @@ import { objectNames, podHost, switchoverJobName } from "./naming";
 import { Plan } from "./plan";
 import { SwitchoverStep } from "./step";
 import { PATHS, commonLabels, containerEnv, jobPodLabels, scriptCommand } from "./contract";
+import { SCRIPTS_MODE, containerSecurityContext, podSecurityContext } from "./podSpec";
 
 export interface SwitchoverArgs {
     readonly plan: Plan;
@@ -41,7 +42,7 @@ export const RERUN_UNREADY_ANNOTATION = { "pulumi.com/replaceUnready": "true" } 
 export function switchoverJobEnv(plan: Plan, s: SwitchoverStep) {
     const cluster = plan.clusters.find((c) => c.name === s.toCluster)!;
     return [
-        ...containerEnv(plan, cluster).filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
+        ...containerEnv(plan, cluster, "switchover").filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
         ...Object.entries(switchoverEnv(plan, s)).map(([n, value]) => ({ name: n, value })),
     ];
 }
@@ -75,17 +76,26 @@ export class Switchover extends pulumi.ComponentResource {
                         metadata: { labels: jobPodLabels(plan.set, "switchover") },
                         spec: {
                             restartPolicy: "Never",
+                            securityContext: podSecurityContext(),
+                            automountServiceAccountToken: false,
                             containers: [
                                 {
                                     name: "switchover",
                                     image: plan.image,
                                     command: scriptCommand("switchover.sh"),
                                     env,
-                                    volumeMounts: [{ name: "scripts", mountPath: PATHS.scripts }],
+                                    securityContext: containerSecurityContext(),
+                                    volumeMounts: [
+                                        { name: "scripts", mountPath: PATHS.scripts, readOnly: true },
+                                        { name: "tmp", mountPath: PATHS.tmp },
+                                    ],
                                     resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
                                 },
                             ],
-                            volumes: [{ name: "scripts", configMap: { name: names.scripts, defaultMode: 0o755 } }],
+                            volumes: [
+                                { name: "scripts", configMap: { name: names.scripts, defaultMode: SCRIPTS_MODE } },
+                                { name: "tmp", emptyDir: {} },
+                            ],
                         },
                     },
                 },

@@ -113,9 +113,10 @@ mmc_env_load() {
     }
 }
 
-# A private directory for this process (credential files, fifos), removed on exit.
+# A private directory for this process (credential files, fifos), removed on exit; named after the
+# process (mmc.<pid>.*) so that one left by a process that is gone can be told apart (test:dataplane).
 mmc_tmp_init() {
-    MMC_TMP=$(umask 077; mktemp -d "${TMPDIR:-/tmp}/mmc.XXXXXX") || { mmc_log "mktemp failed"; return 1; }
+    MMC_TMP=$(umask 077; mktemp -d "${TMPDIR:-/tmp}/mmc.$$.XXXXXX") || { mmc_log "mktemp failed"; return 1; }
     # shellcheck disable=SC2064  # expand now: the directory of this process
     trap "rm -rf -- '$MMC_TMP'" EXIT
 }

@@ -14,11 +14,13 @@ mmc_lit() { local s=${1//\\/\\\\}; s=${s//\'/\\\'}; printf "'%s'" "$s"; }
 # in MMC_TMP, named after NAME (so callers in subshells and the parent share it).
 mmc_cred_file() {
     local f="${MMC_TMP:?mmc_tmp_init was not called}/cred-$1.cnf" g
+    # Written aside and renamed: a client of another subshell reading the file never sees it half
+    # written (it would then connect as the OS user: as root that hid the race behind unix_socket).
     (
         umask 077
         for g in client mariadb-backup; do
             printf '[%s]\nuser=%s\npassword=%s\n' "$g" "$2" "$(mmc_optquote "$3")"
-        done >"$f"
+        done >"$f.$BASHPID" && mv -f "$f.$BASHPID" "$f"
     ) || { mmc_log "cannot write a credential file in $MMC_TMP"; return 1; }
     echo "$f"
 }

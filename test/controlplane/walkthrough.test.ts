@@ -217,6 +217,15 @@ describe("control-plane walk-through (stacks/*.yaml on three local clusters)", {
         });
     }
 
+    test(
+        "Pod Security restricted: every rendered object of every phase passes a server-side dry-run into an enforcing namespace",
+        { timeout: 10 * 60_000 },
+        async () => {
+            assert.ok(phases.length === stackFiles.length, "every phase was rendered");
+            await restrictedDryRun(kubectl, phases, workDir);
+        },
+    );
+
     test("no pod ever existed in two clusters at once, pod watches stayed up", () => {
         assert.ok(watcher, "the pod watch never started");
         assert.deepEqual(watcher.failures, [], "pod watch failures");
@@ -599,4 +608,87 @@ function resourceFor(kind: string, phases: Phase[]): string {
 function resourceOf(o: K8sObject): string {
     const group = o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : "";
     return group ? `${o.kind.toLowerCase()}.${group}` : o.kind.toLowerCase();
+}
+
+/**
+ * Pod Security "restricted", checked by the API servers themselves: a namespace labelled
+ * `pod-security.kubernetes.io/enforce: restricted` (and warn) per cluster; every namespaced object of
+ * every phase is dry-run (server side) into it with no PodSecurity warning (workloads are only warned
+ * about), and every pod template is dry-run as a Pod, which admission enforces. A pod without a security
+ * context is refused there first: enforcement is on.
+ */
+async function restrictedDryRun(kubectl: Kubectl, phases: Phase[], workDir: string) {
+    const ns = "mmc-restricted";
+    const contexts = new Map<string, string>();
+    for (const p of phases) for (const [c, pc] of Object.entries(p.plan.clusters)) contexts.set(c, pc.context);
+    const dir = path.join(workDir, "restricted");
+    fs.mkdirSync(dir, { recursive: true });
+    // JSON, not YAML: kubectl reads YAML 1.1, where a value such as "on" written unquoted is a boolean.
+    const write = (name: string, objs: unknown[]) => {
+        const f = path.join(dir, name.replace(/\.yaml$/, ".json"));
+        fs.writeFileSync(f, JSON.stringify({ apiVersion: "v1", kind: "List", items: objs }));
+        return f;
+    };
+    let checkedPods = 0;
+    for (const [cluster, ctx] of contexts) {
+        const labels = {
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+            "pod-security.kubernetes.io/warn": "restricted",
+        };
+        await kubectl.run(ctx, [
+            "apply",
+            "--server-side",
+            "--field-manager",
+            FIELD_MANAGER,
+            "-f",
+            write(`${cluster}-ns.yaml`, [{ apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels } }]),
+        ]);
+        // Enforcement is on: a pod with no security context is refused.
+        const plain = { apiVersion: "v1", kind: "Pod", metadata: { name: "plain", namespace: ns }, spec: { containers: [{ name: "c", image: "busybox" }] } };
+        const refused = await kubectl.run(ctx, ["create", "--dry-run=server", "-f", write(`${cluster}-plain.yaml`, [plain])], { allowFailure: true });
+        assert.notEqual(refused.code, 0, `${cluster}: a plain pod was admitted into the restricted namespace`);
+        assert.match(refused.stderr, /violates PodSecurity "restricted/, `${cluster}: ${refused.stderr}`);
+        for (const phase of phases) {
+            const objs = (phase.objects.get(cluster) ?? []).map((r) => r.object).filter((o) => o.metadata.namespace !== undefined);
+            if (!objs.length) continue;
+            const moved = objs.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: ns, resourceVersion: undefined } }));
+            // The retire Job's pod needs its ServiceAccount to exist (admission checks it): created for real.
+            const sas = moved.filter((o) => o.kind === "ServiceAccount");
+            if (sas.length)
+                await kubectl.run(ctx, ["apply", "--server-side", "--field-manager", FIELD_MANAGER, "-f", write(`${cluster}-${phase.name}-sa.yaml`, sas)]);
+            const all = await kubectl.run(
+                ctx,
+                ["apply", "--server-side", "--dry-run=server", "--field-manager", FIELD_MANAGER, "-f", write(`${cluster}-${phase.name}.yaml`, moved)],
+                {
+                    allowFailure: true,
+                },
+            );
+            assert.equal(all.code, 0, `${phase.name}/${cluster}: server-side dry-run refused: ${all.stderr}`);
+            assert.doesNotMatch(all.stderr, /PodSecurity|would violate/, `${phase.name}/${cluster}: ${all.stderr}`);
+            const pods = moved
+                .filter((o) => o.spec?.template?.spec)
+                .map((o) => {
+                    const spec = { ...o.spec.template.spec };
+                    // A StatefulSet's claim templates become the pod's claims.
+                    const claims = (o.spec.volumeClaimTemplates ?? []).map((t: any) => ({
+                        name: t.metadata.name,
+                        persistentVolumeClaim: { claimName: `${t.metadata.name}-${o.metadata.name}-0` },
+                    }));
+                    spec.volumes = [...(spec.volumes ?? []), ...claims];
+                    return {
+                        apiVersion: "v1",
+                        kind: "Pod",
+                        metadata: { name: `${o.kind.toLowerCase()}-${o.metadata.name}`.slice(0, 63), namespace: ns, labels: o.spec.template.metadata?.labels },
+                        spec,
+                    };
+                });
+            if (!pods.length) continue;
+            const r = await kubectl.run(ctx, ["create", "--dry-run=server", "-f", write(`${cluster}-${phase.name}-pods.yaml`, pods)], { allowFailure: true });
+            assert.equal(r.code, 0, `${phase.name}/${cluster}: a pod of the program refused in a restricted namespace: ${r.stderr}`);
+            checkedPods += pods.length;
+        }
+    }
+    log(`restricted: ${checkedPods} pod templates admitted by the API servers' PodSecurity (enforce: restricted), every object dry-run`);
+    assert.ok(checkedPods >= phases.length, "pod templates were checked");
 }

@@ -6,6 +6,7 @@
 //                             valueFrom fieldRef -> @FIELD:<path>@, secretKeyRef -> @SECRET:<key>@
 //   <cluster>.topology.env    the ConfigMap <set>-topology, key topology.env
 //   <cluster>.ordinals        "<start> <replicas>" of the StatefulSet
+//   <cluster>.secrets.<ctr>   names of the password variables container <ctr> gets (secretKeyRef)
 //   job-<name>.env            env of each Job's container (switchover)
 // usage: node extract.mjs RENDER_DIR OUT [SET]
 import fs from "node:fs";
@@ -55,6 +56,10 @@ for (const c of clusters) {
     if (sts) {
         const ctr = sts.spec.template.spec.containers.find((x) => x.name === "mysql");
         fs.writeFileSync(path.join(out, `${c}.env`), envLines(ctr.env));
+        for (const x of [...(sts.spec.template.spec.initContainers ?? []), ...sts.spec.template.spec.containers]) {
+            const names = (x.env ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name);
+            fs.writeFileSync(path.join(out, `${c}.secrets.${x.name}`), names.join(" ") + "\n");
+        }
         fs.writeFileSync(path.join(out, `${c}.ordinals`), `${sts.spec.ordinals?.start ?? 0} ${sts.spec.replicas ?? 0}\n`);
     }
     for (const f of fs.readdirSync(dir).filter((f) => f.startsWith("job-"))) {

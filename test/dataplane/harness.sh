@@ -209,6 +209,12 @@ h_secret_env() {
     printf 'MMC_ROOT_PASSWORD=%q\nMMC_REPL_PASSWORD=%q\nMMC_SEED_PASSWORD=%q\nMMC_ADMIN_PASSWORD=%q\n' \
         "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW"
 }
+# h_secret_env_of ENV_FILE : the values of only the secrets a rendered env file references (a Job's)
+h_secret_env_of() {
+    local want; want=$(sed -n "s/^\(MMC_[A-Z_]*_PASSWORD\)='@SECRET:.*/\1/p" "$1" | paste -sd'|')
+    [ -n "$want" ] || return 0
+    h_secret_env | grep -E "^(${want})="
+}
 
 # h_pod_start ORD CLUSTER PHASE : starts ordinal ORD in CLUSTER with PHASE's rendered env and scripts
 h_pod_start() {
@@ -237,7 +243,10 @@ h_pod_start() {
         echo "set +a"
     } >"$dir/env"
     chmod 600 "$dir/env"
-    chown "$H_OWNER" "$dir/data" "$dir/run" "$dir/tmp"
+    rm -f "$dir"/secrets.*
+    local f; for f in "$T/ext/$phase/$cl".secrets.*; do cp "$f" "$dir/secrets.${f##*.secrets.}"; done
+    # the scripts run as the mysql uid (pod.sh): what they write is theirs, as emptyDirs and fsGroup make it
+    chown "$H_OWNER" "$dir/data" "$dir/run" "$dir/tmp" "$dir/conf"
     h_host_set "$(h_peer_name "$ord")" "$ip"
     setsid bash "$H_DIR/pod.sh" "$dir" "$H_ROOT" </dev/null >>"$dir/logs/pod.log" 2>&1 &
     pgid=$!
@@ -325,7 +334,9 @@ h_wait() { # SECONDS DESCRIPTION COMMAND... (polls every ${H_POLL:-0.5} s)
     done
 }
 h_wait_fast() { H_POLL=0.02 h_wait "$@"; } # SECONDS DESCRIPTION COMMAND... (polls every 20 ms)
-h_ready() { local dir; dir=$(h_pod_dir "$1"); (set -a; . "$dir/env"; "${H_X[@]}" bash "$MMC_SCRIPTS/probe.sh" ready); }
+# the kubelet's exec probe: in the mysql container, as its uid, with its passwords only
+h_probe() { local dir; dir=$(h_pod_dir "$1"); shift; bash "$H_DIR/pod.sh" "$dir" "$H_ROOT" exec mysql probe.sh "$@"; }
+h_ready() { h_probe "$1" ready; }
 h_writable() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only')" = 0 ]; }
 
 # ---------- client writes ----------

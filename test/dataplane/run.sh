@@ -118,7 +118,7 @@ job_env() { # PHASE -> env file for the switchover Job of that phase (secrets su
     {
         echo "set -a"; cat "$f"
         echo "MMC_POD_NAME=mysql-switchover"
-        h_secret_env
+        h_secret_env_of "$f"   # only the passwords the rendered Job gets (never root's)
         echo "TMPDIR=$T/tmp"; echo "MMC_RUN_DIR=$T/tmp"; echo "MMC_CONF_DIR=$T/tmp"
         echo "set +a"
     } >"$T/state/job.env"
@@ -643,9 +643,62 @@ secrets_not_logged() { # no generated password appears in any log the pods or Jo
     [ -z "$hits" ] || { echo "password found in: $hits"; return 1; }
 }
 
+# ---------------------------------------------------------------- no credential file left behind
+# 100 probe runs (as the kubelet runs them: in the mysql container, as its uid) and a donor session (a
+# replica seeded from mysql-0), then no file anywhere holds a generated password: not in the pods'
+# volumes and emptyDirs, not in /tmp, /var/tmp or /dev/shm. The only files that may are the harness's
+# own stand-ins for what the kubelet holds: each pod's env file and the harness state.
+secret_files_pats() { printf '%s\n%s\n%s\n%s\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW" >"$T/state/secrets.pat"; }
+# Files holding a password, except: the harness's own env files (the kubelet's env stand-in) and state;
+# the private directory (mmc.<pid>.*, mode 0700) of a script process still running (replicate.sh and
+# the donor listener hold their option files while they run, and remove them at exit); and the
+# server's replication metadata (MariaDB keeps the source's password in master.info by design).
+secret_file_hits() {
+    secret_files_pats
+    local f pid
+    # this section's pods only: a pod killed by an earlier fault (SIGKILL: no EXIT trap) keeps its
+    # processes' directories in its /tmp emptyDir until the pod is deleted (README: not handled)
+    { find "$T/pod/cluster1-0" "$T/pod/cluster1-1" -type f ! -name env ! -name master.info ! -path '*/logs/*' -print0 2>/dev/null
+      find /tmp /var/tmp /dev/shm -xdev -type f -newer "$T/state/secret-files.start" ! -path "$T/*" -print0 2>/dev/null
+    } | xargs -0 -r grep -lF -f "$T/state/secrets.pat" 2>/dev/null | while read -r f; do
+        pid=$(printf '%s' "$f" | sed -n 's|.*/mmc\.\([0-9][0-9]*\)\.[^/]*/[^/]*$|\1|p')
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then continue; fi
+        echo "$f"
+    done
+}
+secret_files() {
+    local i fails=0 hits
+    : >"$T/state/secret-files.start"
+    # fresh volumes (scratch of this test): mysql-1 must seed from a donor, not reuse earlier data
+    rm -rf "$T/pod/cluster1-0/data" "$T/pod/cluster1-1/data"
+    h_render s1 "$STACKS/01-all-in-cluster1.yaml" || { h_notok "render phase 1 (secret files)"; return 1; }
+    h_apply_topology s1
+    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    h_pod_start 0 cluster1 s1
+    wait_ready 0 180 || { h_notok "secret files: mysql-0 comes up"; return 1; }
+    h_sql 0 "CREATE DATABASE IF NOT EXISTS mmc_test; CREATE TABLE IF NOT EXISTS mmc_test.t (id INT PRIMARY KEY); INSERT IGNORE INTO mmc_test.t VALUES (1)"
+    for ((i = 0; i < 100; i++)); do h_probe 0 ready >/dev/null 2>&1 || fails=$((fails + 1)); done
+    [ "$fails" = 0 ] && h_ok "100 readiness probes as the mysql container (its uid, its passwords) pass" || h_notok "100 readiness probes pass" "$fails failed"
+    h_pod_start 1 cluster1 s1
+    wait_ready 1 180 || h_notok "secret files: mysql-1 seeds from mysql-0 (a donor session)"
+    if [ "$H_ENGINE" = mysql ]; then h_check "secret files: mysql-1 was seeded by CLONE" grep -q "volume trusted (clone from" "$(h_pod_dir 1)/logs/init.log"
+    else h_check "secret files: mysql-1 was seeded over the donor stream" grep -q "received and verified" "$(h_pod_dir 1)/logs/init.log"; fi
+    hits=$(secret_file_hits)
+    [ -z "$hits" ] && h_ok "no credential file left behind after 100 probes and a donor session (pod volumes, emptyDirs, /tmp, /var/tmp, /dev/shm)" \
+        || h_notok "no credential file left behind after 100 probes and a donor session" "password in: $(echo "$hits" | tr '\n' ' ')"
+    h_check "the long-running containers' option files are in their own 0700 directories" bash -c \
+        'for d in "$@"; do [ "$(stat -c %a "$d")" = 700 ] || { echo "$d"; exit 1; }; done' _ "$(h_pod_dir 0)"/tmp/mmc.*
+    # the check can fail: a credential file where the old probe left one, and one of a process that is gone
+    printf '[client]\npassword=%s\n' "$H_ROOT_PW" >"$(h_pod_dir 0)/tmp/mmc-cred.canary"
+    mkdir -p "$(h_pod_dir 0)/tmp/mmc.999999.canary" && cp "$(h_pod_dir 0)/tmp/mmc-cred.canary" "$(h_pod_dir 0)/tmp/mmc.999999.canary/cred-root.cnf"
+    h_check "the search finds planted credential files (loose, and of a process that is gone)" bash -c '[ "$(printf "%s\n" "$1" | grep -c canary)" = 2 ]' _ "$(secret_file_hits)"
+    rm -rf "$(h_pod_dir 0)/tmp/mmc-cred.canary" "$(h_pod_dir 0)/tmp/mmc.999999.canary"
+    local p; for p in $(h_pods); do h_pod_stop "$p"; done
+}
+
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness lost_zone)
+DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness lost_zone secret_files)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"

@@ -62,7 +62,77 @@ const refusals: [string, (r: Record<string, any>) => void, RegExp][] = [
     ["unknown consumer", (r) => (r.mcs = { consumers: ["q"] }), /^mysql-multicluster:mcs\.consumers\[0\]: "q": cluster "q" is not in clusters/],
     ["primary not an integer", (r) => (r.primary = "zero"), /^mysql-multicluster:primary: "zero": /],
     ["no nodes", (r) => (r.clusters.b.nodes = []), /^mysql-multicluster:clusters\.b\.nodes: \[\]: must list at least one node$/],
+    // Values the API server would refuse halfway through an `up` (issue 13): refused here, naming the key.
+    ["set name starting with a digit", (r) => (r.mysql.name = "1db"), /^mysql-multicluster:mysql\.name: "1db": must start with a letter/],
+    [
+        "node name over 63 characters",
+        (r) => (r.clusters.a.nodes = ["n".repeat(64), "a-2"]),
+        /^mysql-multicluster:clusters\.a\.nodes\[0\]: "n{64}": is longer than 63 characters: node affinity matches it as the kubernetes\.io\/hostname label value$/,
+    ],
+    [
+        "toleration Exists with a value",
+        (r) => (r.clusters.a.tolerations = [{ key: "kosmos.io/node", operator: "Exists", value: "true" }]),
+        /^mysql-multicluster:clusters\.a\.tolerations\[0\]: \{.*\}: has operator Exists and a value/,
+    ],
+    [
+        "toleration without operator (Exists) with a value",
+        (r) => (r.clusters.a.tolerations = [{ key: "kosmos.io/node", value: "true" }]),
+        /^mysql-multicluster:clusters\.a\.tolerations\[0\]: .*has operator Exists and a value/,
+    ],
+    [
+        "memoryLimit below memory",
+        (r) => (r.mysql.resources = { memory: "2Gi", memoryLimit: "512Mi" }),
+        /^mysql-multicluster:mysql\.resources\.memoryLimit: "512Mi": is below memory 2Gi/,
+    ],
+    [
+        "storageSize in millibytes",
+        (r) => (r.mysql.storageSize = "500m"),
+        /^mysql-multicluster:mysql\.storageSize: "500m": is 0\.5 bytes, .*did you mean 500Mi\?/,
+    ],
+    [
+        "storageSize below 1Gi",
+        (r) => (r.mysql.storageSize = "100Mi"),
+        /^mysql-multicluster:mysql\.storageSize: "100Mi": is 104857600 bytes; a volume must hold at least 1Gi$/,
+    ],
+    [
+        "local capacity in millibytes",
+        (r) => (r.clusters.a.storage.capacity = "15000m"),
+        /^mysql-multicluster:clusters\.a\.storage\.capacity: "15000m": is 15 bytes/,
+    ],
+    [
+        "malformed image digest",
+        (r) => (r.mysql.image = "mariadb@sha256:abc"),
+        /^mysql-multicluster:mysql\.image: "mariadb@sha256:abc": has a digest that is not @sha256:<64 hex digits>$/,
+    ],
+    [
+        "podCidrs entry not a CIDR",
+        (r) => (r.clusters.a.podCidrs = ["10.0.0.0"]),
+        /^mysql-multicluster:clusters\.a\.podCidrs\[0\]: "10\.0\.0\.0": is not a CIDR/,
+    ],
+    [
+        "client ipBlock not a CIDR",
+        (r) => (r.mysql.clients = { ipBlocks: ["everyone"] }),
+        /^mysql-multicluster:mysql\.clients\.ipBlocks\[0\]: "everyone": is not a CIDR/,
+    ],
+    [
+        "client selector label value",
+        (r) => (r.mysql.clients = { podSelector: { app: "a b" } }),
+        /^mysql-multicluster:mysql\.clients\.podSelector\.app: "a b": is not a label value/,
+    ],
+    ["unknown clients key", (r) => (r.mysql.clients = { pods: {} }), /^mysql-multicluster:mysql\.clients\.pods: unknown key/],
 ];
+
+test("local volume names: the longest set and node names fit 253 characters, so no two nodes share a volume after truncation", async () => {
+    const { localVolumeName } = await import("../../components/naming");
+    const { setNameLimit } = await import("../../components/config");
+    const set = "s".repeat(setNameLimit(2));
+    const [a, b] = ["n".repeat(62) + "a", "n".repeat(62) + "b"];
+    assert.ok(localVolumeName(set, a).length <= 253 && localVolumeName(set, a) !== localVolumeName(set, b));
+    const raw = baseRaw();
+    raw.mysql.name = set;
+    raw.clusters.a.nodes = [a, b];
+    assert.deepEqual(parseStackConfig(raw).clusters.a.nodes, [a, b]);
+});
 
 for (const [name, mutate, expected] of refusals) {
     test(`refuses: ${name}`, () => {
