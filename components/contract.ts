@@ -69,7 +69,7 @@ const SECRET_ENV: Record<SecretName, string> = {
 /**
  * The passwords each container gets: what its scripts validate (lib-env.sh `mmc_inputs_of`) together
  * with the scripts they start (run.sh starts init.sh, donor.sh starts probe.sh; the mysql container
- * also runs the probes). Nothing more: the switchover Job never sees root's password
+ * also runs the probes). Nothing more: the switchover and failover Jobs never see root's password
  * (test/unit/podsec.test.ts derives this table from the scripts and compares).
  */
 export const CONTAINER_SECRETS = {
@@ -78,6 +78,7 @@ export const CONTAINER_SECRETS = {
     replicate: ["root", "replication", "seed", "admin"],
     donor: ["root", "seed"],
     switchover: ["replication", "admin"],
+    failover: ["replication", "admin"],
 } as const satisfies Record<string, readonly SecretName[]>;
 export type ContainerName = keyof typeof CONTAINER_SECRETS;
 

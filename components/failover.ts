@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { failoverJobName, objectNames, podHost } from "./naming";
+import { failoverJobName, podHost } from "./naming";
 import { Plan } from "./plan";
 import { FailoverStep } from "./step";
-import { PATHS, commonLabels, containerEnv, jobPodLabels, scriptCommand } from "./contract";
-import { RERUN_UNREADY_ANNOTATION } from "./switchover";
+import { commonLabels, containerEnv } from "./contract";
+import { RERUN_UNREADY_ANNOTATION, adminJobSpec } from "./switchover";
 
 export interface FailoverArgs {
     readonly plan: Plan;
@@ -38,7 +38,7 @@ export function failoverEnv(plan: Plan, f: FailoverStep): Record<string, string>
 export function failoverJobEnv(plan: Plan, f: FailoverStep) {
     const cluster = plan.clusters.find((c) => c.name === f.toCluster)!;
     return [
-        ...containerEnv(plan, cluster).filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
+        ...containerEnv(plan, cluster, "failover").filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
         ...Object.entries(failoverEnv(plan, f)).map(([n, value]) => ({ name: n, value })),
     ];
 }
@@ -56,7 +56,6 @@ export class Failover extends pulumi.ComponentResource {
     constructor(name: string, args: FailoverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:migration:Failover", name, {}, opts);
         const { plan, step } = args;
-        const names = objectNames(plan.set);
         this.job = new k8s.batch.v1.Job(
             `${name}-job`,
             {
@@ -66,27 +65,7 @@ export class Failover extends pulumi.ComponentResource {
                     labels: commonLabels(plan.set, "failover"),
                     annotations: { ...RERUN_UNREADY_ANNOTATION },
                 },
-                spec: {
-                    backoffLimit: 0,
-                    activeDeadlineSeconds: plan.migration.switchoverTimeoutSeconds + 60,
-                    template: {
-                        metadata: { labels: jobPodLabels(plan.set, "failover") },
-                        spec: {
-                            restartPolicy: "Never",
-                            containers: [
-                                {
-                                    name: "failover",
-                                    image: plan.image,
-                                    command: scriptCommand("failover.sh"),
-                                    env: failoverJobEnv(plan, step),
-                                    volumeMounts: [{ name: "scripts", mountPath: PATHS.scripts }],
-                                    resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-                                },
-                            ],
-                            volumes: [{ name: "scripts", configMap: { name: names.scripts, defaultMode: 0o755 } }],
-                        },
-                    },
-                },
+                spec: adminJobSpec(plan, "failover", failoverJobEnv(plan, step)),
             },
             { parent: this, provider: args.provider, dependsOn: args.dependsOn ?? [], deleteBeforeReplace: true },
         );

@@ -48,6 +48,45 @@ export function switchoverJobEnv(plan: Plan, s: SwitchoverStep) {
 }
 
 /**
+ * The spec of a Job that runs one admin script against the servers (switchover.sh, failover.sh): one
+ * attempt, bounded by the switchover timeout, Pod Security restricted, no service-account token, the
+ * scripts read-only, only the passwords that script uses (CONTAINER_SECRETS).
+ */
+export function adminJobSpec(plan: Plan, component: "switchover" | "failover", env: ReturnType<typeof containerEnv>) {
+    const names = objectNames(plan.set);
+    return {
+        backoffLimit: 0,
+        activeDeadlineSeconds: plan.migration.switchoverTimeoutSeconds + 60,
+        template: {
+            metadata: { labels: jobPodLabels(plan.set, component) },
+            spec: {
+                restartPolicy: "Never",
+                securityContext: podSecurityContext(),
+                automountServiceAccountToken: false,
+                containers: [
+                    {
+                        name: component,
+                        image: plan.image,
+                        command: scriptCommand(`${component}.sh`),
+                        env,
+                        securityContext: containerSecurityContext(),
+                        volumeMounts: [
+                            { name: "scripts", mountPath: PATHS.scripts, readOnly: true },
+                            { name: "tmp", mountPath: PATHS.tmp },
+                        ],
+                        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                    },
+                ],
+                volumes: [
+                    { name: "scripts", configMap: { name: names.scripts, defaultMode: SCRIPTS_MODE } },
+                    { name: "tmp", emptyDir: {} },
+                ],
+            },
+        },
+    };
+}
+
+/**
  * The planned switchover, as a Job in the new primary's cluster that Pulumi waits on: demote, wait for
  * GTID catch-up, promote, repoint. It fails the `up` when it fails (no retry), leaving the old primary
  * writable if promotion did not happen; the write Service moves only after it succeeded.
@@ -58,7 +97,6 @@ export class Switchover extends pulumi.ComponentResource {
     constructor(name: string, args: SwitchoverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:migration:Switchover", name, {}, opts);
         const { plan, step } = args;
-        const names = objectNames(plan.set);
         const env = switchoverJobEnv(plan, step);
         this.job = new k8s.batch.v1.Job(
             `${name}-job`,
@@ -69,36 +107,7 @@ export class Switchover extends pulumi.ComponentResource {
                     labels: commonLabels(plan.set, "switchover"),
                     annotations: { ...RERUN_UNREADY_ANNOTATION },
                 },
-                spec: {
-                    backoffLimit: 0,
-                    activeDeadlineSeconds: plan.migration.switchoverTimeoutSeconds + 60,
-                    template: {
-                        metadata: { labels: jobPodLabels(plan.set, "switchover") },
-                        spec: {
-                            restartPolicy: "Never",
-                            securityContext: podSecurityContext(),
-                            automountServiceAccountToken: false,
-                            containers: [
-                                {
-                                    name: "switchover",
-                                    image: plan.image,
-                                    command: scriptCommand("switchover.sh"),
-                                    env,
-                                    securityContext: containerSecurityContext(),
-                                    volumeMounts: [
-                                        { name: "scripts", mountPath: PATHS.scripts, readOnly: true },
-                                        { name: "tmp", mountPath: PATHS.tmp },
-                                    ],
-                                    resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-                                },
-                            ],
-                            volumes: [
-                                { name: "scripts", configMap: { name: names.scripts, defaultMode: SCRIPTS_MODE } },
-                                { name: "tmp", emptyDir: {} },
-                            ],
-                        },
-                    },
-                },
+                spec: adminJobSpec(plan, "switchover", env),
             },
             { parent: this, provider: args.provider, dependsOn: args.dependsOn ?? [], deleteBeforeReplace: true },
         );
