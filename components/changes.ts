@@ -60,6 +60,10 @@ export const CHANGE_BEHAVIOUR: Readonly<Record<string, KeyChange>> = {
     "mysql.semiSync": { behaviour: "rolling", note: "a server setting: members restart one at a time" },
     "mysql.maxLagSeconds": { behaviour: "rolling", note: "the readiness bound, in the pod environment" },
     "mysql.createNamespace": { behaviour: "in place", note: "the namespace is never deleted" },
+    "mysql.seedTimeoutMinutes": {
+        behaviour: "in place",
+        note: "the seed's bound (topology file, no restart) and up's wait for each StatefulSet (customTimeouts: this plus 10 minutes)",
+    },
     mcs: { behaviour: "in place", note: "per key below" },
     "mcs.profile": { behaviour: "refused", note: "while the set spans clusters: every cross-cluster name changes under running replication" },
     "mcs.consumers": { behaviour: "in place", note: "ServiceImports added or removed" },

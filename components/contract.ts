@@ -94,6 +94,8 @@ export function topologyEnv(t: Topology): string {
         ["MMC_WRITE_HOST", t.writeHost],
         ["MMC_PEERS", t.peers.map((p) => `${p.ordinal}=${p.host}`).join(" ")],
         ["MMC_DONORS", t.donors.join(" ")],
+        ["MMC_BOOTSTRAP", t.bootstrap ? "1" : "0"],
+        ["MMC_SEED_TIMEOUT_SECONDS", t.seedTimeoutSeconds],
     ];
     return vars.map(([k, v]) => `${k}=${q(v)}`).join("\n") + "\n";
 }
@@ -111,6 +113,5 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_REPLICATE_INTERVAL_SECONDS",
     "MMC_REPLICATE_ONCE",
     "MMC_SEED_PARALLEL",
-    "MMC_SEED_TIMEOUT_SECONDS",
     "MMC_SQL_TIMEOUT",
 ] as const;

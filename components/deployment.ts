@@ -6,7 +6,7 @@ import { loadScripts } from "./scripts";
 import { Credentials } from "./credentials";
 import { ClusterMember } from "./clusterMember";
 import { providerName } from "./naming";
-import { DeployedState, Step, deployedStateOf, planStep, stepTable } from "./step";
+import { DeployedState, Step, deployedStateOf, historyOf, planStep, stepTable } from "./step";
 import { Switchover } from "./switchover";
 
 /** What a DBA reads at a glance after `pulumi up`. */
@@ -71,7 +71,7 @@ function deferred<T>() {
  */
 export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi.ComponentResourceOptions): Deployment {
     // The one computation of the plan: the step, the deployed state and every component take it.
-    const plan = buildPlan(cfg);
+    const plan = buildPlan(cfg, historyOf(previous));
     const step = planStep(previous, plan);
     const scripts = loadScripts();
     const credentials = new Credentials("credentials", {}, opts);

@@ -26,6 +26,30 @@ export interface Topology {
     readonly peers: ReadonlyArray<{ readonly ordinal: number; readonly host: string }>;
     /** Donor names in order of preference: local replicas, remote replicas, the primary last. */
     readonly donors: readonly string[];
+    /**
+     * Initial bootstrap allowed: only on the set's first deployment (no previous state) may the primary
+     * ordinal initialise an empty data directory when no member answers (`MMC_BOOTSTRAP`).
+     */
+    readonly bootstrap: boolean;
+    /** Bound of one seed of an empty member (`mysql.seedTimeoutMinutes`, in seconds). */
+    readonly seedTimeoutSeconds: number;
+}
+
+/** What the plan takes from the deployment history (the previous state), not from the config. */
+export interface DeployHistory {
+    /** No previous state: the set's first deployment (initial bootstrap allowed). */
+    readonly firstDeployment: boolean;
+    /**
+     * The set-specific subdirectory of a local volume as deployed before (undefined: none deployed yet,
+     * use the default; "": a set deployed before the subdirectory existed keeps its data at the root).
+     */
+    readonly dataSubPath?: string;
+}
+export const FIRST_DEPLOYMENT: DeployHistory = { firstDeployment: true };
+
+/** The subdirectory of a local volume a new set uses: namespace and set name ('_' occurs in neither). */
+export function defaultDataSubPath(namespace: string, set: string): string {
+    return `${namespace}_${set}`;
 }
 
 /** A ServiceImport a cluster declares (profiles whose imports are manual). */
@@ -106,6 +130,13 @@ export interface Plan {
      * `"mysql.storageSize": "\"10Gi\""`; the deployed state records it and the next step compares it.
      */
     readonly settings: Readonly<Record<string, string>>;
+    /**
+     * Subdirectory of every local volume this set's data lives in (`subPath` of the data mount; "": the
+     * volume's root, for a set first deployed before it existed). Recorded in the deployed state and kept.
+     */
+    readonly dataSubPath: string;
+    /** Bound of one seed (`mysql.seedTimeoutMinutes`): the init container's deadline and, with margin, `up`'s wait. */
+    readonly seedTimeoutMinutes: number;
 }
 
 export function imageOf(mysql: StackConfig["mysql"]): string {
@@ -157,8 +188,8 @@ export function storagePlan(set: string, storage: ClusterConfig["storage"]): Sto
         : { kind: "dynamic", storageClassName: storage.storageClass };
 }
 
-/** Decides everything the components declare, from validated config alone. Pure. */
-export function buildPlan(cfg: StackConfig): Plan {
+/** Decides everything the components declare, from validated config and the deployment history. Pure. */
+export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLOYMENT): Plan {
     const ctx = namingContext(cfg);
     const set = cfg.mysql.name;
     const primaryCluster = cfg.placement[cfg.primary];
@@ -209,6 +240,8 @@ export function buildPlan(cfg: StackConfig): Plan {
                 writeHost: serviceHost(ctx, "write", primaryCluster, name),
                 peers: pods.map((p) => ({ ordinal: p.ordinal, host: podHost(ctx, p.ordinal, p.cluster, name) })),
                 donors: donorOrder(cfg, ctx, name),
+                bootstrap: history.firstDeployment,
+                seedTimeoutSeconds: cfg.mysql.seedTimeoutMinutes * 60,
             },
         };
     });
@@ -237,6 +270,8 @@ export function buildPlan(cfg: StackConfig): Plan {
         migration: cfg.migration,
         naming: ctx,
         settings: settingsOf(cfg),
+        dataSubPath: history.dataSubPath ?? defaultDataSubPath(cfg.mysql.namespace, set),
+        seedTimeoutMinutes: cfg.mysql.seedTimeoutMinutes,
     };
 }
 

@@ -13,6 +13,15 @@ const MOUNTS = [
     { name: "run", mountPath: PATHS.run },
 ];
 
+/**
+ * The mounts of every container. On a local volume the set's data lives in its own subdirectory
+ * (`plan.dataSubPath`, created by the kubelet): two sets on the same nodes never share a directory.
+ */
+export function dataMounts(plan: Plan, cluster: ClusterPlan) {
+    const subPath = cluster.storage.kind === "local" && plan.dataSubPath ? plan.dataSubPath : undefined;
+    return MOUNTS.map((m) => (m.name === "data" && subPath ? { ...m, subPath } : m));
+}
+
 function execProbe(mode: string, period: number, failures: number, extra: Record<string, number> = {}) {
     return { exec: { command: scriptCommand("probe.sh", mode) }, periodSeconds: period, timeoutSeconds: 5, failureThreshold: failures, ...extra };
 }
@@ -31,6 +40,7 @@ export function podTemplateHash(baseConfig: string, scripts: Record<string, stri
  */
 export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: string, partition?: number): k8s.types.input.apps.v1.StatefulSetSpec {
     const names = objectNames(plan.set);
+    const mounts = dataMounts(plan, cluster);
     const env = containerEnv(plan, cluster);
     const res = plan.resources;
     const sidecarResources = { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } };
@@ -41,13 +51,13 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             command: scriptCommand("run.sh"),
             ports: [{ name: "mysql", containerPort: PORTS.mysql }],
             env,
-            volumeMounts: MOUNTS,
+            volumeMounts: mounts,
             resources: { requests: { cpu: res.cpu, memory: res.memory }, limits: { memory: res.memoryLimit } },
             startupProbe: execProbe("live", 10, 90),
             livenessProbe: execProbe("live", 10, 6),
             readinessProbe: execProbe("ready", 5, 3),
         },
-        { name: "replicate", image: plan.image, command: scriptCommand("replicate.sh"), env, volumeMounts: MOUNTS, resources: sidecarResources },
+        { name: "replicate", image: plan.image, command: scriptCommand("replicate.sh"), env, volumeMounts: mounts, resources: sidecarResources },
     ];
     if (plan.engine === "mariadb") {
         containers.push({
@@ -56,7 +66,7 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             command: scriptCommand("donor.sh"),
             ports: [{ name: "donor", containerPort: PORTS.donor }],
             env,
-            volumeMounts: MOUNTS,
+            volumeMounts: mounts,
             resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
         });
     }
@@ -101,7 +111,7 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
                         image: plan.image,
                         command: scriptCommand("init.sh"),
                         env,
-                        volumeMounts: MOUNTS,
+                        volumeMounts: mounts,
                         resources: { requests: { cpu: res.cpu, memory: res.memory }, limits: { memory: res.memoryLimit } },
                     },
                 ],

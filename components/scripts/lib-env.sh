@@ -100,6 +100,8 @@ mmc_env_load() {
         MMC_CNF="${MMC_CONF_DIR:-}/my.cnf"
         MMC_TRUSTED="${MMC_DATADIR:-}/.mmc-trusted"
         MMC_UNTRUSTED="${MMC_DATADIR:-}/.mmc-untrusted"
+        MMC_OWNER="${MMC_DATADIR:-}/.mmc-owner"
+        MMC_CRED_STAMP="${MMC_DATADIR:-}/.mmc-credentials"
         read -r MMC_STAGING MMC_CLONE_INST <<<"$(mmc_engine_work_dirs)"
         MMC_STAGING="${MMC_DATADIR:-}/$MMC_STAGING"
         MMC_CLONE_INST="${MMC_DATADIR:-}/$MMC_CLONE_INST"

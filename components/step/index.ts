@@ -11,7 +11,7 @@ import { DeployedState } from "./state";
 import { Action, Move, OrdinalChange, Step, SwitchoverStep } from "./types";
 
 export { TransitionError } from "./errors";
-export { DeployedState, deployedStateOf, deployedStateSchema, parseDeployedState, settingsOf, storageClassOf } from "./state";
+export { DeployedState, deployedStateOf, deployedStateSchema, historyOf, parseDeployedState, settingsOf, storageClassOf } from "./state";
 export { GUARDS, Guard, changedSettings, imageVersion, judge, rollingClusters } from "./rules";
 export { describeResources, stepTable } from "./report";
 export { Action, Move, OrdinalChange, Step, SwitchoverStep, switchoverJobName } from "./types";

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { Plan } from "../plan";
+import { DeployHistory, FIRST_DEPLOYMENT, Plan } from "../plan";
 import { TransitionError } from "./errors";
 
 export { settingsOf } from "../plan";
@@ -27,6 +27,8 @@ export const deployedStateSchema = z.object({
     claims: z.record(z.string(), z.array(z.number().int())).optional(),
     /** Ordinals still on the previous pod template (a rolling change whose primary waits for a switchover). */
     pending: z.array(z.number().int()).optional(),
+    /** Subdirectory of the local volumes the set's data lives in; absent in states written before it existed (then ""). */
+    dataSubPath: z.string().optional(),
 });
 export type DeployedState = z.output<typeof deployedStateSchema>;
 
@@ -66,7 +68,16 @@ export function deployedStateOf(plan: Plan, prev?: DeployedState, step?: { reado
         settings: { ...plan.settings },
         claims: claimsAfter(prev, plan),
         pending: [...(step?.oldTemplate ?? [])],
+        dataSubPath: plan.dataSubPath,
     };
+}
+
+/**
+ * What the next plan takes from the deployed state: a first deployment (no state) may bootstrap and
+ * uses the default subdirectory; a set deployed before the subdirectory existed keeps the volume's root.
+ */
+export function historyOf(prev: DeployedState | undefined): DeployHistory {
+    return prev ? { firstDeployment: false, dataSubPath: prev.dataSubPath ?? "" } : FIRST_DEPLOYMENT;
 }
 
 /** Validates the `migrationState` output read back from the last deployment (undefined on the first). */
