@@ -305,7 +305,7 @@ SQL
 # mmc_sql_reconcile_users -> SQL (binary log off: no GTID, nothing replicated) that sets the password of
 # root and of each data-plane user that exists on this member to the values of its Secret, run by init.sh
 # on a server started with skip-grant-tables and skip-networking (after FLUSH PRIVILEGES, which enables
-# account management again). A member keeps working when the Secret changes (a destroy then up).
+# account management again; LOCAL: not binlogged). A member keeps working when the Secret changes (a destroy then up).
 mmc_sql_reconcile_users() {
     local root_pw repl_pw seed_pw admin_pw ru su au
     root_pw=$(mmc_lit "$MMC_ROOT_PASSWORD")
@@ -315,8 +315,9 @@ mmc_sql_reconcile_users() {
     ru=$(mmc_lit "$MMC_REPL_USER")
     su=$(mmc_lit "$MMC_SEED_USER")
     au=$(mmc_lit "$MMC_ADMIN_USER")
-    echo "FLUSH PRIVILEGES;"
+    # binary log off first: FLUSH is binlogged unless LOCAL (an errant GTID on a replica otherwise)
     echo "SET SESSION sql_log_bin = 0;"
+    echo "FLUSH LOCAL PRIVILEGES;"
     case "$MMC_ENGINE" in
         mysql)
             echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $root_pw;"
