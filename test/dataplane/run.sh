@@ -352,7 +352,7 @@ volume_aside() { local d="$T/pod/$2-$1"; rm -rf "$d/data.saved"; mv "$d/data" "$
 volume_restore() { local d="$T/pod/$2-$1"; rm -rf "$d/data"; mv "$d/data.saved" "$d/data"; }
 probe_live_while_seeding() { # ORD : the startup/liveness probe passes and readiness fails while a re-seed runs
     local d; d=$(h_pod_dir "$1")
-    h_wait_fast 120 "mysql-$1 re-seed staging fills" staging_has_data "$d" || { echo "the re-seed never started"; return 1; }
+    h_wait_fast "$((SEED_START_S + 60))" "mysql-$1 re-seed staging fills" staging_has_data "$d" || { echo "the re-seed never started"; return 1; }
     local live=0 ready=0
     (set -a; . "$d/env"; "${H_X[@]}" bash "$MMC_SCRIPTS/probe.sh" live) || live=$?
     (set -a; . "$d/env"; "${H_X[@]}" bash "$MMC_SCRIPTS/probe.sh" ready) 2>/dev/null || ready=$?
@@ -382,11 +382,11 @@ root_password_is_new() {
     done
 }
 acked_at_least() { [ "$(h_acked_count)" -ge "$1" ]; }
-no_errant_gtid() { # ORD : the replica wrote nothing of its own (its binlog position is the primary's)
-    local mine theirs
-    if [ "$H_ENGINE" = mysql ]; then mine=$(h_sql "$1" "SELECT $H_GTID_PRIMARY"); else mine=$(h_sql "$1" 'SELECT @@GLOBAL.gtid_binlog_pos'); fi
-    theirs=$(h_sql 0 "SELECT $H_GTID_PRIMARY")
-    [ "$mine" = "$theirs" ] || { echo "replica binlog position '$mine' differs from the primary's '$theirs'"; return 1; }
+binlog_pos_of() { if [ "$H_ENGINE" = mysql ]; then h_sql "$1" "SELECT $H_GTID_PRIMARY"; else h_sql "$1" 'SELECT @@GLOBAL.gtid_binlog_pos'; fi; }
+same_binlog_pos() { [ "$(binlog_pos_of "$1")" = "$(binlog_pos_of 0)" ]; }
+no_errant_gtid() { # ORD : writes stopped, the replica's binary log position becomes the primary's (a transaction of its own never would)
+    h_wait 60 "mysql-$1 binlog position equal to the primary's" same_binlog_pos "$1" \
+        || { echo "replica binlog position '$(binlog_pos_of "$1")' differs from the primary's '$(binlog_pos_of 0)'"; return 1; }
 }
 datapath() {
     local d1="$STACKS/01-all-in-cluster1.yaml" d
@@ -480,8 +480,8 @@ datapath() {
     if h_wait 90 "writes acknowledged" acked_at_least 20; then h_ok "destroy then up: the application writes again ($(h_acked_count) acknowledged)"
     else h_notok "destroy then up: the application writes again" "$(h_acked_count) acknowledged in 90 s"; fi
     step "destroy then up with new passwords: replicating with every row" 0
-    h_check "destroy then up: no errant transaction on the replica" no_errant_gtid 1
     h_writer_stop
+    h_check "destroy then up: no errant transaction on the replica" no_errant_gtid 1
     for p in $(h_pods); do h_pod_stop "$p"; done
 }
 
