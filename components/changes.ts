@@ -65,6 +65,10 @@ export const CHANGE_BEHAVIOUR: Readonly<Record<string, KeyChange>> = {
     "mysql.clients.podSelector": { behaviour: "in place", note: "the NetworkPolicy's client peers" },
     "mysql.clients.namespaceSelector": { behaviour: "in place", note: "the NetworkPolicy's client peers" },
     "mysql.clients.ipBlocks": { behaviour: "in place", note: "the NetworkPolicy's client peers" },
+    "mysql.seedTimeoutMinutes": {
+        behaviour: "in place",
+        note: "the seed's bound (topology file, no restart) and up's wait for each StatefulSet (customTimeouts: this plus 10 minutes)",
+    },
     mcs: { behaviour: "in place", note: "per key below" },
     "mcs.profile": { behaviour: "refused", note: "while the set spans clusters: every cross-cluster name changes under running replication" },
     "mcs.consumers": { behaviour: "in place", note: "ServiceImports added or removed" },

@@ -83,9 +83,88 @@ const matchLabels = z
     )
     .transform((m) => m);
 
+// Directories a local volume must never be (or, for the prefixes, lie under): the server's init container
+// runs as root on the host directory, so a volume there could hide, or be mistaken for, the host's files.
+const SYSTEM_DIRS = [
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/mnt",
+    "/media",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/var",
+    "/var/lib",
+    "/var/tmp",
+];
+const SYSTEM_PREFIXES = [
+    "/bin/",
+    "/boot/",
+    "/dev/",
+    "/etc/",
+    "/lib/",
+    "/lib32/",
+    "/lib64/",
+    "/libx32/",
+    "/proc/",
+    "/root/",
+    "/run/",
+    "/sbin/",
+    "/sys/",
+    "/tmp/",
+    "/usr/",
+    "/var/run/",
+    "/var/log/",
+    "/var/tmp/",
+    "/var/cache/",
+    "/var/lib/kubelet/",
+    "/var/lib/containerd/",
+    "/var/lib/docker/",
+    "/var/lib/etcd/",
+    "/var/lib/dpkg/",
+    "/var/lib/apt/",
+];
+
+/** Why `p` cannot back a local volume (undefined: it can). Exported for the unit tier. */
+export function localPathProblem(p: string): string | undefined {
+    if (!p.startsWith("/")) return "must be an absolute path";
+    if (p === "/") return "is a system directory (the node's root); use a dedicated directory such as /data/mysql";
+    if (p.length > 1 && p.endsWith("/")) return "must not end with '/'";
+    const segments = p.split("/").slice(1);
+    if (segments.some((s) => s === "")) return "must not contain '//'";
+    if (segments.some((s) => s === "." || s === "..")) return "must not contain '.' or '..' segments";
+    if (segments.some((s) => !/^[A-Za-z0-9_][A-Za-z0-9._@+-]*$/.test(s)))
+        return "must be a plain path (letters, digits, '.', '_', '-', '@', '+'; no spaces or shell characters)";
+    if (SYSTEM_DIRS.includes(p)) return "is a system directory; use a dedicated directory such as /data/mysql or /mnt/disks/mysql";
+    const under = SYSTEM_PREFIXES.find((d) => (p + "/").startsWith(d));
+    if (under) return `lies under the system directory ${under.slice(0, -1)}; use a dedicated directory such as /data/mysql or /mnt/disks/mysql`;
+    if (/^\/home\/[^/]+$/.test(p)) return "is a home directory; use a dedicated directory such as /data/mysql";
+    return undefined;
+}
+
 const localStorage = z.strictObject({
-    /** Directory on every listed node that backs the local PersistentVolume. */
-    localPath: z.string().regex(/^\/[^\0]*$/, { message: "must be an absolute path" }),
+    /**
+     * Directory on every listed node that backs the local PersistentVolume; each set uses its own
+     * subdirectory `<namespace>_<set>` of it (kept as deployed: see `dataSubPath` in the deployed state).
+     */
+    localPath: z.string().superRefine((p, ctx) => {
+        const why = localPathProblem(p);
+        if (why) ctx.addIssue({ code: "custom", message: why });
+    }),
     /** Capacity of each local PersistentVolume (default 15Gi); must hold `mysql.storageSize`. */
     capacity: volumeSize.default("15Gi"),
     /** Name of the StorageClass the program declares (default `<set>-local`). */
@@ -181,6 +260,12 @@ const mysql = z.strictObject({
     createNamespace: bool().default(true),
     /** Who may reach port 3306 (the NetworkPolicy); default every pod of the set's namespace. */
     clients: clients.prefault({}),
+    /**
+     * Bound of one seed of an empty member (stream or CLONE, then prepare): the init container gives up
+     * after it, and `up` waits for a StatefulSet this long plus 10 minutes. Set it from the dataset:
+     * data size / seed throughput (e.g. 200 GiB at 100 MiB/s = 35 min), doubled.
+     */
+    seedTimeoutMinutes: int((n) => n.min(5).max(10080)).default(60),
 });
 
 const mcs = z.strictObject({

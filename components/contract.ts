@@ -125,6 +125,8 @@ export function topologyEnv(t: Topology): string {
         ["MMC_DONORS", t.donors.join(" ")],
         ["MMC_EPOCH", t.epoch],
         ["MMC_LOST", t.lost.join(" ")],
+        ["MMC_BOOTSTRAP", t.bootstrap ? "1" : "0"],
+        ["MMC_SEED_TIMEOUT_SECONDS", t.seedTimeoutSeconds],
     ];
     return vars.map(([k, v]) => `${k}=${q(v)}`).join("\n") + "\n";
 }
@@ -143,6 +145,5 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_REPLICATE_ONCE",
     "MMC_RESUME_AFTER_SECONDS",
     "MMC_SEED_PARALLEL",
-    "MMC_SEED_TIMEOUT_SECONDS",
     "MMC_SQL_TIMEOUT",
 ] as const;

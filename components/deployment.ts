@@ -6,7 +6,7 @@ import { loadScripts } from "./scripts";
 import { Credentials } from "./credentials";
 import { ClusterMember } from "./clusterMember";
 import { providerName } from "./naming";
-import { DeployedState, LostView, Step, TransitionError, deployedStateOf, epochAfter, lostViewsAfter, planStep, stepTable } from "./step";
+import { DeployedState, LostView, Step, TransitionError, deployedStateOf, historyOf, lostViewsAfter, planStep, stepTable } from "./step";
 import { Switchover } from "./switchover";
 import { Failover } from "./failover";
 import { policyWarnings } from "./networkPolicy";
@@ -72,8 +72,11 @@ export function clusterProvider(cluster: ClusterPlan, outage?: { lost: boolean; 
  * The plan a lost cluster's objects are declared from: the config with what was last applied there
  * (primary, placement, epoch, lost clusters), so they are declared exactly as they are in state.
  */
-export function lostClusterPlan(cfg: StackConfig, view: LostView): Plan {
-    return buildPlan({ ...cfg, primary: view.primary, placement: [...view.placement], failover: view.lost.length ? { lost: [...view.lost] } : {} }, view.epoch);
+export function lostClusterPlan(cfg: StackConfig, view: LostView, previous: DeployedState | undefined): Plan {
+    return buildPlan(
+        { ...cfg, primary: view.primary, placement: [...view.placement], failover: view.lost.length ? { lost: [...view.lost] } : {} },
+        { ...historyOf(previous), epoch: view.epoch },
+    );
 }
 
 /** A promise settled later: lets a resource depend on one that is created after it in program order. */
@@ -92,7 +95,7 @@ function deferred<T>() {
  */
 export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi.ComponentResourceOptions): Deployment {
     // The one computation of the plan: the step, the deployed state and every component take it.
-    const plan = buildPlan(cfg, epochAfter(previous, cfg.primary));
+    const plan = buildPlan(cfg, historyOf(previous, cfg.primary));
     for (const c of plan.lost) {
         if (!previous?.clusters.includes(c))
             throw new TransitionError(
@@ -114,7 +117,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
     for (const name of step.applyOrder) {
         // A lost cluster is declared from what was last applied there: no change is planned in it.
         const view = views[name];
-        const memberPlan = view ? lostClusterPlan(cfg, view) : plan;
+        const memberPlan = view ? lostClusterPlan(cfg, view, previous) : plan;
         const cluster = memberPlan.clusters.find((c) => c.name === name)!;
         members[name] = new ClusterMember(
             name,

@@ -127,8 +127,16 @@ export class MysqlSlice extends pulumi.ComponentResource {
             {
                 ...child,
                 dependsOn: [...child.dependsOn, configMap, scripts, topology, secret, policy, this.services.headless, ...(args.statefulSetDependsOn ?? [])],
+                // `up` waits for every pod Ready, a first seed included: the seed's bound plus a margin.
+                customTimeouts: statefulSetTimeouts(plan),
             },
         );
         this.registerOutputs({ statefulSet: this.statefulSet.metadata.name });
     }
+}
+
+/** How long `up` waits for a StatefulSet: `mysql.seedTimeoutMinutes` (one seed) plus 10 minutes (start, catch-up). */
+export function statefulSetTimeouts(plan: Plan): pulumi.CustomTimeouts {
+    const t = `${plan.seedTimeoutMinutes + 10}m`;
+    return { create: t, update: t };
 }

@@ -30,6 +30,32 @@ export interface Topology {
     readonly epoch: number;
     /** Ordinals the config declares lost (running in `failover.lost` clusters): never donors, never waited for (`MMC_LOST`). */
     readonly lost: readonly number[];
+    /**
+     * Initial bootstrap allowed: only on the set's first deployment (no previous state) may the primary
+     * ordinal initialise an empty data directory when no member answers (`MMC_BOOTSTRAP`).
+     */
+    readonly bootstrap: boolean;
+    /** Bound of one seed of an empty member (`mysql.seedTimeoutMinutes`, in seconds). */
+    readonly seedTimeoutSeconds: number;
+}
+
+/** What the plan takes from the deployment history (the previous state), not from the config. */
+export interface DeployHistory {
+    /** No previous state: the set's first deployment (initial bootstrap allowed). */
+    readonly firstDeployment: boolean;
+    /** The set's generation after this step (`epochAfter`; 1 when not given). */
+    readonly epoch?: number;
+    /**
+     * The set-specific subdirectory of a local volume as deployed before (undefined: none deployed yet,
+     * use the default; "": a set deployed before the subdirectory existed keeps its data at the root).
+     */
+    readonly dataSubPath?: string;
+}
+export const FIRST_DEPLOYMENT: DeployHistory = { firstDeployment: true };
+
+/** The subdirectory of a local volume a new set uses: namespace and set name ('_' occurs in neither). */
+export function defaultDataSubPath(namespace: string, set: string): string {
+    return `${namespace}_${set}`;
 }
 
 /** A ServiceImport a cluster declares (profiles whose imports are manual). */
@@ -122,6 +148,13 @@ export interface Plan {
     readonly lost: readonly string[];
     /** Ordinals running in lost clusters. */
     readonly lostOrdinals: readonly number[];
+    /**
+     * Subdirectory of every local volume this set's data lives in (`subPath` of the data mount; "": the
+     * volume's root, for a set first deployed before it existed). Recorded in the deployed state and kept.
+     */
+    readonly dataSubPath: string;
+    /** Bound of one seed (`mysql.seedTimeoutMinutes`): the init container's deadline and, with margin, `up`'s wait. */
+    readonly seedTimeoutMinutes: number;
 }
 
 export function imageOf(mysql: StackConfig["mysql"]): string {
@@ -183,10 +216,11 @@ export function storagePlan(set: string, storage: ClusterConfig["storage"]): Sto
 }
 
 /**
- * Decides everything the components declare, from validated config alone (and the epoch, which the step
- * judgement derives from the deployed state: `epochAfter`). Pure.
+ * Decides everything the components declare, from validated config and the deployment history (the
+ * previous state: first deployment or not, the data subdirectory, the epoch `epochAfter` derives). Pure.
  */
-export function buildPlan(cfg: StackConfig, epoch = 1): Plan {
+export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLOYMENT): Plan {
+    const epoch = history.epoch ?? 1;
     const lost = cfg.failover?.lost ?? [];
     const lostOrdinals = cfg.placement.flatMap((c, o) => (lost.includes(c) ? [o] : []));
     const ctx = namingContext(cfg);
@@ -243,6 +277,8 @@ export function buildPlan(cfg: StackConfig, epoch = 1): Plan {
                 donors: donorOrder(cfg, ctx, name),
                 epoch,
                 lost: lostOrdinals,
+                bootstrap: history.firstDeployment,
+                seedTimeoutSeconds: cfg.mysql.seedTimeoutMinutes * 60,
             },
         };
     });
@@ -275,6 +311,8 @@ export function buildPlan(cfg: StackConfig, epoch = 1): Plan {
         epoch,
         lost,
         lostOrdinals,
+        dataSubPath: history.dataSubPath ?? defaultDataSubPath(cfg.mysql.namespace, set),
+        seedTimeoutMinutes: cfg.mysql.seedTimeoutMinutes,
     };
 }
 

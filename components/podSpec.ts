@@ -39,6 +39,15 @@ export function containerSecurityContext(): k8s.types.input.core.v1.SecurityCont
     return { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } };
 }
 
+/**
+ * The mounts of every container. On a local volume the set's data lives in its own subdirectory
+ * (`plan.dataSubPath`, created by the kubelet): two sets on the same nodes never share a directory.
+ */
+export function dataMounts(plan: Plan, cluster: ClusterPlan) {
+    const subPath = cluster.storage.kind === "local" && plan.dataSubPath ? plan.dataSubPath : undefined;
+    return MOUNTS.map((m) => (m.name === "data" && subPath ? { ...m, subPath } : m));
+}
+
 function execProbe(mode: string, period: number, failures: number, extra: Record<string, number> = {}) {
     return { exec: { command: scriptCommand("probe.sh", mode) }, periodSeconds: period, timeoutSeconds: 5, failureThreshold: failures, ...extra };
 }
@@ -58,6 +67,7 @@ export function podTemplateHash(baseConfig: string, scripts: Record<string, stri
 export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: string, partition?: number): k8s.types.input.apps.v1.StatefulSetSpec {
     const names = objectNames(plan.set);
     const secure = containerSecurityContext();
+    const mounts = dataMounts(plan, cluster);
     const res = plan.resources;
     const sidecarResources = { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } };
     const containers: k8s.types.input.core.v1.Container[] = [
@@ -68,7 +78,7 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             ports: [{ name: "mysql", containerPort: PORTS.mysql }],
             env: containerEnv(plan, cluster, "mysql"),
             securityContext: secure,
-            volumeMounts: MOUNTS,
+            volumeMounts: mounts,
             resources: { requests: { cpu: res.cpu, memory: res.memory }, limits: { memory: res.memoryLimit } },
             startupProbe: execProbe("live", 10, 90),
             livenessProbe: execProbe("live", 10, 6),
@@ -80,7 +90,7 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             command: scriptCommand("replicate.sh"),
             env: containerEnv(plan, cluster, "replicate"),
             securityContext: secure,
-            volumeMounts: MOUNTS,
+            volumeMounts: mounts,
             resources: sidecarResources,
         },
     ];
@@ -92,7 +102,7 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             ports: [{ name: "donor", containerPort: PORTS.donor }],
             env: containerEnv(plan, cluster, "donor"),
             securityContext: secure,
-            volumeMounts: MOUNTS,
+            volumeMounts: mounts,
             resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
         });
     }
@@ -140,7 +150,7 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
                         command: scriptCommand("init.sh"),
                         env: containerEnv(plan, cluster, "init"),
                         securityContext: secure,
-                        volumeMounts: MOUNTS,
+                        volumeMounts: mounts,
                         resources: { requests: { cpu: res.cpu, memory: res.memory }, limits: { memory: res.memoryLimit } },
                     },
                 ],

@@ -16,7 +16,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, PROJECT, StackConfig, parseStackConfig, stripProjectPrefix } from "../components/config";
 import { Plan, buildPlan, formatTable } from "../components/plan";
-import { DeployedState, Step, TransitionError, deployedStateOf, planStep } from "../components/step";
+import { DeployedState, Step, TransitionError, deployedStateOf, historyOf, planStep } from "../components/step";
 import { readStackFile } from "./stackFile";
 
 type Raw = Record<string, unknown>;
@@ -59,7 +59,7 @@ function subsets<T>(items: readonly T[], max: number): T[][] {
 
 /** The state the deployments in `history` (earliest first) leave behind, as render --previous builds it. */
 export function stateOfHistory(history: readonly StackConfig[]): DeployedState | undefined {
-    return history.reduce<DeployedState | undefined>((prev, cfg) => deployedStateOf(buildPlan(cfg), prev), undefined);
+    return history.reduce<DeployedState | undefined>((prev, cfg) => deployedStateOf(buildPlan(cfg, historyOf(prev, cfg.primary)), prev), undefined);
 }
 
 /**

@@ -4,7 +4,7 @@ import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, StackConfig } from "../components/config";
 import { buildPlan } from "../components/plan";
-import { DeployedState, deployedStateOf, epochAfter } from "../components/step";
+import { DeployedState, deployedStateOf, historyOf } from "../components/step";
 
 /** A `Pulumi.<stack>.yaml`-format file: top-level `config:` with `project:key` entries. */
 export interface StackFile {
@@ -50,7 +50,7 @@ export function readStackFile(file: string, flag: string): StackFile {
 export function previousStateOutputs(history: readonly StackConfig[]) {
     // Each deployment's state from the one before, by the program's own deployedStateOf: the claims a
     // cluster retains after moves (and a retire step's named claims) come out exactly as under `pulumi up`.
-    const state = history.reduce<DeployedState | undefined>((prev, cfg) => deployedStateOf(buildPlan(cfg, epochAfter(prev, cfg.primary)), prev), undefined);
+    const state = history.reduce<DeployedState | undefined>((prev, cfg) => deployedStateOf(buildPlan(cfg, historyOf(prev, cfg.primary)), prev), undefined);
     return (args: pulumi.runtime.MockResourceArgs) =>
         args.type === "pulumi:pulumi:StackReference" ? { outputs: state ? { migrationState: state } : {}, secretOutputNames: [] } : undefined;
 }

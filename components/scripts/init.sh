@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
 # init container: writes this pod's identity config into $MMC_CONF_DIR (the static server config is
 # the base config, MMC_BASE_CONF, from the ConfigMap <set>-config), then makes sure the data
-# directory is trusted: a volume is trusted only when it carries the marker .mmc-trusted, written
-# last (atomic rename) after a complete initialisation or a complete, verified, prepared seed.
-# A volume without the marker (half-seeded, interrupted) or marked .mmc-untrusted (replicate.sh found
-# that the primary no longer serves its GTID position) is wiped and seeded again from a donor.
+# directory is owned and trusted, and that its accounts match the Secret:
+#   * owned: the marker .mmc-owner is written into an EMPTY directory (lost+found aside) before anything
+#     else; a directory holding anything else without it (a stray file, another program's or another
+#     set's data) is never touched: the pod fails with one line naming the path. Only an owned
+#     directory is ever wiped, and then only what this program put there.
+#   * trusted: the marker .mmc-trusted, written last (atomic rename) after a complete initialisation
+#     or a complete, verified, prepared seed. An owned volume without it (half-seeded, interrupted) or
+#     marked .mmc-untrusted (replicate.sh found that the primary no longer serves its GTID position)
+#     is wiped and seeded again from a donor.
+#   * credentials: when the Secret's passwords differ from the ones last applied (.mmc-credentials, a
+#     salted hash), root's and the data-plane users' passwords and the replication channel's are set
+#     from the Secret on a local server started without networking or grant checks, binary log off
+#     (no errant GTID): a `destroy` then `up` (new Secret, kept volumes) keeps every member working.
 #
 # Scenarios (volume -> action):
-#   trusted (marker, no .mmc-untrusted, has mysql/)           -> nothing to seed
-#   empty, a donor answers                                      -> seed from the first ready donor
-#   empty, no member answers at all, this is the primary ordinal -> initialise (first start of the set)
-#   files but no marker (interrupted seed/initialisation)       -> wipe, then as empty
-#   marked .mmc-untrusted (primary no longer serves its position) -> wipe, then as empty
-#   marked .mmc-set-aside (errant transactions, replicate.sh)  -> moved into .mmc-aside-<time> (kept for
-#                                                                the DBA, never deleted), then as empty
+#   trusted (marker, no .mmc-untrusted, has mysql/)              -> credentials reconciled; nothing to seed
+#   empty, a donor answers                                         -> seed from the first ready donor
+#   empty, no member answers at all, primary ordinal, MMC_BOOTSTRAP=1 (the program says: first
+#     deployment of the set)                                       -> initialise
+#   empty, primary ordinal, MMC_BOOTSTRAP=0, or donors that answer but refuse our credentials
+#                                                                  -> wait (no server: nothing writable), saying why
+#   owned, files but no trust marker (interrupted seed/initialisation) -> wipe, then as empty
+#   marked .mmc-untrusted (primary no longer serves its position)  -> wipe, then as empty
+#   marked .mmc-set-aside (errant transactions, replicate.sh)      -> moved into .mmc-aside-<time> (kept for
+#                                                                    the DBA, never deleted), then as empty
+#   not empty and not owned                                        -> fail, naming the path; nothing removed
 # shellcheck source=lib-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh"
 # shellcheck source=lib-sql.sh
@@ -61,11 +74,45 @@ volume_trusted() {
 # fsync of the named files/directories only (a global sync would stall every other writer of the node)
 fsync_paths() { sync -- "$@" 2>/dev/null || sync; }
 
+# The set this pod belongs to (the pod name without its ordinal): written into the owner marker.
+mmc_set_name() { echo "${MMC_POD_NAME%-*}"; }
+
+# Ownership of the data directory (see the header). Status 0: owned by this set (claimed now if it was
+# empty); otherwise FATAL naming the path, nothing removed.
+claim_volume() {
+    local dd=$MMC_DATADIR owner first
+    if [ -f "$MMC_OWNER" ]; then
+        owner=$(sed -n 's/^set=//p' "$MMC_OWNER" | head -1)
+        [ "$owner" = "$(mmc_set_name)" ] \
+            || mmc_die "refusing to use $dd: it belongs to set '$owner' (.mmc-owner), not '$(mmc_set_name)'; give this set its own clusters.<cluster>.storage.localPath"
+        return 0
+    fi
+    if [ -f "$MMC_TRUSTED" ]; then
+        # a volume this program initialised or seeded before owner markers existed
+        write_owner "adopted (trusted volume)"
+        return 0
+    fi
+    first=$(find "$dd" -mindepth 1 -maxdepth 1 ! -name lost+found -printf '%f\n' 2>/dev/null | head -5 | tr '\n' ' ')
+    [ -z "$first" ] \
+        || mmc_die "refusing to use $dd: it is not empty and was not created by this set (found: ${first% }); nothing was removed: move those files away or give the set its own clusters.<cluster>.storage.localPath"
+    write_owner "empty directory claimed"
+}
+write_owner() {
+    printf 'owner=mysql-multicluster\nset=%s\npod=%s\ncluster=%s\nat=%s\nhow=%s\n' "$(mmc_set_name)" "$MMC_POD_NAME" "${MMC_CLUSTER:-}" "$(date -u +%FT%TZ)" "$1" >"$MMC_OWNER.tmp"
+    fsync_paths "$MMC_OWNER.tmp"
+    mv -f "$MMC_OWNER.tmp" "$MMC_OWNER"
+    fsync_paths "$MMC_DATADIR"
+    mmc_log "data directory $MMC_DATADIR owned by set $(mmc_set_name) ($1)"
+}
+
+# Removes what this program put in an owned volume (everything but lost+found and the owner marker:
+# the marker was written when the directory was empty).
 wipe_volume() {
+    [ -f "$MMC_OWNER" ] || mmc_die "refusing to wipe $MMC_DATADIR: no owner marker"
     mmc_log "wiping untrusted volume $MMC_DATADIR ($1)"
     rm -f "$MMC_TRUSTED"
     fsync_paths "$MMC_DATADIR"
-    find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .mmc-untrusted ! -name '.mmc-aside-*' -exec rm -rf {} +
+    find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .mmc-untrusted ! -name .mmc-owner ! -name '.mmc-aside-*' -exec rm -rf {} +
     rm -f "$MMC_UNTRUSTED"
     fsync_paths "$MMC_DATADIR"
 }
@@ -112,11 +159,12 @@ promote_staging() {
 
 # ---------- temporary local server (fresh initialisation, MySQL clone) ----------
 # Its pid is kept in a file of this process's MMC_TMP (the caller may be a subshell).
-start_tmp_server() { # DATADIR SOCKET
+start_tmp_server() { # DATADIR SOCKET [SERVER OPTION...]
     local dd=$1 sock=$2 i pid
+    shift 2
     # shellcheck disable=SC2046
     "$MMC_SERVER" --defaults-file="$MMC_CNF" $(mmc_run_as_args) --datadir="$dd" --socket="$sock" \
-        --pid-file="$sock.pid" --skip-networking $(mmc_engine_tmp_server_args) --log-error="$dd/.mmc-tmp-server.log" &
+        --pid-file="$sock.pid" --skip-networking $(mmc_engine_tmp_server_args) "$@" --log-error="$dd/.mmc-tmp-server.log" &
     pid=$!
     echo "$pid" >"$MMC_TMP/tmp-server.pid"
     for ((i = 0; i < 120; i++)); do
@@ -181,10 +229,12 @@ seed_by_stream() {
 # Seed by clone (MySQL): the donor's state over SQL as the seed user, then CLONE INSTANCE into a
 # staging data directory from a temporary local instance.
 donor_status_sql() {
-    local host=$1 cred ro st
+    local host=$1 cred ro st rc=0
     cred=$(mmc_seed_cred) || return 1
-    ro=$(mmc_qr "$cred" "$host" "SELECT $(mmc_sql_read_only_expr)") || return 1
-    st=$(mmc_replica_status "$cred" "$host") || return 1
+    # an access or SQL error is an answer (status 3), never "unreachable"
+    ro=$(mmc_qr_answered "$cred" "$host" "SELECT $(mmc_sql_read_only_expr)" 2> >(sed "s|^|donor $host refused: |" >&2)) || rc=$?
+    [ "$rc" = 0 ] || return "$rc"
+    st=$(mmc_replica_status "$cred" "$host") || return 3
     if [ -z "$(mmc_field host "$st")" ]; then
         if [ "$ro" = 0 ]; then echo "ready primary"; else echo "notready primary"; fi
         return 0
@@ -237,16 +287,17 @@ seed_from() { "seed_by_$(mmc_engine_seed_method)" "$1"; }
 mmc_seed_dispatch() { case "$(mmc_engine_seed_method)" in stream) echo stream ;; clone) echo sql ;; esac; }
 
 # Tries the donors: first ready replicas in MMC_DONORS order, then a ready primary.
-# Prints "seeded", "none-reachable" (no donor answered at all) or "retry".
+# Prints "seeded", "none-reachable" (no donor answered at all), "refused HOSTS" (every donor that
+# answered refused our credentials) or "retry".
 try_donors_once() {
-    local pass h reachable=0 rc ready role out
+    local pass h reachable=0 rc ready role out refused=""
     local -A st=()
     for h in $MMC_DONORS; do
         case "$h" in "$MMC_POD_NAME".* | "$MMC_POD_NAME") continue ;; esac # the pod itself
         rc=0
         out=$(donor_status "$h") || rc=$?
-        # 3: it answered but the handshake failed: a member exists, never initialise over it
-        if [ "$rc" = 3 ]; then reachable=1; fi
+        # 3: it answered but refused us (handshake, access): a member exists, never initialise over it
+        if [ "$rc" = 3 ]; then reachable=1 refused+=" $h"; fi
         [ "$rc" = 0 ] || continue
         reachable=1
         st[$h]=$out
@@ -263,7 +314,48 @@ try_donors_once() {
             rm -rf "$MMC_STAGING" "$MMC_CLONE_INST"
         done
     done
-    if [ "$reachable" = 0 ]; then echo none-reachable; else echo retry; fi
+    if [ "$reachable" = 0 ]; then echo none-reachable
+    elif [ -n "$refused" ] && [ ${#st[@]} = 0 ]; then echo "refused$refused"
+    else echo retry; fi
+}
+
+# ---------- credentials ----------
+# A salted hash of the Secret's values as applied to this volume (".mmc-credentials": "SALT HASH").
+credentials_hash() { # SALT
+    printf '%s\n' "$1" "$MMC_ROOT_PASSWORD" "$MMC_REPL_USER" "${MMC_REPL_PASSWORD:-}" "$MMC_SEED_USER" "$MMC_SEED_PASSWORD" "${MMC_ADMIN_USER:-}" "${MMC_ADMIN_PASSWORD:-}" | sha256sum | cut -c1-64
+}
+credentials_current() {
+    local salt h
+    [ -f "$MMC_CRED_STAMP" ] || return 1
+    read -r salt h <"$MMC_CRED_STAMP" || return 1
+    [ -n "$salt" ] && [ "$(credentials_hash "$salt")" = "$h" ]
+}
+stamp_credentials() {
+    local salt
+    salt=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    (umask 077; printf '%s %s\n' "$salt" "$(credentials_hash "$salt")" >"$MMC_CRED_STAMP.tmp")
+    mv -f "$MMC_CRED_STAMP.tmp" "$MMC_CRED_STAMP"
+    mmc_chown_data "$MMC_CRED_STAMP"
+}
+# Sets every account's password on this volume from the Secret (see the header). Only when they differ
+# from the last applied ones: an ordinary restart starts no extra server.
+reconcile_credentials() {
+    credentials_current && return 0
+    local sock="$MMC_RUN_DIR/mmc-reconcile.sock" host=""
+    mmc_log "the Secret's credentials differ from the ones last applied to this volume (or none recorded): applying them"
+    start_tmp_server "$MMC_DATADIR" "$sock" --skip-grant-tables
+    host=$(mmc_engine_sql_replica_status | "$MMC_CLIENT" --no-defaults -uroot --socket="$sock" -E --column-names 2>/dev/null | mmc_replica_status_filter)
+    host=$(mmc_field host "$host")
+    {
+        mmc_sql_reconcile_users
+        if [ -n "$host" ]; then mmc_sql_channel_password; fi
+    } | "$MMC_CLIENT" --no-defaults -uroot --socket="$sock" -N -B 2>&1 | mmc_redact >&2
+    local rc=${PIPESTATUS[1]}
+    stop_tmp_server
+    rm -f "$MMC_DATADIR/.mmc-tmp-server.log"
+    [ "$rc" = 0 ] || mmc_die "could not apply the Secret's credentials to $MMC_DATADIR"
+    stamp_credentials
+    mmc_log "credentials applied (root, data-plane users${host:+, replication channel to $host}; binary log off)"
 }
 
 main() {
@@ -271,33 +363,50 @@ main() {
     mmc_env_load init || exit 2
     mmc_tmp_init
     write_config || exit 2
+    claim_volume
     if volume_trusted; then
         rm -rf "$MMC_STAGING" "$MMC_CLONE_INST"
+        reconcile_credentials
         mmc_log "volume is trusted; nothing to seed"
         return 0
     fi
     local reason="no completion marker"
     [ -e "$MMC_SET_ASIDE" ] && set_aside_volume
     [ -e "$MMC_UNTRUSTED" ] && reason="marked untrusted: $(head -c 300 "$MMC_UNTRUSTED" 2>/dev/null | tr '\n' ' ')"
-    if [ -n "$(find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name '.mmc-aside-*' -print -quit)" ]; then
+    if [ -n "$(find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .mmc-owner ! -name '.mmc-aside-*' -print -quit)" ]; then
         wipe_volume "$reason"
     fi
-    local deadline=$((SECONDS + ${MMC_SEED_TIMEOUT_SECONDS:-3600})) r
+    local deadline=$((SECONDS + ${MMC_SEED_TIMEOUT_SECONDS:-3600})) r why last=""
     while :; do
         r=$(try_donors_once)
+        why=""
         case "$r" in
-            seeded) return 0 ;;
+            seeded)
+                reconcile_credentials
+                return 0 ;;
             none-reachable)
-                if mmc_is_primary_ordinal && [ -z "$(find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 -name '.mmc-aside-*' -print -quit)" ]; then
-                    # No member of the set answers: this is the first start of the set (a volume
-                    # whose data was set aside belonged to a set with history: it waits for a donor).
-                    fresh_initialise
-                    return 0
-                fi
-                mmc_log "no donor reachable yet (${MMC_DONORS:-none}); waiting" ;;
-            *) mmc_log "no ready donor yet; waiting" ;;
+                if mmc_is_primary_ordinal; then
+                    if [ -n "$(find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 -name '.mmc-aside-*' -print -quit)" ]; then
+                        # a volume whose data was set aside belonged to a set with history: it waits for a donor
+                        why="primary ordinal whose errant data was set aside (.mmc-aside-*): waiting, nothing writable, for a member to answer and seed this one"
+                    elif [ "${MMC_BOOTSTRAP:-0}" = 1 ]; then
+                        # The program says this is the set's first deployment, and no member answers.
+                        mmc_log "initial bootstrap allowed (MMC_BOOTSTRAP=1: first deployment of the set) and no member answers"
+                        fresh_initialise
+                        stamp_credentials
+                        return 0
+                    fi
+                    why="primary ordinal on an empty volume and no member answers (${MMC_DONORS:-no donors}); initial bootstrap is not allowed (MMC_BOOTSTRAP=${MMC_BOOTSTRAP:-unset}: the set was deployed before, its data is elsewhere): waiting, nothing writable, for a member to answer and seed this one"
+                else
+                    why="no donor reachable yet (${MMC_DONORS:-none}); waiting"
+                fi ;;
+            refused*)
+                why="every donor that answers refuses this pod's credentials (${r#refused }): the Secret differs from theirs; waiting, nothing writable, never initialising over an existing set" ;;
+            *) why="no ready donor yet; waiting" ;;
         esac
-        [ "$SECONDS" -lt "$deadline" ] || mmc_die "no donor could seed this volume within ${MMC_SEED_TIMEOUT_SECONDS:-3600}s"
+        # say it once, and again every minute
+        if [ "$why" != "$last" ] || [ $((SECONDS % 60)) -lt 2 ]; then mmc_log "$why"; last=$why; fi
+        [ "$SECONDS" -lt "$deadline" ] || mmc_die "no donor could seed this volume within ${MMC_SEED_TIMEOUT_SECONDS:-3600}s (mysql.seedTimeoutMinutes): $why"
         sleep 2
     done
 }

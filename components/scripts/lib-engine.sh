@@ -351,3 +351,44 @@ mmc_engine_join_mode() {
             ;;
     esac
 }
+
+# mmc_sql_reconcile_users -> SQL (binary log off: no GTID, nothing replicated) that sets the password of
+# root and of each data-plane user that exists on this member to the values of its Secret, run by init.sh
+# on a server started with skip-grant-tables and skip-networking (after FLUSH PRIVILEGES, which enables
+# account management again; LOCAL: not binlogged). A member keeps working when the Secret changes (a destroy then up).
+mmc_sql_reconcile_users() {
+    local root_pw repl_pw seed_pw admin_pw ru su au
+    root_pw=$(mmc_lit "$MMC_ROOT_PASSWORD")
+    repl_pw=$(mmc_lit "$MMC_REPL_PASSWORD")
+    seed_pw=$(mmc_lit "$MMC_SEED_PASSWORD")
+    admin_pw=$(mmc_lit "$MMC_ADMIN_PASSWORD")
+    ru=$(mmc_lit "$MMC_REPL_USER")
+    su=$(mmc_lit "$MMC_SEED_USER")
+    au=$(mmc_lit "$MMC_ADMIN_USER")
+    # binary log off first: FLUSH is binlogged unless LOCAL (an errant GTID on a replica otherwise)
+    echo "SET SESSION sql_log_bin = 0;"
+    echo "FLUSH LOCAL PRIVILEGES;"
+    case "$MMC_ENGINE" in
+        mysql)
+            echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $root_pw;"
+            echo "ALTER USER IF EXISTS $ru@'%' IDENTIFIED BY $repl_pw;"
+            echo "ALTER USER IF EXISTS $su@'%' IDENTIFIED BY $seed_pw;"
+            echo "ALTER USER IF EXISTS $au@'%' IDENTIFIED BY $admin_pw;"
+            ;;
+        mariadb)
+            echo "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD($root_pw) OR unix_socket;"
+            echo "ALTER USER IF EXISTS $ru@'%' IDENTIFIED BY $repl_pw;"
+            echo "ALTER USER IF EXISTS $su@'localhost' IDENTIFIED BY $seed_pw;"
+            echo "ALTER USER IF EXISTS $au@'%' IDENTIFIED BY $admin_pw;"
+            ;;
+    esac
+}
+# mmc_sql_channel_password -> SQL that gives the existing replication channel the replication password
+# of the Secret, keeping its source and position (the server's replication threads are stopped).
+mmc_sql_channel_password() {
+    case "$MMC_ENGINE" in
+        mysql) echo "CHANGE REPLICATION SOURCE TO SOURCE_USER = $(mmc_lit "$MMC_REPL_USER"), SOURCE_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD");" ;;
+        mariadb) echo "CHANGE MASTER TO MASTER_USER = $(mmc_lit "$MMC_REPL_USER"), MASTER_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD");" ;;
+    esac
+}
+

@@ -104,6 +104,8 @@ mmc_env_load() {
         MMC_TRUSTED="${MMC_DATADIR:-}/.mmc-trusted"
         MMC_UNTRUSTED="${MMC_DATADIR:-}/.mmc-untrusted"
         MMC_SET_ASIDE="${MMC_DATADIR:-}/.mmc-set-aside"
+        MMC_OWNER="${MMC_DATADIR:-}/.mmc-owner"
+        MMC_CRED_STAMP="${MMC_DATADIR:-}/.mmc-credentials"
         read -r MMC_STAGING MMC_CLONE_INST <<<"$(mmc_engine_work_dirs)"
         MMC_STAGING="${MMC_DATADIR:-}/$MMC_STAGING"
         MMC_CLONE_INST="${MMC_DATADIR:-}/$MMC_CLONE_INST"
@@ -131,12 +133,14 @@ mmc_sleep() { sleep "$1" & wait "$!"; }
 # mmc_supervise CMD... : runs CMD in its own process group; SIGTERM goes to the whole group, which
 # is awaited, then this process stops (status 143). Otherwise returns CMD's status.
 mmc_supervise() {
-    local c rc=0
+    local c rc=0 pidfile=""
+    if [ "${1:-}" = --pidfile ]; then pidfile=$2; shift 2; fi
     got_sigterm=""
     set -m
     "$@" &
     c=$!
     set +m
+    [ -z "$pidfile" ] || echo "$c" >"$pidfile"
     # shellcheck disable=SC2064  # the child's group, fixed now
     trap "got_sigterm=1; kill -TERM -- -$c 2>/dev/null" TERM INT
     while :; do
@@ -144,6 +148,7 @@ mmc_supervise() {
         wait "$c" || rc=$?
         kill -0 "$c" 2>/dev/null || break
     done
+    [ -z "$pidfile" ] || rm -f "$pidfile"
     mmc_trap_term
     [ -z "$got_sigterm" ] || mmc_on_term
     return "$rc"

@@ -45,6 +45,23 @@ mmc_sql_remote() {
         --protocol=tcp --connect-timeout=3 -N -B "$@"
 }
 mmc_qr() { printf '%s\n' "$3" | mmc_sql_remote "$1" "$2"; }
+# mmc_qr_answered CREDFILE HOST SQL : as mmc_qr, but tells "nobody answered" (status 1: no server at
+# HOST, connection refused or lost, timeout) from "a server answered and refused" (status 3: access
+# denied, missing privilege, any SQL error; the client's first error line, redacted, on stderr). A member
+# that refuses our credentials exists: it must never be taken for an absent one.
+mmc_qr_answered() {
+    local out errf rc=0
+    errf="${MMC_TMP:?mmc_tmp_init was not called}/qr-err.$BASHPID"
+    out=$(mmc_qr "$1" "$2" "$3" 2>"$errf") || rc=$?
+    if [ "$rc" = 0 ]; then rm -f "$errf"; printf '%s\n' "$out"; return 0; fi
+    local err
+    err=$(grep -m1 '^ERROR' "$errf" | mmc_redact)
+    rm -f "$errf"
+    # client-side errors (2xxx: cannot connect, unknown host, gone away, lost connection) and timeouts
+    if [ -z "$err" ] || [[ "$err" =~ ^ERROR\ 2[0-9]{3} ]]; then return 1; fi
+    printf '%s\n' "$err" >&2
+    return 3
+}
 
 # Client output with any password literal replaced: the client echoes a failed statement.
 mmc_redact() { sed -E "s/((PASSWORD|IDENTIFIED BY)[[:space:]]*=?[[:space:]]*)'([^'\\\\]|\\\\.)*'/\\1'<redacted>'/Ig"; }

@@ -42,6 +42,11 @@ main() {
     local out rc=0 role why
     case "${1:-ready}" in
         live)
+            # a re-seed in progress (run.sh runs init.sh, see there) is alive: never killed by a probe
+            if [ -f "$MMC_RUN_DIR/mmc-seeding" ] && kill -0 "$(cat "$MMC_RUN_DIR/mmc-seeding" 2>/dev/null)" 2>/dev/null; then
+                echo "seeding (init.sh pid $(cat "$MMC_RUN_DIR/mmc-seeding")): alive, not ready" >&2
+                exit 0
+            fi
             mmc_ping || { echo "server does not answer (no handshake within 4 s)" >&2; exit 1; }
             ;;
         ready)

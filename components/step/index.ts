@@ -17,7 +17,9 @@ export {
     LostView,
     deployedStateOf,
     deployedStateSchema,
+    epochAfter,
     epochOf,
+    historyOf,
     lostIn,
     lostViewsAfter,
     parseDeployedState,
@@ -27,11 +29,6 @@ export {
 export { GUARDS, Guard, changedSettings, imageVersion, isFailover, judge, rollingClusters } from "./rules";
 export { describeResources, stepTable } from "./report";
 export { Action, FailoverStep, Move, OrdinalChange, Step, SwitchoverStep, failoverJobName, switchoverJobName } from "./types";
-
-/** The epoch after a step to `primary`: every change of primary (switchover or failover) increments it; 1 on a first deployment. */
-export function epochAfter(prev: DeployedState | undefined, primary: number): number {
-    return prev ? (prev.epoch ?? 1) + (prev.primary !== primary ? 1 : 0) : 1;
-}
 
 /**
  * Judges the step from the deployed state to the next plan (built once by deploy), and plans its order.

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { Plan } from "../plan";
+import { DeployHistory, FIRST_DEPLOYMENT, Plan } from "../plan";
 import { TransitionError } from "./errors";
 
 export { settingsOf } from "../plan";
@@ -45,6 +45,8 @@ export const deployedStateSchema = z.object({
             }),
         )
         .optional(),
+    /** Subdirectory of the local volumes the set's data lives in; absent in states written before it existed (then ""). */
+    dataSubPath: z.string().optional(),
 });
 export type DeployedState = z.output<typeof deployedStateSchema>;
 
@@ -110,7 +112,22 @@ export function deployedStateOf(plan: Plan, prev?: DeployedState, step?: { reado
         pending: [...(step?.oldTemplate ?? [])],
         epoch: plan.epoch,
         ...(plan.lost.length ? { lost: lostViewsAfter(prev, plan) } : {}),
+        dataSubPath: plan.dataSubPath,
     };
+}
+
+/**
+ * What the next plan takes from the deployed state: a first deployment (no state) may bootstrap and
+ * uses the default subdirectory; a set deployed before the subdirectory existed keeps the volume's root.
+ */
+export function historyOf(prev: DeployedState | undefined, primary?: number): DeployHistory {
+    if (!prev) return FIRST_DEPLOYMENT;
+    return { firstDeployment: false, dataSubPath: prev.dataSubPath ?? "", epoch: primary === undefined ? (prev.epoch ?? 1) : epochAfter(prev, primary) };
+}
+
+/** The set's generation after deploying `primary` on top of `prev`: +1 when the primary changes (switchover or failover). */
+export function epochAfter(prev: DeployedState | undefined, primary: number): number {
+    return prev ? (prev.epoch ?? 1) + (prev.primary !== primary ? 1 : 0) : 1;
 }
 
 /** Validates the `migrationState` output read back from the last deployment (undefined on the first). */

@@ -636,6 +636,160 @@ lost_acks() { # acknowledged writes missing on the primary
     comm -23 "$T/writer/acked.ids" "$T/writer/member.ids" | wc -l
 }
 
+# ---------------------------------------------------------------- data path (issue 10)
+# Volumes owned before use, bootstrap only when the program allows it, re-seeds no probe kills,
+# credentials reconciled from the Secret (destroy then up). A 2-member set from stacks/01.
+not_writable_for() { # ORD SECONDS : the member never becomes writable in that time (no server, or read-only)
+    local end=$((SECONDS + $2))
+    while [ "$SECONDS" -lt "$end" ]; do
+        if [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only' 2>/dev/null)" = 0 ]; then echo "mysql-$1 became writable"; return 1; fi
+        sleep 0.5
+    done
+}
+waits_not_writable() { # ORD SECONDS WHY : never writable in that time, never initialised, init says WHY
+    not_writable_for "$1" "$2" || return 1
+    init_log_says "$1" "$3" || return 1
+    ! grep -q 'initialising an empty data directory' "$(h_pod_dir "$1")/logs/init.log" || { echo "it initialised an empty set"; return 1; }
+}
+init_log_says() { grep -q -- "$2" "$(h_pod_dir "$1")/logs/init.log" || { tail -4 "$(h_pod_dir "$1")/logs/init.log"; return 1; }; }
+# A volume of ORD set aside ($d/data.saved) and replaced by an empty or prepared one; restored by volume_restore.
+volume_aside() { local d="$T/pod/$2-$1"; rm -rf "$d/data.saved"; mv "$d/data" "$d/data.saved"; mkdir -p "$d/data"; chown "$H_OWNER" "$d/data"; } # ORD CLUSTER (stopped)
+volume_restore() { local d="$T/pod/$2-$1"; rm -rf "$d/data"; mv "$d/data.saved" "$d/data"; }
+probe_live_while_seeding() { # ORD : the startup/liveness probe passes and readiness fails while a re-seed runs
+    local d; d=$(h_pod_dir "$1")
+    h_wait_fast "$((SEED_START_S + 60))" "mysql-$1 re-seed staging fills" staging_has_data "$d" || { echo "the re-seed never started"; return 1; }
+    local live=0 ready=0
+    (set -a; . "$d/env"; "${H_X[@]}" bash "$MMC_SCRIPTS/probe.sh" live) || live=$?
+    (set -a; . "$d/env"; "${H_X[@]}" bash "$MMC_SCRIPTS/probe.sh" ready) 2>/dev/null || ready=$?
+    [ -d "$d/data/$H_STAGING" ] || { echo "the seed ended before the probe ran; nothing proven"; return 1; }
+    [ "$live" = 0 ] && [ "$ready" != 0 ] || { echo "during the seed: live rc=$live (want 0), ready rc=$ready (want non-zero)"; return 1; }
+}
+new_passwords() { # destroy then up: a new Secret (the app's own user keeps its password)
+    umask 077
+    h_random_pw >"$T/state/root.pw"; h_random_pw >"$T/state/repl.pw"; h_random_pw >"$T/state/seed.pw"; h_random_pw >"$T/state/admin.pw"
+    umask 022
+    H_OLD_ROOT_PW=$H_ROOT_PW
+    H_ROOT_PW=$(cat "$T/state/root.pw"); H_REPL_PW=$(cat "$T/state/repl.pw"); H_SEED_PW=$(cat "$T/state/seed.pw"); H_ADMIN_PW=$(cat "$T/state/admin.pw")
+    h_cnf "$T/state/root.cnf" root "$H_ROOT_PW"
+}
+# root over the socket with PASSWORD, as the OS user mysql (MariaDB's root also accepts unix_socket
+# authentication for the OS root: that would prove nothing about the password)
+root_login() { # ORD PASSWORD
+    local as=()
+    [ "$H_ENGINE" = mariadb ] && as=(runuser -u mysql --)
+    timeout 10 "${as[@]}" "${H_X[@]}" "$H_CLIENT" --no-defaults -uroot -p"$2" --socket="$(h_pod_dir "$1")/run/mysqld.sock" -N -B -e 'SELECT 1' >/dev/null 2>&1
+}
+root_password_is_new() {
+    local o
+    for o in 0 1; do
+        root_login "$o" "$H_ROOT_PW" || { echo "mysql-$o: the new root password is refused"; return 1; }
+        ! root_login "$o" "$H_OLD_ROOT_PW" || { echo "mysql-$o: the old root password still works"; return 1; }
+    done
+}
+acked_at_least() { [ "$(h_acked_count)" -ge "$1" ]; }
+binlog_pos_of() { if [ "$H_ENGINE" = mysql ]; then h_sql "$1" "SELECT $H_GTID_PRIMARY"; else h_sql "$1" 'SELECT @@GLOBAL.gtid_binlog_pos'; fi; }
+same_binlog_pos() { [ "$(binlog_pos_of "$1")" = "$(binlog_pos_of 0)" ]; }
+no_errant_gtid() { # ORD : writes stopped, the replica's binary log position becomes the primary's (a transaction of its own never would)
+    h_wait 60 "mysql-$1 binlog position equal to the primary's" same_binlog_pos "$1" \
+        || { echo "replica binlog position '$(binlog_pos_of "$1")' differs from the primary's '$(binlog_pos_of 0)'"; return 1; }
+}
+datapath() {
+    local d1="$STACKS/01-all-in-cluster1.yaml" d
+    h_render d1 "$d1" || { h_notok "render data-path set (first deployment)"; return 1; }
+    h_render d2 "$d1" "$d1" || { h_notok "render data-path set (deployed before)"; return 1; }
+    grep -q "^MMC_BOOTSTRAP='1'$" "$T/ext/d1/cluster1.topology.env" && grep -q "^MMC_BOOTSTRAP='0'$" "$T/ext/d2/cluster1.topology.env" \
+        && h_ok "topology.env: MMC_BOOTSTRAP=1 on the first deployment only (0 once a previous state exists)" \
+        || h_notok "topology.env: MMC_BOOTSTRAP=1 on the first deployment only"
+    local p; for p in $(h_pods); do h_pod_kill "$p"; done
+    h_writer_stop
+    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
+    h_apply_topology d1
+    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    export H_WRITER_BASE=200000000
+    h_pod_start 0 cluster1 d1; wait_ready 0 180 || { h_notok "data-path set: primary up"; return 1; }
+    make_schema 0 "${DATAPATH_BULK_ROWS:-400000}"
+    h_pod_start 1 cluster1 d1; wait_ready 1 180 || { h_notok "data-path set: mysql-1 up"; return 1; }
+    h_check "a new volume is claimed by an owner marker naming the set before anything is written" \
+        bash -c "grep -q '^set=mysql$' '$(h_pod_dir 1)/data/.mmc-owner' && grep -q 'owned by set mysql (empty directory claimed)' '$(h_pod_dir 1)/logs/init.log'"
+    h_writer_start 900
+    sleep 2
+    step "data-path set ready (2 members)" 0
+
+    # P1: a stray file and foreign data at the path survive; the pod fails loudly naming the path
+    h_pod_stop 1; volume_aside 1 cluster1; d="$T/pod/cluster1-1"
+    echo "the operator's notes" >"$d/data/notes.txt"; mkdir -p "$d/data/mysql"; echo x >"$d/data/mysql/foreign.frm"; chown -R "$H_OWNER" "$d/data"
+    : >"$d/logs/init.log"
+    h_pod_start 1 cluster1 d1
+    h_wait 30 "mysql-1 init refuses" init_log_says 1 "refusing to use $d/data: it is not empty and was not created by this set" || true
+    h_check "stray file and foreign data at the volume path: init refuses in one line naming the path" init_log_says 1 "refusing to use $d/data: it is not empty"
+    h_check "stray file and foreign data at the volume path: both survive, untouched" \
+        bash -c "[ \"\$(cat '$d/data/notes.txt')\" = \"the operator's notes\" ] && [ -f '$d/data/mysql/foreign.frm' ] && [ ! -e '$d/data/.mmc-owner' ]"
+    h_pod_stop 1
+    rm -rf "$d/data"; mkdir -p "$d/data"; printf 'owner=mysql-multicluster\nset=orders\n' >"$d/data/.mmc-owner"; echo y >"$d/data/ibdata1"; chown -R "$H_OWNER" "$d/data"
+    : >"$d/logs/init.log"
+    h_pod_start 1 cluster1 d1
+    h_wait 30 "mysql-1 init refuses" init_log_says 1 "belongs to set 'orders'" || true
+    h_check "another set's volume (owner marker of set 'orders'): refused naming the path, its files kept" \
+        bash -c "grep -q 'refusing to use $d/data: it belongs to set .orders.' '$d/logs/init.log' && [ -f '$d/data/ibdata1' ]"
+    h_pod_stop 1; volume_restore 1 cluster1
+    h_pod_start 1 cluster1 d1; wait_ready 1 180 || true
+    step "after the refused volumes (mysql-1 back on its own)" 0
+
+    # P2: the primary ordinal on an empty volume while every donor refuses its credentials: even on a
+    # first deployment (MMC_BOOTSTRAP=1) it never initialises over a set that answers
+    h_writer_stop
+    h_pod_stop 0; volume_aside 0 cluster1; d="$T/pod/cluster1-0"; : >"$d/logs/init.log"
+    H_EXTRA_ENV="MMC_SEED_PASSWORD=not-the-secret" h_pod_start 0 cluster1 d1
+    h_check "empty primary volume, every donor refuses its credentials (MMC_BOOTSTRAP=1): never writable, waits saying why" \
+        waits_not_writable 0 25 "every donor that answers refuses"
+    h_pod_stop 0
+
+    # P3: the primary ordinal on an empty volume and no member answers, on a set deployed before
+    # (MMC_BOOTSTRAP=0): waits, nothing writable, instead of starting an empty set
+    h_pod_stop 1
+    h_apply_topology d2
+    : >"$d/logs/init.log"
+    h_pod_start 0 cluster1 d2
+    h_check "empty primary volume, no member answers, set deployed before (MMC_BOOTSTRAP=0): never writable, waits saying why" \
+        waits_not_writable 0 20 "initial bootstrap is not allowed"
+    h_pod_stop 0; volume_restore 0 cluster1
+    h_pod_start 0 cluster1 d2; h_pod_start 1 cluster1 d2
+    wait_ready 0 180 || true; wait_ready 1 180 || true
+    h_writer_start 900
+    h_wait 90 "writes acknowledged" acked_at_least 20 || true
+    step "after the refused bootstraps (volumes back, MMC_BOOTSTRAP=0)" 0
+
+    # P4: a re-seed at run time (replicate.sh marks the volume, the server stops, run.sh seeds): the
+    # startup/liveness probe passes while it runs, so no kubelet kills it; readiness waits for the end
+    d=$(h_pod_dir 1)
+    printf 're-seed requested by the data-path test at %s\n' "$(date -u +%FT%TZ)" >"$d/data/.mmc-untrusted"
+    h_sql 1 'SHUTDOWN' >/dev/null 2>&1 || true
+    h_check "re-seed in the server container: probe live passes, ready fails, while it runs" probe_live_while_seeding 1
+    wait_ready 1 240 || true
+    h_check "re-seed: the volume was wiped (owner marker kept) and seeded again" \
+        bash -c "grep -q 'wiping untrusted volume' '$d/logs/server.log' && [ -f '$d/data/.mmc-owner' ] && [ -f '$d/data/.mmc-trusted' ]"
+    step "after a run-time re-seed" 0
+
+    # P5: destroy then up: every pod gone, volumes kept, the Secret generated anew
+    h_writer_stop
+    for p in 1 0; do h_pod_stop "$p"; done
+    new_passwords
+    h_apply_topology d1   # after a destroy there is no previous state: a first deployment again
+    h_pod_start 0 cluster1 d1; h_pod_start 1 cluster1 d1
+    if wait_ready 0 180 && wait_ready 1 180; then h_ok "destroy then up with new passwords: both members Ready"
+    else h_notok "destroy then up with new passwords: both members Ready"; fi
+    h_check "destroy then up: on each member the old root password is refused, the new one works" root_password_is_new
+    h_check "destroy then up: the credentials were applied on each member with the binary log off" \
+        bash -c "grep -q 'credentials applied' '$(h_pod_dir 0)/logs/init.log' && grep -q 'credentials applied (.*replication channel' '$(h_pod_dir 1)/logs/init.log'"
+    h_writer_start 900
+    if h_wait 90 "writes acknowledged" acked_at_least 20; then h_ok "destroy then up: the application writes again ($(h_acked_count) acknowledged)"
+    else h_notok "destroy then up: the application writes again" "$(h_acked_count) acknowledged in 90 s"; fi
+    step "destroy then up with new passwords: replicating with every row" 0
+    h_writer_stop
+    h_check "destroy then up: no errant transaction on the replica" no_errant_gtid 1
+    for p in $(h_pods); do h_pod_stop "$p"; done
+}
+
 secrets_not_logged() { # no generated password appears in any log the pods or Jobs wrote
     local pats="$T/state/secrets.pat"
     printf '%s\n%s\n%s\n%s\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW" >"$pats"
@@ -698,7 +852,7 @@ secret_files() {
 
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness lost_zone secret_files)
+DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness lost_zone secret_files datapath)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"

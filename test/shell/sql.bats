@@ -123,3 +123,30 @@ OUT
     MMC_SEED_USER="se'ed"
     [ "$(mmc_system_users_sql_list)" = "'repl', 'se\\'ed', 'mmc_admin', 'root', 'system user', 'event_scheduler'" ]
 }
+
+@test "remote errors: unreachable only when no server answered, access or SQL errors are answers" {
+    local bin="$BATS_TEST_TMPDIR/bin" rc e out
+    mkdir -p "$bin"
+    # a client that prints the error in $BATS_TEST_TMPDIR/err and fails, like mysql and mariadb do
+    printf '#!/bin/sh\ncat >/dev/null\nif [ -s "%s/err" ]; then cat "%s/err" >&2; exit 1; fi\necho 1\n' "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR" >"$bin/client"
+    chmod +x "$bin/client"
+    MMC_CLIENT="$bin/client"
+    : >"$BATS_TEST_TMPDIR/err"
+    out=$(mmc_qr_answered "$(mmc_seed_cred)" h 'SELECT 1')
+    [ "$out" = 1 ]
+    for e in "ERROR 2003 (HY000): Can't connect to MySQL server on 'h:3306' (111)" "ERROR 2005 (HY000): Unknown server host 'h' (-2)" \
+        "ERROR 2013 (HY000): Lost connection to server at 'handshake: reading initial communication packet', system error: 104" "mysql: no answer"; do
+        printf '%s\n' "$e" >"$BATS_TEST_TMPDIR/err"
+        rc=0
+        mmc_qr_answered "$(mmc_seed_cred)" h 'SELECT 1' 2>/dev/null || rc=$?
+        [ "$rc" = 1 ]
+    done
+    for e in "ERROR 1045 (28000): Access denied for user 'seed'@'10.0.0.1' (using password: YES)" \
+        "ERROR 1227 (42000): Access denied; you need (at least one of) the REPLICATION CLIENT privilege(s)" \
+        "ERROR 1064 (42000): You have an error in your SQL syntax"; do
+        printf '%s\n' "$e" >"$BATS_TEST_TMPDIR/err"
+        rc=0
+        mmc_qr_answered "$(mmc_seed_cred)" h 'SELECT 1' 2>/dev/null || rc=$?
+        [ "$rc" = 3 ]
+    done
+}

@@ -356,6 +356,7 @@ test("every key, edited on a running set, gets the plan its declared behaviour p
         "mysql.semiSync": (r) => (r.mysql.semiSync = false),
         "mysql.maxLagSeconds": (r) => (r.mysql.maxLagSeconds = 5),
         "mysql.createNamespace": (r) => (r.mysql.createNamespace = false),
+        "mysql.seedTimeoutMinutes": (r) => (r.mysql.seedTimeoutMinutes = 240),
         "mcs.profile": (r) => (r.mcs = { profile: "kosmos" }),
         "mcs.consumers": (r) => (r.mcs = { consumers: ["c2"] }),
         "migration.maxMovesPerStep": (r) => (r.migration.maxMovesPerStep = 2),

@@ -7,7 +7,7 @@ import { buildPlan } from "../../components/plan";
 import { topologyEnv } from "../../components/contract";
 import { failoverEnv } from "../../components/failover";
 import { switchoverEnv } from "../../components/switchover";
-import { DeployedState, TransitionError, deployedStateOf, epochAfter, parseDeployedState, planStep, stepTable } from "../../components/step";
+import { DeployedState, TransitionError, deployedStateOf, epochAfter, historyOf, parseDeployedState, planStep, stepTable } from "../../components/step";
 import { objectsOf, runUnderMocks } from "../helpers/mockProgram";
 
 const clusters = {
@@ -18,8 +18,8 @@ const clusters = {
 const conf = (placement: string[], primary = 0, extra: Record<string, unknown> = {}): StackConfig =>
     parseStackConfig({ clusters, placement, primary, mysql: { engine: "mariadb" }, ...extra });
 /** The state `up` leaves after deploying `c` on top of `prev` (the epoch as deploy computes it). */
-const after = (c: StackConfig, prev?: DeployedState) => deployedStateOf(buildPlan(c, epochAfter(prev, c.primary)), prev);
-const planOf = (c: StackConfig, prev?: DeployedState) => buildPlan(c, epochAfter(prev, c.primary));
+const after = (c: StackConfig, prev?: DeployedState) => deployedStateOf(buildPlan(c, historyOf(prev, c.primary)), prev);
+const planOf = (c: StackConfig, prev?: DeployedState) => buildPlan(c, historyOf(prev, c.primary));
 const refusal = (f: () => unknown) => {
     try {
         f();
