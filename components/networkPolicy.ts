@@ -13,7 +13,7 @@ export function memberPorts(engine: Plan["engine"]): number[] {
     return engine === "mariadb" ? [PORTS.mysql, PORTS.donor] : [PORTS.mysql];
 }
 
-/** The other clusters whose pods reach this cluster's members: those running ordinals, and the switchover Job's. */
+/** The other clusters whose pods reach this cluster's members: those running ordinals (and so the switchover and failover Jobs). */
 function peerClusters(plan: Plan, cluster: ClusterPlan): ClusterPlan[] {
     return plan.clusters.filter((c) => c.name !== cluster.name && !c.retired && c.ordinals.length > 0);
 }
@@ -40,7 +40,7 @@ export function clientPeers(plan: Plan): Peer[] {
 }
 
 /**
- * Ingress of the database pods in `cluster`: the set's members and its switchover Job reach every
+ * Ingress of the database pods in `cluster`: the set's members and its switchover and failover Jobs reach every
  * member port, so do other clusters' members (by address: a NetworkPolicy cannot select a pod of
  * another cluster); clients reach 3306 only. Egress is not restricted. Pure.
  */
@@ -49,7 +49,11 @@ export function networkPolicySpec(plan: Plan, cluster: ClusterPlan): k8s.types.i
     const members = tcp(memberPorts(plan.engine));
     const ingress: Rule[] = [
         {
-            from: [{ podSelector: { matchLabels: databaseSelector(plan.set) } }, { podSelector: { matchLabels: jobPodLabels(plan.set, "switchover") } }],
+            from: [
+                { podSelector: { matchLabels: databaseSelector(plan.set) } },
+                { podSelector: { matchLabels: jobPodLabels(plan.set, "switchover") } },
+                { podSelector: { matchLabels: jobPodLabels(plan.set, "failover") } },
+            ],
             ports: members,
         },
     ];

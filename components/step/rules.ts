@@ -2,7 +2,7 @@ import { placementIssues, schemaKeys } from "../config";
 import { TransitionError } from "./errors";
 import { changeBehaviourOf } from "../changes";
 import { ClusterPlan, Plan } from "../plan";
-import { claimName } from "../naming";
+import { claimName, podName } from "../naming";
 import { DeployedState, lostIn } from "./state";
 import { Move } from "./types";
 
@@ -272,6 +272,22 @@ export const GUARDS: readonly Guard[] = [
                             `that would replace its StatefulSet. Move its ordinals away first`,
                     );
                 }
+            }
+            return undefined;
+        },
+    },
+    {
+        // The claims a move leaves in its source are the moved members' safety net until they are seeded
+        // elsewhere: a cluster is retired (its claims deleted) only in a step after its members left it.
+        name: "retire-only-after-members-left",
+        check(prev, next) {
+            for (const [i, c] of next.retire.entries()) {
+                if (prev.retire.includes(c) || !prev.placement.includes(c)) continue;
+                const members = ordinalsIn(prev.placement, c).map((o) => podName(next.set, o));
+                return new TransitionError(
+                    `mysql-multicluster:retire[${i}]: "${c}" still ran ${members.join(", ")} before this step; its claims are their safety net until they are seeded elsewhere. ` +
+                        `Next safe step: remove ${c} from retire and run up (the moves), then retire it`,
+                );
             }
             return undefined;
         },

@@ -274,6 +274,20 @@ test("plan readable by a DBA: titled tables, switchover rows primary -> replica,
     assert.match(changes, /Job mysql-switchover-0-to-1/);
 });
 
+test("retire comes a step after the members left: moving the last members off a cluster and retiring it in one step is refused", () => {
+    let prev = deployedStateOf(buildPlan(cfg(["c1", "c2"])));
+    prev = deployedStateOf(buildPlan(cfg(["c1", "c2"], 1)), prev);
+    const both = parseStackConfig({ ...raw(["c2", "c2"], 1), retire: ["c1"] });
+    const m = refusal(() => planStep(prev, buildPlan(both)));
+    assert.match(
+        m,
+        /^mysql-multicluster:retire\[0\]: "c1" still ran mysql-0 before this step; its claims are their safety net until they are seeded elsewhere\. Next safe step: remove c1 from retire and run up \(the moves\), then retire it$/,
+    );
+    // the move first, then the retire: accepted
+    prev = deployedStateOf(buildPlan(cfg(["c2", "c2"], 1)), prev);
+    assert.equal(planStep(prev, buildPlan(both)).kind, "retire");
+});
+
 test("destructive: the retire step names each claim and size; removing the retired cluster names each volume and size", () => {
     const s1 = cfg(["c1", "c1"]);
     const s2 = cfg(["c1", "c2"]);

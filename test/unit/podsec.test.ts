@@ -198,7 +198,7 @@ const multi = (extra: (r: any) => void = () => {}) => {
 };
 const ports = (rule: any) => rule.ports.map((p: any) => p.port);
 
-test("NetworkPolicy, one cluster: members and the switchover Job reach 3306 and 3307; clients of the namespace 3306 only", () => {
+test("NetworkPolicy, one cluster: members and the switchover and failover Jobs reach 3306 and 3307; clients of the namespace 3306 only", () => {
     const plan = buildPlan(parseStackConfig(baseRaw()));
     const spec: any = networkPolicySpec(plan, plan.clusters[0]);
     assert.deepEqual(spec.podSelector.matchLabels["app.kubernetes.io/component"], "database");
@@ -208,7 +208,7 @@ test("NetworkPolicy, one cluster: members and the switchover Job reach 3306 and 
     assert.deepEqual(ports(members), [3306, 3307]);
     assert.deepEqual(
         members.from.map((p: any) => p.podSelector.matchLabels["app.kubernetes.io/component"]),
-        ["database", "switchover"],
+        ["database", "switchover", "failover"],
     );
     assert.deepEqual(ports(clients), [3306]);
     assert.deepEqual(clients.from, [{ podSelector: { matchLabels: {} } }], "default: every pod of the set's namespace, no namespaceSelector");
