@@ -16,14 +16,14 @@ const phase = (i: number) => parseStackConfig(rawOf(STACK_FILES[i]));
 
 /**
  * The steps whose objects cover every script's container: the switchover step (its Job), the retire step
- * (its Job) and a failover step (phase 2's set with cluster1 lost and mysql-1 promoted: its Job).
+ * (its Job) and a failover step (stacks/02's set with cluster1 lost and mysql-1 promoted: its Job).
  */
 function steps() {
-    const failover = parseStackConfig({ ...rawOf(STACK_FILES[2]), primary: 1, failover: { lost: ["cluster1"] } });
+    const failover = parseStackConfig({ ...rawOf(STACK_FILES[1]), primary: 1, failover: { lost: ["cluster1"] } });
     return [
         { config: phase(2), prev: deployedStateOf(buildPlan(phase(1))) },
         { config: phase(5), prev: deployedStateOf(buildPlan(phase(4))) },
-        { config: failover, prev: deployedStateOf(buildPlan(phase(2))) },
+        { config: failover, prev: deployedStateOf(buildPlan(phase(1))) },
     ];
 }
 

@@ -225,9 +225,11 @@ test("under mocks: the lost cluster is declared as it was applied, its provider 
         "MMC_SOURCE_FOR",
         "MMC_EPOCH",
         "MMC_SWITCHOVER_TIMEOUT_SECONDS",
-        "MMC_ROOT_PASSWORD",
+        "MMC_REPL_PASSWORD",
+        "MMC_ADMIN_PASSWORD",
     ])
         assert.ok(names.includes(n), n);
+    assert.ok(!names.includes("MMC_ROOT_PASSWORD"), "the failover Job never gets root's password");
     assert.ok(!c1After.has("Job/mysql-failover-e4") && !objectsOf(run, "c3").has("Job/mysql-failover-e4"));
     // Providers: only the lost one skips updates while unreachable.
     const providers = run.resources.filter((r) => r.type === "pulumi:providers:kubernetes");

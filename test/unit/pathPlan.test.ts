@@ -43,9 +43,10 @@ test("plan: the Kosmos walk stacks/01 -> stacks/06 comes out as a valid path, sh
     const steps = planPath([from], to);
     replay([from], to, steps);
     assert.ok(steps.length <= 5, `at most the walk-through's 5 steps (got ${steps.length})`);
+    // cluster1 is retired only a step after its last member left it (rule retire-only-after-members-left)
     assert.deepEqual(
         steps.map((s) => s.step.kind),
-        ["move", "switchover", "move"],
+        ["move", "switchover", "move", "move"],
     );
 
     const out = path.join(tmp, "kosmos");
@@ -53,10 +54,11 @@ test("plan: the Kosmos walk stacks/01 -> stacks/06 comes out as a valid path, sh
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^1 +01-move\.yaml +move +\[cluster1, cluster2\] +0 +- +move mysql-1 cluster1 -> cluster2$/m);
     assert.match(r.stdout, /^2 +02-switchover\.yaml +switchover +\[cluster1, cluster2\] +1 +- +switchover mysql-0 -> mysql-1$/m);
-    assert.match(r.stdout, /^3 +03-move\.yaml +move +\[cluster3, cluster2\] +1 +\[cluster1\] +move mysql-0 cluster1 -> cluster3; retire cluster1/m);
-    assert.deepEqual(fs.readdirSync(out).sort(), ["01-move.yaml", "02-switchover.yaml", "03-move.yaml", "path.txt"]);
+    assert.match(r.stdout, /^3 +03-move\.yaml +move +\[cluster2, cluster2\] +1 +- +move mysql-0 cluster1 -> cluster2$/m);
+    assert.match(r.stdout, /^4 +04-move\.yaml +move +\[cluster3, cluster2\] +1 +\[cluster1\] +move mysql-0 cluster2 -> cluster3; retire cluster1/m);
+    assert.deepEqual(fs.readdirSync(out).sort(), ["01-move.yaml", "02-switchover.yaml", "03-move.yaml", "04-move.yaml", "path.txt"]);
     // The written files are stack files the program itself accepts, one after another (render --previous).
-    const files = ["01-move.yaml", "02-switchover.yaml", "03-move.yaml"].map((f) => path.join(out, f));
+    const files = ["01-move.yaml", "02-switchover.yaml", "03-move.yaml", "04-move.yaml"].map((f) => path.join(out, f));
     const last = spawnSync(
         process.execPath,
         [
@@ -64,13 +66,15 @@ test("plan: the Kosmos walk stacks/01 -> stacks/06 comes out as a valid path, sh
             "tsx",
             path.join(ROOT, "tools/render.ts"),
             "--config",
-            files[2],
+            files[3],
             "--previous",
             "stacks/01-all-in-cluster1.yaml",
             "--previous",
             files[0],
             "--previous",
             files[1],
+            "--previous",
+            files[2],
             "--out",
             path.join(tmp, "kosmos-render"),
             "--quiet",
@@ -79,7 +83,7 @@ test("plan: the Kosmos walk stacks/01 -> stacks/06 comes out as a valid path, sh
     );
     assert.equal(last.status, 0, last.stderr);
     assert.match(last.stdout, /retired: Job mysql-retire deletes the retained claims data-mysql-0 \(10Gi\), data-mysql-1 \(10Gi\)/);
-    assert.deepEqual(parseStackConfig(stripProjectPrefix(readStackFile(files[2], "--config").config)), parseStackConfig(to));
+    assert.deepEqual(parseStackConfig(stripProjectPrefix(readStackFile(files[3], "--config").config)), parseStackConfig(to));
 });
 
 test("plan: every hand-written phase of stacks/ reaches every later one", () => {
