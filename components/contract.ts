@@ -73,8 +73,9 @@ const SECRET_ENV: Record<SecretName, string> = {
  * (test/unit/podsec.test.ts derives this table from the scripts and compares).
  */
 export const CONTAINER_SECRETS = {
-    init: ["root", "seed"],
-    mysql: ["root", "seed"],
+    // every password: init.sh reconciles each account of its member with the Secret (a destroy then up)
+    init: ["root", "replication", "seed", "admin"],
+    mysql: ["root", "replication", "seed", "admin"],
     replicate: ["root", "replication", "seed", "admin"],
     donor: ["root", "seed"],
     switchover: ["replication", "admin"],
