@@ -15,8 +15,6 @@ if [ -n "${2:-}" ]; then AS=(chroot --userspec=999:999 "$2"); else AS=(setpriv -
 . "$dir/env"
 S=$MMC_SCRIPTS
 ROOTFS=${2:-}
-rm -rf "$dir/pid1"
-[ -n "${H_PIDNS:-}" ] && mkdir -p "$dir/pid1"
 # as_container CONTAINER SCRIPT [ARGS...] : the script with the passwords CONTAINER does not get removed
 as_container() {
     local name=$1 keep v drop=(); shift
@@ -30,6 +28,8 @@ as_container() {
 }
 # exec mode replaces this process with the script (as PID 1 of a namespace it must be the script itself)
 if [ "${3:-}" = exec ]; then shift 3; AS_EXEC=1 as_container "$@"; exit; fi
+rm -rf "$dir/pid1"
+[ -n "${H_PIDNS:-}" ] && mkdir -p "$dir/pid1"
 container() { # LOG CONTAINER SCRIPT
     local log=$1 name=$2 script=$3 n
     for ((n = 0; n < 200; n++)); do
