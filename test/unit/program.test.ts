@@ -93,8 +93,9 @@ test("credentials: one set of random passwords for all clusters; never plaintext
         for (const container of [...sts.spec.template.spec.containers, ...sts.spec.template.spec.initContainers]) {
             const env = Object.fromEntries(container.env.map((e: any) => [e.name, e]));
             assert.equal(env.MMC_ROOT_PASSWORD.valueFrom.secretKeyRef.key, "root-password");
-            // Only the replicate container uses the replication password (test/unit/podsec.test.ts: each container's set).
-            if (container.name === "replicate") assert.equal(env.MMC_REPL_PASSWORD.valueFrom.secretKeyRef.key, "replication-password");
+            // The replication password goes to replicate, and to init and mysql (init.sh reconciles every
+            // account with the Secret); never to the donor (test/unit/podsec.test.ts: each container's set).
+            if (["replicate", "init", "mysql"].includes(container.name)) assert.equal(env.MMC_REPL_PASSWORD.valueFrom.secretKeyRef.key, "replication-password");
             else assert.equal(env.MMC_REPL_PASSWORD, undefined, `${container.name} gets the replication password`);
             assert.equal(env.MMC_REPL_USER.value, "repl");
             assert.ok(!JSON.stringify(container.env).includes(OFFLINE_SECRET), "a password value in env");
