@@ -896,8 +896,11 @@ partition() {
     echo "# partition: semi-sync status of mysql-0 before: ${st:-?} (commits not acknowledged by a replica so far: ${no0:-?})"
 
     # the partition: mysql-0 and the writer on one side, mysql-1 and mysql-2 on the other; no failover
+    # (the writer between two writes: a client started before would keep its socket on the other side)
+    h_writer_pause
     # shellcheck disable=SC2046
     h_net_isolate "$ip0" "$ip1 $ip2" $(pod_pids 0) "$(cat "$T/writer/pid")" || { h_notok "partition: isolate mysql-0"; h_net_heal; return 1; }
+    h_writer_resume
     t0=$(h_now_ms)
     end=$((SECONDS + hold))
     while [ "$SECONDS" -lt "$end" ]; do
