@@ -296,6 +296,39 @@ h_net_restore() {
     while iptables -D OUTPUT -d "$1" -m comment --comment "$(h_net_tag)" -j DROP 2>/dev/null; do :; done
     h_log "network: $1 reachable again"
 }
+# h_net_isolate IP PEER_IPS PID... : a partition with the member at IP on one side, with the processes
+# PID... (and every process they start later: they get a cgroup of their own). Nothing of the other side
+# reaches IP (new connections dropped; IP answers only its side's connections, so replication
+# connections opened before are cut too), and its side reaches none of PEER_IPS. h_net_heal undoes it.
+# The members' loopback addresses share one network namespace: a packet's side is its socket's cgroup
+# (iptables -m cgroup) and its connection's mark (-m connmark).
+h_net_cgroup() { echo "/sys/fs/cgroup/unified/$(h_net_tag)"; }
+h_net_isolate() {
+    local ip=$1 peers=$2 cg mark=0x6d6d01 p; shift 2
+    cg=$(h_net_cgroup)
+    mkdir -p "$cg" || return 1
+    for p in "$@"; do echo "$p" >"$cg/cgroup.procs" 2>/dev/null || true; done
+    local c=(-m comment --comment "$(h_net_tag)")
+    iptables -I OUTPUT 1 -d "$ip" -m cgroup --path "${cg##*/}" "${c[@]}" -j CONNMARK --set-mark "$mark" \
+        && iptables -I OUTPUT 2 -d "$ip" -m cgroup ! --path "${cg##*/}" "${c[@]}" -j DROP \
+        && iptables -I OUTPUT 3 -s "$ip" -m connmark ! --mark "$mark" "${c[@]}" -j DROP || return 1
+    for p in $peers; do iptables -I OUTPUT 4 -d "$p" -m cgroup --path "${cg##*/}" "${c[@]}" -j DROP || return 1; done
+    h_log "network: $ip isolated from $peers (its side: $(wc -l <"$cg/cgroup.procs") processes)"
+}
+h_net_heal() {
+    local cg rule rules p
+    cg=$(h_net_cgroup)
+    rules=$(iptables -S OUTPUT 2>/dev/null | grep -F -- "--comment $(h_net_tag) " | grep -E -- ' -m (cgroup|connmark) ' | sed 's/^-A /-D /')
+    while read -r rule; do
+        # shellcheck disable=SC2086 # a rule as iptables -S prints it: words without spaces
+        [ -n "$rule" ] && iptables $rule
+    done <<<"$rules"
+    if [ -d "$cg" ]; then
+        while read -r p; do echo "$p" >/sys/fs/cgroup/unified/cgroup.procs 2>/dev/null || true; done <"$cg/cgroup.procs"
+        rmdir "$cg" 2>/dev/null || true
+        h_log "network: partition healed"
+    fi
+}
 h_net_restore_all() {
     local ip
     for ip in $(iptables -S OUTPUT 2>/dev/null | grep -F -- "--comment $(h_net_tag) " | sed -nE 's/.*-d ([0-9.]+)\/32.*/\1/p' | sort -u); do
@@ -306,6 +339,7 @@ h_net_restore_all() {
 h_cleanup_all() {
     local d g
     h_net_restore_all 2>/dev/null
+    h_net_heal 2>/dev/null
     for d in "$T"/pod/*/; do [ -d "$d" ] && touch "$d/stopping"; done
     # every process group this run started (pods), recorded as they start
     if [ -f "$T/state/pgids" ]; then

@@ -853,9 +853,100 @@ secret_files() {
     local p; for p in $(h_pods); do h_pod_stop "$p"; done
 }
 
+# ---------------------------------------------------------------- partition (issue 10)
+# The primary's address cut off from its peers (its replicas cannot reach it, it cannot reach them)
+# while a client on its side keeps writing, longer than the semi-sync timeout (5 s), and no failover
+# is run. The documented choice (docs/dataplane-contract.md, semi-sync fallback): the primary goes on
+# committing asynchronously; no replica promotes itself; after the heal every acknowledged write,
+# those of the partition too, is on every member.
+semi_status() { # ORD -> ON|OFF (MariaDB Rpl_semi_sync_master_status, MySQL Rpl_semi_sync_source_status)
+    h_sql "$1" "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_source_status')" | cut -f2 | head -1
+}
+semi_no_tx() { # ORD -> commits not acknowledged by a replica so far
+    h_sql "$1" "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_no_tx', 'Rpl_semi_sync_source_no_tx')" | cut -f2 | head -1
+}
+pod_pids() { # ORD -> every process of the pod (its session)
+    local sid; sid=$(cat "$(h_pod_dir "$1")/pgid")
+    ps -eo pid=,sid= | awk -v s="$sid" '$2 == s { print $1 }'
+}
+acked_between() { awk -v a="$1" -v b="$2" '$2 >= a && $2 <= b' "$T/writer/acked" | wc -l; } # FROM_MS TO_MS
+missing_on() { # ORD FROM_MS TO_MS : how many writes acknowledged in that interval ORD lacks
+    awk -v a="$2" -v b="$3" '$2 >= a && $2 <= b { print $1 }' "$T/writer/acked" | sort -n -u >"$T/writer/part.ids"
+    h_sql "$1" 'SELECT id FROM mmc_test.acks' | sort -n -u >"$T/writer/part-member.ids"
+    comm -23 "$T/writer/part.ids" "$T/writer/part-member.ids" | wc -l
+}
+primary_is() { [ "$(h_primary_of | tr '\n' ' ')" = "$1 " ]; } # ORD : ORD is the one writable member
+partition() {
+    local g="$T/state/pt-1.yaml" p ip0 ip1 ip2 t0 t1 end w n maxw=0 bad="" seen="" st no0 no1 acked m1 m2 samples=0
+    local hold=${PARTITION_SECONDS:-15}
+    sed -E 's/^(\s*mysql-multicluster:placement:).*/\1 [cluster1, cluster2, cluster3]/' "$STACKS/01-all-in-cluster1.yaml" >"$g"
+    h_render pt1 "$g" || { h_notok "render partition set"; return 1; }
+    for p in $(h_pods); do h_pod_kill "$p"; done
+    h_writer_stop
+    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
+    h_apply_topology pt1
+    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    export H_WRITER_BASE=300000000
+    h_pod_start 0 cluster1 pt1; wait_ready 0 180 || { h_notok "partition set: primary up"; return 1; }
+    make_schema 0 "${PT_BULK_ROWS:-5000}"
+    h_pod_start 1 cluster2 pt1; wait_ready 1 180 || { h_notok "partition set: mysql-1 up"; return 1; }
+    h_pod_start 2 cluster3 pt1; wait_ready 2 180 || { h_notok "partition set: mysql-2 up"; return 1; }
+    h_writer_start 600
+    sleep 2
+    step "partition set ready (mysql-0 in cluster1, mysql-1 in cluster2, mysql-2 in cluster3)" 0
+    ip0=$(h_ip cluster1 0) ip1=$(h_ip cluster2 1) ip2=$(h_ip cluster3 2)
+    st=$(semi_status 0); no0=$(semi_no_tx 0)
+    echo "# partition: semi-sync status of mysql-0 before: ${st:-?} (commits not acknowledged by a replica so far: ${no0:-?})"
+
+    # the partition: mysql-0 and the writer on one side, mysql-1 and mysql-2 on the other; no failover
+    # (the writer between two writes: a client started before would keep its socket on the other side)
+    h_writer_pause
+    # shellcheck disable=SC2046
+    h_net_isolate "$ip0" "$ip1 $ip2" $(pod_pids 0) "$(cat "$T/writer/pid")" || { h_notok "partition: isolate mysql-0"; h_net_heal; return 1; }
+    h_writer_resume
+    t0=$(h_now_ms)
+    end=$((SECONDS + hold))
+    while [ "$SECONDS" -lt "$end" ]; do
+        w=$(h_primary_of | tr '\n' ' '); n=$(wc -w <<<"$w")
+        samples=$((samples + 1))
+        [ "$n" -gt "$maxw" ] && maxw=$n
+        [ "$n" -le 1 ] || bad+="$(date -u +%T) writable: '$w'; "
+        for p in 1 2; do is_read_only "$p" || bad+="$(date -u +%T) mysql-$p not read-only ($(h_sql "$p" 'SELECT @@GLOBAL.read_only' 2>&1)); "; done
+        st=$(semi_status 0)
+        [[ " $seen " == *" ${st:-?} "* ]] || seen+=" ${st:-?}"
+        sleep 0.5
+    done
+    t1=$(h_now_ms)
+    no1=$(semi_no_tx 0)
+    acked=$(acked_between "$t0" "$t1")
+    m1=$(missing_on 1 "$t0" "$t1"); m2=$(missing_on 2 "$t0" "$t1")
+    if [ -z "$bad" ] && [ "$samples" -gt 0 ]; then
+        h_ok "partition ($hold s, no failover): never more than one writable member, mysql-1 and mysql-2 read-only ($samples samples)"
+    else h_notok "partition: never more than one writable member, the replicas read-only" "${bad:0:600}"; fi
+    h_check "the client on the primary's side had writes acknowledged during the partition ($acked)" test "$acked" -gt 0
+    h_check "the partition held: the replicas lack the partition's writes before the heal (mysql-1 lacks $m1, mysql-2 $m2)" \
+        test "$m1" -gt 0 -a "$m2" -gt 0
+    echo "partition_acked_writes $acked" >>"$T/state/figures"
+    echo "partition_semi_sync_status_seen${seen// /,}" | sed 's/seen,/seen /' >>"$T/state/figures"
+    echo "partition_semi_sync_unacknowledged_commits $(( ${no1:-0} - ${no0:-0} ))" >>"$T/state/figures"
+    echo "# partition: $acked writes acknowledged in $((t1 - t0)) ms; semi-sync status seen on mysql-0:$seen; commits acknowledged by no replica: $(( ${no1:-0} - ${no0:-0} )); the replicas lacked $m1 / $m2 of them"
+
+    # heal: within a bound, mysql-0 the one writable member, everything acknowledged on every member
+    h_net_heal
+    t0=$(h_now_ms)
+    if h_wait 60 "mysql-0 the one writable member" primary_is 0; then
+        h_ok "after the heal: mysql-0 the one writable member ($(( $(h_now_ms) - t0 )) ms)"
+    else h_notok "after the heal: one writable member within 60 s" "writable: '$(h_primary_of | tr '\n' ' ')'"; fi
+    step "after the partition healed (every write acknowledged during it on every member)" 0
+    echo "# partition: semi-sync status of mysql-0 after the heal: $(semi_status 0)"
+    h_writer_stop
+    step "partition: nothing acknowledged lost" 0
+    for p in $(h_pods); do h_pod_stop "$p"; done
+}
+
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness lost_zone secret_files datapath)
+DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness lost_zone secret_files datapath partition)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"
