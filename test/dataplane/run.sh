@@ -434,7 +434,8 @@ shutdown_liveness() {
 
     # shutdown: SIGTERM to every container's PID 1 at once (what the kubelet does on pod deletion)
     touch "$dir/stopping"
-    local name unshares=() names=(server replicate donor) left worst=0
+    local name unshares=() names=(server replicate) left worst=0
+    [ "$H_ENGINE" = mariadb ] && names+=(donor)   # the StatefulSet has a donor container on MariaDB only
     for name in "${names[@]}"; do
         pid=$(pid1_of "$dir" "$name")
         [ -n "$pid" ] || { h_notok "shutdown: PID 1 of container $name found"; continue; }
