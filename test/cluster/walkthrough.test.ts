@@ -240,7 +240,8 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                 path.join(ROOT, "tools/render.ts"),
                 "--config",
                 path.join(stackDir, file),
-                ...(index > 0 ? ["--previous", path.join(stackDir, stackFiles[index - 1])] : []),
+                // the whole deployed history, oldest first, as the stack's state carries it (the epoch counts switchovers)
+                ...stackFiles.slice(0, index).flatMap((f) => ["--previous", path.join(stackDir, f)]),
                 "--out",
                 outDir,
             ],
