@@ -4,7 +4,8 @@
 # switchover controller). A phase that fails runs its own rollback, then those of the phases
 # before it, newest first:
 #   check     old is the writable primary (or read-only without a channel: an earlier run of this
-#             switchover killed after its demotion, resumed), new a healthy replica; wait (writes
+#             switchover killed after its demotion, resumed; new may then have left its channel already
+#             if it holds every transaction of old), new a healthy replica; wait (writes
 #             still on) until new is nearly caught up, so the write pause stays short. rollback: none
 #   demote    old read-only, application sessions cut, its final GTID position read.
 #                                       rollback: old writable again, new's replication restarted
@@ -51,7 +52,7 @@ read_only_of() { echo "SELECT @@GLOBAL.read_only" | q "$1" 5; }
 # Each phase gets the previous phase's output (CTX) and prints its own; status 0 = go on, 1 = failed,
 # 3 (check only) = nothing to do.
 phase_check() {
-    local ro_old ro_new st pos half w i
+    local ro_old ro_new st pos half w i resuming=""
     ro_new=$(read_only_of "$NEW") || { mmc_log "new primary $NEW unreachable"; return 1; }
     ro_old=$(read_only_of "$OLD") || ro_old=unreachable
     if [ "$ro_new" = 0 ] && ! mmc_has_channel "$ADMIN_CRED" "$NEW" && [ "$ro_old" != 0 ]; then
@@ -65,8 +66,19 @@ phase_check() {
         # demotion is idempotent), or its rollback makes the old primary writable again.
         if mmc_has_channel "$ADMIN_CRED" "$OLD"; then mmc_log "$OLD is not a writable primary"; return 1; fi
         mmc_log "$OLD is read-only without a channel: an interrupted switchover; resuming it"
+        resuming=1
     fi
     st=$(mmc_replica_status "$ADMIN_CRED" "$NEW") || { mmc_log "cannot read replica status of $NEW"; return 1; }
+    if [ -n "$resuming" ] && [ -z "$(mmc_field host "$st")" ]; then
+        # Killed inside the promotion: new already left its channel, read-only, and nothing is writable.
+        # It may be promoted only if it applied every transaction of the old primary (then the phases
+        # after this one are idempotent: demote, catch up, confirm, promote).
+        pos=$(mmc_sql_gtid_pos | q "$OLD") || { mmc_log "old primary $OLD unreachable"; return 1; }
+        w=$(mmc_sql_gtid_wait "$pos" 1 | q "$NEW" 6) || w=-1
+        [ "$w" = 0 ] || { mmc_log "$NEW left its channel without the old primary's position $pos; nothing changed"; return 1; }
+        mmc_log "$NEW left its channel with every transaction of $OLD (an interrupted promotion): resuming it"
+        return 0
+    fi
     [ -n "$(mmc_field host "$st")" ] || { mmc_log "$NEW has no replication channel"; return 1; }
     if [ "$(mmc_field io "$st")" != Yes ] || [ "$(mmc_field sql "$st")" != Yes ]; then
         mmc_log "$NEW does not replicate (io=$(mmc_field io "$st") sql=$(mmc_field sql "$st"): $(mmc_field io_error "$st") $(mmc_field sql_error "$st"))"
