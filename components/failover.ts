@@ -3,8 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import { failoverJobName, podHost } from "./naming";
 import { Plan } from "./plan";
 import { FailoverStep } from "./step";
-import { commonLabels, containerEnv } from "./contract";
-import { RERUN_UNREADY_ANNOTATION, adminJobSpec } from "./switchover";
+import { commonLabels } from "./contract";
+import { RERUN_UNREADY_ANNOTATION, adminJobEnv, adminJobSpec } from "./switchover";
 
 export interface FailoverArgs {
     readonly plan: Plan;
@@ -34,13 +34,9 @@ export function failoverEnv(plan: Plan, f: FailoverStep): Record<string, string>
     };
 }
 
-/** The failover Job's environment: the pods' (without the topology file: it must not read the next one) and its own. */
+/** The failover Job's environment. */
 export function failoverJobEnv(plan: Plan, f: FailoverStep) {
-    const cluster = plan.clusters.find((c) => c.name === f.toCluster)!;
-    return [
-        ...containerEnv(plan, cluster, "failover").filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
-        ...Object.entries(failoverEnv(plan, f)).map(([n, value]) => ({ name: n, value })),
-    ];
+    return adminJobEnv(plan, f.toCluster, "failover", failoverEnv(plan, f));
 }
 
 /**

@@ -38,13 +38,18 @@ export function switchoverEnv(plan: Plan, s: SwitchoverStep): Record<string, str
  */
 export const RERUN_UNREADY_ANNOTATION = { "pulumi.com/replaceUnready": "true" } as const;
 
-/** The switchover Job's environment: the pods' (without the topology file: it must not read the next one) and its own. */
-export function switchoverJobEnv(plan: Plan, s: SwitchoverStep) {
-    const cluster = plan.clusters.find((c) => c.name === s.toCluster)!;
+/** An admin Job's environment: the pods' (without the topology file: it must not read the next one) and its own. */
+export function adminJobEnv(plan: Plan, toCluster: string, component: "switchover" | "failover", own: Record<string, string>) {
+    const cluster = plan.clusters.find((c) => c.name === toCluster)!;
     return [
-        ...containerEnv(plan, cluster, "switchover").filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
-        ...Object.entries(switchoverEnv(plan, s)).map(([n, value]) => ({ name: n, value })),
+        ...containerEnv(plan, cluster, component).filter((e) => e.name !== "MMC_TOPOLOGY_FILE"),
+        ...Object.entries(own).map(([n, value]) => ({ name: n, value })),
     ];
+}
+
+/** The switchover Job's environment. */
+export function switchoverJobEnv(plan: Plan, s: SwitchoverStep) {
+    return adminJobEnv(plan, s.toCluster, "switchover", switchoverEnv(plan, s));
 }
 
 /**
