@@ -397,6 +397,17 @@ h_writer_stop() {
 }
 h_acked_count() { wc -l <"$T/writer/acked"; }
 
+# h_fresh_set NAME : no pod, no writer, no data: a section starts on an empty set whose topology is the
+# rendered phase NAME, the write name on cluster1's mysql-0 (as the first deployment has it). A section
+# never inherits the members of the one before (a lone restarted primary would wait for its quorum).
+h_fresh_set() {
+    local p; for p in $(h_pods); do h_pod_kill "$p"; done
+    h_writer_stop
+    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
+    h_apply_topology "$1"
+    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+}
+
 # Longest interval between consecutive acknowledged writes in [FROM_MS, TO_MS].
 h_max_gap_ms() {
     awk -v a="$1" -v b="$2" '{ t = $2 } t >= a && t <= b { if (p) { g = t - p; if (g > m) m = g } p = t } END { printf "%d\n", m + 0 }' "$T/writer/acked"

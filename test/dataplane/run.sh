@@ -208,11 +208,8 @@ faults() {
     sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 1/' "$f1" >"$f2"
     h_render f1 "$f1" || { h_notok "render fault set"; return 1; }
     h_render f2 "$f2" "$f1" || { h_notok "render fault set switchover"; return 1; }
-    local p; for p in $(h_pods); do h_pod_kill "$p"; done
-    h_writer_stop
-    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
-    h_apply_topology f1
-    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    local p
+    h_fresh_set f1
     export H_WRITER_BASE=100000000
     h_pod_start 0 cluster1 f1; wait_ready 0 180 || { h_notok "fault set: primary up"; return 1; }
     make_schema 0 "${FAULT_BULK_ROWS:-600000}"
@@ -348,11 +345,7 @@ status_view() {
 status_checks() {
     local p out rc stop=STOP start=START cfg="$STACKS/01-all-in-cluster1.yaml"
     h_render st "$cfg" || { h_notok "status: render phase 1"; return 1; }
-    for p in $(h_pods); do h_pod_kill "$p"; done
-    h_writer_stop
-    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
-    h_apply_topology st
-    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    h_fresh_set st
     h_pod_start 0 cluster1 st; wait_ready 0 180 || { h_notok "status: primary mysql-0 up"; return 1; }
     h_pod_start 1 cluster1 st; wait_ready 1 180 || { h_notok "status: replica mysql-1 up"; return 1; }
     STATUS_REPORT=$(node --import tsx "$H_DIR/status-view.ts" --print-report) || { h_notok "status: the report script"; return 1; }
@@ -360,6 +353,11 @@ status_checks() {
     if [ "$rc" = 0 ] && grep -q "primary configured mysql-0, real mysql-0$" <<<"$out" && grep -Eq "^mysql-1 +cluster1 .* read-only .* Yes +Yes " <<<"$out"; then
         h_ok "npm run status's report on real servers: healthy, real primary mysql-0, mysql-1 read-only and replicating"
     else h_notok "npm run status's report on real servers: healthy" "rc=$rc: $out $(tail -3 "$T/state/status-report.err" 2>/dev/null)"; fi
+    # The replica's first decision took: its loop does not decide again (and so never restarts a
+    # replication a DBA stopped on purpose, as the next check does).
+    if grep -q "decision failed" "$(h_pod_dir 1)/logs/replicate.log"; then
+        h_notok "status: mysql-1's first decision (replicate from the primary) succeeded" "$(grep -B2 "decision failed" "$(h_pod_dir 1)/logs/replicate.log" | head -6)"
+    else h_ok "status: mysql-1's first decision (replicate from the primary) succeeded: its loop decides no more"; fi
     if [ "$H_ENGINE" = mysql ]; then stop="STOP REPLICA"; start="START REPLICA"; else stop="STOP SLAVE"; start="START SLAVE"; fi
     h_sql 1 "$stop"
     out=$(status_view "$cfg"); rc=$?
@@ -380,7 +378,7 @@ answers() { h_sql "$1" 'SELECT 1' >/dev/null 2>&1; }
 app_refused() { local out; out=$("${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/app.cnf" -h "$1" -P 3306 -e 'SELECT 1' 2>&1) && return 1; grep -q '1040' <<<"$out"; }
 shutdown_liveness() {
     h_render sd "$STACKS/01-all-in-cluster1.yaml" || { h_notok "render phase 1 (shutdown and liveness)"; return 1; }
-    h_apply_topology sd
+    h_fresh_set sd
     H_EXTRA_ENV="H_PIDNS=1" h_pod_start 0 cluster1 sd
     wait_ready 0 240 || { h_notok "shutdown/liveness: mysql-0 ready (containers as PID 1)"; return 1; }
     local dir ip i t0 ms pid pids=()
@@ -517,11 +515,8 @@ lost_zone() {
     h_render lz1 "$g1" || { h_notok "render lost-zone set"; return 1; }
     h_render lza "$ga" "$g1" || { h_notok "render lost-zone failover step to mysql-1"; return 1; }
     h_render lzb "$gb" "$g1" || { h_notok "render lost-zone failover step to mysql-2"; return 1; }
-    local p; for p in $(h_pods); do h_pod_kill "$p"; done
-    h_writer_stop
-    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
-    h_apply_topology lz1
-    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    local p
+    h_fresh_set lz1
     export H_WRITER_BASE=200000000
     local extra_before=${H_EXTRA_ENV:-}
     export H_EXTRA_ENV="MMC_RESUME_AFTER_SECONDS=30"
@@ -701,11 +696,8 @@ datapath() {
     grep -q "^MMC_BOOTSTRAP='1'$" "$T/ext/d1/cluster1.topology.env" && grep -q "^MMC_BOOTSTRAP='0'$" "$T/ext/d2/cluster1.topology.env" \
         && h_ok "topology.env: MMC_BOOTSTRAP=1 on the first deployment only (0 once a previous state exists)" \
         || h_notok "topology.env: MMC_BOOTSTRAP=1 on the first deployment only"
-    local p; for p in $(h_pods); do h_pod_kill "$p"; done
-    h_writer_stop
-    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
-    h_apply_topology d1
-    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    local p
+    h_fresh_set d1
     export H_WRITER_BASE=200000000
     h_pod_start 0 cluster1 d1; wait_ready 0 180 || { h_notok "data-path set: primary up"; return 1; }
     make_schema 0 "${DATAPATH_BULK_ROWS:-400000}"
@@ -882,11 +874,7 @@ partition() {
     local hold=${PARTITION_SECONDS:-15}
     sed -E 's/^(\s*mysql-multicluster:placement:).*/\1 [cluster1, cluster2, cluster3]/' "$STACKS/01-all-in-cluster1.yaml" >"$g"
     h_render pt1 "$g" || { h_notok "render partition set"; return 1; }
-    for p in $(h_pods); do h_pod_kill "$p"; done
-    h_writer_stop
-    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
-    h_apply_topology pt1
-    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    h_fresh_set pt1
     export H_WRITER_BASE=300000000
     h_pod_start 0 cluster1 pt1; wait_ready 0 180 || { h_notok "partition set: primary up"; return 1; }
     make_schema 0 "${PT_BULK_ROWS:-5000}"
