@@ -69,6 +69,15 @@ export const CHANGE_BEHAVIOUR: Readonly<Record<string, KeyChange>> = {
         behaviour: "in place",
         note: "the seed's bound (topology file, no restart) and up's wait for each StatefulSet (customTimeouts: this plus 10 minutes)",
     },
+    "mysql.application": {
+        behaviour: "rolling",
+        note: "the account is in the pod environment: members restart one at a time and the primary creates the database and user; removing it keeps both (never dropped)",
+    },
+    "mysql.application.database": { behaviour: "rolling", note: "as application: the new database is created and granted; the old one is kept with its data" },
+    "mysql.application.user": {
+        behaviour: "rolling",
+        note: "as application: the new account is created; the old one is kept (drop it by hand once no client uses it)",
+    },
     mcs: { behaviour: "in place", note: "per key below" },
     "mcs.profile": { behaviour: "refused", note: "while the set spans clusters: every cross-cluster name changes under running replication" },
     "mcs.consumers": { behaviour: "in place", note: "ServiceImports added or removed" },

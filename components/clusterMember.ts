@@ -6,6 +6,8 @@ import { MysqlSlice } from "./mysqlSlice";
 import { McsWiring } from "./mcsWiring";
 import { commonLabels } from "./contract";
 import { Retirement } from "./retire";
+import { connectionSecretData } from "./appAccess";
+import { objectNames } from "./naming";
 
 export interface ClusterMemberArgs {
     readonly plan: Plan;
@@ -29,6 +31,8 @@ export class ClusterMember extends pulumi.ComponentResource {
     public readonly slice: MysqlSlice;
     public readonly mcs: McsWiring;
     public readonly retirement: Retirement | undefined;
+    /** The application's connection Secret (mysql.application, in a cluster that runs pods or consumes the set). */
+    public readonly connection: k8s.core.v1.Secret | undefined;
 
     constructor(name: string, args: ClusterMemberArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:cluster:ClusterMember", name, {}, opts);
@@ -60,6 +64,18 @@ export class ClusterMember extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        const connection = args.credentials.appPassword !== undefined ? connectionSecretData(plan, cluster) : undefined;
+        this.connection = connection
+            ? new k8s.core.v1.Secret(
+                  `${name}-app`,
+                  {
+                      metadata: { name: objectNames(plan.set).connection, namespace: plan.namespace, labels: commonLabels(plan.set, "connection") },
+                      type: "Opaque",
+                      stringData: { ...connection, password: pulumi.secret(args.credentials.appPassword!) },
+                  },
+                  { parent: this, provider, dependsOn: namespace ? [namespace] : [] },
+              )
+            : undefined;
         // A retired cluster runs nothing; its claims go once the StatefulSet there is at zero. It can hold
         // a claim of any ordinal of the set (claims live per cluster), so the Job names each of them.
         this.retirement = cluster.retired

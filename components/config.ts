@@ -230,6 +230,24 @@ const clients = z.strictObject({
     ipBlocks: z.array(cidr).default([]),
 });
 
+// An account or database name of the application (mysql.application): unquoted-identifier characters
+// only (lower case: table and database names are case-sensitive on some servers and not on others).
+const sqlIdentifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "is not an identifier (lower-case letters, digits, '_'; not a digit first)" });
+/** Accounts the server or the data plane owns (components/contract.ts USERS): never the application's. */
+export const RESERVED_USERS = ["root", "repl", "seed", "mmc_admin", "mysql", "mariadb.sys", "mysql.sys", "mysql.session", "mysql.infoschema", "public"];
+/** Databases the server or the data plane owns (`mmc`: the set's epoch record). */
+export const RESERVED_DATABASES = ["mysql", "sys", "information_schema", "performance_schema", "mmc"];
+/** Longest user name per engine (MySQL 32, MariaDB 80); a database name is at most 64 on both. */
+export const USER_NAME_LIMIT = { mysql: 32, mariadb: 80 } as const;
+export const DATABASE_NAME_LIMIT = 64;
+
+const application = z.strictObject({
+    /** The database the set creates for the application (never dropped). */
+    database: sqlIdentifier,
+    /** The application's account: all privileges on `database`, nothing else. */
+    user: sqlIdentifier,
+});
+
 const mysql = z.strictObject({
     /** StatefulSet name; pods are `<name>-<ordinal>` in every cluster. Its limit: see `longestDerivedName`. */
     name: setName.default("mysql"),
@@ -266,6 +284,11 @@ const mysql = z.strictObject({
      * data size / seed throughput (e.g. 200 GiB at 100 MiB/s = 35 min), doubled.
      */
     seedTimeoutMinutes: int((n) => n.min(5).max(10080)).default(60),
+    /**
+     * An application database and user (`{ database, user }`); its password is generated, and a
+     * connection Secret `<set>-app` lands in every cluster that runs pods or consumes the set. Unset: none.
+     */
+    application: application.optional(),
 });
 
 const mcs = z.strictObject({
@@ -433,6 +456,18 @@ export const stackConfigSchema = z
                     );
                 }
             }
+        }
+        const app = cfg.mysql.application;
+        if (app) {
+            const limit = USER_NAME_LIMIT[cfg.mysql.engine];
+            if (RESERVED_USERS.includes(app.user))
+                issue(["mysql", "application", "user"], `is reserved (the server's or the data plane's own account; reserved: ${RESERVED_USERS.join(", ")})`);
+            else if (app.user.length > limit)
+                issue(["mysql", "application", "user"], `is ${app.user.length} characters; ${cfg.mysql.engine} allows at most ${limit} in a user name`);
+            if (RESERVED_DATABASES.includes(app.database))
+                issue(["mysql", "application", "database"], `is reserved (reserved: ${RESERVED_DATABASES.join(", ")})`);
+            else if (app.database.length > DATABASE_NAME_LIMIT)
+                issue(["mysql", "application", "database"], `is ${app.database.length} characters; at most ${DATABASE_NAME_LIMIT} in a database name`);
         }
         cfg.mcs.consumers.forEach((c, i) => {
             if (!cfg.clusters[c]) issue(["mcs", "consumers", i], `cluster "${c}" is not in clusters (known: ${known})`);

@@ -22,6 +22,13 @@ export const MYSQL_UID = 999;
 export const PORTS = { mysql: 3306, donor: 3307 } as const;
 export const SECRET_KEYS = { root: "root-password", replication: "replication-password", seed: "seed-password", admin: "admin-password" } as const;
 export const USERS = { replication: "repl", seed: "seed", admin: "mmc_admin" } as const;
+/** Key of the application's password in the credentials Secret (only with `mysql.application`). */
+export const APP_SECRET_KEY = "app-password";
+/**
+ * Keys of the connection Secret `<set>-app` each cluster that runs pods or consumes the set gets: what a
+ * client there needs (the hosts as that cluster resolves them).
+ */
+export const CONNECTION_KEYS = { host: "host", readHost: "read-host", port: "port", user: "user", password: "password", database: "database" } as const;
 /** Keys of the ConfigMaps `<set>-config` and `<set>-topology`. */
 export const CONFIG_KEYS = { baseConf: "my.cnf", topology: "topology.env" } as const;
 
@@ -82,6 +89,12 @@ export const CONTAINER_SECRETS = {
     failover: ["replication", "admin"],
 } as const satisfies Record<string, readonly SecretName[]>;
 export type ContainerName = keyof typeof CONTAINER_SECRETS;
+/**
+ * Containers that get the application's password (with `mysql.application`): init.sh creates nothing but
+ * reconciles it (a destroy then up), replicate.sh creates the account on the primary, and the mysql
+ * container runs init.sh again for a re-seed. Never the donor or the Jobs.
+ */
+export const APP_SECRET_CONTAINERS: readonly ContainerName[] = ["init", "mysql", "replicate"];
 
 /**
  * The environment of a container: the same plain env for all (stable across phases: the topology
@@ -106,6 +119,8 @@ export function containerEnv(plan: Plan, cluster: ClusterPlan, container?: Conta
         MMC_REPL_USER: USERS.replication,
         MMC_SEED_USER: USERS.seed,
         MMC_ADMIN_USER: USERS.admin,
+        // Only with an application: a set without one keeps its pod template unchanged.
+        ...(plan.application ? { MMC_APP_USER: plan.application.user, MMC_APP_DATABASE: plan.application.database } : {}),
     };
     return [
         { name: "MMC_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -113,6 +128,9 @@ export function containerEnv(plan: Plan, cluster: ClusterPlan, container?: Conta
         ...(Object.keys(SECRET_ENV) as SecretName[])
             .filter((s) => container === undefined || (CONTAINER_SECRETS[container] as readonly SecretName[]).includes(s))
             .map((s) => secretEnv(SECRET_ENV[s], names.secret, SECRET_KEYS[s])),
+        ...(plan.application && (container === undefined || APP_SECRET_CONTAINERS.includes(container))
+            ? [secretEnv("MMC_APP_PASSWORD", names.secret, APP_SECRET_KEY)]
+            : []),
     ];
 }
 
@@ -138,6 +156,10 @@ export function topologyEnv(t: Topology): string {
  * name a script reads is provided above or by a Job (test/unit/contract.test.ts keeps both sides equal).
  */
 export const SCRIPT_DEFAULTED_INPUTS = [
+    // unset: no application account (mysql.application)
+    "MMC_APP_DATABASE",
+    "MMC_APP_PASSWORD",
+    "MMC_APP_USER",
     "MMC_BIND_ADDRESS",
     "MMC_COMPONENT",
     "MMC_DONOR_LOG_COPY_INTERVAL_MS",

@@ -4,6 +4,8 @@ import * as random from "@pulumi/random";
 export interface CredentialsArgs {
     /** Length of every generated password (default 32). */
     readonly length?: number;
+    /** Also generate the application's password (`mysql.application` set; default false). */
+    readonly application?: boolean;
 }
 
 /**
@@ -15,6 +17,8 @@ export class Credentials extends pulumi.ComponentResource {
     public readonly replicationPassword: pulumi.Output<string>;
     public readonly seedPassword: pulumi.Output<string>;
     public readonly adminPassword: pulumi.Output<string>;
+    /** The application's password; undefined without `mysql.application`. */
+    public readonly appPassword: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: CredentialsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:credentials:Credentials", name, {}, opts);
@@ -24,6 +28,7 @@ export class Credentials extends pulumi.ComponentResource {
         this.replicationPassword = pulumi.secret(password("replication"));
         this.seedPassword = pulumi.secret(password("seed"));
         this.adminPassword = pulumi.secret(password("admin"));
+        this.appPassword = args.application ? pulumi.secret(password("application")) : undefined;
         this.registerOutputs({});
     }
 }

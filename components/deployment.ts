@@ -106,7 +106,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
     const views = lostViewsAfter(previous, plan);
     const scripts = loadScripts();
     for (const w of policyWarnings(plan)) void pulumi.log.warn(w);
-    const credentials = new Credentials("credentials", {}, opts);
+    const credentials = new Credentials("credentials", { application: plan.application !== undefined }, opts);
     const providers = Object.fromEntries(
         plan.clusters.map((c) => [c.name, clusterProvider(c, { lost: plan.lost.includes(c.name), runsOrdinals: plan.placement.includes(c.name) })]),
     );

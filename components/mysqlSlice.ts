@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ServiceRole, objectNames, podName, serviceName } from "./naming";
 import { ClusterPlan, Plan } from "./plan";
-import { CONFIG_KEYS, SECRET_KEYS, commonLabels, databaseSelector, servicePorts, topologyEnv } from "./contract";
+import { APP_SECRET_KEY, CONFIG_KEYS, SECRET_KEYS, commonLabels, databaseSelector, servicePorts, topologyEnv } from "./contract";
 import { podTemplateHash, statefulSetSpec } from "./podSpec";
 import { networkPolicySpec } from "./networkPolicy";
 import { baseServerConfig } from "./serverConfig";
@@ -17,6 +17,8 @@ export interface MysqlSliceArgs {
         readonly replicationPassword: pulumi.Input<string>;
         readonly seedPassword: pulumi.Input<string>;
         readonly adminPassword: pulumi.Input<string>;
+        /** With `mysql.application` only. */
+        readonly appPassword?: pulumi.Input<string>;
     };
     readonly provider: k8s.Provider;
     /** The namespace resource when the program declares it. */
@@ -73,6 +75,7 @@ export class MysqlSlice extends pulumi.ComponentResource {
                     [SECRET_KEYS.replication]: args.credentials.replicationPassword,
                     [SECRET_KEYS.seed]: args.credentials.seedPassword,
                     [SECRET_KEYS.admin]: args.credentials.adminPassword,
+                    ...(args.credentials.appPassword !== undefined ? { [APP_SECRET_KEY]: args.credentials.appPassword } : {}),
                 },
             },
             child,

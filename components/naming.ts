@@ -30,6 +30,8 @@ export function objectNames(set: string) {
         storageClass: `${set}-local`,
         /** ServiceAccount, Role, RoleBinding and Job of a retired cluster's claim deletion. */
         retire: `${set}-retire`,
+        /** The application's connection Secret (mysql.application). */
+        connection: `${set}-app`,
     };
 }
 

@@ -155,6 +155,8 @@ export interface Plan {
     readonly dataSubPath: string;
     /** Bound of one seed (`mysql.seedTimeoutMinutes`): the init container's deadline and, with margin, `up`'s wait. */
     readonly seedTimeoutMinutes: number;
+    /** The application's database and user (`mysql.application`); undefined: none. */
+    readonly application?: { readonly database: string; readonly user: string };
 }
 
 export function imageOf(mysql: StackConfig["mysql"]): string {
@@ -298,6 +300,7 @@ export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLO
         writeEndpoint: serviceHost(ctx, "write", primaryCluster, ""),
         retire: cfg.retire,
         createNamespace: cfg.mysql.createNamespace,
+        ...(cfg.mysql.application ? { application: { ...cfg.mysql.application } } : {}),
         storageSize: cfg.mysql.storageSize,
         resources: cfg.mysql.resources,
         clients: cfg.mysql.clients,

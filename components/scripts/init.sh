@@ -321,8 +321,11 @@ try_donors_once() {
 
 # ---------- credentials ----------
 # A salted hash of the Secret's values as applied to this volume (".mmc-credentials": "SALT HASH").
-credentials_hash() { # SALT
-    printf '%s\n' "$1" "$MMC_ROOT_PASSWORD" "$MMC_REPL_USER" "${MMC_REPL_PASSWORD:-}" "$MMC_SEED_USER" "$MMC_SEED_PASSWORD" "${MMC_ADMIN_USER:-}" "${MMC_ADMIN_PASSWORD:-}" | sha256sum | cut -c1-64
+credentials_hash() { # SALT (the application's account only when there is one: a set without it keeps its stamp)
+    {
+        printf '%s\n' "$1" "$MMC_ROOT_PASSWORD" "$MMC_REPL_USER" "${MMC_REPL_PASSWORD:-}" "$MMC_SEED_USER" "$MMC_SEED_PASSWORD" "${MMC_ADMIN_USER:-}" "${MMC_ADMIN_PASSWORD:-}"
+        if [ -n "${MMC_APP_USER:-}" ]; then printf '%s\n' "$MMC_APP_USER" "${MMC_APP_PASSWORD:-}"; fi
+    } | sha256sum | cut -c1-64
 }
 credentials_current() {
     local salt h

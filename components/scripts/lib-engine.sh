@@ -286,6 +286,7 @@ GRANT SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN ON *.* T
 GRANT CREATE, SELECT, INSERT, UPDATE ON mmc.* TO $au@'%';
 GRANT SELECT ON mmc.* TO $ru@'%';
 SQL
+            mmc_sql_app_user "$(mmc_lit "${MMC_APP_PASSWORD:-}")"
             ;;
         mariadb)
             # password hashes are computed first so no clear-text password reaches the binary log
@@ -306,8 +307,30 @@ GRANT RELOAD, READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLIC
 GRANT CREATE, SELECT, INSERT, UPDATE ON mmc.* TO $au@'%';
 GRANT SELECT ON mmc.* TO $ru@'%';
 SQL
+            if [ -n "${MMC_APP_USER:-}" ]; then
+                local aph
+                aph=$(mmc_q "SELECT PASSWORD($(mmc_lit "${MMC_APP_PASSWORD:-}"))") || return 1
+                mmc_sql_app_user "PASSWORD '$aph'"
+            fi
             ;;
     esac
+}
+# mmc_sql_app_user IDENTIFIED -> SQL for the application's database and account (mysql.application;
+# nothing without MMC_APP_USER): all privileges on its database, none elsewhere. IDENTIFIED: what
+# follows IDENTIFIED BY (a quoted password, or PASSWORD 'hash'). The database is never dropped.
+mmc_sql_app_user() {
+    [ -n "${MMC_APP_USER:-}" ] || return 0
+    local u db
+    u=$(mmc_lit "$MMC_APP_USER")
+    # the name is an identifier by config (lower-case letters, digits, '_'); quoted anyway
+    db=${MMC_APP_DATABASE:-}
+    db="\`${db//\`/}\`"
+    cat <<SQL
+CREATE DATABASE IF NOT EXISTS $db;
+CREATE USER IF NOT EXISTS $u@'%' IDENTIFIED BY $1;
+ALTER USER $u@'%' IDENTIFIED BY $1;
+GRANT ALL PRIVILEGES ON $db.* TO $u@'%';
+SQL
 }
 
 # SQL that stops receiving from the source (the applier goes on with what was received).
@@ -382,6 +405,7 @@ mmc_sql_reconcile_users() {
             echo "ALTER USER IF EXISTS $au@'%' IDENTIFIED BY $admin_pw;"
             ;;
     esac
+    if [ -n "${MMC_APP_USER:-}" ]; then echo "ALTER USER IF EXISTS $(mmc_lit "$MMC_APP_USER")@'%' IDENTIFIED BY $(mmc_lit "${MMC_APP_PASSWORD:-}");"; fi
 }
 # mmc_sql_channel_password -> SQL that gives the existing replication channel the replication password
 # of the Secret, keeping its source and position (the server's replication threads are stopped).

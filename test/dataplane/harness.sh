@@ -208,6 +208,8 @@ h_write_name() {
 h_secret_env() {
     printf 'MMC_ROOT_PASSWORD=%q\nMMC_REPL_PASSWORD=%q\nMMC_SEED_PASSWORD=%q\nMMC_ADMIN_PASSWORD=%q\n' \
         "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW"
+    # the mysql.application account's password (app_access), when the section set one
+    if [ -n "${H_APPUSER_PW:-}" ]; then printf 'MMC_APP_PASSWORD=%q\n' "$H_APPUSER_PW"; fi
 }
 # h_secret_env_of ENV_FILE : the values of only the secrets a rendered env file references (a Job's)
 h_secret_env_of() {

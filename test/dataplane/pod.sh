@@ -19,7 +19,7 @@ ROOTFS=${2:-}
 as_container() {
     local name=$1 keep v drop=(); shift
     keep=$(cat "$dir/secrets.$name") || { echo "pod.sh: no secrets list for container $name" >&2; return 2; }
-    for v in MMC_ROOT_PASSWORD MMC_REPL_PASSWORD MMC_SEED_PASSWORD MMC_ADMIN_PASSWORD; do
+    for v in MMC_ROOT_PASSWORD MMC_REPL_PASSWORD MMC_SEED_PASSWORD MMC_ADMIN_PASSWORD MMC_APP_PASSWORD; do
         case " $keep " in *" $v "*) ;; *) drop+=(-u "$v") ;; esac
     done
     local script=$1; shift

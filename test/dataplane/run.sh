@@ -783,9 +783,83 @@ datapath() {
     for p in $(h_pods); do h_pod_stop "$p"; done
 }
 
+# ---------------------------------------------------------------- application access (mysql.application)
+APP_DB=orders APP_USER=orders_app
+app_sql() { # ORD PASSWORD SQL : as the application's account over TCP, to the member's address
+    h_cnf "$T/state/appuser.cnf" "$APP_USER" "$2"
+    timeout 15 "${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/appuser.cnf" -h "$(h_ip cluster1 "$1")" -P 3306 -N -B -e "$3" 2>&1
+}
+app_denied() { # ORD PASSWORD SQL : refused for lack of privilege (1142 table, 1044 database, 1227 global)
+    local out; out=$(app_sql "$@") && { echo "accepted: $3"; return 1; }
+    grep -qE 'ERROR (1142|1044|1227)' <<<"$out" || { echo "refused, but not for privileges: $out"; return 1; }
+}
+app_login_refused() { local out; out=$(app_sql "$1" "$2" 'SELECT 1') && return 1; grep -q 'ERROR 1045' <<<"$out"; } # ORD PASSWORD
+app_row_on() { [ "$(h_sql "$1" "SELECT COUNT(*) FROM \`$APP_DB\`.items WHERE id = $2" 2>/dev/null)" = 1 ]; } # ORD ID
+app_reads_replica() { local v; v=$(app_sql 1 "$H_APPUSER_PW" "SELECT v FROM \`$APP_DB\`.items WHERE id = 1"); [ "$v" = first ] || { echo "$v"; return 1; }; }
+app_grants_own_db_only() { # SHOW GRANTS: all privileges on its database, nothing on anything else
+    local g; g=$(app_sql 0 "$H_APPUSER_PW" "SHOW GRANTS") || { echo "$g"; return 1; }
+    grep -q "ALL PRIVILEGES ON \`$APP_DB\`\.\*" <<<"$g" || { echo "$g"; return 1; }
+    [ "$(grep -vc "ON \`$APP_DB\`\.\*\|GRANT USAGE ON \*\.\*" <<<"$g")" = 0 ] || { echo "$g"; return 1; }
+}
+app_access() {
+    local f="$T/state/Pulumi.app.yaml" o
+    node -e '
+        const Y = require(process.argv[1]); const fs = require("fs");
+        const d = Y.parse(fs.readFileSync(process.argv[2], "utf8"));
+        d.config["mysql-multicluster:mysql"] = { ...d.config["mysql-multicluster:mysql"], application: { database: process.argv[3], user: process.argv[4] } };
+        process.stdout.write(Y.stringify(d));' "$H_REPO/node_modules/yaml" "$STACKS/01-all-in-cluster1.yaml" "$APP_DB" "$APP_USER" >"$f" \
+        || { h_notok "derive a stack file with mysql.application"; return 1; }
+    h_render a1 "$f" || { h_notok "render the set with mysql.application"; return 1; }
+    h_check "rendered env: the members get the application's user and database" \
+        grep -qx "MMC_APP_USER='$APP_USER'" "$T/ext/a1/cluster1.env"
+    h_check "rendered: only the init, mysql and replicate containers get the application's password" bash -c '
+        for c in init mysql replicate; do grep -qw MMC_APP_PASSWORD "$1.secrets.$c" || { echo "$c lacks it"; exit 1; }; done
+        if grep -lw MMC_APP_PASSWORD "$1.secrets.donor"; then exit 1; fi' _ "$T/ext/a1/cluster1"
+    local p; for p in $(h_pods); do h_pod_kill "$p"; done
+    h_writer_stop
+    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
+    umask 077; h_random_pw >"$T/state/appuser.pw"; umask 022
+    H_APPUSER_PW=$(cat "$T/state/appuser.pw")
+    h_apply_topology a1
+    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    h_pod_start 0 cluster1 a1; wait_ready 0 180 || { h_notok "application set: primary up"; return 1; }
+    h_pod_start 1 cluster1 a1; wait_ready 1 180 || { h_notok "application set: mysql-1 up"; return 1; }
+    h_sql 0 "CREATE DATABASE IF NOT EXISTS other; CREATE TABLE IF NOT EXISTS other.t (id INT PRIMARY KEY)"
+    h_check "the application's account creates a table in its database and writes it, on the primary" \
+        app_sql 0 "$H_APPUSER_PW" "CREATE TABLE \`$APP_DB\`.items (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO \`$APP_DB\`.items VALUES (1, 'first')"
+    h_check "the application's rows reach the replica" h_wait 60 "row 1 on mysql-1" app_row_on 1 1
+    h_check "the application's account reads its database on the replica" app_reads_replica
+    h_check "the application's account cannot write another database" app_denied 0 "$H_APPUSER_PW" "INSERT INTO other.t VALUES (1)"
+    h_check "the application's account cannot create a database" app_denied 0 "$H_APPUSER_PW" "CREATE DATABASE app_extra"
+    h_check "the application's account cannot read the server's accounts" app_denied 0 "$H_APPUSER_PW" "SELECT COUNT(*) FROM mysql.user"
+    h_check "the application's account holds privileges on its database only (SHOW GRANTS)" app_grants_own_db_only
+
+    # rotation: the Secret's value changes (a replaced RandomPassword, or a destroy then up); each member
+    # applies it at its next start, binary log off, as for the data plane's own accounts
+    local old=$H_APPUSER_PW
+    for p in 1 0; do h_pod_stop "$p"; done
+    umask 077; h_random_pw >"$T/state/appuser.pw"; umask 022
+    H_APPUSER_PW=$(cat "$T/state/appuser.pw")
+    for o in 0 1; do : >"$(h_pod_dir "$o")/logs/init.log"; done
+    h_pod_start 0 cluster1 a1; h_pod_start 1 cluster1 a1
+    if wait_ready 0 180 && wait_ready 1 180; then h_ok "application password changed: both members Ready"
+    else h_notok "application password changed: both members Ready"; fi
+    for o in 0 1; do
+        h_check "application password changed: mysql-$o accepts the new one" app_sql "$o" "$H_APPUSER_PW" "SELECT 1"
+        h_check "application password changed: mysql-$o refuses the old one" app_login_refused "$o" "$old"
+        h_check "application password changed: mysql-$o applied it at start (credentials applied)" init_log_says "$o" "credentials applied"
+    done
+    h_check "application password changed: the account writes again" \
+        app_sql 0 "$H_APPUSER_PW" "INSERT INTO \`$APP_DB\`.items VALUES (2, 'after')"
+    h_check "application password changed: the write reaches the replica" h_wait 60 "row 2 on mysql-1" app_row_on 1 2
+    h_check "application password changed: no errant transaction on the replica" no_errant_gtid 1
+    for p in $(h_pods); do h_pod_stop "$p"; done
+}
+
 secrets_not_logged() { # no generated password appears in any log the pods or Jobs wrote
     local pats="$T/state/secrets.pat"
     printf '%s\n%s\n%s\n%s\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW" >"$pats"
+    if [ -n "${H_APPUSER_PW:-}" ]; then printf '%s\n' "$H_APPUSER_PW" >>"$pats"; fi
     local hits; hits=$(grep -rlF -f "$pats" "$T"/pod/*/logs "$T"/switchover*.log "$T"/failover.* 2>/dev/null)
     [ -z "$hits" ] || { echo "password found in: $hits"; return 1; }
 }
@@ -935,7 +1009,7 @@ partition() {
 
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness lost_zone secret_files datapath partition)
+DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness lost_zone secret_files datapath app_access partition)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"

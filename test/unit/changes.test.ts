@@ -371,6 +371,8 @@ test("every key, edited on a running set, gets the plan its declared behaviour p
         "mysql.maxLagSeconds": (r) => (r.mysql.maxLagSeconds = 5),
         "mysql.createNamespace": (r) => (r.mysql.createNamespace = false),
         "mysql.seedTimeoutMinutes": (r) => (r.mysql.seedTimeoutMinutes = 240),
+        "mysql.application.database": (r) => (r.mysql.application = { database: "orders", user: "app" }),
+        "mysql.application.user": (r) => (r.mysql.application = { database: "orders", user: "orders_app" }),
         "mcs.profile": (r) => (r.mcs = { profile: "kosmos" }),
         "mcs.consumers": (r) => (r.mcs = { consumers: ["c2"] }),
         "migration.maxMovesPerStep": (r) => (r.migration.maxMovesPerStep = 2),

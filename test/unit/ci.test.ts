@@ -5,12 +5,34 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import * as semver from "semver";
 import { ROOT } from "../helpers/configs";
 
 const WORKFLOW = path.join(ROOT, "docs/ci/github-actions.yml");
 const wf = YAML.parse(fs.readFileSync(WORKFLOW, "utf8"));
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
 const steps = (job: string): any[] => wf.jobs[job].steps;
+/** The `engines.node` of every direct dependency that declares one, as installed. */
+const depEngines = (): [string, string][] =>
+    Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).flatMap((d) => {
+        const r = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", d, "package.json"), "utf8")).engines?.node;
+        return r ? [[d, r] as [string, string]] : [];
+    });
+/**
+ * Direct dependencies whose engines may be narrower than ours, with why: test-only, and the unit tier
+ * runs them on the lowest Node engines allows (this machine: 20.20).
+ */
+const NARROWER_ENGINES: Record<string, string> = { "kubernetes-models": "test-only schemas (test/helpers/k8sSchema.ts), loaded by import() on Node 20.19+" };
+
+test("engines covers only Node versions every direct dependency supports (the listed test-only exceptions aside)", () => {
+    for (const [dep, range] of depEngines()) {
+        if (NARROWER_ENGINES[dep]) continue;
+        assert.ok(semver.subset(pkg.engines.node, range), `engines ${pkg.engines.node} allows a Node ${dep} does not support (${range})`);
+    }
+    // eslint 10 needs 20.19: engines must not allow 20.0
+    assert.ok(!semver.satisfies("20.0.0", pkg.engines.node));
+    assert.ok(semver.satisfies(process.versions.node, pkg.engines.node), `this machine's Node ${process.versions.node}`);
+});
 
 /**
  * actionlint v1.7.12 (the newest the Go module proxy serves) predates GitHub's `concurrency.queue` key
@@ -51,10 +73,12 @@ test("CI template: PR comments allowed, org/stack names, secrets only through en
             if (s.run) assert.doesNotMatch(s.run, /\$\{\{\s*secrets\./, `${job}: "${s.name ?? s.run}" puts a secret into a script; use env`);
             if (s.uses?.startsWith("pulumi/actions")) assert.match(s.with["stack-name"], /^\$\{\{ vars\.PULUMI_ORG \}\}\/\$\{\{ matrix\.stack \}\}$/);
             if (s.uses?.startsWith("actions/setup-node")) {
-                // engines ">=N": CI runs exactly N, the major @types/node describes.
-                const major = /^>=(\d+)$/.exec(pkg.engines.node)![1];
-                assert.equal(s.with["node-version"], major);
-                assert.equal(pkg.devDependencies["@types/node"].split(".")[0], major);
+                // CI's Node is within engines and within what every direct dependency declares (setup-node's
+                // "22" is the newest 22.x: at least 22.13); @types/node describes the lowest Node engines allows.
+                const ci = `${s.with["node-version"]}.13.0`;
+                assert.ok(semver.satisfies(ci, pkg.engines.node), `CI Node ${ci} outside engines ${pkg.engines.node}`);
+                for (const [dep, range] of depEngines()) assert.ok(semver.satisfies(ci, range), `CI Node ${ci}: ${dep} needs ${range}`);
+                assert.equal(pkg.devDependencies["@types/node"].split(".")[0], String(semver.minVersion(pkg.engines.node)!.major));
             }
         }
     }
