@@ -268,7 +268,8 @@ member_role() {
 label_patch() {
     local hp=${MMC_LABEL_API%%/*} path="/${MMC_LABEL_API#*/}/$MMC_POD_NAME" body line fd
     body=$(printf '{"metadata":{"labels":{"mysql-multicluster/role":"%s","mysql-multicluster/healthy":"%s"}}}' "$1" "$2")
-    exec {fd}<>"/dev/tcp/${hp%:*}/${hp##*:}" 2>/dev/null || return 1
+    # the group keeps 2>/dev/null off the shell (a bare exec would apply it to the whole script)
+    { exec {fd}<>"/dev/tcp/${hp%:*}/${hp##*:}"; } 2>/dev/null || return 1
     printf 'PATCH %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/merge-patch+json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
         "$path" "${hp%:*}" "${#body}" "$body" >&"$fd"
     IFS= read -r -t 10 line <&"$fd" || line=""
