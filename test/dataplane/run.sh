@@ -956,6 +956,7 @@ patched_last() { # ORD -> the labels of the last PATCH the proxy got for mysql-O
 patched_is() { [ "$(patched_last "$1")" = "{\"metadata\":{\"labels\":{\"mysql-multicluster/role\":\"$2\",\"mysql-multicluster/healthy\":\"$3\"}}}" ]; }
 roles() {
     local p port=18001 fake seen cfg="$STACKS/01-all-in-cluster1.yaml" stop=STOP start=START
+    [ "$H_ENGINE" = mysql ] && port=18002 # the MySQL tier may run beside the MariaDB one
     h_render ro "$cfg" || { h_notok "roles: render phase 1"; return 1; }
     for p in $(h_pods); do h_pod_kill "$p"; done
     h_writer_stop
