@@ -956,6 +956,10 @@ patched_last() { # ORD -> the labels of the last PATCH the proxy got for mysql-O
 patched_is() { # ORD ROLE HEALTHY : the last PATCH of mysql-ORD is a merge patch of exactly these labels
     [ "$(patched_last "$1")" = "application/merge-patch+json {\"metadata\":{\"labels\":{\"mysql-multicluster/role\":\"$2\",\"mysql-multicluster/healthy\":\"$3\"}}}" ]
 }
+sql_stopped_unhealthy() { h_sql 1 "$1 SQL_THREAD" >/dev/null && role_is 1 "role=replica healthy=false"; } # STOP-WORD
+patched_ever() { # ORD ROLE HEALTHY : some PATCH of mysql-ORD set exactly these labels
+    grep -qxF "PATCH /api/v1/namespaces/dp/pods/$(h_pod_name "$1") application/merge-patch+json {\"metadata\":{\"labels\":{\"mysql-multicluster/role\":\"$2\",\"mysql-multicluster/healthy\":\"$3\"}}}" "$T/state/labels.log"
+}
 roles() {
     local p port=18001 fake seen cfg="$STACKS/01-all-in-cluster1.yaml" stop=STOP start=START
     [ "$H_ENGINE" = mysql ] && port=18002 # the MySQL tier may run beside the MariaDB one
@@ -992,8 +996,8 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$po
         h_ok "roles: each member merge-patched its own pod's labels (role, healthy) through the proxy"
     else h_notok "roles: label patches" "$(tail -4 "$T/state/labels.log" 2>/dev/null)"; fi
     if [ "$H_ENGINE" = mysql ]; then stop="STOP REPLICA"; start="START REPLICA"; else stop="STOP SLAVE"; start="START SLAVE"; fi
-    h_sql 1 "$stop SQL_THREAD"
-    if h_wait 15 "unhealthy" role_is 1 "role=replica healthy=false" && h_wait 10 "patch" patched_is 1 replica false; then
+    # stopped again each poll: a decision still retrying right after the seed restarts the threads
+    if h_wait 30 "unhealthy" sql_stopped_unhealthy "$stop" && h_wait 10 "patch" patched_ever 1 replica false; then
         h_ok "roles: a replica whose SQL thread stopped labels itself unhealthy (out of the read Service)"
     else h_notok "roles: stopped replication is unhealthy" "mysql-1 '$(role_of 1)'"; fi
     h_sql 1 "$start"
