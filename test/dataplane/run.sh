@@ -985,7 +985,9 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$po
     fake=$(cat "$T/state/labels.pid") # the interpreter itself (python3 may be a wrapper that forks it)
     h_apply_topology ro
     h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
-    export H_EXTRA_ENV="MMC_LABEL_API=127.0.0.1:$port/api/v1/namespaces/dp/pods"
+    # rounds of 0.5 s: the loop sees a restarting server down (a MariaDB restart may take under 2 s)
+    export H_EXTRA_ENV="MMC_LABEL_API=127.0.0.1:$port/api/v1/namespaces/dp/pods
+MMC_REPLICATE_INTERVAL_SECONDS=0.5"
     h_pod_start 0 cluster1 ro; wait_ready 0 180 || { h_notok "roles: primary mysql-0 up"; kill "$fake"; return 1; }
     h_pod_start 1 cluster1 ro; wait_ready 1 180 || { h_notok "roles: replica mysql-1 up"; kill "$fake"; return 1; }
     unset H_EXTRA_ENV
