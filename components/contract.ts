@@ -39,6 +39,11 @@ export function selectorLabels(set: string): Record<string, string> {
 export function commonLabels(set: string, component: string): Record<string, string> {
     return { ...selectorLabels(set), "app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "mysql-multicluster" };
 }
+/**
+ * The labels a member sets on its own pod (replicate.sh `member_role`, through the "labels" container):
+ * role `primary`, `replica` or `none`; healthy `true` or `false`. Never in the StatefulSet's template.
+ */
+export const ROLE_LABELS = { role: "mysql-multicluster/role", healthy: "mysql-multicluster/healthy" } as const;
 /** What Services and the PDB select: database pods only, never a Job's pods. */
 export function databaseSelector(set: string): Record<string, string> {
     return { ...selectorLabels(set), "app.kubernetes.io/component": "database" };

@@ -7,6 +7,7 @@ import { podTemplateHash, statefulSetSpec } from "./podSpec";
 import { networkPolicySpec } from "./networkPolicy";
 import { baseServerConfig } from "./serverConfig";
 import { disruptionBudgets } from "./budgets";
+import { labelerName, podLabelRules, readSelector } from "./podLabels";
 
 export interface MysqlSliceArgs {
     readonly plan: Plan;
@@ -96,7 +97,9 @@ export class MysqlSlice extends pulumi.ComponentResource {
                 { selector: { ...databaseSelector(plan.set), "statefulset.kubernetes.io/pod-name": podName(plan.set, plan.primary) } },
                 afterSwitchover,
             ),
-            read: svc("read", { selector: databaseSelector(plan.set) }),
+            // Only replicas that label themselves healthy (replicating within mysql.maxLagSeconds): never the
+            // primary, a seeding, lagging or stopped replica (replicate.sh member_role).
+            read: svc("read", { selector: readSelector(databaseSelector(plan.set)) }),
         };
 
         // The budgets follow the primary once the switchover Job has run; the primary's is created or
@@ -121,6 +124,31 @@ export class MysqlSlice extends pulumi.ComponentResource {
             child,
         );
 
+        // Members label their own pods: get and patch exactly this cluster's pods, nothing else.
+        const labeler: pulumi.Resource[] = [
+            new k8s.core.v1.ServiceAccount(
+                `${name}-labels-sa`,
+                { metadata: meta(labelerName(plan.set), "pod-labels"), automountServiceAccountToken: false },
+                child,
+            ),
+        ];
+        const rules = podLabelRules(plan, cluster);
+        if (rules) {
+            const role = new k8s.rbac.v1.Role(`${name}-labels-role`, { metadata: meta(labelerName(plan.set), "pod-labels"), rules }, child);
+            labeler.push(
+                role,
+                new k8s.rbac.v1.RoleBinding(
+                    `${name}-labels-binding`,
+                    {
+                        metadata: meta(labelerName(plan.set), "pod-labels"),
+                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: labelerName(plan.set) },
+                        subjects: [{ kind: "ServiceAccount", name: labelerName(plan.set), namespace: ns }],
+                    },
+                    { ...child, dependsOn: [...child.dependsOn, role] },
+                ),
+            );
+        }
+
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,
             {
@@ -129,7 +157,17 @@ export class MysqlSlice extends pulumi.ComponentResource {
             },
             {
                 ...child,
-                dependsOn: [...child.dependsOn, configMap, scripts, topology, secret, policy, this.services.headless, ...(args.statefulSetDependsOn ?? [])],
+                dependsOn: [
+                    ...child.dependsOn,
+                    configMap,
+                    scripts,
+                    topology,
+                    secret,
+                    policy,
+                    this.services.headless,
+                    ...labeler,
+                    ...(args.statefulSetDependsOn ?? []),
+                ],
                 // `up` waits for every pod Ready, a first seed included: the seed's bound plus a margin.
                 customTimeouts: statefulSetTimeouts(plan),
             },

@@ -3,6 +3,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import { ClusterPlan, Plan } from "./plan";
 import { objectNames } from "./naming";
 import { MYSQL_UID, PATHS, PORTS, commonLabels, containerEnv, scriptCommand, selectorLabels } from "./contract";
+import { labelApi, labelerName, labelsContainer, labelsVolumes } from "./podLabels";
 
 // ConfigMap volumes are read-only mounts; the modes say it too: the server's uid may read, never write.
 const MOUNTS = [
@@ -88,12 +89,13 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             name: "replicate",
             image: plan.image,
             command: scriptCommand("replicate.sh"),
-            env: containerEnv(plan, cluster, "replicate"),
+            env: [...containerEnv(plan, cluster, "replicate"), { name: "MMC_LABEL_API", value: labelApi(plan) }],
             securityContext: secure,
             volumeMounts: mounts,
             resources: sidecarResources,
         },
     ];
+    containers.push(labelsContainer(plan, plan.migration.kubectlImage));
     if (plan.engine === "mariadb") {
         containers.push({
             name: "donor",
@@ -128,7 +130,8 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             spec: {
                 terminationGracePeriodSeconds: 60,
                 securityContext: podSecurityContext(),
-                // Nothing in the pod talks to the Kubernetes API.
+                // Only the "labels" container talks to the Kubernetes API: its token is projected into it alone.
+                serviceAccountName: labelerName(plan.set),
                 automountServiceAccountToken: false,
                 affinity: {
                     nodeAffinity: {
@@ -162,6 +165,7 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
                     { name: "conf", emptyDir: {} },
                     { name: "run", emptyDir: {} },
                     { name: "tmp", emptyDir: {} },
+                    ...labelsVolumes(),
                 ],
             },
         },

@@ -246,6 +246,55 @@ watch() {
     return 10
 }
 
+# The member's live role and health, as the pod's labels show them (contract.ts ROLE_LABELS):
+#   server down or not answering                          -> none    false
+#   a replication channel                                  -> replica true when both threads run and the
+#                                                             lag is known and <= MMC_MAX_LAG_SECONDS
+#   writable, no channel                                   -> primary true
+#   read-only without a channel (undecided, demoted, fenced) -> none false
+# A seeding member has no labels yet (its init container seeds before this container starts) and a
+# restarting server reads "none": the read Service (healthy replicas only) never selects either.
+member_role() {
+    local st ro
+    mmc_local_alive || { echo "none false"; return; }
+    st=$(mmc_replica_status) || { echo "none false"; return; }
+    if [ -n "$(mmc_field host "$st")" ]; then
+        if mmc_replica_healthy "$st" "$MMC_MAX_LAG_SECONDS"; then echo "replica true"; else echo "replica false"; fi
+        return
+    fi
+    ro=$(mmc_q 'SELECT @@GLOBAL.read_only') || { echo "none false"; return; }
+    if [ "$ro" = 0 ]; then echo "primary true"; else echo "none false"; fi
+}
+
+# label_patch ROLE HEALTHY : merge-patches this pod's labels through the pod's own API proxy
+# (MMC_LABEL_API = host:port/api/v1/namespaces/<ns>/pods, the "labels" container: kubectl proxy on
+# loopback, the only container holding a token). Plain HTTP on loopback: bash's /dev/tcp, no curl.
+label_patch() {
+    local hp=${MMC_LABEL_API%%/*} path="/${MMC_LABEL_API#*/}/$MMC_POD_NAME" body line fd
+    body=$(printf '{"metadata":{"labels":{"mysql-multicluster/role":"%s","mysql-multicluster/healthy":"%s"}}}' "$1" "$2")
+    # the group keeps 2>/dev/null off the shell (a bare exec would apply it to the whole script)
+    { exec {fd}<>"/dev/tcp/${hp%:*}/${hp##*:}"; } 2>/dev/null || return 1
+    printf 'PATCH %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/merge-patch+json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+        "$path" "${hp%:*}" "${#body}" "$body" >&"$fd"
+    IFS= read -r -t 10 line <&"$fd" || line=""
+    exec {fd}>&-
+    [[ "$line" == "HTTP/1."?" 200"* ]] || { mmc_log "labels not patched: ${line%$'\r'}"; return 1; }
+}
+
+# publish_role : writes "role=.. healthy=.." to $MMC_RUN_DIR/mmc-role (read by tests and by a DBA
+# through exec) and, when the pod's labels do not say that yet, patches them.
+publish_role() {
+    local r h f="$MMC_RUN_DIR/mmc-role"
+    read -r r h <<<"$(member_role)"
+    if [ "$(cat "$f" 2>/dev/null)" != "role=$r healthy=$h" ]; then
+        printf 'role=%s healthy=%s\n' "$r" "$h" >"$f.new" && mv -f "$f.new" "$f"
+        mmc_log "role $r, healthy $h"
+    fi
+    # $f.labeled: what the pod's labels say (patched), so an unchanged role costs no API call
+    [ -n "${MMC_LABEL_API:-}" ] && [ "$(cat "$f.labeled" 2>/dev/null)" != "role=$r healthy=$h" ] || return 0
+    label_patch "$r" "$h" && printf 'role=%s healthy=%s\n' "$r" "$h" >"$f.labeled"
+}
+
 main() {
     set -uo pipefail
     mmc_env_load replicate || exit 2
@@ -274,6 +323,7 @@ main() {
                 watch || decided_for=""
             fi
         fi
+        publish_role
         if [ -n "${MMC_REPLICATE_ONCE:-}" ]; then break; fi
         mmc_sleep "$interval"
     done

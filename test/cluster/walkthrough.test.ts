@@ -569,6 +569,51 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         return out;
     }
 
+    /**
+     * Roles on pods (issue 16): every member's pod carries the role it really has (primary / replica,
+     * healthy: threads running above) as it labelled itself, and each cluster's read Service's
+     * EndpointSlices list exactly that cluster's replicas, never the primary.
+     */
+    async function assertRoles(name: string, plan: Plan, members: { o: number; c: string; ctx: string; pod: string }[], ns: string, set: string) {
+        for (const m of members) {
+            const want = m.o === plan.primary ? "primary/true" : "replica/true";
+            const labelsOf = async () => {
+                const l = (await kubectl.getOrUndefined(m.ctx, "pods", m.pod, ns))?.metadata?.labels ?? {};
+                return `${l["mysql-multicluster/role"]}/${l["mysql-multicluster/healthy"]}`;
+            };
+            await waitUntil(`${name}: ${m.pod} labelled ${want}`, 90_000, async () => (await labelsOf()) === want, labelsOf, 1000);
+        }
+        for (const c of new Set(members.map((m) => m.c))) {
+            const want = members
+                .filter((m) => m.c === c && m.o !== plan.primary)
+                .map((m) => m.pod)
+                .sort();
+            const endpoints = async () => {
+                const list = await kubectl.json(contextOf(c), [
+                    "get",
+                    "endpointslices.discovery.k8s.io",
+                    "-n",
+                    ns,
+                    "-l",
+                    `kubernetes.io/service-name=${set}-read,endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io`,
+                ]);
+                return list.items
+                    .flatMap((s: any) => s.endpoints ?? [])
+                    .filter((e: any) => e.conditions?.ready)
+                    .map((e: any) => e.targetRef?.name)
+                    .sort();
+            };
+            await waitUntil(
+                `${name}: the read Service in ${c} lists exactly ${want.join(", ") || "nothing"}`,
+                90_000,
+                async () => JSON.stringify(await endpoints()) === JSON.stringify(want),
+                async () => JSON.stringify(await endpoints()),
+                1000,
+            );
+        }
+        log(`${name}: pod labels equal the real roles; each read Service lists exactly its cluster's healthy replicas`);
+    }
+
     async function assertPhase(name: string, plan: Plan, previous: Phase | undefined, ns: string, set: string) {
         const place = placement(plan);
         const members = [...place.entries()].sort(([a], [b]) => a - b).map(([o, c]) => ({ o, c, ctx: contextOf(c), pod: `${set}-${o}` }));
@@ -611,6 +656,7 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
             }
         }
         assert.deepEqual(writable, [`${set}-${plan.primary}`], `${name}: writable members`);
+        await assertRoles(name, plan, members, ns, set);
         // Every acknowledged write on every member, equal checksums (writes paused for the comparison).
         const active = writers[writers.length - 1].writer;
         await active.pause();

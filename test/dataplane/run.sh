@@ -1007,9 +1007,83 @@ partition() {
     for p in $(h_pods); do h_pod_stop "$p"; done
 }
 
+# ---------------------------------------------------------------- roles on pods
+# What replicate.sh decides a member is (member_role): the role file it writes and the label patch it
+# sends through the pod's API proxy (played here by a recorder on loopback that answers 200).
+role_of() { cat "$(h_pod_dir "$1")/run/mmc-role" 2>/dev/null; } # ORD
+role_is() { [ "$(role_of "$1")" = "$2" ]; } # ORD "role=.. healthy=.."
+patched_last() { # ORD -> the labels of the last PATCH the proxy got for mysql-ORD
+    grep "^PATCH /api/v1/namespaces/dp/pods/$(h_pod_name "$1") " "$T/state/labels.log" 2>/dev/null | tail -1 | cut -d' ' -f3-
+}
+patched_is() { # ORD ROLE HEALTHY : the last PATCH of mysql-ORD is a merge patch of exactly these labels
+    [ "$(patched_last "$1")" = "application/merge-patch+json {\"metadata\":{\"labels\":{\"mysql-multicluster/role\":\"$2\",\"mysql-multicluster/healthy\":\"$3\"}}}" ]
+}
+sql_stopped_unhealthy() { h_sql 1 "$1 SQL_THREAD" >/dev/null && role_is 1 "role=replica healthy=false"; } # STOP-WORD
+patched_ever() { # ORD ROLE HEALTHY : some PATCH of mysql-ORD set exactly these labels
+    grep -qxF "PATCH /api/v1/namespaces/dp/pods/$(h_pod_name "$1") application/merge-patch+json {\"metadata\":{\"labels\":{\"mysql-multicluster/role\":\"$2\",\"mysql-multicluster/healthy\":\"$3\"}}}" "$T/state/labels.log"
+}
+roles() {
+    local p port=18001 fake seen cfg="$STACKS/01-all-in-cluster1.yaml" stop=STOP start=START
+    [ "$H_ENGINE" = mysql ] && port=18002 # the MySQL tier may run beside the MariaDB one
+    h_render ro "$cfg" || { h_notok "roles: render phase 1"; return 1; }
+    h_fresh_set ro
+    rm -f "$T/state/labels.log" "$T/state/labels.pid"
+    python3 -c '
+import http.server, os, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_PATCH(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        with open(sys.argv[2], "a") as f: f.write("PATCH %s %s %s\n" % (self.path, self.headers["Content-Type"], body))
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"{}")
+    def log_message(self, *a): pass
+    def handle(self):
+        try: super().handle()
+        except ConnectionResetError: pass  # the client reads the status line only
+open(sys.argv[3], "w").write(str(os.getpid()))
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$port" "$T/state/labels.log" "$T/state/labels.pid" &
+    h_wait 30 "the label recorder" test -s "$T/state/labels.pid"
+    fake=$(cat "$T/state/labels.pid") # the interpreter itself (python3 may be a wrapper that forks it)
+    # rounds of 0.5 s: the loop sees a restarting server down (a MariaDB restart may take under 2 s)
+    export H_EXTRA_ENV="MMC_LABEL_API=127.0.0.1:$port/api/v1/namespaces/dp/pods
+MMC_REPLICATE_INTERVAL_SECONDS=0.5"
+    h_pod_start 0 cluster1 ro; wait_ready 0 180 || { h_notok "roles: primary mysql-0 up"; kill "$fake"; return 1; }
+    h_pod_start 1 cluster1 ro; wait_ready 1 180 || { h_notok "roles: replica mysql-1 up"; kill "$fake"; return 1; }
+    unset H_EXTRA_ENV
+    if h_wait 20 "role files" role_is 0 "role=primary healthy=true" && h_wait 20 "role files" role_is 1 "role=replica healthy=true"; then
+        h_ok "roles: the primary's role file says primary/healthy, the replica's replica/healthy"
+    else h_notok "roles: primary and replica role files" "mysql-0 '$(role_of 0)', mysql-1 '$(role_of 1)'"; fi
+    if h_wait 10 "patches" patched_is 0 primary true && h_wait 10 "patches" patched_is 1 replica true; then
+        h_ok "roles: each member merge-patched its own pod's labels (role, healthy) through the proxy"
+    else h_notok "roles: label patches" "$(tail -4 "$T/state/labels.log" 2>/dev/null)"; fi
+    if [ "$H_ENGINE" = mysql ]; then stop="STOP REPLICA"; start="START REPLICA"; else stop="STOP SLAVE"; start="START SLAVE"; fi
+    # stopped again each poll: a decision still retrying right after the seed restarts the threads
+    if h_wait 30 "unhealthy" sql_stopped_unhealthy "$stop" && h_wait 10 "patch" patched_ever 1 replica false; then
+        h_ok "roles: a replica whose SQL thread stopped labels itself unhealthy (out of the read Service)"
+    else h_notok "roles: stopped replication is unhealthy" "mysql-1 '$(role_of 1)'"; fi
+    h_sql 1 "$start"
+    if h_wait 15 "healthy again" role_is 1 "role=replica healthy=true" && h_wait 10 "patch" patched_is 1 replica true; then
+        h_ok "roles: replicating again, the replica labels itself healthy again"
+    else h_notok "roles: replica healthy again" "mysql-1 '$(role_of 1)'"; fi
+    # a stopped server (run.sh restarts it): "none", then a healthy replica again
+    : >"$T/state/roles.seen"
+    h_sql 1 SHUTDOWN >/dev/null 2>&1 || true
+    for _ in $(seq 1 600); do
+        role_of 1 >>"$T/state/roles.seen"
+        role_is 1 "role=replica healthy=true" && grep -q "role=none healthy=false" "$T/state/roles.seen" && break
+        sleep 0.1
+    done
+    seen=$(uniq "$T/state/roles.seen" | tr '\n' ',')
+    if grep -q "role=none healthy=false" "$T/state/roles.seen" && role_is 1 "role=replica healthy=true" && grep -q 'role":"none","mysql-multicluster/healthy":"false"' "$T/state/labels.log"; then
+        h_ok "roles: a replica whose server stopped reads none/unhealthy until it replicates again ($seen)"
+    else h_notok "roles: stopped server" "seen: $seen"; fi
+    for p in $(h_pods); do h_pod_stop "$p"; done
+    kill "$fake" 2>/dev/null
+    return 0
+}
+
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults status_checks shutdown_liveness lost_zone secret_files datapath app_access partition)
+DP_SECTIONS=(static_checks walkthrough faults status_checks roles shutdown_liveness lost_zone secret_files datapath app_access partition)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"

@@ -65,7 +65,8 @@ const dataMount = (plan: ReturnType<typeof buildPlan>, cluster = "a") => {
     const spec = statefulSetSpec(plan, c, "h") as any;
     const mounts = [
         ...(spec.template.spec.initContainers as { volumeMounts: { name: string; subPath?: string }[] }[]),
-        ...(spec.template.spec.containers as { volumeMounts: { name: string; subPath?: string }[] }[]),
+        // every database container; "labels" (kubectl proxy) mounts no data
+        ...(spec.template.spec.containers as { name: string; volumeMounts: { name: string; subPath?: string }[] }[]).filter((k) => k.name !== "labels"),
     ].map((k) => k.volumeMounts.find((m) => m.name === "data")!);
     return mounts;
 };

@@ -120,7 +120,8 @@ test("database pods run as the images' mysql uid with fsGroup OnRootMismatch; ev
     });
     assert.equal(spec.automountServiceAccountToken, false);
     const volumes = new Map<string, any>(spec.volumes.map((v: any) => [v.name, v]));
-    for (const c of [...spec.initContainers, ...spec.containers]) {
+    // The "labels" container (kubectl proxy) mounts only its token and a tmp: test/unit/podLabels.test.ts.
+    for (const c of [...spec.initContainers, ...spec.containers.filter((x: any) => x.name !== "labels")]) {
         const mounts = new Map<string, any>(c.volumeMounts.map((m: any) => [m.mountPath, m]));
         // What the scripts and the server write: the datadir (claim), the generated config, socket and pid, temporary files.
         for (const p of [PATHS.data, PATHS.conf, PATHS.run, PATHS.tmp]) assert.ok(mounts.has(p) && !mounts.get(p).readOnly, `${c.name}: ${p} writable`);
@@ -276,5 +277,6 @@ test("images: a tag is warned about in the plan table; a digest is used as given
     const pinned = await runUnderMocks(parseStackConfig(r));
     assert.ok(!pinned.outputs.step.table.includes("warning:"), pinned.outputs.step.table);
     const sts = objectsOf(pinned, "a").get("StatefulSet/mysql")!;
-    for (const c of [...sts.spec.template.spec.initContainers, ...sts.spec.template.spec.containers]) assert.equal(c.image, digest);
+    for (const c of [...sts.spec.template.spec.initContainers, ...sts.spec.template.spec.containers])
+        assert.equal(c.image, c.name === "labels" ? r.migration.kubectlImage : digest, c.name);
 });

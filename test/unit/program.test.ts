@@ -26,7 +26,7 @@ test("phase 1: cluster1 runs ordinals 0-1 with local storage; no MCS objects; em
         ["kosmoscluster1-1", "kosmoscluster1-2"],
     );
     const containers = sts.spec.template.spec.containers.map((c: any) => c.name);
-    assert.deepEqual(containers, ["mysql", "replicate", "donor"]);
+    assert.deepEqual(containers, ["mysql", "replicate", "labels", "donor"]);
     const mysql = sts.spec.template.spec.containers[0];
     assert.equal(mysql.image, "mariadb:10.11");
     assert.ok(mysql.readinessProbe.exec.command.join(" ").includes("probe.sh ready"));
@@ -90,7 +90,8 @@ test("credentials: one set of random passwords for all clusters; never plaintext
         const secret = objectsOf(run, c).get("Secret/mysql-credentials")!;
         assert.deepEqual(Object.keys(secret.stringData).sort(), ["admin-password", "replication-password", "root-password", "seed-password"]);
         const sts = objectsOf(run, c).get("StatefulSet/mysql")!;
-        for (const container of [...sts.spec.template.spec.containers, ...sts.spec.template.spec.initContainers]) {
+        // "labels" (kubectl proxy) gets no env at all: test/unit/podLabels.test.ts.
+        for (const container of [...sts.spec.template.spec.containers.filter((x: any) => x.name !== "labels"), ...sts.spec.template.spec.initContainers]) {
             const env = Object.fromEntries(container.env.map((e: any) => [e.name, e]));
             assert.equal(env.MMC_ROOT_PASSWORD.valueFrom.secretKeyRef.key, "root-password");
             // The replication password goes to replicate, and to init and mysql (init.sh reconciles every
@@ -210,7 +211,7 @@ test("mysql engine: 9.7 image by default (the version the data-plane tier runs),
     assert.equal(sts.spec.template.spec.containers[0].image, "mysql:9.7");
     assert.deepEqual(
         sts.spec.template.spec.containers.map((c: any) => c.name),
-        ["mysql", "replicate"],
+        ["mysql", "replicate", "labels"],
     );
     assert.match(objectsOf(run, "a").get("ConfigMap/mysql-config")!.data["my.cnf"], /gtid_mode = ON/);
 });
