@@ -815,13 +815,10 @@ app_access() {
     h_check "rendered: only the init, mysql and replicate containers get the application's password" bash -c '
         for c in init mysql replicate; do grep -qw MMC_APP_PASSWORD "$1.secrets.$c" || { echo "$c lacks it"; exit 1; }; done
         if grep -lw MMC_APP_PASSWORD "$1.secrets.donor"; then exit 1; fi' _ "$T/ext/a1/cluster1"
-    local p; for p in $(h_pods); do h_pod_kill "$p"; done
-    h_writer_stop
-    rm -rf "$T/pod"; mkdir -p "$T/pod"; : >"$T/state/hosts.map"; rm -f "$T"/state/pod*.cluster
+    local p
     umask 077; h_random_pw >"$T/state/appuser.pw"; umask 022
     H_APPUSER_PW=$(cat "$T/state/appuser.pw")
-    h_apply_topology a1
-    h_host_set "$(h_write_name)" "$(h_ip cluster1 0)"
+    h_fresh_set a1
     h_pod_start 0 cluster1 a1; wait_ready 0 180 || { h_notok "application set: primary up"; return 1; }
     h_pod_start 1 cluster1 a1; wait_ready 1 180 || { h_notok "application set: mysql-1 up"; return 1; }
     h_sql 0 "CREATE DATABASE IF NOT EXISTS other; CREATE TABLE IF NOT EXISTS other.t (id INT PRIMARY KEY)"
