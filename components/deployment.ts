@@ -43,6 +43,8 @@ export interface Deployment {
     readonly plan: Plan;
     readonly step: Step;
     readonly members: Record<string, ClusterMember>;
+    /** The Kubernetes provider of each cluster (built from its context, or passed in). */
+    readonly providers: Record<string, k8s.Provider>;
     readonly switchover?: Switchover;
     readonly failover?: Failover;
     readonly outputs: DeploymentOutputs;
@@ -52,20 +54,29 @@ export interface Deployment {
  * A provider per cluster, from its kubeconfig context and path. ConfigMaps and Secrets update in place:
  * by default the provider replaces them on a data change, and a phase changes the topology ConfigMap.
  */
-export function clusterProvider(cluster: ClusterPlan, outage?: { lost: boolean; runsOrdinals: boolean }): k8s.Provider {
-    return new k8s.Provider(providerName(cluster.name), {
-        context: cluster.context,
-        kubeconfig: cluster.kubeconfig,
-        enableServerSideApply: true,
-        enableConfigMapMutable: true,
-        enableSecretMutable: true,
-        // A cluster declared lost: while its API server is unreachable the provider plans no change there
-        // and keeps each resource's state as it was (pulumi-kubernetes PR 2528), so `up` succeeds. Once it
-        // runs no ordinals, deleteUnreachable lets a later step drop it from clusters: its objects leave the
-        // state without a call to the unreachable API server; nothing there (volumes included) is deleted.
-        ...(outage?.lost ? { skipUpdateUnreachable: true } : {}),
-        ...(outage?.lost && !outage.runsOrdinals ? { deleteUnreachable: true } : {}),
-    });
+export function clusterProvider(
+    cluster: ClusterPlan,
+    outage?: { lost: boolean; runsOrdinals: boolean },
+    name: string = providerName(cluster.name),
+    opts?: pulumi.CustomResourceOptions,
+): k8s.Provider {
+    return new k8s.Provider(
+        name,
+        {
+            context: cluster.context,
+            kubeconfig: cluster.kubeconfig,
+            enableServerSideApply: true,
+            enableConfigMapMutable: true,
+            enableSecretMutable: true,
+            // A cluster declared lost: while its API server is unreachable the provider plans no change there
+            // and keeps each resource's state as it was (pulumi-kubernetes PR 2528), so `up` succeeds. Once it
+            // runs no ordinals, deleteUnreachable lets a later step drop it from clusters: its objects leave the
+            // state without a call to the unreachable API server; nothing there (volumes included) is deleted.
+            ...(outage?.lost ? { skipUpdateUnreachable: true } : {}),
+            ...(outage?.lost && !outage.runsOrdinals ? { deleteUnreachable: true } : {}),
+        },
+        opts,
+    );
 }
 
 /**
@@ -87,13 +98,31 @@ function deferred<T>() {
 }
 
 /**
- * Declares the whole set across its clusters for one step: judges the step against the deployed state
- * (throws TransitionError before anything is registered), then one ClusterMember per cluster in the
- * step's apply order, with dependsOn edges across providers so a moved ordinal is gone from its source
- * before its destination grows, and a switchover Job before the write Services move. `opts` go to the
- * top-level components only (e.g. transformations in tests); children never get the caller's opts.
+ * Where a set's top-level children live. The program's own set (and every test of `deploy`) uses
+ * STACK_ROOT_SCOPE: today's names at the stack root. MysqlMultiCluster gives each set its own scope.
  */
-export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi.ComponentResourceOptions): Deployment {
+export interface DeployScope {
+    /** Pulumi name of a top-level child from its base name: "credentials", a cluster's name, "switchover", "failover". */
+    readonly childName: (base: string) => string;
+    /** Pulumi name of the provider the set builds for a cluster. */
+    readonly providerName: (cluster: string) => string;
+    /** Options of the providers the set builds (e.g. parent). */
+    readonly providerOpts?: pulumi.CustomResourceOptions;
+    /** Providers the caller passed in, per cluster name (then none is built). */
+    readonly providers?: Readonly<Record<string, k8s.Provider>>;
+}
+
+export const STACK_ROOT_SCOPE: DeployScope = { childName: (base) => base, providerName };
+
+/** The step judged before anything is registered: the plan, the step and the lost clusters' views. */
+export interface JudgedStep {
+    readonly plan: Plan;
+    readonly step: Step;
+    readonly views: Record<string, LostView>;
+}
+
+/** Judges the step against the deployed state; throws TransitionError (a user error). Pure: registers nothing. */
+export function judgeStep(cfg: StackConfig, previous?: DeployedState): JudgedStep {
     // The one computation of the plan: the step, the deployed state and every component take it.
     const plan = buildPlan(cfg, historyOf(previous, cfg.primary));
     for (const c of plan.lost) {
@@ -102,14 +131,41 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
                 `mysql-multicluster:failover.lost: "${c}" was never deployed; only a deployed cluster can be lost. Remove it from failover.lost`,
             );
     }
-    const step = planStep(previous, plan);
-    const views = lostViewsAfter(previous, plan);
+    return { plan, step: planStep(previous, plan), views: lostViewsAfter(previous, plan) };
+}
+
+/**
+ * Declares the whole set across its clusters for one step: judges the step against the deployed state
+ * (throws TransitionError before anything is registered), then one ClusterMember per cluster in the
+ * step's apply order, with dependsOn edges across providers so a moved ordinal is gone from its source
+ * before its destination grows, and a switchover Job before the write Services move. `opts` go to the
+ * top-level components only (e.g. transformations in tests, or the parent and aliases MysqlMultiCluster
+ * gives); children never get the caller's opts. `scope` names the top-level children and providers.
+ */
+export function deploy(
+    cfg: StackConfig,
+    previous?: DeployedState,
+    opts?: pulumi.ComponentResourceOptions,
+    scope: DeployScope = STACK_ROOT_SCOPE,
+    judged: JudgedStep = judgeStep(cfg, previous),
+): Deployment {
+    const { plan, step, views } = judged;
     const scripts = loadScripts();
     for (const w of policyWarnings(plan)) void pulumi.log.warn(w);
-    const credentials = new Credentials("credentials", { application: plan.application !== undefined }, opts);
-    const providers = Object.fromEntries(
-        plan.clusters.map((c) => [c.name, clusterProvider(c, { lost: plan.lost.includes(c.name), runsOrdinals: plan.placement.includes(c.name) })]),
-    );
+    const credentials = new Credentials(scope.childName("credentials"), { application: plan.application !== undefined }, opts);
+    const providers: Record<string, k8s.Provider> =
+        scope.providers ??
+        Object.fromEntries(
+            plan.clusters.map((c) => [
+                c.name,
+                clusterProvider(
+                    c,
+                    { lost: plan.lost.includes(c.name), runsOrdinals: plan.placement.includes(c.name) },
+                    scope.providerName(c.name),
+                    scope.providerOpts,
+                ),
+            ]),
+        );
 
     const wiring = Object.fromEntries(plan.clusters.map((c) => [c.name, deferred<pulumi.Resource>()]));
     const job = deferred<pulumi.Resource>();
@@ -120,7 +176,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
         const memberPlan = view ? lostClusterPlan(cfg, view, previous) : plan;
         const cluster = memberPlan.clusters.find((c) => c.name === name)!;
         members[name] = new ClusterMember(
-            name,
+            scope.childName(name),
             {
                 plan: memberPlan,
                 cluster,
@@ -145,7 +201,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
 
     const switchover = step.switchover
         ? new Switchover(
-              "switchover",
+              scope.childName("switchover"),
               {
                   plan,
                   step: step.switchover,
@@ -157,7 +213,7 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
         : undefined;
     const failover = step.failover
         ? new Failover(
-              "failover",
+              scope.childName("failover"),
               {
                   plan,
                   step: step.failover,
@@ -177,10 +233,19 @@ export function deploy(cfg: StackConfig, previous?: DeployedState, opts?: pulumi
         ...(failover ? [failover.job.id] : []),
     ];
     const migrationState = pulumi.all(done).apply(() => deployedStateOf(plan, previous, step));
-    return { plan, step, members, switchover, failover, outputs: { ...deploymentOutputs(plan, step), migrationState } };
+    const providerNames = Object.fromEntries(Object.entries(providers).map(([c, p]) => [c, pulumiName(p)]));
+    return { plan, step, members, switchover, failover, providers, outputs: { ...deploymentOutputs(plan, step, providerNames), migrationState } };
 }
 
-export function deploymentOutputs(plan: Plan, step: Step): Omit<DeploymentOutputs, "migrationState"> {
+/** The Pulumi name a resource was registered with (the last part of its URN), known without waiting for the URN. */
+export function pulumiName(r: pulumi.Resource): string {
+    // `__name` is set by the SDK's Resource constructor (the SDK itself reads it to inherit aliases).
+    const name = (r as unknown as { __name?: unknown }).__name;
+    if (typeof name !== "string") throw new Error("a provider without a Pulumi name");
+    return name;
+}
+
+export function deploymentOutputs(plan: Plan, step: Step, providerNames?: Readonly<Record<string, string>>): Omit<DeploymentOutputs, "migrationState"> {
     const primary = plan.pods[plan.primary];
     return {
         primary: { ordinal: primary.ordinal, pod: primary.name, cluster: primary.cluster, host: primary.crossClusterHost },
@@ -195,7 +260,7 @@ export function deploymentOutputs(plan: Plan, step: Step): Omit<DeploymentOutput
                     retired: c.retired,
                     clusterId: c.clusterId,
                     context: c.context ?? null,
-                    provider: providerName(c.name),
+                    provider: providerNames?.[c.name] ?? providerName(c.name),
                 },
             ]),
         ),
