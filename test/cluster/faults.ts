@@ -2,13 +2,15 @@
 // beside one step of the walk and the step's usual checks follow it (every acknowledged write on every
 // member, equal checksums, exactly one writable member, placed pods Ready, no pod name in two clusters):
 //   seed   the recipient's pod deleted while its init container streams the seed (a replica move);
-//   job    the switchover Job's pod force-deleted mid-switchover (the `up` fails; the next `up` runs the
-//          Job again, as Pulumi would replace the failed Job);
+//   job    the switchover Job's pod SIGKILLed and force-deleted at two points made certain by a lock the
+//          test holds (`holdLock`): inside the demotion, then (its re-run) inside the promotion; each
+//          `up` fails and the next runs the Job again, as Pulumi would replace the failed Job;
 //   node   the node running the primary stopped (kubelet, kube-proxy, containerd and every container
 //          killed: tools/clusters/node.sh) while a moved replica seeds from it, started again later.
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { FatalError, Kubectl, run, sleep, waitUntil } from "../controlplane/kube";
+import { SQL_IN_POD, sql } from "./db";
 
 export type FaultKind = "seed" | "job" | "node";
 export interface FaultRecord {
@@ -119,14 +121,118 @@ function assertSeededAgain(pod: string, initLog: string[], finishedInGrace: stri
     if (!initLog.some((l) => /received and verified/.test(l))) throw new Error(`${pod}: the replacement did not seed again:\n${initLog.join("\n")}`);
 }
 
-/** (c) The switchover Job's pod force-deleted mid-switchover; returns whether the Job still completed. */
+/** Where the job fault kills the switchover Job (each made certain by a lock the test holds; see `holdLock`). */
+export type JobKillPoint = "demotion" | "promotion";
+
+// The lock per kill point, and the statement of the Job it holds (as the server's PROCESSLIST shows it):
+//   demotion   a LOCK TABLES ... WRITE on the old primary (on a test table nobody else uses): the
+//              demotion's `SET GLOBAL read_only = ON` waits for it ("Waiting for backup lock"), as it
+//              would for any client holding a table write lock. Once the Job is killed and the lock
+//              released, the server completes that statement: the old primary read-only without a
+//              channel, the new one still replicating: a Job killed between demotion and promotion.
+//   promotion  a row lock (SELECT ... FOR UPDATE) on mmc.epoch's row on the new primary: the
+//              promotion's epoch UPDATE waits for it after STOP SLAVE and RESET SLAVE ALL: the new
+//              primary read-only without a channel, nothing writable: a Job killed inside its promotion.
+// Product code is unchanged: these are ordinary client locks any application session could hold.
+const HOLDS: Record<JobKillPoint, { lock: string; waiting: string }> = {
+    demotion: {
+        lock: "CREATE DATABASE IF NOT EXISTS mmc_test; CREATE TABLE IF NOT EXISTS mmc_test.hold (id INT PRIMARY KEY) ENGINE=InnoDB; LOCK TABLES mmc_test.hold WRITE;",
+        waiting: "SET GLOBAL read_only%",
+    },
+    promotion: { lock: "BEGIN; SELECT epoch FROM mmc.epoch WHERE id = 1 FOR UPDATE;", waiting: "UPDATE mmc.epoch%" },
+};
+
+/** A client session held open in `pod`'s server container (root over the socket) with the kill point's lock. */
+export interface HeldLock {
+    point: JobKillPoint;
+    ctx: string;
+    pod: string;
+    release(): Promise<void>;
+}
+
+export async function holdLock(kubectl: Kubectl, ctx: string, ns: string, pod: string, point: JobKillPoint, log: Log): Promise<HeldLock> {
+    // -n: the client flushes each result, so the marker arrives while the session stays open.
+    const child = spawn(
+        kubectl.bin,
+        [
+            "--kubeconfig",
+            kubectl.kubeconfig,
+            "--context",
+            ctx,
+            "exec",
+            "-i",
+            "-n",
+            ns,
+            pod,
+            "-c",
+            "mysql",
+            "--",
+            "bash",
+            "-c",
+            `export MMC_SQL_TIMEOUT=900; ${SQL_IN_POD}`,
+            "sql",
+            "-n",
+        ],
+        { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    let exited = false;
+    const closed = new Promise<number | null>((resolve) =>
+        child.on("close", (code) => {
+            exited = true;
+            resolve(code);
+        }),
+    );
+    child.stdin.write(`${HOLDS[point].lock}\nSELECT 'mmc-hold-taken';\n`);
+    await waitUntil(
+        `${pod}: the ${point} lock taken`,
+        60_000,
+        async () => {
+            if (out.includes("mmc-hold-taken")) return true;
+            if (exited) throw new FatalError(`${pod}: the ${point} lock session ended before it took the lock: ${out}${err}`);
+            return false;
+        },
+        async () => out + err,
+        100,
+    ).catch((e) => {
+        child.kill("SIGKILL");
+        throw e;
+    });
+    log(`fault job: the ${point} lock held on ${pod}`);
+    let released = false;
+    return {
+        point,
+        ctx,
+        pod,
+        async release() {
+            if (released) return;
+            released = true;
+            child.stdin.end("UNLOCK TABLES;\nROLLBACK;\nSELECT 'mmc-hold-released';\n");
+            const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+            await closed;
+            clearTimeout(timer);
+            if (!out.includes("mmc-hold-released")) throw new Error(`${pod}: the ${point} lock was not released cleanly: ${out}${err}`);
+            log(`fault job: the ${point} lock on ${pod} released`);
+        },
+    };
+}
+
+/**
+ * (c) The switchover Job killed where `hold` holds it: once its statement waits on the lock (seen in
+ * the held server's PROCESSLIST), the Job's container is SIGKILLed and its pod force-deleted, then the
+ * lock is released. Returns how the Job ended and its log up to the kill.
+ */
 export async function jobFault(
     kubectl: Kubectl,
     ctx: string,
     ns: string,
     job: string,
+    hold: HeldLock,
     log: Log,
-): Promise<{ record: Omit<FaultRecord, "endMs">; jobFailed: boolean; state: string }> {
+): Promise<{ record: Omit<FaultRecord, "endMs">; jobFailed: boolean; state: string; jobLog: string[] }> {
     let pod = "";
     await waitUntil(
         `Job ${job}: its pod running`,
@@ -141,12 +247,27 @@ export async function jobFault(
         async () => (await kubectl.run(ctx, ["get", "pods", "-n", ns, "-o", "wide"], { allowFailure: true })).stdout,
         100,
     );
-    // The first thing the script logs is the demotion of the old primary: the write pause has begun.
     const p = await kubectl.getOrUndefined(ctx, "pods", pod, ns);
     const containerId = String(p?.status?.containerStatuses?.[0]?.containerID ?? "").replace(/^containerd:\/\//, "");
     const node = p?.spec?.nodeName;
     if (!containerId || !node) throw new Error(`Job ${job}: pod ${pod} has no container id or node`);
-    const line = await followLog(kubectl, ctx, ns, pod, "switchover", /demoted|failed|nothing to do/, /switchover to .* done/, 3 * 60_000);
+    // The Job's statement waiting on the lock: the kill point is reached (and stays reached: the lock holds).
+    const waitingSql = `SELECT CONCAT(state, ': ', LEFT(info, 60)) FROM information_schema.PROCESSLIST WHERE info LIKE '${HOLDS[hold.point].waiting}' AND id <> CONNECTION_ID();`;
+    let waiting = "";
+    await waitUntil(
+        `Job ${job}: its ${hold.point} waiting on the lock held on ${hold.pod}`,
+        3 * 60_000,
+        async () => {
+            const l = await kubectl.json(ctx, ["get", "pods", "-n", ns, pod]).catch(() => undefined);
+            if (l?.status?.containerStatuses?.[0]?.state?.terminated)
+                throw new FatalError(`Job ${job}: pod ${pod} finished before its ${hold.point} reached the lock`);
+            waiting = (await sql(kubectl, hold.ctx, ns, hold.pod, waitingSql, 30_000).catch(() => "")).trim();
+            return !!waiting;
+        },
+        async () => (await kubectl.run(ctx, ["logs", "-n", ns, pod], { allowFailure: true })).stdout,
+        250,
+    );
+    const jobLog = (await kubectl.run(ctx, ["logs", "-n", ns, pod], { allowFailure: true })).stdout.split("\n").filter((l) => l.trim());
     const startMs = Date.now();
     // The script runs as the container's PID 1 (bash: it ignores SIGTERM), so a graceful deletion would
     // let it finish. Killed at once instead, through the node's containerd, as a deletion with no grace
@@ -155,8 +276,10 @@ export async function jobFault(
         timeoutMs: 30_000,
         allowFailure: true,
     });
+    if (killed.code) throw new Error(`Job ${job}: SIGKILL of ${pod}'s container failed: ${killed.stderr.trim()}`);
     await kubectl.run(ctx, ["delete", "pod", "-n", ns, pod, "--grace-period=0", "--force", "--wait=false"], { allowFailure: true });
-    log(`fault job: ${pod} killed (SIGKILL${killed.code ? ` failed: ${killed.stderr.trim()}` : ""}) and force-deleted mid-switchover (after "${line.trim()}")`);
+    log(`fault job: ${pod} SIGKILLed and force-deleted inside its ${hold.point} (${hold.pod}: ${waiting})`);
+    await hold.release();
     let state = "";
     await waitUntil(
         `Job ${job} to end (Complete or Failed) after its pod was deleted`,
@@ -174,12 +297,13 @@ export async function jobFault(
     return {
         record: {
             kind: "job",
-            what: `switchover Job pod ${pod} killed and force-deleted mid-switchover`,
+            what: `switchover Job pod ${pod} SIGKILLed and force-deleted inside its ${hold.point}`,
             startMs,
-            detail: [`killed after: ${line.trim()}`, `Job: ${state}`],
+            detail: [`${hold.point}: killed while ${hold.pod} showed "${waiting}"`, `${hold.point}: Job ${state}`],
         },
         jobFailed: state.startsWith("Failed"),
         state,
+        jobLog,
     };
 }
 

@@ -17,7 +17,7 @@ import * as YAML from "yaml";
 import { FatalError, Kubectl, PodWatcher, run, waitUntil } from "../controlplane/kube";
 import { afterSwitchover, applyObjects, isReady, jobComplete, Plan, prune, readRender, Rendered, resourceOf } from "./apply";
 import { CLIENT_NS, longestGapMs, sql, Writer, writerManifest } from "./db";
-import { FaultKind, FaultRecord, jobFault, nodeFault, seedFault } from "./faults";
+import { FaultKind, FaultRecord, holdLock, JobKillPoint, jobFault, nodeFault, seedFault } from "./faults";
 
 const ROOT = process.cwd();
 // Own state directory and ports: the KWOK tier (20000+) may run beside it.
@@ -315,24 +315,59 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                 const l = (objects.get(c) ?? []).filter((r) => !afterSwitchover(r.object) && r.object.kind !== "Job");
                 if (l.length) await applyObjects(kubectl, contextOf(c), l, `${name}: ${c} (before the switchover)`);
             }
-            await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job`);
-            log(`${name}: ${switchoverJob.c}: Job ${switchoverJob.r.object.metadata.name} applied`);
-            if (fault === "job") {
-                const jobName = switchoverJob.r.object.metadata.name;
-                const jf = await jobFault(kubectl, contextOf(switchoverJob.c), ns, jobName, log);
-                jobFaultRecord = jf.record;
-                jf.record.detail.push(`writable members when the Job ended: ${(await writableMembers(plan, ns, set)).join(", ") || "none"}`);
-                if (jf.jobFailed) {
+            const jobName = switchoverJob.r.object.metadata.name;
+            // The job fault: the Job killed inside its demotion, then its re-run inside its promotion, each
+            // point held by a lock the test takes before the Job runs (test/cluster/faults.ts, holdLock).
+            const oldPrimary = previous!.plan.primary;
+            const killPoints: { point: JobKillPoint; pod: string; ctx: string; resumes: RegExp | undefined }[] =
+                fault === "job"
+                    ? [
+                          { point: "demotion", pod: `${set}-${oldPrimary}`, ctx: contextOf(placement(plan).get(oldPrimary)!), resumes: undefined },
+                          {
+                              point: "promotion",
+                              pod: `${set}-${plan.primary}`,
+                              ctx: contextOf(placement(plan).get(plan.primary)!),
+                              resumes: /read-only without a channel: an interrupted switchover; resuming it/,
+                          },
+                      ]
+                    : [];
+            for (const k of killPoints) {
+                const hold = await holdLock(kubectl, k.ctx, ns, k.pod, k.point, log);
+                try {
+                    await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job (to be killed inside its ${k.point})`);
+                    const jf = await jobFault(kubectl, contextOf(switchoverJob.c), ns, jobName, hold, log);
+                    if (!jobFaultRecord) jobFaultRecord = jf.record;
+                    else jobFaultRecord.detail.push(...jf.record.detail);
+                    // The re-run after the demotion's kill found the old primary demoted and resumed.
+                    if (k.resumes)
+                        assert.ok(
+                            jf.jobLog.some((l) => k.resumes!.test(l)),
+                            `${name}: the re-run Job did not resume the interrupted switchover:\n${jf.jobLog.join("\n")}`,
+                        );
+                    const writable = await writableMembers(plan, ns, set);
+                    jobFaultRecord.detail.push(`${k.point}: writable members once the killed Job ended: ${writable.join(", ") || "none"}`);
+                    // Killed before the new primary was made writable, with the old one's demotion done: no writer.
+                    assert.deepEqual(writable, [], `${name}: writable members after the Job was killed inside its ${k.point}`);
+                    assert.ok(jf.jobFailed, `${name}: the Job killed inside its ${k.point} ended ${jf.state}, not Failed`);
                     // The `up` failed on the Job; the next `up` (same config) replaces the failed Job.
                     await kubectl.run(contextOf(switchoverJob.c), ["delete", "job", "-n", ns, jobName, "--cascade=foreground", "--wait=true"], {
                         timeoutMs: 120_000,
                     });
-                    await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job (the next up)`);
-                    log(`${name}: the failed Job replaced (the next up)`);
-                    jf.record.detail.push("the next up replaced the failed Job");
+                    log(`${name}: the failed Job deleted (the next up replaces it)`);
+                } finally {
+                    await hold.release();
                 }
             }
+            await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job`);
+            log(`${name}: ${switchoverJob.c}: Job ${jobName} applied`);
             await jobComplete(kubectl, contextOf(switchoverJob.c), switchoverJob.r.object.metadata.name, ns, 6 * 60_000);
+            if (jobFaultRecord) {
+                // The last run found the new primary out of its channel and read-only: it resumed the promotion.
+                const last = (await kubectl.run(contextOf(switchoverJob.c), ["logs", "-n", ns, `job/${jobName}`])).stdout;
+                const resumed = last.split("\n").find((l) => /an interrupted promotion\): resuming it/.test(l));
+                assert.ok(resumed, `${name}: the Job run after the promotion's kill did not resume the promotion:\n${last}`);
+                jobFaultRecord.detail.push(`the next up: ${resumed.trim()}`);
+            }
             log(`${name}: ${switchoverJob.c}: switchover Job complete after ${((Date.now() - start) / 1000).toFixed(1)}s`);
         }
         for (const c of order) {
