@@ -124,33 +124,35 @@ function assertSeededAgain(pod: string, initLog: string[], finishedInGrace: stri
 /** Where the job fault kills the switchover Job (each made certain by a lock the test holds; see `holdLock`). */
 export type JobKillPoint = "demotion" | "promotion";
 
-// The lock per kill point, and the statement of the Job it holds (as the server's PROCESSLIST shows it):
-//   demotion   a LOCK TABLES ... WRITE on the old primary (on a test table nobody else uses): the
-//              demotion's `SET GLOBAL read_only = ON` waits for it ("Waiting for backup lock"), as it
-//              would for any client holding a table write lock. Once the Job is killed and the lock
-//              released, the server completes that statement: the old primary read-only without a
-//              channel, the new one still replicating: a Job killed between demotion and promotion.
-//   promotion  a row lock (SELECT ... FOR UPDATE) on mmc.epoch's row on the new primary: the
-//              promotion's epoch UPDATE waits for it after STOP SLAVE and RESET SLAVE ALL: the new
-//              primary read-only without a channel, nothing writable: a Job killed inside its promotion.
-// Product code is unchanged: these are ordinary client locks any application session could hold.
-const HOLDS: Record<JobKillPoint, { lock: string; waiting: string }> = {
-    demotion: {
-        lock: "CREATE DATABASE IF NOT EXISTS mmc_test; CREATE TABLE IF NOT EXISTS mmc_test.hold (id INT PRIMARY KEY) ENGINE=InnoDB; LOCK TABLES mmc_test.hold WRITE;",
-        waiting: "SET GLOBAL read_only%",
-    },
-    promotion: { lock: "BEGIN; SELECT epoch FROM mmc.epoch WHERE id = 1 FOR UPDATE;", waiting: "UPDATE mmc.epoch%" },
-};
+// The kill points, each reached for certain through ordinary client locks (product code unchanged:
+// any application session could hold them), never by timing:
+//   demotion   killed after its demotion took effect, in its catch-up: the test holds a row of a test
+//              table on the new primary (SELECT ... FOR UPDATE) and LOCK TABLES ... WRITE of that table
+//              on the old one, so the demotion's `SET GLOBAL read_only = ON` waits ("Waiting for backup
+//              lock"); then, inside its lock, the test updates that row and unlocks: the demotion
+//              completes with the update in the old primary's final position, and the new primary's
+//              applier waits on the held row, so the Job's catch-up (MASTER_GTID_WAIT) waits: the old
+//              primary read-only without a channel, the new one still replicating, nothing writable.
+//   promotion  killed inside its promotion: the test holds mmc.epoch's row on the new primary (SELECT
+//              ... FOR UPDATE); the promotion's epoch UPDATE waits on it after STOP SLAVE and RESET SLAVE
+//              ALL: the new primary read-only without a channel, nothing writable.
+// (Killed while its demotion itself waits, the server drops the waiting statement with the client:
+// the old primary stays the writable primary, nothing changed. Seen on real nodes; not a kill point.)
+export const HOLD_TABLE_SQL =
+    "CREATE DATABASE IF NOT EXISTS mmc_test; CREATE TABLE IF NOT EXISTS mmc_test.hold (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB; INSERT IGNORE INTO mmc_test.hold VALUES (1, 0);";
+export const HOLD_ROW = "BEGIN; SELECT v FROM mmc_test.hold WHERE id = 1 FOR UPDATE;";
+export const HOLD_TABLE = "LOCK TABLES mmc_test.hold WRITE;";
+export const HOLD_EPOCH_ROW = "BEGIN; SELECT epoch FROM mmc.epoch WHERE id = 1 FOR UPDATE;";
 
-/** A client session held open in `pod`'s server container (root over the socket) with the kill point's lock. */
+/** A client session held open in `pod`'s server container (root over the socket) holding a lock. */
 export interface HeldLock {
-    point: JobKillPoint;
-    ctx: string;
     pod: string;
+    /** Runs more SQL in the held session; resolves once it has run. */
+    exec(text: string): Promise<void>;
     release(): Promise<void>;
 }
 
-export async function holdLock(kubectl: Kubectl, ctx: string, ns: string, pod: string, point: JobKillPoint, log: Log): Promise<HeldLock> {
+export async function holdLock(kubectl: Kubectl, ctx: string, ns: string, pod: string, lock: string, log: Log): Promise<HeldLock> {
     // -n: the client flushes each result, so the marker arrives while the session stays open.
     const child = spawn(
         kubectl.bin,
@@ -177,36 +179,40 @@ export async function holdLock(kubectl: Kubectl, ctx: string, ns: string, pod: s
     );
     let out = "";
     let err = "";
+    let exited = false;
+    let marks = 0;
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    let exited = false;
     const closed = new Promise<number | null>((resolve) =>
         child.on("close", (code) => {
             exited = true;
             resolve(code);
         }),
     );
-    child.stdin.write(`${HOLDS[point].lock}\nSELECT 'mmc-hold-taken';\n`);
-    await waitUntil(
-        `${pod}: the ${point} lock taken`,
-        60_000,
-        async () => {
-            if (out.includes("mmc-hold-taken")) return true;
-            if (exited) throw new FatalError(`${pod}: the ${point} lock session ended before it took the lock: ${out}${err}`);
-            return false;
-        },
-        async () => out + err,
-        100,
-    ).catch((e) => {
+    const exec = async (text: string) => {
+        const mark = `mmc-hold-${++marks}`;
+        child.stdin.write(`${text}\nSELECT '${mark}';\n`);
+        await waitUntil(
+            `${pod}: held session ran "${text}"`,
+            60_000,
+            async () => {
+                if (out.includes(mark)) return true;
+                if (exited) throw new FatalError(`${pod}: the held session ended before it ran "${text}": ${out}${err}`);
+                return false;
+            },
+            async () => out + err,
+            100,
+        );
+    };
+    await exec(lock).catch((e) => {
         child.kill("SIGKILL");
         throw e;
     });
-    log(`fault job: the ${point} lock held on ${pod}`);
+    log(`fault job: held on ${pod}: ${lock}`);
     let released = false;
     return {
-        point,
-        ctx,
         pod,
+        exec,
         async release() {
             if (released) return;
             released = true;
@@ -214,23 +220,33 @@ export async function holdLock(kubectl: Kubectl, ctx: string, ns: string, pod: s
             const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
             await closed;
             clearTimeout(timer);
-            if (!out.includes("mmc-hold-released")) throw new Error(`${pod}: the ${point} lock was not released cleanly: ${out}${err}`);
-            log(`fault job: the ${point} lock on ${pod} released`);
+            if (!out.includes("mmc-hold-released")) throw new Error(`${pod}: the held session was not released cleanly: ${out}${err}`);
+            log(`fault job: released the lock on ${pod}`);
         },
     };
 }
 
+/** Where the Job is: a statement waiting on the held server (its PROCESSLIST), then what the test does there. */
+export interface KillWait {
+    ctx: string;
+    pod: string;
+    like: string;
+    then?: () => Promise<void>;
+}
+
 /**
- * (c) The switchover Job killed where `hold` holds it: once its statement waits on the lock (seen in
- * the held server's PROCESSLIST), the Job's container is SIGKILLed and its pod force-deleted, then the
- * lock is released. Returns how the Job ended and its log up to the kill.
+ * (c) The switchover Job killed at `point`: once each of `waits` shows the Job's statement waiting (the
+ * held server's PROCESSLIST) and its `then` ran, the Job's container is SIGKILLed and its pod
+ * force-deleted, then `holds` are released. Returns how the Job ended and its log up to the kill.
  */
 export async function jobFault(
     kubectl: Kubectl,
     ctx: string,
     ns: string,
     job: string,
-    hold: HeldLock,
+    point: JobKillPoint,
+    waits: KillWait[],
+    holds: HeldLock[],
     log: Log,
 ): Promise<{ record: Omit<FaultRecord, "endMs">; jobFailed: boolean; state: string; jobLog: string[] }> {
     let pod = "";
@@ -251,22 +267,26 @@ export async function jobFault(
     const containerId = String(p?.status?.containerStatuses?.[0]?.containerID ?? "").replace(/^containerd:\/\//, "");
     const node = p?.spec?.nodeName;
     if (!containerId || !node) throw new Error(`Job ${job}: pod ${pod} has no container id or node`);
-    // The Job's statement waiting on the lock: the kill point is reached (and stays reached: the lock holds).
-    const waitingSql = `SELECT CONCAT(state, ': ', LEFT(info, 60)) FROM information_schema.PROCESSLIST WHERE info LIKE '${HOLDS[hold.point].waiting}' AND id <> CONNECTION_ID();`;
-    let waiting = "";
-    await waitUntil(
-        `Job ${job}: its ${hold.point} waiting on the lock held on ${hold.pod}`,
-        3 * 60_000,
-        async () => {
-            const l = await kubectl.json(ctx, ["get", "pods", "-n", ns, pod]).catch(() => undefined);
-            if (l?.status?.containerStatuses?.[0]?.state?.terminated)
-                throw new FatalError(`Job ${job}: pod ${pod} finished before its ${hold.point} reached the lock`);
-            waiting = (await sql(kubectl, hold.ctx, ns, hold.pod, waitingSql, 30_000).catch(() => "")).trim();
-            return !!waiting;
-        },
-        async () => (await kubectl.run(ctx, ["logs", "-n", ns, pod], { allowFailure: true })).stdout,
-        250,
-    );
+    // The Job's statements waiting on the locks: the kill point is reached (and stays reached: the locks hold).
+    const seen: string[] = [];
+    for (const w of waits) {
+        const waitingSql = `SELECT CONCAT(state, ': ', LEFT(info, 60)) FROM information_schema.PROCESSLIST WHERE info LIKE '${w.like}' AND id <> CONNECTION_ID();`;
+        let waiting = "";
+        await waitUntil(
+            `Job ${job}: "${w.like}" waiting on ${w.pod}`,
+            3 * 60_000,
+            async () => {
+                const l = await kubectl.json(ctx, ["get", "pods", "-n", ns, pod]).catch(() => undefined);
+                if (l?.status?.containerStatuses?.[0]?.state?.terminated) throw new FatalError(`Job ${job}: pod ${pod} finished before "${w.like}" waited`);
+                waiting = (await sql(kubectl, w.ctx, ns, w.pod, waitingSql, 30_000).catch(() => "")).trim();
+                return !!waiting;
+            },
+            async () => (await kubectl.run(ctx, ["logs", "-n", ns, pod], { allowFailure: true })).stdout,
+            250,
+        );
+        seen.push(`${w.pod}: ${waiting}`);
+        if (w.then) await w.then();
+    }
     const jobLog = (await kubectl.run(ctx, ["logs", "-n", ns, pod], { allowFailure: true })).stdout.split("\n").filter((l) => l.trim());
     const startMs = Date.now();
     // The script runs as the container's PID 1 (bash: it ignores SIGTERM), so a graceful deletion would
@@ -278,8 +298,8 @@ export async function jobFault(
     });
     if (killed.code) throw new Error(`Job ${job}: SIGKILL of ${pod}'s container failed: ${killed.stderr.trim()}`);
     await kubectl.run(ctx, ["delete", "pod", "-n", ns, pod, "--grace-period=0", "--force", "--wait=false"], { allowFailure: true });
-    log(`fault job: ${pod} SIGKILLed and force-deleted inside its ${hold.point} (${hold.pod}: ${waiting})`);
-    await hold.release();
+    log(`fault job: ${pod} SIGKILLed and force-deleted in its ${point} (${seen.join("; ")})`);
+    for (const h of holds) await h.release();
     let state = "";
     await waitUntil(
         `Job ${job} to end (Complete or Failed) after its pod was deleted`,
@@ -297,9 +317,9 @@ export async function jobFault(
     return {
         record: {
             kind: "job",
-            what: `switchover Job pod ${pod} SIGKILLed and force-deleted inside its ${hold.point}`,
+            what: `switchover Job pod ${pod} SIGKILLed and force-deleted after its demotion, then its re-run inside its promotion`,
             startMs,
-            detail: [`${hold.point}: killed while ${hold.pod} showed "${waiting}"`, `${hold.point}: Job ${state}`],
+            detail: [`${point}: killed while ${seen.join("; ")}`, `${point}: Job ${state}`],
         },
         jobFailed: state.startsWith("Failed"),
         state,

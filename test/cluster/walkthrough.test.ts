@@ -17,7 +17,21 @@ import * as YAML from "yaml";
 import { FatalError, Kubectl, PodWatcher, run, waitUntil } from "../controlplane/kube";
 import { afterSwitchover, applyObjects, isReady, jobComplete, Plan, prune, readRender, Rendered, resourceOf } from "./apply";
 import { CLIENT_NS, longestGapMs, sql, Writer, writerManifest } from "./db";
-import { FaultKind, FaultRecord, holdLock, JobKillPoint, jobFault, nodeFault, seedFault } from "./faults";
+import {
+    FaultKind,
+    FaultRecord,
+    HeldLock,
+    HOLD_EPOCH_ROW,
+    HOLD_ROW,
+    HOLD_TABLE,
+    HOLD_TABLE_SQL,
+    holdLock,
+    JobKillPoint,
+    jobFault,
+    KillWait,
+    nodeFault,
+    seedFault,
+} from "./faults";
 
 const ROOT = process.cwd();
 // Own state directory and ports: the KWOK tier (20000+) may run beside it.
@@ -316,46 +330,68 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                 if (l.length) await applyObjects(kubectl, contextOf(c), l, `${name}: ${c} (before the switchover)`);
             }
             const jobName = switchoverJob.r.object.metadata.name;
-            // The job fault: the Job killed inside its demotion, then its re-run inside its promotion, each
-            // point held by a lock the test takes before the Job runs (test/cluster/faults.ts, holdLock).
-            const oldPrimary = previous!.plan.primary;
-            const killPoints: { point: JobKillPoint; pod: string; ctx: string; resumes: RegExp | undefined }[] =
-                fault === "job"
-                    ? [
-                          { point: "demotion", pod: `${set}-${oldPrimary}`, ctx: contextOf(placement(plan).get(oldPrimary)!), resumes: undefined },
-                          {
-                              point: "promotion",
-                              pod: `${set}-${plan.primary}`,
-                              ctx: contextOf(placement(plan).get(plan.primary)!),
-                              resumes: /read-only without a channel: an interrupted switchover; resuming it/,
-                          },
-                      ]
-                    : [];
-            for (const k of killPoints) {
-                const hold = await holdLock(kubectl, k.ctx, ns, k.pod, k.point, log);
+            // The job fault: the Job killed after its demotion, then its re-run inside its promotion, each
+            // point reached through client locks the test holds (test/cluster/faults.ts).
+            const oldPod = `${set}-${previous!.plan.primary}`;
+            const oldCtx = contextOf(placement(plan).get(previous!.plan.primary)!);
+            const newPod = `${set}-${plan.primary}`;
+            const newCtx = contextOf(placement(plan).get(plan.primary)!);
+            if (fault === "job") {
+                await sql(kubectl, oldCtx, ns, oldPod, HOLD_TABLE_SQL);
+                await waitUntil(
+                    `${newPod}: the test table replicated`,
+                    60_000,
+                    async () => (await sql(kubectl, newCtx, ns, newPod, "SELECT v FROM mmc_test.hold WHERE id = 1;").catch(() => "")).trim() !== "",
+                    async () => "",
+                    500,
+                );
+            }
+            const killPoints: JobKillPoint[] = fault === "job" ? ["demotion", "promotion"] : [];
+            for (const point of killPoints) {
+                const holds: HeldLock[] = [];
                 try {
-                    await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job (to be killed inside its ${k.point})`);
-                    const jf = await jobFault(kubectl, contextOf(switchoverJob.c), ns, jobName, hold, log);
+                    let waits: KillWait[];
+                    if (point === "demotion") {
+                        holds.push(await holdLock(kubectl, newCtx, ns, newPod, HOLD_ROW, log));
+                        const table = await holdLock(kubectl, oldCtx, ns, oldPod, HOLD_TABLE, log);
+                        holds.push(table);
+                        waits = [
+                            {
+                                ctx: oldCtx,
+                                pod: oldPod,
+                                like: "SET GLOBAL read_only%",
+                                then: () => table.exec("UPDATE mmc_test.hold SET v = v + 1 WHERE id = 1; UNLOCK TABLES;"),
+                            },
+                            { ctx: newCtx, pod: newPod, like: "SELECT MASTER_GTID_WAIT%" },
+                        ];
+                    } else {
+                        holds.push(await holdLock(kubectl, newCtx, ns, newPod, HOLD_EPOCH_ROW, log));
+                        waits = [{ ctx: newCtx, pod: newPod, like: "UPDATE mmc.epoch%" }];
+                    }
+                    await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job (to be killed in its ${point})`);
+                    const jf = await jobFault(kubectl, contextOf(switchoverJob.c), ns, jobName, point, waits, holds, log);
                     if (!jobFaultRecord) jobFaultRecord = jf.record;
                     else jobFaultRecord.detail.push(...jf.record.detail);
-                    // The re-run after the demotion's kill found the old primary demoted and resumed.
-                    if (k.resumes)
+                    const logLines = jf.jobLog.filter((l) => /demoted|resuming|interrupted|applied/.test(l));
+                    jobFaultRecord.detail.push(...logLines.map((l) => `${point}: Job log: ${l.trim()}`));
+                    // The run after the demotion's kill found the old primary demoted and resumed.
+                    if (point === "promotion")
                         assert.ok(
-                            jf.jobLog.some((l) => k.resumes!.test(l)),
+                            jf.jobLog.some((l) => /read-only without a channel: an interrupted switchover; resuming it/.test(l)),
                             `${name}: the re-run Job did not resume the interrupted switchover:\n${jf.jobLog.join("\n")}`,
                         );
                     const writable = await writableMembers(plan, ns, set);
-                    jobFaultRecord.detail.push(`${k.point}: writable members once the killed Job ended: ${writable.join(", ") || "none"}`);
-                    // Killed before the new primary was made writable, with the old one's demotion done: no writer.
-                    assert.deepEqual(writable, [], `${name}: writable members after the Job was killed inside its ${k.point}`);
-                    assert.ok(jf.jobFailed, `${name}: the Job killed inside its ${k.point} ended ${jf.state}, not Failed`);
+                    jobFaultRecord.detail.push(`${point}: writable members once the killed Job ended: ${writable.join(", ") || "none"}`);
+                    // Killed after the old primary's demotion took effect, before the new one was made writable.
+                    assert.deepEqual(writable, [], `${name}: writable members after the Job was killed in its ${point}`);
+                    assert.ok(jf.jobFailed, `${name}: the Job killed in its ${point} ended ${jf.state}, not Failed`);
                     // The `up` failed on the Job; the next `up` (same config) replaces the failed Job.
                     await kubectl.run(contextOf(switchoverJob.c), ["delete", "job", "-n", ns, jobName, "--cascade=foreground", "--wait=true"], {
                         timeoutMs: 120_000,
                     });
                     log(`${name}: the failed Job deleted (the next up replaces it)`);
                 } finally {
-                    await hold.release();
+                    for (const h of holds) await h.release();
                 }
             }
             await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job`);
