@@ -134,8 +134,8 @@ export type JobKillPoint = "demotion" | "promotion";
 //              applier waits on the held row, so the Job's catch-up (MASTER_GTID_WAIT) waits: the old
 //              primary read-only without a channel, the new one still replicating, nothing writable.
 //   promotion  killed inside its promotion: the test holds mmc.epoch's row on the new primary (SELECT
-//              ... FOR UPDATE); the promotion's epoch UPDATE waits on it after STOP SLAVE and RESET SLAVE
-//              ALL: the new primary read-only without a channel, nothing writable.
+//              ... FOR UPDATE); the promotion's INSERT IGNORE of that row waits on it after STOP SLAVE and
+//              RESET SLAVE ALL: the new primary read-only without a channel, nothing writable.
 // (Killed while its demotion itself waits, the server drops the waiting statement with the client:
 // the old primary stays the writable primary, nothing changed. Seen on real nodes; not a kill point.)
 export const HOLD_TABLE_SQL =

@@ -366,7 +366,8 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                         ];
                     } else {
                         holds.push(await holdLock(kubectl, newCtx, ns, newPod, HOLD_EPOCH_ROW, log));
-                        waits = [{ ctx: newCtx, pod: newPod, like: "UPDATE mmc.epoch%" }];
+                        // The promotion's first statement on that row: INSERT IGNORE (its duplicate-key check waits on the lock).
+                        waits = [{ ctx: newCtx, pod: newPod, like: "INSERT IGNORE INTO mmc.epoch%" }];
                     }
                     await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job (to be killed in its ${point})`);
                     const jf = await jobFault(kubectl, contextOf(switchoverJob.c), ns, jobName, point, waits, holds, log);
