@@ -7,7 +7,7 @@ import { Kubectl, sleep } from "../controlplane/kube";
 export const CLIENT_NS = "mmc-client";
 
 // The scripts' modules (components/scripts/lib-*.sh) loaded as an entry script loads them (probe's inputs).
-const SQL_IN_POD = 'for m in env sql engine; do . /opt/mmc/lib-$m.sh; done; mmc_env_load probe || exit 2; mmc_tmp_init || exit 1; mmc_sql_local "$@"';
+export const SQL_IN_POD = 'for m in env sql engine; do . /opt/mmc/lib-$m.sh; done; mmc_env_load probe || exit 2; mmc_tmp_init || exit 1; mmc_sql_local "$@"';
 
 /** Runs SQL (stdin) as root inside a member's server container; tab-separated rows. */
 export async function sql(

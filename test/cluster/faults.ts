@@ -2,13 +2,15 @@
 // beside one step of the walk and the step's usual checks follow it (every acknowledged write on every
 // member, equal checksums, exactly one writable member, placed pods Ready, no pod name in two clusters):
 //   seed   the recipient's pod deleted while its init container streams the seed (a replica move);
-//   job    the switchover Job's pod force-deleted mid-switchover (the `up` fails; the next `up` runs the
-//          Job again, as Pulumi would replace the failed Job);
+//   job    the switchover Job's pod SIGKILLed and force-deleted at two points made certain by a lock the
+//          test holds (`holdLock`): inside the demotion, then (its re-run) inside the promotion; each
+//          `up` fails and the next runs the Job again, as Pulumi would replace the failed Job;
 //   node   the node running the primary stopped (kubelet, kube-proxy, containerd and every container
 //          killed: tools/clusters/node.sh) while a moved replica seeds from it, started again later.
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { FatalError, Kubectl, run, sleep, waitUntil } from "../controlplane/kube";
+import { SQL_IN_POD, sql } from "./db";
 
 export type FaultKind = "seed" | "job" | "node";
 export interface FaultRecord {
@@ -119,14 +121,134 @@ function assertSeededAgain(pod: string, initLog: string[], finishedInGrace: stri
     if (!initLog.some((l) => /received and verified/.test(l))) throw new Error(`${pod}: the replacement did not seed again:\n${initLog.join("\n")}`);
 }
 
-/** (c) The switchover Job's pod force-deleted mid-switchover; returns whether the Job still completed. */
+/** Where the job fault kills the switchover Job (each made certain by a lock the test holds; see `holdLock`). */
+export type JobKillPoint = "demotion" | "promotion";
+
+// The kill points, each reached for certain through ordinary client locks (product code unchanged:
+// any application session could hold them), never by timing:
+//   demotion   killed after its demotion took effect, in its catch-up: the test holds a row of a test
+//              table on the new primary (SELECT ... FOR UPDATE) and LOCK TABLES ... WRITE of that table
+//              on the old one, so the demotion's `SET GLOBAL read_only = ON` waits ("Waiting for backup
+//              lock"); then, inside its lock, the test updates that row and unlocks: the demotion
+//              completes with the update in the old primary's final position, and the new primary's
+//              applier waits on the held row, so the Job's catch-up (MASTER_GTID_WAIT) waits: the old
+//              primary read-only without a channel, the new one still replicating, nothing writable.
+//   promotion  killed inside its promotion: the test holds mmc.epoch's row on the new primary (SELECT
+//              ... FOR UPDATE); the promotion's INSERT IGNORE of that row waits on it after STOP SLAVE and
+//              RESET SLAVE ALL: the new primary read-only without a channel, nothing writable.
+// (Killed while its demotion itself waits, the server drops the waiting statement with the client:
+// the old primary stays the writable primary, nothing changed. Seen on real nodes; not a kill point.)
+export const HOLD_TABLE_SQL =
+    "CREATE DATABASE IF NOT EXISTS mmc_test; CREATE TABLE IF NOT EXISTS mmc_test.hold (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB; INSERT IGNORE INTO mmc_test.hold VALUES (1, 0);";
+export const HOLD_ROW = "BEGIN; SELECT v FROM mmc_test.hold WHERE id = 1 FOR UPDATE;";
+export const HOLD_TABLE = "LOCK TABLES mmc_test.hold WRITE;";
+export const HOLD_EPOCH_ROW = "BEGIN; SELECT epoch FROM mmc.epoch WHERE id = 1 FOR UPDATE;";
+
+/** A client session held open in `pod`'s server container (root over the socket) holding a lock. */
+export interface HeldLock {
+    pod: string;
+    /** Runs more SQL in the held session; resolves once it has run. */
+    exec(text: string): Promise<void>;
+    release(): Promise<void>;
+}
+
+export async function holdLock(kubectl: Kubectl, ctx: string, ns: string, pod: string, lock: string, log: Log): Promise<HeldLock> {
+    // -n: the client flushes each result, so the marker arrives while the session stays open.
+    const child = spawn(
+        kubectl.bin,
+        [
+            "--kubeconfig",
+            kubectl.kubeconfig,
+            "--context",
+            ctx,
+            "exec",
+            "-i",
+            "-n",
+            ns,
+            pod,
+            "-c",
+            "mysql",
+            "--",
+            "bash",
+            "-c",
+            `export MMC_SQL_TIMEOUT=900; ${SQL_IN_POD}`,
+            "sql",
+            "-n",
+        ],
+        { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    let exited = false;
+    let marks = 0;
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const closed = new Promise<number | null>((resolve) =>
+        child.on("close", (code) => {
+            exited = true;
+            resolve(code);
+        }),
+    );
+    const exec = async (text: string) => {
+        const mark = `mmc-hold-${++marks}`;
+        child.stdin.write(`${text}\nSELECT '${mark}';\n`);
+        await waitUntil(
+            `${pod}: held session ran "${text}"`,
+            60_000,
+            async () => {
+                if (out.includes(mark)) return true;
+                if (exited) throw new FatalError(`${pod}: the held session ended before it ran "${text}": ${out}${err}`);
+                return false;
+            },
+            async () => out + err,
+            100,
+        );
+    };
+    await exec(lock).catch((e) => {
+        child.kill("SIGKILL");
+        throw e;
+    });
+    log(`fault job: held on ${pod}: ${lock}`);
+    let released = false;
+    return {
+        pod,
+        exec,
+        async release() {
+            if (released) return;
+            released = true;
+            child.stdin.end("UNLOCK TABLES;\nROLLBACK;\nSELECT 'mmc-hold-released';\n");
+            const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+            await closed;
+            clearTimeout(timer);
+            if (!out.includes("mmc-hold-released")) throw new Error(`${pod}: the held session was not released cleanly: ${out}${err}`);
+            log(`fault job: released the lock on ${pod}`);
+        },
+    };
+}
+
+/** Where the Job is: a statement waiting on the held server (its PROCESSLIST), then what the test does there. */
+export interface KillWait {
+    ctx: string;
+    pod: string;
+    like: string;
+    then?: () => Promise<void>;
+}
+
+/**
+ * (c) The switchover Job killed at `point`: once each of `waits` shows the Job's statement waiting (the
+ * held server's PROCESSLIST) and its `then` ran, the Job's container is SIGKILLed and its pod
+ * force-deleted, then `holds` are released. Returns how the Job ended and its log up to the kill.
+ */
 export async function jobFault(
     kubectl: Kubectl,
     ctx: string,
     ns: string,
     job: string,
+    point: JobKillPoint,
+    waits: KillWait[],
+    holds: HeldLock[],
     log: Log,
-): Promise<{ record: Omit<FaultRecord, "endMs">; jobFailed: boolean; state: string }> {
+): Promise<{ record: Omit<FaultRecord, "endMs">; jobFailed: boolean; state: string; jobLog: string[] }> {
     let pod = "";
     await waitUntil(
         `Job ${job}: its pod running`,
@@ -141,12 +263,31 @@ export async function jobFault(
         async () => (await kubectl.run(ctx, ["get", "pods", "-n", ns, "-o", "wide"], { allowFailure: true })).stdout,
         100,
     );
-    // The first thing the script logs is the demotion of the old primary: the write pause has begun.
     const p = await kubectl.getOrUndefined(ctx, "pods", pod, ns);
     const containerId = String(p?.status?.containerStatuses?.[0]?.containerID ?? "").replace(/^containerd:\/\//, "");
     const node = p?.spec?.nodeName;
     if (!containerId || !node) throw new Error(`Job ${job}: pod ${pod} has no container id or node`);
-    const line = await followLog(kubectl, ctx, ns, pod, "switchover", /demoted|failed|nothing to do/, /switchover to .* done/, 3 * 60_000);
+    // The Job's statements waiting on the locks: the kill point is reached (and stays reached: the locks hold).
+    const seen: string[] = [];
+    for (const w of waits) {
+        const waitingSql = `SELECT CONCAT(state, ': ', LEFT(info, 60)) FROM information_schema.PROCESSLIST WHERE info LIKE '${w.like}' AND id <> CONNECTION_ID();`;
+        let waiting = "";
+        await waitUntil(
+            `Job ${job}: "${w.like}" waiting on ${w.pod}`,
+            3 * 60_000,
+            async () => {
+                const l = await kubectl.json(ctx, ["get", "pods", "-n", ns, pod]).catch(() => undefined);
+                if (l?.status?.containerStatuses?.[0]?.state?.terminated) throw new FatalError(`Job ${job}: pod ${pod} finished before "${w.like}" waited`);
+                waiting = (await sql(kubectl, w.ctx, ns, w.pod, waitingSql, 30_000).catch(() => "")).trim();
+                return !!waiting;
+            },
+            async () => (await kubectl.run(ctx, ["logs", "-n", ns, pod], { allowFailure: true })).stdout,
+            250,
+        );
+        seen.push(`${w.pod}: ${waiting}`);
+        if (w.then) await w.then();
+    }
+    const jobLog = (await kubectl.run(ctx, ["logs", "-n", ns, pod], { allowFailure: true })).stdout.split("\n").filter((l) => l.trim());
     const startMs = Date.now();
     // The script runs as the container's PID 1 (bash: it ignores SIGTERM), so a graceful deletion would
     // let it finish. Killed at once instead, through the node's containerd, as a deletion with no grace
@@ -155,8 +296,10 @@ export async function jobFault(
         timeoutMs: 30_000,
         allowFailure: true,
     });
+    if (killed.code) throw new Error(`Job ${job}: SIGKILL of ${pod}'s container failed: ${killed.stderr.trim()}`);
     await kubectl.run(ctx, ["delete", "pod", "-n", ns, pod, "--grace-period=0", "--force", "--wait=false"], { allowFailure: true });
-    log(`fault job: ${pod} killed (SIGKILL${killed.code ? ` failed: ${killed.stderr.trim()}` : ""}) and force-deleted mid-switchover (after "${line.trim()}")`);
+    log(`fault job: ${pod} SIGKILLed and force-deleted in its ${point} (${seen.join("; ")})`);
+    for (const h of holds) await h.release();
     let state = "";
     await waitUntil(
         `Job ${job} to end (Complete or Failed) after its pod was deleted`,
@@ -174,12 +317,13 @@ export async function jobFault(
     return {
         record: {
             kind: "job",
-            what: `switchover Job pod ${pod} killed and force-deleted mid-switchover`,
+            what: `switchover Job pod ${pod} SIGKILLed and force-deleted after its demotion, then its re-run inside its promotion`,
             startMs,
-            detail: [`killed after: ${line.trim()}`, `Job: ${state}`],
+            detail: [`${point}: killed while ${seen.join("; ")}`, `${point}: Job ${state}`],
         },
         jobFailed: state.startsWith("Failed"),
         state,
+        jobLog,
     };
 }
 

@@ -17,7 +17,21 @@ import * as YAML from "yaml";
 import { FatalError, Kubectl, PodWatcher, run, waitUntil } from "../controlplane/kube";
 import { afterSwitchover, applyObjects, isReady, jobComplete, Plan, prune, readRender, Rendered, resourceOf } from "./apply";
 import { CLIENT_NS, longestGapMs, sql, Writer, writerManifest } from "./db";
-import { FaultKind, FaultRecord, jobFault, nodeFault, seedFault } from "./faults";
+import {
+    FaultKind,
+    FaultRecord,
+    HeldLock,
+    HOLD_EPOCH_ROW,
+    HOLD_ROW,
+    HOLD_TABLE,
+    HOLD_TABLE_SQL,
+    holdLock,
+    JobKillPoint,
+    jobFault,
+    KillWait,
+    nodeFault,
+    seedFault,
+} from "./faults";
 
 const ROOT = process.cwd();
 // Own state directory and ports: the KWOK tier (20000+) may run beside it.
@@ -315,24 +329,82 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                 const l = (objects.get(c) ?? []).filter((r) => !afterSwitchover(r.object) && r.object.kind !== "Job");
                 if (l.length) await applyObjects(kubectl, contextOf(c), l, `${name}: ${c} (before the switchover)`);
             }
-            await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job`);
-            log(`${name}: ${switchoverJob.c}: Job ${switchoverJob.r.object.metadata.name} applied`);
+            const jobName = switchoverJob.r.object.metadata.name;
+            // The job fault: the Job killed after its demotion, then its re-run inside its promotion, each
+            // point reached through client locks the test holds (test/cluster/faults.ts).
+            const oldPod = `${set}-${previous!.plan.primary}`;
+            const oldCtx = contextOf(placement(plan).get(previous!.plan.primary)!);
+            const newPod = `${set}-${plan.primary}`;
+            const newCtx = contextOf(placement(plan).get(plan.primary)!);
             if (fault === "job") {
-                const jobName = switchoverJob.r.object.metadata.name;
-                const jf = await jobFault(kubectl, contextOf(switchoverJob.c), ns, jobName, log);
-                jobFaultRecord = jf.record;
-                jf.record.detail.push(`writable members when the Job ended: ${(await writableMembers(plan, ns, set)).join(", ") || "none"}`);
-                if (jf.jobFailed) {
+                await sql(kubectl, oldCtx, ns, oldPod, HOLD_TABLE_SQL);
+                await waitUntil(
+                    `${newPod}: the test table replicated`,
+                    60_000,
+                    async () => (await sql(kubectl, newCtx, ns, newPod, "SELECT v FROM mmc_test.hold WHERE id = 1;").catch(() => "")).trim() !== "",
+                    async () => "",
+                    500,
+                );
+            }
+            const killPoints: JobKillPoint[] = fault === "job" ? ["demotion", "promotion"] : [];
+            for (const point of killPoints) {
+                const holds: HeldLock[] = [];
+                try {
+                    let waits: KillWait[];
+                    if (point === "demotion") {
+                        holds.push(await holdLock(kubectl, newCtx, ns, newPod, HOLD_ROW, log));
+                        const table = await holdLock(kubectl, oldCtx, ns, oldPod, HOLD_TABLE, log);
+                        holds.push(table);
+                        waits = [
+                            {
+                                ctx: oldCtx,
+                                pod: oldPod,
+                                like: "SET GLOBAL read_only%",
+                                then: () => table.exec("UPDATE mmc_test.hold SET v = v + 1 WHERE id = 1; UNLOCK TABLES;"),
+                            },
+                            { ctx: newCtx, pod: newPod, like: "SELECT MASTER_GTID_WAIT%" },
+                        ];
+                    } else {
+                        holds.push(await holdLock(kubectl, newCtx, ns, newPod, HOLD_EPOCH_ROW, log));
+                        // The promotion's first statement on that row: INSERT IGNORE (its duplicate-key check waits on the lock).
+                        waits = [{ ctx: newCtx, pod: newPod, like: "INSERT IGNORE INTO mmc.epoch%" }];
+                    }
+                    await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job (to be killed in its ${point})`);
+                    const jf = await jobFault(kubectl, contextOf(switchoverJob.c), ns, jobName, point, waits, holds, log);
+                    if (!jobFaultRecord) jobFaultRecord = jf.record;
+                    else jobFaultRecord.detail.push(...jf.record.detail);
+                    const logLines = jf.jobLog.filter((l) => /demoted|resuming|interrupted|applied/.test(l));
+                    jobFaultRecord.detail.push(...logLines.map((l) => `${point}: Job log: ${l.trim()}`));
+                    // The run after the demotion's kill found the old primary demoted and resumed.
+                    if (point === "promotion")
+                        assert.ok(
+                            jf.jobLog.some((l) => /read-only without a channel: an interrupted switchover; resuming it/.test(l)),
+                            `${name}: the re-run Job did not resume the interrupted switchover:\n${jf.jobLog.join("\n")}`,
+                        );
+                    const writable = await writableMembers(plan, ns, set);
+                    jobFaultRecord.detail.push(`${point}: writable members once the killed Job ended: ${writable.join(", ") || "none"}`);
+                    // Killed after the old primary's demotion took effect, before the new one was made writable.
+                    assert.deepEqual(writable, [], `${name}: writable members after the Job was killed in its ${point}`);
+                    assert.ok(jf.jobFailed, `${name}: the Job killed in its ${point} ended ${jf.state}, not Failed`);
                     // The `up` failed on the Job; the next `up` (same config) replaces the failed Job.
                     await kubectl.run(contextOf(switchoverJob.c), ["delete", "job", "-n", ns, jobName, "--cascade=foreground", "--wait=true"], {
                         timeoutMs: 120_000,
                     });
-                    await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job (the next up)`);
-                    log(`${name}: the failed Job replaced (the next up)`);
-                    jf.record.detail.push("the next up replaced the failed Job");
+                    log(`${name}: the failed Job deleted (the next up replaces it)`);
+                } finally {
+                    for (const h of holds) await h.release();
                 }
             }
+            await applyObjects(kubectl, contextOf(switchoverJob.c), [switchoverJob.r], `${name}: switchover Job`);
+            log(`${name}: ${switchoverJob.c}: Job ${jobName} applied`);
             await jobComplete(kubectl, contextOf(switchoverJob.c), switchoverJob.r.object.metadata.name, ns, 6 * 60_000);
+            if (jobFaultRecord) {
+                // The last run found the new primary out of its channel and read-only: it resumed the promotion.
+                const last = (await kubectl.run(contextOf(switchoverJob.c), ["logs", "-n", ns, `job/${jobName}`])).stdout;
+                const resumed = last.split("\n").find((l) => /an interrupted promotion\): resuming it/.test(l));
+                assert.ok(resumed, `${name}: the Job run after the promotion's kill did not resume the promotion:\n${last}`);
+                jobFaultRecord.detail.push(`the next up: ${resumed.trim()}`);
+            }
             log(`${name}: ${switchoverJob.c}: switchover Job complete after ${((Date.now() - start) / 1000).toFixed(1)}s`);
         }
         for (const c of order) {
