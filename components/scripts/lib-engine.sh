@@ -188,6 +188,8 @@ mmc_sql_point_to() {
 # mmc_sql_promote [EPOCH] -> SQL that makes this server the primary: no channel, semi-sync source on,
 # EPOCH recorded (mmc_sql_record_epoch, while still read-only: root and the admin user may write),
 # writable.
+# The epoch is recorded before semi-sync is switched on: no replica follows this member yet, so its
+# own record would wait out the semi-sync timeout for an acknowledgement that cannot come.
 mmc_sql_promote() {
     local semi=OFF
     mmc_semi_sync_on && semi=ON
@@ -195,16 +197,16 @@ mmc_sql_promote() {
         mysql)
             echo "STOP REPLICA;"
             echo "RESET REPLICA ALL;"
-            echo "SET GLOBAL rpl_semi_sync_source_enabled = $semi;"
             echo "SET GLOBAL super_read_only = OFF;"
             if [ -n "${1:-}" ]; then mmc_sql_record_epoch "$1"; fi
+            echo "SET GLOBAL rpl_semi_sync_source_enabled = $semi;"
             echo "SET GLOBAL read_only = OFF;"
             ;;
         mariadb)
             echo "STOP SLAVE;"
             echo "RESET SLAVE ALL;"
-            echo "SET GLOBAL rpl_semi_sync_master_enabled = $semi;"
             if [ -n "${1:-}" ]; then mmc_sql_record_epoch "$1"; fi
+            echo "SET GLOBAL rpl_semi_sync_master_enabled = $semi;"
             echo "SET GLOBAL read_only = OFF;"
             ;;
     esac

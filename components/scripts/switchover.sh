@@ -130,17 +130,35 @@ phase_confirm() {
     printf '%s\n' "$1"
 }
 
+# extra_on_new -> the GTIDs the new primary has that the old one lacks (empty: none); status 1 when unknown.
+extra_on_new() {
+    local mine theirs
+    mine=$(echo "SELECT $(mmc_sql_gtid_state_expr);" | q "$NEW" 5) || return 1
+    theirs=$(echo "SELECT $(mmc_sql_gtid_state_expr);" | q "$OLD" 5) || return 1
+    mmc_engine_gtid_missing "$mine" "$theirs" "$ADMIN_CRED" "$NEW"
+}
+
 phase_promote() {
-    local t_demote pos res
+    local t_demote pos res attempt extra
     IFS=$'\t' read -r t_demote pos <<<"$1"
     [ "$(remaining)" -gt 0 ] || { mmc_log "the timeout passed before the promotion; not promoting $NEW"; return 1; }
-    res=$( { mmc_sql_promote "${MMC_EPOCH:-}"; echo "SELECT @@GLOBAL.read_only;"; } | q "$NEW" 2>/dev/null | tail -n 1)
-    if [ "$res" != 0 ] || mmc_has_channel "$ADMIN_CRED" "$NEW"; then
-        mmc_log "promotion of $NEW did not take"
-        return 1
-    fi
-    mmc_log "promoted $NEW (writes paused $(($(now_ms) - t_demote)) ms on the database side)"
-    printf '%s\n' "$1"
+    for attempt in 1 2; do
+        # bounded by what is left of the timeout, as the catch-up is (a fixed cut could stop the client
+        # of a promotion that the server still carries out)
+        res=$( { mmc_sql_promote "${MMC_EPOCH:-}"; echo "SELECT @@GLOBAL.read_only;"; } | q "$NEW" $(($(remaining) + 5)) 2>/dev/null | tail -n 1)
+        if [ "$res" = 0 ] && ! mmc_has_channel "$ADMIN_CRED" "$NEW"; then
+            mmc_log "promoted $NEW (writes paused $(($(now_ms) - t_demote)) ms on the database side)"
+            printf '%s\n' "$1"
+            return 0
+        fi
+        # Cut off after the new primary left its channel and committed its epoch record, a transaction
+        # the old one lacks: handing writes back to the old primary would fork the history. The
+        # promotion's statements are idempotent: finish it, once.
+        [ "$attempt" = 1 ] && ! mmc_has_channel "$ADMIN_CRED" "$NEW" && extra=$(extra_on_new) && [ -n "$extra" ] || break
+        mmc_log "the promotion of $NEW was cut off after it committed $extra (absent from $OLD): finishing it"
+    done
+    mmc_log "promotion of $NEW did not take"
+    return 1
 }
 
 # Status 0: every member repointed; 4: some could not be (named in the log; new stays the primary).
@@ -180,9 +198,15 @@ undo_demote() {
     return 0
 }
 undo_promote() {
+    local extra
     # make sure new is not writable before handing writes back to the old primary
     mmc_sql_demote | q "$NEW" 5 >/dev/null 2>&1
     if [ "$(read_only_of "$NEW")" = 1 ]; then
+        # ...and that it holds nothing the old one lacks (a promotion that committed, then failed)
+        if ! extra=$(extra_on_new) || [ -n "$extra" ]; then
+            mmc_log "ERROR: $NEW holds ${extra:-transactions that cannot be compared} not on $OLD; both stay read-only (no fork): run up again, the switchover resumes"
+            return 1
+        fi
         mmc_sql_point_to "$(source_for "$NEW" "$OLD")" slave_pos | qf "$NEW" 5 >/dev/null 2>&1
         return 0
     fi

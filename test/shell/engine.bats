@@ -48,6 +48,12 @@ engine_functions() { grep -oE '^mmc_[a-z_]+\(\)' "$S/lib-engine.sh" | tr -d '()'
     [[ "$output" == *"SET GLOBAL rpl_semi_sync_master_enabled = ON;"* ]]
     [[ "$output" != *"super_read_only"* ]]
     [ "$(MMC_ENGINE=mysql mmc_sql_demote)" = "SET GLOBAL super_read_only = ON;" ]
+    # the epoch is recorded before semi-sync is on: nothing follows the new primary yet to acknowledge it
+    local e
+    for e in mysql mariadb; do
+        MMC_ENGINE=$e MMC_SEMI_SYNC=on run mmc_sql_promote 5
+        [[ "$output" == *"UPDATE mmc.epoch SET epoch = 5"*"SET GLOBAL rpl_semi_sync_"*"_enabled = ON;"*"SET GLOBAL read_only = OFF;"* ]]
+    done
     [ "$(MMC_ENGINE=mariadb mmc_sql_demote)" = "SET GLOBAL read_only = ON;" ]
     [ "$(MMC_ENGINE=mysql mmc_sql_read_only_expr)" = "@@GLOBAL.super_read_only" ]
     [ "$(MMC_ENGINE=mariadb mmc_sql_writable_again)" = "SET GLOBAL read_only = OFF;" ]

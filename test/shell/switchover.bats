@@ -100,3 +100,64 @@ calls() { tr '\n' ' ' <"$LOG"; }
     [ "$(source_for r9)" = new ]
     [ "$(source_for r9 old)" = old ]
 }
+
+# The real promotion and its rollback, with the SQL access stubbed: Q_LOG records each call's target,
+# PROMOTE_OUT is what the promotion's final SELECT returns per attempt, EXTRA what NEW holds beyond OLD.
+real_promote_env() {
+    # shellcheck disable=SC1091
+    . "$S/switchover.sh"
+    OLD=old NEW=new DEADLINE=$((SECONDS + 60)) ADMIN_CRED=cred Q_LOG="$BATS_TEST_TMPDIR/q" N="$BATS_TEST_TMPDIR/n"
+    : >"$Q_LOG"; echo 0 >"$N"
+    q() {
+        local sql; sql=$(cat)
+        echo "$1: $sql" | tr '\n' ' ' >>"$Q_LOG"; echo >>"$Q_LOG"
+        if [[ "$sql" == *"@@GLOBAL.read_only;"* && "$sql" == *"mmc.epoch"* ]]; then
+            local n; n=$(($(cat "$N") + 1)); echo "$n" >"$N"
+            set -- $PROMOTE_OUT; eval "echo \${$n:-}"
+        elif [[ "$sql" == "SELECT @@GLOBAL.read_only" ]]; then echo "${RO_NEW:-1}"
+        fi
+    }
+    mmc_has_channel() { return 1; }
+    extra_on_new() { [ -z "${EXTRA_UNKNOWN:-}" ] || return 1; echo "${EXTRA:-}"; }
+    MMC_EPOCH=7
+}
+
+@test "a promotion cut off after the new primary committed its epoch record is finished, not handed back" {
+    real_promote_env
+    PROMOTE_OUT="- 0" EXTRA="0-1001-497" run phase_promote "$(printf '1\t0-1000-496')"
+    [ "$status" -eq 0 ]
+    [ "$(cat "$N")" = 2 ]
+    [[ "$output" == *"cut off after it committed 0-1001-497 (absent from old): finishing it"* ]]
+    [[ "$output" == *"promoted new"* ]]
+}
+
+@test "a promotion that committed nothing and did not take fails once, for the rollback" {
+    real_promote_env
+    PROMOTE_OUT="- 0" EXTRA="" run phase_promote "$(printf '1\t0-1000-496')"
+    [ "$status" -eq 1 ]
+    [ "$(cat "$N")" = 1 ]
+    [[ "$output" == *"promotion of new did not take"* ]]
+}
+
+@test "the promotion's client is bounded by what is left of the timeout, not by 10 s" {
+    real_promote_env
+    q() { echo "$2" >"$BATS_TEST_TMPDIR/timeout"; cat >/dev/null; echo 0; }
+    phase_promote "$(printf '1\t0-1000-496')" >/dev/null
+    [ "$(cat "$BATS_TEST_TMPDIR/timeout")" -ge 60 ]
+}
+
+@test "undo_promote never hands writes back to the old primary when the new one holds a transaction it lacks" {
+    real_promote_env
+    EXTRA="0-1001-497" run undo_promote
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"new holds 0-1001-497 not on old; both stay read-only"* ]]
+    ! grep -q "^new: CHANGE MASTER\|^new: CHANGE REPLICATION" "$Q_LOG"
+}
+
+@test "undo_promote hands back when the new primary holds nothing more, and not when that is unknown" {
+    real_promote_env
+    EXTRA="" run undo_promote
+    [ "$status" -eq 0 ]
+    EXTRA_UNKNOWN=1 run undo_promote
+    [ "$status" -eq 1 ]
+}
