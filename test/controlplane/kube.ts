@@ -59,6 +59,9 @@ export function run(
             }
             resolve({ stdout, stderr, code: rc });
         });
+        // A command may exit without reading its input (EPIPE on this write): its exit status judges it,
+        // not an unhandled error event thrown into whichever test runs then.
+        child.stdin!.on("error", () => {});
         child.stdin!.end(opts.input ?? "");
     });
 }
