@@ -273,9 +273,13 @@ faults() {
     h_sql 0 "PURGE BINARY LOGS TO '$last'"
     : >"$d/logs/init.log"; : >"$d/logs/replicate.log"; : >"$d/logs/server.log"
     h_pod_start 2 cluster2 f1
+    # waited for, not checked once Ready: the replica may pass a probe before its receiver meets the
+    # purged position (MySQL reports it after connecting)
+    if h_wait 240 "mysql-2 re-seeding over the purged position" bash -c "
+        grep -q 're-seed needed' '$d/logs/replicate.log' && cat '$d/logs/init.log' '$d/logs/server.log' | grep -q 'wiping untrusted volume'"; then
+        h_ok "stale volume: replicate.sh detects the purged position and the member re-seeds"
+    else h_notok "stale volume: replicate.sh detects the purged position and the member re-seeds" "$(tail -5 "$d/logs/replicate.log")"; fi
     wait_ready 2 240 || true
-    h_check "stale volume: replicate.sh detects the purged position and the member re-seeds" bash -c "
-        grep -q 're-seed needed' '$d/logs/replicate.log' && cat '$d/logs/init.log' '$d/logs/server.log' | grep -q 'wiping untrusted volume' || { tail -5 '$d/logs/replicate.log'; exit 1; }"
     step "after a member returned with a stale volume" 0
 
     # F5: the primary dies during a planned switchover (rendered Job of the fault set)
