@@ -14,6 +14,7 @@ export const REQUIRED_SCRIPTS = [
     "lib-sql.sh",
     "lib-engine.sh",
     "lib-repl.sh",
+    "lib-job.sh",
     "lib-stream.sh",
 ] as const;
 

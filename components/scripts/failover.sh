@@ -26,16 +26,14 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
 # shellcheck source=lib-repl.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-repl.sh"
+# shellcheck source=lib-job.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-job.sh"
 
 failover_phases() {
     printf '%s\n' check:- stop_receiving:undo_stop_receiving drain:- compare:- promote:undo_promote repoint:-
 }
 
 # Context of one run (set once by main): NEW OTHERS LOST EPOCH DEADLINE ADMIN_CRED.
-remaining() { local r=$((DEADLINE - SECONDS)); if [ "$r" -gt 0 ]; then echo "$r"; else echo 0; fi; }
-source_for() { mmc_kv "$1" "$MMC_SOURCE_FOR" || echo "$NEW"; }
-q() { MMC_SQL_TIMEOUT=${2:-10} mmc_sql_remote "$ADMIN_CRED" "$1"; }
-qf() { MMC_SQL_TIMEOUT=${2:-10} mmc_sql_remote "$ADMIN_CRED" "$1" --force; }
 # The reachable members, the new primary first.
 members() { echo "$NEW $OTHERS"; }
 # The refusal or failure line (stdout of main's caller: the Job's log and termination message).
@@ -214,6 +212,7 @@ main() {
     NEW=$MMC_NEW_PRIMARY_HOST OTHERS=$MMC_REPLICA_HOSTS LOST=$MMC_LOST_HOSTS EPOCH=$MMC_EPOCH
     [ "$EPOCH" -ge 2 ] || { mmc_log "MMC_EPOCH must be at least 2 (a failover follows epoch 1 or later), got '$EPOCH'"; exit 2; }
     if mmc_is_listed "$NEW" "$OTHERS"; then mmc_log "MMC_NEW_PRIMARY_HOST '$NEW' is also in MMC_REPLICA_HOSTS"; exit 2; fi
+    # shellcheck disable=SC2034 # read by remaining() (lib-job.sh)
     DEADLINE=$((SECONDS + MMC_SWITCHOVER_TIMEOUT_SECONDS))
     mmc_tmp_init || exit 1
     ADMIN_CRED=$(mmc_admin_cred) || exit 1

@@ -34,6 +34,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
 # shellcheck source=lib-repl.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-repl.sh"
+# shellcheck source=lib-job.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-job.sh"
 
 # The phase table: "phase:rollback" ("-": none), in order.
 switchover_phases() {
@@ -41,12 +43,7 @@ switchover_phases() {
 }
 
 # Context of one run (inputs, set once by main): OLD NEW OTHERS DEADLINE ADMIN_CRED.
-remaining() { local r=$((DEADLINE - SECONDS)); if [ "$r" -gt 0 ]; then echo "$r"; else echo 0; fi; }
-# The new primary's name as member H's cluster resolves it (MMC_SOURCE_FOR "h=src ..."), else DEFAULT or NEW.
-source_for() { mmc_kv "$1" "$MMC_SOURCE_FOR" || echo "${2:-$NEW}"; }
 now_ms() { local t=$EPOCHREALTIME; echo "${t/./}" | cut -c1-13; }
-q() { MMC_SQL_TIMEOUT=${2:-10} mmc_sql_remote "$ADMIN_CRED" "$1"; }           # SQL on stdin
-qf() { MMC_SQL_TIMEOUT=${2:-10} mmc_sql_remote "$ADMIN_CRED" "$1" --force; }  # continue past errors (STOP on no channel)
 read_only_of() { echo "SELECT @@GLOBAL.read_only" | q "$1" 5; }
 
 # Each phase gets the previous phase's output (CTX) and prints its own; status 0 = go on, 1 = failed,
@@ -258,6 +255,7 @@ main() {
     trap 'got_sigterm=1; mmc_log "SIGTERM: the switchover stops at the next phase boundary"' TERM INT
     OLD=$MMC_OLD_PRIMARY_HOST NEW=$MMC_NEW_PRIMARY_HOST OTHERS=$MMC_REPLICA_HOSTS
     [ "$OLD" != "$NEW" ] || { mmc_log "old and new primary are the same host"; exit 2; }
+    # shellcheck disable=SC2034 # read by remaining() (lib-job.sh)
     DEADLINE=$((SECONDS + MMC_SWITCHOVER_TIMEOUT_SECONDS))
     mmc_tmp_init || exit 1
     ADMIN_CRED=$(mmc_admin_cred) || exit 1
