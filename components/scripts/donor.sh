@@ -5,8 +5,10 @@
 #
 # Protocol (one TCP connection, text lines then binary):
 #   donor  -> "MMC-DONOR 1 <ns> <ready|notready> <primary|replica>"   ns: 128-bit random nonce
-#   client -> "<status|seed> <nc> HMAC(secret, 'mmc-client|ns|nc|cmd')" nc: client nonce
+#   client -> "<status|seed|seed-waiting> <nc> HMAC(secret, 'mmc-client|ns|nc|cmd')" nc: client nonce
 #   donor  -> "OK HMAC(secret, 'mmc-donor|ns|nc|cmd')"  or "ERR <why>" (bad proof, not ready)
+#   seed-waiting: as seed, from a primary that is read-only waiting for its quorum (not "ready");
+#          served only by a member without a channel (docs/dataplane-contract.md "Epoch and fencing")
 #   seed:  donor -> AES-256-CTR(mbstream) with a key derived from HMAC(secret,'mmc-enc|ns|nc'),
 #          until EOF; the donor keeps the tag HMAC(HMAC(secret,'mmc-mac|ns|nc'), ciphertext)
 #          (encrypt-then-MAC) only if the backup completed.
@@ -40,7 +42,7 @@ handle() {
     status=$(bash "$MMC_DIR/probe.sh" donor-status 2>/dev/null) || status="notready unknown"
     printf 'MMC-DONOR 1 %s %s\n' "$ns" "$status"
     if ! read -r -t 10 cmd nc mac; then mmc_log "client $peer sent nothing"; return 0; fi
-    case "$cmd" in status | seed | mac:*) ;; *) printf 'ERR protocol\n'; mmc_log "bad request from $peer"; return 0 ;; esac
+    case "$cmd" in status | seed | seed-waiting | mac:*) ;; *) printf 'ERR protocol\n'; mmc_log "bad request from $peer"; return 0 ;; esac
     if ! [[ "$nc" =~ ^[0-9a-f]{32}$ ]] || [ "$mac" != "$(mmc_client_proof "$ns" "$nc" "$cmd")" ]; then
         printf 'ERR auth\n'
         mmc_log "rejected $cmd from $peer: authentication failed"
@@ -49,6 +51,13 @@ handle() {
     if [ "$cmd" = seed ] && [ "${status%% *}" != ready ]; then
         printf 'ERR notready\n'
         mmc_log "refused seed to $peer: this member is not ready ($status)"
+        return 0
+    fi
+    # seed-waiting: a primary read-only without a channel, waiting for its quorum; the recipient decided
+    # that it may seed from it (init.sh checks the conditions); a replica never serves it
+    if [ "$cmd" = seed-waiting ] && [ "${status#* }" != primary ]; then
+        printf 'ERR notprimary\n'
+        mmc_log "refused seed-waiting to $peer: this member is not a primary ($status)"
         return 0
     fi
     printf 'OK %s\n' "$(mmc_donor_proof "$ns" "$nc" "$cmd")"

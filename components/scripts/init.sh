@@ -18,6 +18,8 @@
 # Scenarios (volume -> action):
 #   trusted (marker, no .mmc-untrusted, has mysql/)              -> credentials reconciled; nothing to seed
 #   empty, a donor answers                                         -> seed from the first ready donor
+#   empty, no ready donor, the designated primary read-only waiting for its quorum, two members
+#     (mmc_waiting_primary_seed_verdict, after 20 s)               -> seed from that primary, then replicate from it
 #   empty, no member answers at all, primary ordinal, MMC_BOOTSTRAP=1 (the program says: first
 #     deployment of the set)                                       -> initialise
 #   empty, primary ordinal, MMC_BOOTSTRAP=0, or donors that answer but refuse our credentials
@@ -208,11 +210,11 @@ fresh_initialise() {
 # ---------- donors ----------
 # Seed by stream (MariaDB): the donor sidecar's authenticated mariadb-backup stream.
 donor_status_stream() { mmc_donor_session "$1" status; }
-seed_by_stream() {
+seed_by_stream() { # HOST [seed|seed-waiting] (seed-waiting: from the primary waiting for its quorum)
     local host=$1 st="$MMC_STAGING" t0 t1
     rm -rf "$st"; mkdir -p "$st"
     t0=$(date +%s.%N)
-    mmc_donor_session "$host" seed "$st" || return 1
+    mmc_donor_session "$host" "${2:-seed}" "$st" || return 1
     t1=$(date +%s.%N)
     mmc_log "stream from $host received and verified in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s; preparing"
     mariadb-backup --prepare --target-dir="$st" --use-memory=256M >"$MMC_RUN_DIR/mmc-prepare.log" 2>&1 \
@@ -283,14 +285,52 @@ seed_by_clone() {
 
 # donor_status HOST -> "<ready|notready> <primary|replica>"; status 1 unreachable, 3 handshake failed
 donor_status() { "donor_status_$(mmc_seed_dispatch)" "$1"; }
-seed_from() { "seed_by_$(mmc_engine_seed_method)" "$1"; }
+seed_from() { "seed_by_$(mmc_engine_seed_method)" "$@"; }
 mmc_seed_dispatch() { case "$(mmc_engine_seed_method)" in stream) echo stream ;; clone) echo sql ;; esac; }
 
-# Tries the donors: first ready replicas in MMC_DONORS order, then a ready primary.
+# ---------- seeding from the primary waiting for its quorum ----------
+# (docs/dataplane-contract.md "Epoch and fencing"). A two-member set whose designated primary restarted
+# while the other member was empty: the primary stays read-only until that member answers its fence,
+# and that member has no server until it is seeded. After MMC_WAITING_PRIMARY_SEED_AFTER_SECONDS
+# (default 20) of seeing the primary read-only, the empty member seeds from it when
+# mmc_waiting_primary_seed_verdict (lib-repl.sh) says so, then replicates from it (replicate.sh,
+# .mmc-seed-source), answers its fence, and the primary becomes writable.
+waiting_primary_verdict() { # PRIMARY_HOST WAITED_SECONDS -> "ok" or why not
+    local ph=$1 cred kv o h st me n=0 dst ro sid e
+    local -a answers=()
+    cred=$(mmc_repl_cred) || { echo "no replication credentials"; return 0; }
+    me=$(mmc_ordinal) || { echo "no ordinal"; return 0; }
+    dst=$(mmc_member_state "$cred" "$ph") || { echo "the designated primary $ph does not answer its state"; return 0; }
+    for kv in $MMC_PEERS; do
+        o=${kv%%=*} h=${kv#*=}
+        mmc_is_listed "$o" "$MMC_LOST" || n=$((n + 1))
+        [ "$o" = "$me" ] || [ "$o" = "$MMC_PRIMARY_ORDINAL" ] && continue
+        # every other member this one reaches, declared lost or not: none may be writable or newer
+        st=$(mmc_member_state "$cred" "$h") || continue
+        read -r ro sid e _ <<<"$st"
+        answers+=("mysql-$o:$ro:$sid:$e")
+    done
+    mmc_waiting_primary_seed_verdict "$MMC_PRIMARY_ORDINAL" "$MMC_EPOCH" "$n" "$2" "${MMC_WAITING_PRIMARY_SEED_AFTER_SECONDS:-20}" \
+        "$MMC_PRIMARY_ORDINAL:${dst// /:}" "${answers[@]}"
+}
+seed_from_waiting_primary() { # PRIMARY_HOST
+    local ph=$1
+    mmc_log "seeding from $ph: the designated primary, read-only waiting for its quorum (this member is the vote it lacks)"
+    # the source first: replicate.sh attaches this member's channel to it (the write Service has no
+    # endpoint while the primary is read-only); an interrupted seed leaves an untrusted volume, wiped
+    printf '%s\n' "$ph" >"$MMC_SEED_SOURCE"
+    if [ "$(mmc_engine_seed_method)" = stream ]; then seed_from "$ph" seed-waiting; else seed_from "$ph"; fi && return 0
+    rm -f "$MMC_SEED_SOURCE"
+    return 1
+}
+
+# Tries the donors: first ready replicas in MMC_DONORS order, then a ready primary, then (WAITED_SECONDS:
+# how long the designated primary has been seen waiting for its quorum) that waiting primary.
 # Prints "seeded", "none-reachable" (no donor answered at all), "refused HOSTS" (every donor that
-# answered refused our credentials) or "retry".
+# answered refused our credentials), "waiting-primary WHY" (the designated primary answers read-only,
+# WHY: why this member does not seed from it yet) or "retry".
 try_donors_once() {
-    local pass h reachable=0 rc ready role out refused=""
+    local pass h reachable=0 rc ready role out refused="" ph verdict
     local -A st=()
     for h in $MMC_DONORS; do
         case "$h" in "$MMC_POD_NAME".* | "$MMC_POD_NAME") continue ;; esac # the pod itself
@@ -314,6 +354,18 @@ try_donors_once() {
             rm -rf "$MMC_STAGING" "$MMC_CLONE_INST"
         done
     done
+    ph=$(mmc_peer_host "$MMC_PRIMARY_ORDINAL") || ph=""
+    if [ -n "$ph" ] && ! mmc_is_primary_ordinal && [ "${st[$ph]:-}" = "notready primary" ]; then
+        verdict=$(waiting_primary_verdict "$ph" "${1:-0}")
+        if [ "$verdict" = ok ]; then
+            if seed_from_waiting_primary "$ph"; then echo seeded; return 0; fi
+            mmc_log "seed from $ph failed; staging discarded"
+            rm -rf "$MMC_STAGING" "$MMC_CLONE_INST"
+            verdict="the seed from it failed"
+        fi
+        echo "waiting-primary $verdict"
+        return 0
+    fi
     if [ "$reachable" = 0 ]; then echo none-reachable
     elif [ -n "$refused" ] && [ ${#st[@]} = 0 ]; then echo "refused$refused"
     else echo retry; fi
@@ -379,10 +431,12 @@ main() {
     if [ -n "$(find "$MMC_DATADIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .mmc-owner ! -name '.mmc-aside-*' -print -quit)" ]; then
         wipe_volume "$reason"
     fi
-    local deadline=$((SECONDS + ${MMC_SEED_TIMEOUT_SECONDS:-3600})) r why last=""
+    local deadline=$((SECONDS + ${MMC_SEED_TIMEOUT_SECONDS:-3600})) r why last="" waiting_since=""
     while :; do
-        r=$(try_donors_once)
+        r=$(try_donors_once "$([ -n "$waiting_since" ] && echo $((SECONDS - waiting_since)) || echo 0)")
         why=""
+        # the clock of the waiting primary runs only while it is seen read-only, round after round
+        case "$r" in waiting-primary*) [ -n "$waiting_since" ] || waiting_since=$SECONDS ;; *) waiting_since="" ;; esac
         case "$r" in
             seeded)
                 reconcile_credentials
@@ -403,6 +457,8 @@ main() {
                 else
                     why="no donor reachable yet (${MMC_DONORS:-none}); waiting"
                 fi ;;
+            waiting-primary*)
+                why="no ready donor; the designated primary $(mmc_peer_host "$MMC_PRIMARY_ORDINAL") is read-only, waiting for its quorum; not seeding from it: ${r#waiting-primary }" ;;
             refused*)
                 why="every donor that answers refuses this pod's credentials (${r#refused }): the Secret differs from theirs; waiting, nothing writable, never initialising over an existing set" ;;
             *) why="no ready donor yet; waiting" ;;

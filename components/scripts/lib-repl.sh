@@ -98,3 +98,32 @@ mmc_fence_verdict() {
     if [ "$answered" -lt "$need" ]; then echo "cannot confirm: $answered of $n non-lost members answered, $need needed"; return 0; fi
     echo ok
 }
+
+# mmc_waiting_primary_seed_verdict PRIMARY_ORDINAL EPOCH NON_LOST WAITED BOUND DONOR ANSWERS... -> prints
+# "ok" or why an empty member may NOT seed from DONOR, a read-only donor (docs/dataplane-contract.md
+# "Epoch and fencing", "Seeding from the primary waiting for its quorum"). Pure: the facts come in.
+# PRIMARY_ORDINAL, EPOCH: the recipient's topology (MMC_PRIMARY_ORDINAL, MMC_EPOCH); NON_LOST: members of
+# the set not declared lost (the recipient included); WAITED: seconds the recipient has seen DONOR
+# read-only (waiting) without a writable donor; BOUND: how long it must wait first; DONOR:
+# "ordinal:ro:server_id:epoch:epoch_primary_server_id" (mmc_member_state of the donor); ANSWERS: one
+# "name:ro:server_id:epoch" per other member that answered (the donor need not be repeated).
+mmc_waiting_primary_seed_verdict() {
+    local po=$1 epoch=$2 n=$3 waited=$4 bound=$5 d o ro sid e ep a name
+    shift 5
+    d=$1
+    shift
+    IFS=: read -r o ro sid e ep <<<"$d"
+    if [ "$o" != "$po" ]; then echo "mysql-$o is not the designated primary (mysql-$po)"; return 0; fi
+    if [ "$ro" = 0 ]; then echo "mysql-$o is writable (an ordinary donor)"; return 0; fi
+    if [ "$e" = 0 ]; then echo "mysql-$o has recorded no epoch (a set without one needs no quorum)"; return 0; fi
+    if [ "$e" != "$epoch" ]; then echo "mysql-$o's data is at epoch $e, not the topology's $epoch"; return 0; fi
+    if [ "$ep" != "$sid" ]; then echo "mysql-$o did not become writable at epoch $e (its epoch names server $ep, it is $sid)"; return 0; fi
+    if [ "$n" != 2 ]; then echo "the set has $n members not declared lost, not 2: a majority must answer it, or an operator act"; return 0; fi
+    for a in "$@"; do
+        IFS=: read -r name ro _ e <<<"$a"
+        if [ "$ro" = 0 ]; then echo "$name is writable"; return 0; fi
+        if [ "$e" -gt "$epoch" ]; then echo "$name knows epoch $e, newer than the topology's $epoch"; return 0; fi
+    done
+    if [ "$waited" -lt "$bound" ]; then echo "waiting for a writable donor: $waited of $bound s"; return 0; fi
+    echo ok
+}

@@ -4,6 +4,8 @@
 # Decision (the server always starts read-only, see the base config):
 #   * it has a replication channel (persisted in the data directory)   -> replica, keep it;
 #   * a freshly seeded volume (.mmc-seed-gtid)                          -> take the donor's GTID position;
+#   * seeded from the designated primary waiting for its quorum (.mmc-seed-source, no writable member)
+#                                                                        -> replica of that member (its own host);
 #   * another member is writable                                         -> replica of that primary;
 #   * this is MMC_PRIMARY_ORDINAL, or MMC_WRITE_HOST is this server      -> primary: users, semi-sync, writable;
 #   * otherwise                                                          -> replica of MMC_WRITE_HOST.
@@ -130,9 +132,12 @@ join_primary() {
 
 decide() {
     apply_seed_position || return 1
-    local st
+    local st seeded_from=""
+    # init.sh seeded this volume from the designated primary while it waited for its quorum
+    [ -f "$MMC_SEED_SOURCE" ] && seeded_from=$(cat "$MMC_SEED_SOURCE")
     st=$(mmc_replica_status) || return 1
     if [ -n "$(mmc_field host "$st")" ]; then
+        rm -f "$MMC_SEED_SOURCE"
         mmc_log "replica of $(mmc_field host "$st") (channel kept from the data directory)"
         if [ "$(mmc_field io "$st")" != Yes ] || [ "$(mmc_field sql "$st")" != Yes ]; then
             mmc_q "$(mmc_sql_start_replica)" || true
@@ -157,6 +162,13 @@ decide() {
             join_primary "$w"
         fi
         return
+    fi
+    if [ -n "$seeded_from" ] && ! mmc_is_primary_ordinal; then
+        # its channel goes to that member itself: the write Service selects only a writable primary
+        mmc_log "seeded from the designated primary $seeded_from while it waited for its quorum: replicating from it (it becomes writable once this member answers its fence)"
+        become_replica_of "$seeded_from" || return 1
+        rm -f "$MMC_SEED_SOURCE"
+        return 0
     fi
     if mmc_is_primary_ordinal || [ "$wh_sid" = "$me" ]; then
         local verdict

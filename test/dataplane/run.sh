@@ -1082,9 +1082,67 @@ MMC_REPLICATE_INTERVAL_SECONDS=0.5"
     return 0
 }
 
+# ---------------------------------------------------------------- seed from the waiting primary (issue 11)
+# A two-member set: the second member moves (empty volume) and seeds from the primary; the primary's node
+# stops mid-seed (server and replicate loop SIGKILLed) and restarts. Its fence needs 2 of 2 answers and the
+# seeding member has no server: without the rule of docs/dataplane-contract.md "Epoch and fencing" (seed
+# from the designated primary waiting for its quorum) writes stay down for good.
+channel_host_of() { # ORD -> the host its replication channel points at
+    if [ "$H_ENGINE" = mysql ]; then h_sqlv "$1" 'SHOW REPLICA STATUS' 2>/dev/null | sed -n 's/^ *Source_Host: //p' | head -1
+    else h_sqlv "$1" 'SHOW SLAVE STATUS' 2>/dev/null | sed -n 's/^ *Master_Host: //p' | head -1; fi
+}
+# PRIMARY REPLICA : PRIMARY the one writable member, REPLICA healthy with its channel on PRIMARY: its own
+# name (replicate.sh attached it while PRIMARY was still read-only) or the write name (PRIMARY was
+# writable first: the seeded member's server answered its fence before replicate.sh decided)
+primary_and_replica_of() {
+    local h; h=$(channel_host_of "$2")
+    primary_is "$1" && { [ "$h" = "$(h_peer_name "$1")" ] || [ "$h" = "$(h_write_name)" ]; } && h_ready "$2"
+}
+seed_waiting_primary() {
+    local t0 t1 d w ack0
+    h_render sw1 "$STACKS/01-all-in-cluster1.yaml" || { h_notok "render the two-member set"; return 1; }
+    h_render sw2 "$STACKS/02-replica-in-cluster2.yaml" "$STACKS/01-all-in-cluster1.yaml" || { h_notok "render the move of mysql-1"; return 1; }
+    h_fresh_set sw1
+    export H_WRITER_BASE=400000000
+    h_pod_start 0 cluster1 sw1; wait_ready 0 180 || { h_notok "waiting-primary set: primary up"; return 1; }
+    make_schema 0 "${SW_BULK_ROWS:-600000}"
+    h_pod_start 1 cluster1 sw1; wait_ready 1 180 || { h_notok "waiting-primary set: mysql-1 up"; return 1; }
+    h_writer_start 1200
+    sleep 2
+    step "waiting-primary set ready (two members in cluster1, primary mysql-0)" 0
+    # mysql-1 moves to cluster2 (empty volume) and seeds from mysql-0; the primary's node stops mid-seed
+    h_apply_topology sw2
+    h_pod_stop 1
+    d="$T/pod/cluster2-1"; rm -rf "$d"
+    h_pod_start 1 cluster2 sw2
+    if ! h_wait_fast "$SEED_START_S" "mysql-1 staging fills" staging_has_data "$d"; then
+        h_notok "primary's node stopped mid-seed (the seed never started)" "$(tail -3 "$d/logs/init.log" | tr '\n' ' ')"; return 1
+    fi
+    h_pod_kill 0
+    sleep 5
+    ack0=$(h_acked_count)
+    t0=$(h_now_ms)
+    h_pod_start 0 cluster1 sw2
+    if h_wait 120 "mysql-0 writable and mysql-1 replicating from it" primary_and_replica_of 0 1; then
+        t1=$(h_now_ms)
+        h_ok "primary's node stopped while the only other member seeded from it: mysql-0 writable again, mysql-1 replicating from it ($(channel_host_of 1)), $((t1 - t0)) ms after the restart"
+        echo "waiting_primary_writable_again_ms $((t1 - t0))" >>"$T/state/figures"
+    else
+        w=$(h_primary_of | tr '\n' ' ')
+        h_notok "primary's node stopped while the only other member seeded from it: one writable member (mysql-0) and mysql-1 replicating from it within 120 s" \
+            "writable: '${w% }'; mysql-1 channel: '$(channel_host_of 1)'; mysql-0: $(grep -E 'staying read-only|primary at epoch' "$(h_pod_dir 0)/logs/replicate.log" | tail -1); mysql-1: $(tail -1 "$d/logs/init.log")"
+        return 1
+    fi
+    h_check "mysql-1 seeded from the designated primary while it waited for its quorum (logged)" init_log_says 1 "the designated primary, read-only waiting for its quorum"
+    h_wait 60 "a write acknowledged after the restart" writes_on "$ack0" || true
+    h_writer_stop
+    step "after the primary's node stopped mid-seed: nothing acknowledged lost" 0
+    local p; for p in $(h_pods); do h_pod_stop "$p"; done
+}
+
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults status_checks roles shutdown_liveness lost_zone secret_files datapath app_access partition)
+DP_SECTIONS=(static_checks walkthrough faults status_checks roles shutdown_liveness lost_zone secret_files datapath app_access partition seed_waiting_primary)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"

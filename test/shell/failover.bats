@@ -32,6 +32,42 @@ setup() { valid_env; load_libs; }
     [[ "$(mmc_fence_verdict 1 1 2)" == "cannot confirm"* ]]
 }
 
+@test "seed from the waiting primary: allowed when every condition holds" {
+    # designated primary mysql-0, read-only, at the topology's epoch 2 which it recorded itself; two
+    # non-lost members; waited 25 of 20 s; the other answering member (none here) writable or newer: no
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 25 20 0:1:1000:2:1000)" = ok ]
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 20 20 0:1:1000:2:1000 mysql-0:1:1000:2)" = ok ]
+}
+
+@test "seed from the waiting primary: refused unless the donor is the designated primary (1)" {
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 25 20 1:1:1001:2:1001)" = "mysql-1 is not the designated primary (mysql-0)" ]
+}
+
+@test "seed from the waiting primary: refused unless the donor made itself writable at the topology's epoch (2)" {
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 25 20 0:1:1000:1:1000)" = "mysql-0's data is at epoch 1, not the topology's 2" ]
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 25 20 0:1:1000:3:1001)" = "mysql-0's data is at epoch 3, not the topology's 2" ]
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 25 20 0:1:1000:2:1001)" = "mysql-0 did not become writable at epoch 2 (its epoch names server 1001, it is 1000)" ]
+    [[ "$(mmc_waiting_primary_seed_verdict 0 2 2 25 20 0:1:1000:0:0)" == "mysql-0 has recorded no epoch"* ]]
+    # a writable donor is an ordinary one: this rule is not used
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 25 20 0:0:1000:2:1000)" = "mysql-0 is writable (an ordinary donor)" ]
+}
+
+@test "seed from the waiting primary: refused unless exactly two members are not declared lost (3)" {
+    [[ "$(mmc_waiting_primary_seed_verdict 0 2 3 25 20 0:1:1000:2:1000)" == "the set has 3 members not declared lost, not 2"* ]]
+    [[ "$(mmc_waiting_primary_seed_verdict 0 2 1 25 20 0:1:1000:2:1000)" == "the set has 1 members not declared lost, not 2"* ]]
+}
+
+@test "seed from the waiting primary: refused when a reachable member is writable or knows a newer epoch (4)" {
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 25 20 0:1:1000:2:1000 mysql-2:0:1002:2)" = "mysql-2 is writable" ]
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 25 20 0:1:1000:2:1000 mysql-2:1:1002:3)" = "mysql-2 knows epoch 3, newer than the topology's 2" ]
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 25 20 0:1:1000:2:1000 mysql-2:1:1002:2)" = ok ]
+}
+
+@test "seed from the waiting primary: refused before the recipient waited the bound for a writable donor (5)" {
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 19 20 0:1:1000:2:1000)" = "waiting for a writable donor: 19 of 20 s" ]
+    [ "$(mmc_waiting_primary_seed_verdict 0 2 2 0 20 0:1:1000:2:1000)" = "waiting for a writable donor: 0 of 20 s" ]
+}
+
 @test "quorum: a majority" {
     [ "$(mmc_quorum 1)" = 1 ] && [ "$(mmc_quorum 2)" = 2 ] && [ "$(mmc_quorum 3)" = 2 ] && [ "$(mmc_quorum 5)" = 3 ]
 }
