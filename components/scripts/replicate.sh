@@ -163,6 +163,10 @@ decide() {
         fi
         return
     fi
+    if [ -n "$seeded_from" ] && [ "$seeded_from" != "$(mmc_peer_host "$MMC_PRIMARY_ORDINAL")" ]; then
+        mmc_log "seeded from $seeded_from, no longer the designated primary (topology changed): deciding as usual"
+        seeded_from=""
+    fi
     if [ -n "$seeded_from" ] && ! mmc_is_primary_ordinal; then
         # its channel goes to that member itself: the write Service selects only a writable primary
         mmc_log "seeded from the designated primary $seeded_from while it waited for its quorum: replicating from it (it becomes writable once this member answers its fence)"
