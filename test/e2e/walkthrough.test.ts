@@ -578,11 +578,55 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         const primaryNode = (await podsIn(phase, cluster)).find((p) => p.name === `${phase.set}-${phase.primary}`)?.node;
         const node = (await kc.json(ctx, ["get", "nodes"])).items.map((n: any) => n.metadata.name).find((n: string) => n !== primaryNode);
         const name = `writer-${writers.length + 1}`;
-        const writer = await startWriterPod(kc, ctx, { name, image, writeHost, base: (writers.length + 1) * 1_000_000, node, password: appPassword });
+        let writer: Writer;
+        try {
+            writer = await startWriterPod(kc, ctx, { name, image, writeHost, base: (writers.length + 1) * 1_000_000, node, password: appPassword });
+        } catch (e) {
+            throw new Error(
+                `${(e as Error).message}\n--- why (writer on ${node}, primary on ${primaryNode}):\n${await writePathReport(phase, ctx, name, writeHost)}`,
+                { cause: e },
+            );
+        }
         const old = writers[writers.length - 1];
         writers.push({ cluster, writer });
         if (old) await old.writer.stop();
         console.log(`${phase.name}: ${cluster}/${name} writes through ${writeHost}${old ? ` (${old.cluster}/${old.writer.name} stopped)` : ""}`);
+    }
+
+    /** What the writer's path looks like when it cannot write: the name as the writer resolves it, the Service, its endpoints, a direct connection. */
+    async function writePathReport(phase: Phase, ctx: string, writer: string, writeHost: string): Promise<string> {
+        const out: string[] = [];
+        const step = async (label: string, args: string[]) => {
+            const r = await kc.run(ctx, args, { allowFailure: true, timeoutMs: 30_000 }).catch((e) => ({ stdout: "", stderr: String(e), code: -1 }));
+            out.push(`# ${label} (exit ${r.code})\n${r.stdout}${r.stderr}`);
+        };
+        await step("the name in the writer", ["exec", "-n", CLIENT_NS, writer, "--", "getent", "hosts", writeHost]);
+        await step("Services and EndpointSlices", ["get", "svc,endpointslices", "-n", phase.namespace, "-o", "wide"]);
+        await step("pods", ["get", "pods", "-A", "-o", "wide"]);
+        const primary = await kc.getOrUndefined(ctx, "pods", `${phase.set}-${phase.primary}`, phase.namespace);
+        const ip = primary?.status?.podIP;
+        if (ip)
+            await step(`TCP to the primary's pod IP ${ip}:3306 from the writer`, [
+                "exec",
+                "-n",
+                CLIENT_NS,
+                writer,
+                "--",
+                "bash",
+                "-c",
+                `timeout 5 bash -c 'exec 3<>/dev/tcp/${ip}/3306' && echo connected`,
+            ]);
+        await step(`TCP to ${writeHost}:3306 from the writer`, [
+            "exec",
+            "-n",
+            CLIENT_NS,
+            writer,
+            "--",
+            "bash",
+            "-c",
+            `timeout 5 bash -c 'exec 3<>/dev/tcp/${writeHost}/3306' && echo connected`,
+        ]);
+        return out.join("\n");
     }
 
     let destroyed = false;
