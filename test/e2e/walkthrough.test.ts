@@ -23,6 +23,8 @@
 // volumes are no longer Bound. Then destroy must finish and leave exactly what the retention policy
 // keeps: the namespace everywhere, every claim outside retired clusters, the volumes of clusters not
 // retired. Writes bench/results/e2e.json and prints a table. MMC_KEEP_CLUSTERS=1 leaves the clusters up.
+// MMC_E2E_NODES=kwok walks the KWOK clusters instead: no container runs there, so the data-plane checks
+// and the writer are skipped and the retire Job's command is played by the test as its ServiceAccount.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -43,8 +45,13 @@ const PROJECT = "mysql-multicluster";
 const STACK = `e2e-${process.pid}`;
 const STACK_FILE = path.join(REPO, `Pulumi.${STACK}.yaml`);
 // The real-node tier's clusters (test/cluster: same state directory and ports), so CI's e2e reuses them.
-const CLUSTERS_DIR = process.env.MMC_E2E_CLUSTERS_DIR ?? path.join(CACHE, "clusters-real");
-const PORT_BASE = process.env.MMC_E2E_PORT_BASE ?? "30000";
+// MMC_E2E_NODES=kwok walks on the KWOK clusters instead (no container runs: the data-plane checks are
+// skipped and the retire Job's command is played by the test as its ServiceAccount).
+const NODES = process.env.MMC_E2E_NODES ?? "real";
+if (!["real", "kwok"].includes(NODES)) throw new Error(`MMC_E2E_NODES: "${NODES}" is not real or kwok`);
+const REAL = NODES === "real";
+const CLUSTERS_DIR = process.env.MMC_E2E_CLUSTERS_DIR ?? path.join(CACHE, REAL ? "clusters-real" : "clusters");
+const PORT_BASE = process.env.MMC_E2E_PORT_BASE ?? (REAL ? "30000" : "20000");
 const CLUSTERS_ENV = { ...process.env, MMC_CLUSTERS_DIR: CLUSTERS_DIR, MMC_PORT_BASE: PORT_BASE, MMC_MCS_PROFILE: "kosmos" };
 const KEEP = process.env.MMC_KEEP_CLUSTERS === "1";
 const KUBECONFIG = path.join(CLUSTERS_DIR, "kubeconfig");
@@ -131,9 +138,13 @@ const results: {
         cluster: string;
         job: string;
         jobSucceeded: boolean;
-        serviceAccount: string;
+        serviceAccount?: string;
+        command?: string[];
+        as?: string;
+        claimsBefore?: string[];
         claimsAfter: string[];
         volumes: string[];
+        note?: string;
     }[];
     destroy?: {
         wallSeconds: number;
@@ -309,6 +320,46 @@ async function checkRetired(phase: Phase, cluster: string) {
     });
 }
 
+/**
+ * The retire Job's effect, played by the test: KWOK pods run no container, so the Job "succeeds"
+ * without deleting anything. The test runs the Job's own command (read from the cluster) with the
+ * Job's ServiceAccount identity (--as), so the Role the program grants is what allows it.
+ */
+async function playRetireJob(phase: Phase, cluster: string) {
+    const ctx = phase.contexts[cluster];
+    const name = `${phase.set}-retire`;
+    const job = JSON.parse((await kube(ctx, ["-n", phase.namespace, "get", "job", name, "-o", "json"])).stdout);
+    const pod = job.spec.template.spec;
+    const c = pod.containers[0];
+    const command: string[] = [...(c.command ?? []), ...(c.args ?? [])];
+    assert.equal(command[0], "kubectl", `${name}: the retire Job does not run kubectl: ${command.join(" ")}`);
+    const as = `system:serviceaccount:${phase.namespace}:${pod.serviceAccountName}`;
+    const claimsBefore = await claimsIn(phase, cluster);
+    // Without the Role, the ServiceAccount may not delete claims: the impersonation is real RBAC.
+    await kube(ctx, ["--as", as, ...command.slice(1)]);
+    const claimsAfter = await claimsIn(phase, cluster);
+    assert.deepEqual(claimsAfter, [], `${phase.name}: claims left in retired ${cluster} after the retire Job's command`);
+    // With the claims gone, the volumes are Released (reclaim policy Retain): nothing binds them.
+    const deadline = Date.now() + 120_000;
+    let vols = await volumesIn(phase, cluster);
+    while ([...vols.values()].some((v) => v.phase === "Bound") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 2000));
+        vols = await volumesIn(phase, cluster);
+    }
+    assert.ok(![...vols.values()].some((v) => v.phase === "Bound"), `${phase.name}: volumes in ${cluster} still Bound: ${JSON.stringify([...vols])}`);
+    (results.retire ??= []).push({
+        cluster,
+        job: name,
+        jobSucceeded: (job.status?.succeeded ?? 0) >= 1,
+        command,
+        as,
+        claimsBefore,
+        claimsAfter,
+        volumes: [...vols].map(([n, v]) => `${n}:${v.phase}`),
+        note: "KWOK pods run no container: the Job completed without running; the test ran the Job's own command as the Job's ServiceAccount",
+    });
+}
+
 function expectedPods(phase: Phase, cluster: string): string[] {
     return phase.placement.flatMap((c, o) => (c === cluster ? [`${phase.set}-${o}`] : [])).sort();
 }
@@ -323,7 +374,7 @@ async function waitForPlacement(phase: Phase, timeoutMs = 180_000) {
             const pods = await podsIn(phase, c);
             got[c] = pods.map((p) => `${p.name}:${p.phase}${p.ready ? ":Ready" : ""}`).sort();
             const names = pods.map((p) => p.name).sort();
-            if (names.join() !== expectedPods(phase, c).join() || pods.some((p) => p.phase !== "Running" || !p.ready)) ok = false;
+            if (names.join() !== expectedPods(phase, c).join() || pods.some((p) => p.phase !== "Running" || (REAL && !p.ready))) ok = false;
         }
         last = JSON.stringify(got);
         if (ok) return got;
@@ -435,8 +486,8 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         assert.equal(k8sBin.status, 0, `tools/toolchain/k8s.sh failed: ${k8sBin.stderr?.slice(-2000)}`);
         kubectl = path.join(k8sBin.stdout.trim().split("\n").pop()!, "kubectl");
         kc = new Kubectl(kubectl, KUBECONFIG);
-        assert.equal(process.getuid?.(), 0, "real nodes need root (network namespaces, mounts, cgroups)");
-        const up = await run("bash", [path.join(REPO, "tools", "clusters", "up.sh"), "--nodes", "real"], {
+        if (REAL) assert.equal(process.getuid?.(), 0, "real nodes need root (network namespaces, mounts, cgroups)");
+        const up = await run("bash", [path.join(REPO, "tools", "clusters", "up.sh"), "--nodes", NODES], {
             cwd: REPO,
             env: { ...CLUSTERS_ENV, MMC_UP_TIMEOUT: "600" },
             timeoutMs: 60 * 60 * 1000,
@@ -641,7 +692,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             fs.rmSync(STACK_FILE, { force: true });
             writeResults();
             if (KEEP) console.log(`MMC_KEEP_CLUSTERS=1: the real-node clusters stay up (KUBECONFIG=${KUBECONFIG})`);
-            else if (kubectl)
+            else if (REAL && kubectl)
                 await run("bash", [path.join(REPO, "tools", "clusters", "down.sh")], { cwd: REPO, env: CLUSTERS_ENV, timeoutMs: 300_000, echo: true });
         }
     });
@@ -759,32 +810,34 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             await waitForPlacement(phase);
             rec.readyAfterUpSeconds = (Date.now() - tReady) / 1000;
             await secretsInClusters(phase);
-            for (const c of phase.retire) await checkRetired(phase, c);
+            for (const c of phase.retire) await (REAL ? checkRetired(phase, c) : playRetireJob(phase, c));
 
-            // The data plane: one writable member (the planned primary), replication running, every
-            // acknowledged write on every member, equal checksums.
-            const members: Member[] = phase.placement.map((c, o) => ({ ctx: phase.contexts[c], pod: `${phase.set}-${o}`, primary: o === phase.primary }));
-            await assertWritableAndReplicating(kc, phase.namespace, members, phase.name);
-            const outsNow = await stack.outputs();
-            const primaryCluster = phase.placement[phase.primary];
-            if (i === 0) await createWriterAccount(kc, phase.contexts[primaryCluster], phase.namespace, `${phase.set}-${phase.primary}`, appPassword);
-            // The writer follows the published write endpoint from the primary's cluster.
-            if (!writers.length || writers[writers.length - 1].cluster !== primaryCluster) await startWriter(phase, primaryCluster, outsNow);
-            const active = writers[writers.length - 1].writer;
-            const stepEnd = Date.now();
-            await active.pause();
-            try {
-                for (const w of writers) await w.writer.refresh();
-                const acks = writers.flatMap((w) => w.writer.acks);
-                const acked = new Set(acks.map((a) => a.id));
-                rec.checksum = await assertSameData(kc, phase.namespace, members, acked, phase.name);
-                const gap = i === 0 ? { gapMs: 0, acks: 0 } : longestGapMs(acks, t, stepEnd);
-                Object.assign(rec, { longestWriteGapMs: gap.gapMs, acknowledgedInStep: gap.acks, acknowledgedTotal: acked.size });
-                console.log(
-                    `${phase.name}: ${acked.size} acknowledged writes on all ${members.length} members, checksum ${rec.checksum}; longest write gap ${gap.gapMs} ms`,
-                );
-            } finally {
-                await active.resume();
+            if (REAL) {
+                // The data plane: one writable member (the planned primary), replication running, every
+                // acknowledged write on every member, equal checksums.
+                const members: Member[] = phase.placement.map((c, o) => ({ ctx: phase.contexts[c], pod: `${phase.set}-${o}`, primary: o === phase.primary }));
+                await assertWritableAndReplicating(kc, phase.namespace, members, phase.name);
+                const outsNow = await stack.outputs();
+                const primaryCluster = phase.placement[phase.primary];
+                if (i === 0) await createWriterAccount(kc, phase.contexts[primaryCluster], phase.namespace, `${phase.set}-${phase.primary}`, appPassword);
+                // The writer follows the published write endpoint from the primary's cluster.
+                if (!writers.length || writers[writers.length - 1].cluster !== primaryCluster) await startWriter(phase, primaryCluster, outsNow);
+                const active = writers[writers.length - 1].writer;
+                const stepEnd = Date.now();
+                await active.pause();
+                try {
+                    for (const w of writers) await w.writer.refresh();
+                    const acks = writers.flatMap((w) => w.writer.acks);
+                    const acked = new Set(acks.map((a) => a.id));
+                    rec.checksum = await assertSameData(kc, phase.namespace, members, acked, phase.name);
+                    const gap = i === 0 ? { gapMs: 0, acks: 0 } : longestGapMs(acks, t, stepEnd);
+                    Object.assign(rec, { longestWriteGapMs: gap.gapMs, acknowledgedInStep: gap.acks, acknowledgedTotal: acked.size });
+                    console.log(
+                        `${phase.name}: ${acked.size} acknowledged writes on all ${members.length} members, checksum ${rec.checksum}; longest write gap ${gap.gapMs} ms`,
+                    );
+                } finally {
+                    await active.resume();
+                }
             }
             for (const c of Object.keys(phase.contexts)) {
                 rec.claims[c] = await claimsIn(phase, c);
