@@ -2,7 +2,8 @@
 // the scripts' own modules, as probe.sh loads them, so no password crosses a command line), and the continuous writer: a pod
 // outside the set that inserts through the write endpoint the program publishes and prints one line
 // per acknowledged write.
-import { Kubectl, sleep } from "../controlplane/kube";
+import assert from "node:assert/strict";
+import { Kubectl, sleep, waitUntil } from "../controlplane/kube";
 
 export const CLIENT_NS = "mmc-client";
 
@@ -124,4 +125,97 @@ export function longestGapMs(acks: Ack[], fromMs: number, toMs: number): { gapMs
     const points = [fromMs, ...times, toMs];
     for (let i = 1; i < points.length; i++) gap = Math.max(gap, points[i] - points[i - 1]);
     return { gapMs: gap, acks: times.length };
+}
+
+/** The writers' table and account on the primary (password on stdin, never on a command line). */
+export async function createWriterAccount(kubectl: Kubectl, ctx: string, ns: string, pod: string, password: string): Promise<void> {
+    await sql(
+        kubectl,
+        ctx,
+        ns,
+        pod,
+        [
+            "CREATE DATABASE IF NOT EXISTS mmc_test;",
+            "CREATE TABLE IF NOT EXISTS mmc_test.acks (id BIGINT PRIMARY KEY, payload CHAR(64) NOT NULL) ENGINE=InnoDB;",
+            `CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY '${password}';`,
+            "GRANT SELECT, INSERT ON mmc_test.* TO 'app'@'%';",
+        ].join("\n"),
+    );
+}
+
+/**
+ * Starts a writer pod (namespace CLIENT_NS, its password in a Secret) on `node` of a cluster, writing
+ * through `writeHost`; returns once it has acknowledged three writes.
+ */
+export async function startWriterPod(
+    kubectl: Kubectl,
+    ctx: string,
+    w: { name: string; image: string; writeHost: string; base: number; node: string; password: string },
+): Promise<Writer> {
+    await kubectl.run(ctx, ["create", "namespace", CLIENT_NS], { allowFailure: true });
+    // The password reaches the API server on stdin, never on a command line.
+    await kubectl.run(ctx, ["apply", "-f", "-"], {
+        input: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "app", namespace: CLIENT_NS }, stringData: { password: w.password } }),
+    });
+    await kubectl.run(ctx, ["apply", "-f", "-"], { input: writerManifest(w.name, w.image, w.writeHost, w.base, w.node) });
+    const writer = new Writer(kubectl, ctx, w.name);
+    await waitUntil(
+        `${ctx}: ${w.name} acknowledges writes through ${w.writeHost}`,
+        120_000,
+        async () => {
+            await writer.refresh();
+            return writer.acks.length >= 3;
+        },
+        async () => `${(await kubectl.run(ctx, ["logs", "-n", CLIENT_NS, w.name, "--tail", "10"], { allowFailure: true })).stdout}`,
+        1000,
+    );
+    return writer;
+}
+
+export interface Member {
+    ctx: string;
+    pod: string;
+    primary: boolean;
+}
+
+/** Exactly one writable member, the planned primary; both replication threads running on every replica. */
+export async function assertWritableAndReplicating(kubectl: Kubectl, ns: string, members: Member[], label: string): Promise<void> {
+    const writable: string[] = [];
+    for (const m of members) {
+        if ((await sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.read_only;")).trim() === "0") writable.push(m.pod);
+        if (m.primary) continue;
+        const st = await sql(kubectl, m.ctx, ns, m.pod, "SHOW SLAVE STATUS;", 60_000, ["-E", "--column-names"]);
+        assert.match(st, /Slave_IO_Running: Yes/, `${label}: ${m.pod}: replication I/O thread not running:\n${st}`);
+        assert.match(st, /Slave_SQL_Running: Yes/, `${label}: ${m.pod}: replication SQL thread not running:\n${st}`);
+    }
+    assert.deepEqual(
+        writable,
+        members.filter((m) => m.primary).map((m) => m.pod),
+        `${label}: writable members`,
+    );
+}
+
+/**
+ * With writes paused: every member at the primary's GTID position, every acknowledged id present on
+ * every member, equal checksums of the writers' table. Returns the checksum.
+ */
+export async function assertSameData(kubectl: Kubectl, ns: string, members: Member[], acked: Set<number>, label: string): Promise<string> {
+    const primary = members.find((m) => m.primary)!;
+    const pos = (await sql(kubectl, primary.ctx, ns, primary.pod, "SELECT @@GLOBAL.gtid_binlog_pos;")).trim();
+    const sums = new Map<string, string>();
+    for (const m of members) {
+        await waitUntil(
+            `${label}: ${m.pod} at the primary's GTID position ${pos}`,
+            120_000,
+            async () => (await sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.gtid_current_pos;")).trim() === pos,
+            async () => sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.gtid_current_pos;"),
+            1000,
+        );
+        const ids = new Set((await sql(kubectl, m.ctx, ns, m.pod, "SELECT id FROM mmc_test.acks;", 120_000)).split("\n").filter(Boolean).map(Number));
+        const missing = [...acked].filter((id) => !ids.has(id));
+        assert.deepEqual(missing.slice(0, 20), [], `${label}: ${m.pod} lacks ${missing.length} acknowledged writes`);
+        sums.set(m.pod, (await sql(kubectl, m.ctx, ns, m.pod, "CHECKSUM TABLE mmc_test.acks EXTENDED;")).split("\t")[1]?.trim() ?? "");
+    }
+    assert.equal(new Set(sums.values()).size, 1, `${label}: checksums differ: ${JSON.stringify(Object.fromEntries(sums))}`);
+    return [...sums.values()][0];
 }

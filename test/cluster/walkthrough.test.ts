@@ -16,7 +16,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { FatalError, Kubectl, PodWatcher, run, waitUntil } from "../controlplane/kube";
 import { afterSwitchover, applyObjects, isReady, jobComplete, Plan, prune, readRender, Rendered, resourceOf } from "./apply";
-import { CLIENT_NS, longestGapMs, sql, Writer, writerManifest } from "./db";
+import { assertSameData, assertWritableAndReplicating, createWriterAccount, longestGapMs, sql, startWriterPod, Writer } from "./db";
 import {
     FaultKind,
     FaultRecord,
@@ -537,47 +537,20 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
 
     async function createAppUser(plan: Plan, ns: string, set: string) {
         const c = placement(plan).get(plan.primary)!;
-        await sql(
-            kubectl,
-            contextOf(c),
-            ns,
-            `${set}-${plan.primary}`,
-            [
-                "CREATE DATABASE IF NOT EXISTS mmc_test;",
-                "CREATE TABLE IF NOT EXISTS mmc_test.acks (id BIGINT PRIMARY KEY, payload CHAR(64) NOT NULL) ENGINE=InnoDB;",
-                `CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY '${secrets.app}';`,
-                "GRANT SELECT, INSERT ON mmc_test.* TO 'app'@'%';",
-            ].join("\n"),
-        );
+        await createWriterAccount(kubectl, contextOf(c), ns, `${set}-${plan.primary}`, secrets.app);
     }
 
     async function startWriter(cluster: string, plan: Plan, ns: string) {
         const ctx = contextOf(cluster);
         const base = (writers.length + 1) * 1_000_000;
         const podName = `writer-${writers.length + 1}`;
-        await kubectl.run(ctx, ["create", "namespace", CLIENT_NS], { allowFailure: true });
-        // The password reaches the API server on stdin, never on a command line.
-        await kubectl.run(ctx, ["apply", "-f", "-"], {
-            input: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "app", namespace: CLIENT_NS }, stringData: { password: secrets.app } }),
-        });
         // Not the primary's node: the node fault stops that one, and the client must outlive it.
         const primaryNode = (await kubectl.getOrUndefined(ctx, "pods", `mysql-${plan.primary}`, "mysql"))?.spec?.nodeName;
         const node = (await kubectl.json(ctx, ["get", "nodes"])).items.map((n: any) => n.metadata.name).find((n: string) => n !== primaryNode);
         const sts = [...phases[phases.length - 1].objects.values()].flat().find((r) => r.object.kind === "StatefulSet")!;
         const image = sts.object.spec.template.spec.containers[0].image;
         const writeHost = (plan.outputs as any).clusters?.[cluster]?.writeEndpoint ?? plan.outputs.writeEndpoint;
-        await kubectl.run(ctx, ["apply", "-f", "-"], { input: writerManifest(podName, image, writeHost, base, node) });
-        const w = new Writer(kubectl, ctx, podName);
-        await waitUntil(
-            `${cluster}: ${podName} acknowledges writes through ${writeHost}`,
-            120_000,
-            async () => {
-                await w.refresh();
-                return w.acks.length >= 3;
-            },
-            async () => `${(await kubectl.run(ctx, ["logs", "-n", CLIENT_NS, podName, "--tail", "10"], { allowFailure: true })).stdout}`,
-            1000,
-        );
+        const w = await startWriterPod(kubectl, ctx, { name: podName, image, writeHost, base, node, password: secrets.app });
         const old = writers[writers.length - 1];
         writers.push({ cluster, writer: w, base, node });
         if (old) {
@@ -717,17 +690,8 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
             }
         }
         // Exactly one writable member: the planned primary. Replication running on every replica.
-        const writable: string[] = [];
-        for (const m of members) {
-            const ro = (await sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.read_only;")).trim();
-            if (ro === "0") writable.push(m.pod);
-            if (m.o !== plan.primary) {
-                const st = await sql(kubectl, m.ctx, ns, m.pod, "SHOW SLAVE STATUS;", 60_000, ["-E", "--column-names"]);
-                assert.match(st, /Slave_IO_Running: Yes/, `${name}: ${m.pod}: replication I/O thread not running:\n${st}`);
-                assert.match(st, /Slave_SQL_Running: Yes/, `${name}: ${m.pod}: replication SQL thread not running:\n${st}`);
-            }
-        }
-        assert.deepEqual(writable, [`${set}-${plan.primary}`], `${name}: writable members`);
+        const dbMembers = members.map((m) => ({ ctx: m.ctx, pod: m.pod, primary: m.o === plan.primary }));
+        await assertWritableAndReplicating(kubectl, ns, dbMembers, name);
         await assertRoles(name, plan, members, ns, set);
         // Every acknowledged write on every member, equal checksums (writes paused for the comparison).
         const active = writers[writers.length - 1].writer;
@@ -735,26 +699,8 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         try {
             for (const w of writers) await w.writer.refresh();
             const acked = new Set(writers.flatMap((w) => w.writer.acks.map((a) => a.id)));
-            const primary = members.find((m) => m.o === plan.primary)!;
-            const pos = (await sql(kubectl, primary.ctx, ns, primary.pod, "SELECT @@GLOBAL.gtid_binlog_pos;")).trim();
-            const sums = new Map<string, string>();
-            for (const m of members) {
-                await waitUntil(
-                    `${name}: ${m.pod} at the primary's GTID position ${pos}`,
-                    120_000,
-                    async () => (await sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.gtid_current_pos;")).trim() === pos,
-                    async () => sql(kubectl, m.ctx, ns, m.pod, "SELECT @@GLOBAL.gtid_current_pos;"),
-                    1000,
-                );
-                const ids = new Set((await sql(kubectl, m.ctx, ns, m.pod, "SELECT id FROM mmc_test.acks;", 120_000)).split("\n").filter(Boolean).map(Number));
-                const missing = [...acked].filter((id) => !ids.has(id));
-                assert.deepEqual(missing.slice(0, 20), [], `${name}: ${m.pod} lacks ${missing.length} acknowledged writes`);
-                sums.set(m.pod, (await sql(kubectl, m.ctx, ns, m.pod, "CHECKSUM TABLE mmc_test.acks EXTENDED;")).split("\t")[1]?.trim() ?? "");
-            }
-            assert.equal(new Set(sums.values()).size, 1, `${name}: checksums differ: ${JSON.stringify(Object.fromEntries(sums))}`);
-            log(
-                `${name}: primary ${set}-${plan.primary}; ${acked.size} acknowledged writes on all ${members.length} members; checksum ${[...sums.values()][0]}`,
-            );
+            const checksum = await assertSameData(kubectl, ns, dbMembers, acked, name);
+            log(`${name}: primary ${set}-${plan.primary}; ${acked.size} acknowledged writes on all ${members.length} members; checksum ${checksum}`);
         } finally {
             await active.resume();
         }

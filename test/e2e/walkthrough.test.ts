@@ -1,20 +1,30 @@
 // End-to-end tier: the project's own program (index.ts) driven by the Automation API against the
-// three local clusters, one real `pulumi up` per file in stacks/ (sorted by name), then destroy.
+// three local clusters with REAL kubelet nodes running real MariaDB pods (tools/clusters/up.sh --nodes
+// real, the real-node tier's clusters: kept when they run, e.g. after `MMC_KEEP_CLUSTERS=1 npm run
+// test:cluster`, then cleaned to a slate without the set: namespaces, volumes, local volume dirs), one
+// real `pulumi up` per file in stacks/ (sorted by name), then destroy.
 //
-// Needs: the engine (tools/toolchain/pulumi.sh builds or reuses it) with the kubernetes and random
-// provider plugins, and the clusters (tools/clusters/up.sh starts or keeps them). Anything missing
-// fails the run with the reason; nothing is skipped.
+// Needs: root, the engine (tools/toolchain/pulumi.sh builds or reuses it) with the kubernetes and random
+// provider plugins, and the clusters (up.sh starts or keeps them). Anything missing fails the run with
+// the reason; nothing is skipped.
 //
 // Per step it asserts: no replace in the change summary; only clusters whose rendered objects change
 // (tools/render.ts, the same program under mocks) are touched; no pod name is present in two clusters
 // at any moment (kubectl watches on all clusters during the up); the pods in each cluster are exactly
-// the ordinals the phase places there; the outputs show that placement; `pulumi stack export` holds no
-// plaintext secret. Once, after the first phase, a step that moves the primary must be refused with
-// the state unchanged. After a phase that retires a cluster, the test plays the retire Job's effect
-// (KWOK pods run no container): it runs the Job's own command as the Job's ServiceAccount, which also
-// proves the Job's Role. Then destroy must finish and leave exactly what the retention policy keeps:
-// the namespace everywhere, every claim outside retired clusters, the volumes of clusters not retired.
-// Writes bench/results/e2e.json and prints a table.
+// the ordinals the phase places there, Running and Ready through their real probes; every Job the up
+// created (the switchover Job, the retire Job) had already completed when `up` returned (the program's
+// resources await them); exactly one writable member, the planned primary; replication running on every
+// replica; every write a client acknowledged present on every member, with equal checksums (a writer
+// pod inserts continuously through the write endpoint the program publishes in the primary's cluster;
+// the longest interval without an acknowledged write per step is recorded); the outputs show the
+// placement; `pulumi stack export` holds no plaintext secret. Once, after the first phase, a step that
+// moves the primary must be refused with the state unchanged. After a phase that retires a cluster, its
+// claims are gone (the retire Job's pod deleted them as its ServiceAccount: the program's Role) and its
+// volumes are no longer Bound. Then destroy must finish and leave exactly what the retention policy
+// keeps: the namespace everywhere, every claim outside retired clusters, the volumes of clusters not
+// retired. Writes bench/results/e2e.json and prints a table. MMC_KEEP_CLUSTERS=1 leaves the clusters up.
+// MMC_E2E_NODES=kwok walks the KWOK clusters instead: no container runs there, so the data-plane checks
+// and the writer are skipped and the retire Job's command is played by the test as its ServiceAccount.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -25,16 +35,28 @@ import * as crypto from "node:crypto";
 import * as YAML from "yaml";
 import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
 import { CACHE, Engine, PodWatcher, REPO, ensureEngine, plaintextSecrets, run } from "./engine";
+import { Kubectl } from "../controlplane/kube";
+import { MANAGED_BY } from "../cluster/apply";
+import { assertSameData, assertWritableAndReplicating, CLIENT_NS, createWriterAccount, longestGapMs, Member, startWriterPod, Writer } from "../cluster/db";
 import { clustersByProvider } from "../../tools/mocks";
 import { localVolumeName } from "../../components/naming";
 
 const PROJECT = "mysql-multicluster";
 const STACK = `e2e-${process.pid}`;
 const STACK_FILE = path.join(REPO, `Pulumi.${STACK}.yaml`);
-const CLUSTERS_DIR = process.env.MMC_CLUSTERS_DIR ?? path.join(CACHE, "clusters");
+// The real-node tier's clusters (test/cluster: same state directory and ports), so CI's e2e reuses them.
+// MMC_E2E_NODES=kwok walks on the KWOK clusters instead (no container runs: the data-plane checks are
+// skipped and the retire Job's command is played by the test as its ServiceAccount).
+const NODES = process.env.MMC_E2E_NODES ?? "real";
+if (!["real", "kwok"].includes(NODES)) throw new Error(`MMC_E2E_NODES: "${NODES}" is not real or kwok`);
+const REAL = NODES === "real";
+const CLUSTERS_DIR = process.env.MMC_E2E_CLUSTERS_DIR ?? path.join(CACHE, REAL ? "clusters-real" : "clusters");
+const PORT_BASE = process.env.MMC_E2E_PORT_BASE ?? (REAL ? "30000" : "20000");
+const CLUSTERS_ENV = { ...process.env, MMC_CLUSTERS_DIR: CLUSTERS_DIR, MMC_PORT_BASE: PORT_BASE, MMC_MCS_PROFILE: "kosmos" };
+const KEEP = process.env.MMC_KEEP_CLUSTERS === "1";
 const KUBECONFIG = path.join(CLUSTERS_DIR, "kubeconfig");
 const UP_TIMEOUT_MS = Number(process.env.MMC_E2E_UP_TIMEOUT_MS ?? 20 * 60 * 1000);
-const DESTROY_TIMEOUT_MS = Number(process.env.MMC_E2E_DESTROY_TIMEOUT_MS ?? 3 * 60 * 1000);
+const DESTROY_TIMEOUT_MS = Number(process.env.MMC_E2E_DESTROY_TIMEOUT_MS ?? 6 * 60 * 1000);
 
 const phaseFiles = fs
     .readdirSync(path.join(REPO, "stacks"))
@@ -93,6 +115,15 @@ interface StepRecord {
     podOverlaps: number;
     podsSeen: Record<string, string[]>;
     claims: Record<string, string[]>;
+    /** Seconds after `up` returned until every placed pod was Running and Ready (0: already). */
+    readyAfterUpSeconds: number;
+    /** Jobs the up created or replaced, and whether each had completed when `up` returned. */
+    jobs: { cluster: string; name: string; component: string; completeWhenUpReturned: boolean }[];
+    /** Longest interval without an acknowledged write, from the start of `up` to the end of the step's checks. */
+    longestWriteGapMs: number;
+    acknowledgedInStep: number;
+    acknowledgedTotal: number;
+    checksum: string;
     error?: string;
 }
 
@@ -107,12 +138,13 @@ const results: {
         cluster: string;
         job: string;
         jobSucceeded: boolean;
-        command: string[];
-        as: string;
-        claimsBefore: string[];
+        serviceAccount?: string;
+        command?: string[];
+        as?: string;
+        claimsBefore?: string[];
         claimsAfter: string[];
         volumes: string[];
-        note: string;
+        note?: string;
     }[];
     destroy?: {
         wallSeconds: number;
@@ -139,6 +171,7 @@ const results: {
 
 let engine: Engine;
 let kubectl: string;
+let kc: Kubectl;
 let stack: Stack;
 let baseEnv: Record<string, string>;
 let backendDir: string;
@@ -217,12 +250,17 @@ async function writeStackConfig(phase: Phase) {
     fs.writeFileSync(STACK_FILE, YAML.stringify(doc));
 }
 
-async function podsIn(phase: Phase, cluster: string): Promise<{ name: string; phase: string }[]> {
+async function podsIn(phase: Phase, cluster: string): Promise<{ name: string; phase: string; ready: boolean; node: string }[]> {
     const r = await kube(phase.contexts[cluster], ["-n", phase.namespace, "get", "pods", "-o", "json"]);
     const re = new RegExp(`^${phase.set}-\\d+$`);
     return JSON.parse(r.stdout)
         .items.filter((p: any) => re.test(p.metadata.name))
-        .map((p: any) => ({ name: p.metadata.name, phase: p.status?.phase ?? "" }));
+        .map((p: any) => ({
+            name: p.metadata.name,
+            phase: p.metadata.deletionTimestamp ? "Terminating" : (p.status?.phase ?? ""),
+            ready: (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"),
+            node: p.spec?.nodeName ?? "",
+        }));
 }
 
 /** The set's claims in a cluster (volumeClaimTemplate claims: <template>-<set>-<ordinal>). */
@@ -251,6 +289,35 @@ async function volumesIn(phase: Phase, cluster: string): Promise<Map<string, { p
                 { phase: pv.status?.phase ?? "", policy: pv.spec?.persistentVolumeReclaimPolicy ?? "", deleting: !!pv.metadata.deletionTimestamp },
             ]),
     );
+}
+
+/**
+ * A retired cluster after its up: the retire Job (already awaited by `up`) ran its pod, kubectl as the
+ * Job's ServiceAccount (so the program's Role is what allowed it), and deleted the set's claims; with
+ * the claims gone the volumes are Released (reclaim policy Retain): nothing binds them.
+ */
+async function checkRetired(phase: Phase, cluster: string) {
+    const ctx = phase.contexts[cluster];
+    const name = `${phase.set}-retire`;
+    const job = JSON.parse((await kube(ctx, ["-n", phase.namespace, "get", "job", name, "-o", "json"])).stdout);
+    assert.ok((job.status?.succeeded ?? 0) >= 1, `${phase.name}: the retire Job in ${cluster} did not succeed: ${JSON.stringify(job.status)}`);
+    const claimsAfter = await claimsIn(phase, cluster);
+    assert.deepEqual(claimsAfter, [], `${phase.name}: claims left in retired ${cluster} after the retire Job`);
+    const deadline = Date.now() + 120_000;
+    let vols = await volumesIn(phase, cluster);
+    while ([...vols.values()].some((v) => v.phase === "Bound") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 2000));
+        vols = await volumesIn(phase, cluster);
+    }
+    assert.ok(![...vols.values()].some((v) => v.phase === "Bound"), `${phase.name}: volumes in ${cluster} still Bound: ${JSON.stringify([...vols])}`);
+    (results.retire ??= []).push({
+        cluster,
+        job: name,
+        jobSucceeded: true,
+        serviceAccount: job.spec.template.spec.serviceAccountName,
+        claimsAfter,
+        volumes: [...vols].map(([n, v]) => `${n}:${v.phase}`),
+    });
 }
 
 /**
@@ -305,9 +372,9 @@ async function waitForPlacement(phase: Phase, timeoutMs = 180_000) {
         let ok = true;
         for (const c of Object.keys(phase.contexts)) {
             const pods = await podsIn(phase, c);
-            got[c] = pods.map((p) => `${p.name}:${p.phase}`).sort();
+            got[c] = pods.map((p) => `${p.name}:${p.phase}${p.ready ? ":Ready" : ""}`).sort();
             const names = pods.map((p) => p.name).sort();
-            if (names.join() !== expectedPods(phase, c).join() || pods.some((p) => p.phase !== "Running")) ok = false;
+            if (names.join() !== expectedPods(phase, c).join() || pods.some((p) => p.phase !== "Running" || (REAL && !p.ready))) ok = false;
         }
         last = JSON.stringify(got);
         if (ok) return got;
@@ -350,7 +417,7 @@ async function secretsInClusters(phase: Phase) {
 }
 
 function table(rows: StepRecord[]) {
-    const head = ["step", "ok", "wall s", "create", "update", "delete", "replace", "same", "touched", "overlaps"];
+    const head = ["step", "ok", "wall s", "create", "update", "delete", "replace", "same", "touched", "overlaps", "jobs", "write gap ms", "acks"];
     const body = rows.map((r) =>
         [
             r.step,
@@ -363,6 +430,9 @@ function table(rows: StepRecord[]) {
             r.same,
             r.touchedClusters.join(",") || "-",
             r.podOverlaps,
+            r.jobs.map((j) => j.component).join(",") || "-",
+            r.longestWriteGapMs,
+            r.acknowledgedTotal,
         ].map(String),
     );
     const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -415,26 +485,59 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         const k8sBin = spawnSync("bash", [path.join(REPO, "tools", "toolchain", "k8s.sh")], { cwd: REPO, encoding: "utf8", timeout: 3 * 3600 * 1000 });
         assert.equal(k8sBin.status, 0, `tools/toolchain/k8s.sh failed: ${k8sBin.stderr?.slice(-2000)}`);
         kubectl = path.join(k8sBin.stdout.trim().split("\n").pop()!, "kubectl");
-        const up = await run("bash", [path.join(REPO, "tools", "clusters", "up.sh")], { cwd: REPO, timeoutMs: 15 * 60 * 1000 });
+        kc = new Kubectl(kubectl, KUBECONFIG);
+        if (REAL) assert.equal(process.getuid?.(), 0, "real nodes need root (network namespaces, mounts, cgroups)");
+        const up = await run("bash", [path.join(REPO, "tools", "clusters", "up.sh"), "--nodes", NODES], {
+            cwd: REPO,
+            env: { ...CLUSTERS_ENV, MMC_UP_TIMEOUT: "600" },
+            timeoutMs: 60 * 60 * 1000,
+            echo: true,
+        });
         assert.equal(up.code, 0);
         for (const ctx of Object.values(phases[0].contexts)) await kube(ctx, ["get", "nodes", "-o", "name"]);
 
-        // A clean start: no leftovers of the set from an earlier run (pods, claims, volumes).
+        // A clean slate: nothing of the set from an earlier run (pods, claims, cluster-scoped objects,
+        // volumes, the data in the nodes' local volume directories), nor of the test's writers.
+        const t = Date.now();
+        const namespaces = [...new Set(phases.map((p) => p.namespace)), CLIENT_NS];
+        const names = new Set(
+            phases.flatMap((p) =>
+                Object.values(p.nodes)
+                    .flat()
+                    .map((n) => localVolumeName(p.set, n)),
+            ),
+        );
         for (const ctx of new Set(phases.flatMap((p) => Object.values(p.contexts)))) {
-            for (const ns of new Set(phases.map((p) => p.namespace))) {
-                await kube(ctx, ["delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
-                const pvs = JSON.parse((await kube(ctx, ["get", "pv", "-o", "json"])).stdout).items;
-                const names = new Set(
-                    phases.flatMap((p) =>
-                        Object.values(p.nodes)
-                            .flat()
-                            .map((n) => localVolumeName(p.set, n)),
-                    ),
-                );
-                const mine = pvs.filter((pv: any) => pv.spec?.claimRef?.namespace === ns || names.has(pv.metadata.name)).map((pv: any) => pv.metadata.name);
-                if (mine.length) await kube(ctx, ["delete", "pv", ...mine, "--wait=true", "--timeout=120s"]);
-            }
+            await run(
+                kubectl,
+                ["--kubeconfig", KUBECONFIG, "--context", ctx, "delete", "namespace", ...namespaces, "--ignore-not-found", "--wait=true", "--timeout=300s"],
+                {
+                    timeoutMs: 330_000,
+                },
+            );
+            await kube(ctx, ["delete", "storageclasses,clusterroles,clusterrolebindings", "-l", MANAGED_BY, "--ignore-not-found", "--wait=true"]);
+            const pvs = JSON.parse((await kube(ctx, ["get", "pv", "-o", "json"])).stdout).items;
+            const mine = pvs
+                .filter((pv: any) => namespaces.includes(pv.spec?.claimRef?.namespace) || names.has(pv.metadata.name))
+                .map((pv: any) => pv.metadata.name);
+            if (mine.length) await kube(ctx, ["delete", "pv", ...mine, "--wait=true", "--timeout=120s"]);
         }
+        // A node's local volume root (/data/mysql inside it) is <state>/<cluster>/nodes/<node>/hostpaths/data/mysql
+        // on the host (tools/clusters/node-run.sh); the set's data is its <namespace>_<set> subdirectory.
+        const wiped: string[] = [];
+        for (const p of phases)
+            for (const [c, nodes] of Object.entries(p.nodes)) {
+                const localPath: string | undefined = p.config[`${PROJECT}:clusters`]?.[c]?.storage?.localPath;
+                if (!localPath) continue;
+                for (const n of nodes) {
+                    const dir = path.join(CLUSTERS_DIR, c, "nodes", n, "hostpaths", localPath, `${p.namespace}_${p.set}`);
+                    if (fs.existsSync(dir)) {
+                        fs.rmSync(dir, { recursive: true, force: true });
+                        wiped.push(dir);
+                    }
+                }
+            }
+        console.log(`clean slate in ${((Date.now() - t) / 1000).toFixed(1)}s; local volume directories emptied: ${[...new Set(wiped)].length}`);
 
         backendDir = fs.mkdtempSync(path.join(os.tmpdir(), "mmc-e2e-backend-"));
         renderRoot = fs.mkdtempSync(path.join(os.tmpdir(), "mmc-e2e-render-"));
@@ -458,6 +561,8 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
 
     /** Destroys the stack (bounded), then lists what is left in every cluster: the retention policy's keep. */
     async function destroyAndInventory(): Promise<string | undefined> {
+        // The writers first: the set they write to goes away.
+        for (const w of writers) await w.writer.stop().catch(() => {});
         const t = Date.now();
         let deleted = 0;
         let error: string | undefined;
@@ -480,6 +585,10 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         const remaining: Record<string, Inventory> = {};
         const expected: Record<string, Inventory> = {};
         const last = phases[phases.length - 1];
+        // Real pods take their grace period to stop once their StatefulSet is gone: wait (bounded) until none is left.
+        const podsDeadline = Date.now() + 180_000;
+        for (const c of Object.keys(last.contexts))
+            while ((await podsIn(last, c)).length && Date.now() < podsDeadline) await new Promise((r) => setTimeout(r, 2000));
         for (const [c, ctx] of Object.entries(last.contexts)) {
             const ns = await kube(ctx, ["get", "namespace", last.namespace, "-o", "name"], true);
             const vols = await volumesIn(last, c);
@@ -506,6 +615,71 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         return error;
     }
 
+    // The continuous writers: one pod in the primary's cluster writing through the write endpoint the
+    // program publishes there; a new one when the primary's cluster changes (the old one stops once
+    // the new one writes). Its account is the test's, created as root on the first primary.
+    const appPassword = crypto.randomBytes(18).toString("base64url");
+    const writers: { cluster: string; writer: Writer }[] = [];
+    async function startWriter(phase: Phase, cluster: string, outs: Record<string, { value: any }>) {
+        const ctx = phase.contexts[cluster];
+        const writeHost: string = outs.clusters?.value?.[cluster]?.writeEndpoint;
+        assert.ok(writeHost, `${phase.name}: no write endpoint for ${cluster} in the clusters output`);
+        const sts = await kc.json(ctx, ["-n", phase.namespace, "get", "statefulset", phase.set]);
+        const image: string = sts.spec.template.spec.containers.find((c: any) => c.name === "mysql")?.image ?? sts.spec.template.spec.containers[0].image;
+        const primaryNode = (await podsIn(phase, cluster)).find((p) => p.name === `${phase.set}-${phase.primary}`)?.node;
+        const node = (await kc.json(ctx, ["get", "nodes"])).items.map((n: any) => n.metadata.name).find((n: string) => n !== primaryNode);
+        const name = `writer-${writers.length + 1}`;
+        let writer: Writer;
+        try {
+            writer = await startWriterPod(kc, ctx, { name, image, writeHost, base: (writers.length + 1) * 1_000_000, node, password: appPassword });
+        } catch (e) {
+            throw new Error(
+                `${(e as Error).message}\n--- why (writer on ${node}, primary on ${primaryNode}):\n${await writePathReport(phase, ctx, name, writeHost)}`,
+                { cause: e },
+            );
+        }
+        const old = writers[writers.length - 1];
+        writers.push({ cluster, writer });
+        if (old) await old.writer.stop();
+        console.log(`${phase.name}: ${cluster}/${name} writes through ${writeHost}${old ? ` (${old.cluster}/${old.writer.name} stopped)` : ""}`);
+    }
+
+    /** What the writer's path looks like when it cannot write: the name as the writer resolves it, the Service, its endpoints, a direct connection. */
+    async function writePathReport(phase: Phase, ctx: string, writer: string, writeHost: string): Promise<string> {
+        const out: string[] = [];
+        const step = async (label: string, args: string[]) => {
+            const r = await kc.run(ctx, args, { allowFailure: true, timeoutMs: 30_000 }).catch((e) => ({ stdout: "", stderr: String(e), code: -1 }));
+            out.push(`# ${label} (exit ${r.code})\n${r.stdout}${r.stderr}`);
+        };
+        await step("the name in the writer", ["exec", "-n", CLIENT_NS, writer, "--", "getent", "hosts", writeHost]);
+        await step("Services and EndpointSlices", ["get", "svc,endpointslices", "-n", phase.namespace, "-o", "wide"]);
+        await step("pods", ["get", "pods", "-A", "-o", "wide"]);
+        const primary = await kc.getOrUndefined(ctx, "pods", `${phase.set}-${phase.primary}`, phase.namespace);
+        const ip = primary?.status?.podIP;
+        if (ip)
+            await step(`TCP to the primary's pod IP ${ip}:3306 from the writer`, [
+                "exec",
+                "-n",
+                CLIENT_NS,
+                writer,
+                "--",
+                "bash",
+                "-c",
+                `timeout 5 bash -c 'exec 3<>/dev/tcp/${ip}/3306' && echo connected`,
+            ]);
+        await step(`TCP to ${writeHost}:3306 from the writer`, [
+            "exec",
+            "-n",
+            CLIENT_NS,
+            writer,
+            "--",
+            "bash",
+            "-c",
+            `timeout 5 bash -c 'exec 3<>/dev/tcp/${writeHost}/3306' && echo connected`,
+        ]);
+        return out.join("\n");
+    }
+
     let destroyed = false;
     // Every claim each cluster held after any step: the retention policy keeps them (unless retired).
     const claimsEver = new Map<string, Set<string>>();
@@ -517,6 +691,9 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         } finally {
             fs.rmSync(STACK_FILE, { force: true });
             writeResults();
+            if (KEEP) console.log(`MMC_KEEP_CLUSTERS=1: the real-node clusters stay up (KUBECONFIG=${KUBECONFIG})`);
+            else if (REAL && kubectl)
+                await run("bash", [path.join(REPO, "tools", "clusters", "down.sh")], { cwd: REPO, env: CLUSTERS_ENV, timeoutMs: 300_000, echo: true });
         }
     });
 
@@ -540,6 +717,12 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
                 podOverlaps: 0,
                 podsSeen: {},
                 claims: {},
+                readyAfterUpSeconds: 0,
+                jobs: [],
+                longestWriteGapMs: 0,
+                acknowledgedInStep: 0,
+                acknowledgedTotal: 0,
+                checksum: "",
             };
             results.steps.push(rec);
             preflightOk();
@@ -554,12 +737,23 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             await watcher.start();
             const touched = new Set<string>();
             const ops: string[] = [];
+            const jobs: { cluster: string; name: string; namespace: string; component: string }[] = [];
             const onEvent = (ev: EngineEvent) => {
                 const md = ev.resOutputsEvent?.metadata ?? ev.resourcePreEvent?.metadata;
                 if (!md || md.op === "same" || md.op === "read" || md.op === "refresh") return;
                 ops.push(`${md.op} ${md.urn}`);
                 const c = clusterOfEvent(md);
                 if (c) touched.add(c);
+                // A Job the up created (or replaced): its cluster and name, once its outputs are known.
+                const meta = md.new?.outputs?.metadata ?? md.new?.inputs?.metadata;
+                if (
+                    ev.resOutputsEvent &&
+                    md.type === "kubernetes:batch/v1:Job" &&
+                    ["create", "replace", "create-replacement"].includes(md.op) &&
+                    c &&
+                    meta?.name
+                )
+                    jobs.push({ cluster: c, name: meta.name, namespace: meta.namespace, component: meta.labels?.["app.kubernetes.io/component"] ?? "" });
             };
             const t = Date.now();
             let log = "";
@@ -594,10 +788,57 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
                 `${phase.name}: pod watch errors`,
             );
 
-            // The clusters end in the state the phase declares.
+            // Every Job the up created had completed before `up` returned: the program's resources await them.
+            for (const j of jobs) {
+                const job = JSON.parse((await kube(phase.contexts[j.cluster], ["-n", j.namespace, "get", "job", j.name, "-o", "json"])).stdout);
+                const complete = (job.status?.conditions ?? []).some((x: any) => x.type === "Complete" && x.status === "True");
+                rec.jobs.push({ cluster: j.cluster, name: j.name, component: j.component, completeWhenUpReturned: complete });
+            }
+            const want = [
+                ...(previous && previous.primary !== phase.primary ? ["switchover"] : []),
+                ...phase.retire.filter((c) => !previous?.retire.includes(c)).map(() => "retire"),
+            ].sort();
+            assert.deepEqual(rec.jobs.map((j) => j.component).sort(), want, `${phase.name}: Jobs the up created: ${JSON.stringify(rec.jobs)}`);
+            assert.deepEqual(
+                rec.jobs.filter((j) => !j.completeWhenUpReturned),
+                [],
+                `${phase.name}: Jobs not complete when up returned (the program must await them)`,
+            );
+
+            // The clusters end in the state the phase declares: the placed pods Running and Ready (real probes).
+            const tReady = Date.now();
             await waitForPlacement(phase);
+            rec.readyAfterUpSeconds = (Date.now() - tReady) / 1000;
             await secretsInClusters(phase);
-            for (const c of phase.retire) await playRetireJob(phase, c);
+            for (const c of phase.retire) await (REAL ? checkRetired(phase, c) : playRetireJob(phase, c));
+
+            if (REAL) {
+                // The data plane: one writable member (the planned primary), replication running, every
+                // acknowledged write on every member, equal checksums.
+                const members: Member[] = phase.placement.map((c, o) => ({ ctx: phase.contexts[c], pod: `${phase.set}-${o}`, primary: o === phase.primary }));
+                await assertWritableAndReplicating(kc, phase.namespace, members, phase.name);
+                const outsNow = await stack.outputs();
+                const primaryCluster = phase.placement[phase.primary];
+                if (i === 0) await createWriterAccount(kc, phase.contexts[primaryCluster], phase.namespace, `${phase.set}-${phase.primary}`, appPassword);
+                // The writer follows the published write endpoint from the primary's cluster.
+                if (!writers.length || writers[writers.length - 1].cluster !== primaryCluster) await startWriter(phase, primaryCluster, outsNow);
+                const active = writers[writers.length - 1].writer;
+                const stepEnd = Date.now();
+                await active.pause();
+                try {
+                    for (const w of writers) await w.writer.refresh();
+                    const acks = writers.flatMap((w) => w.writer.acks);
+                    const acked = new Set(acks.map((a) => a.id));
+                    rec.checksum = await assertSameData(kc, phase.namespace, members, acked, phase.name);
+                    const gap = i === 0 ? { gapMs: 0, acks: 0 } : longestGapMs(acks, t, stepEnd);
+                    Object.assign(rec, { longestWriteGapMs: gap.gapMs, acknowledgedInStep: gap.acks, acknowledgedTotal: acked.size });
+                    console.log(
+                        `${phase.name}: ${acked.size} acknowledged writes on all ${members.length} members, checksum ${rec.checksum}; longest write gap ${gap.gapMs} ms`,
+                    );
+                } finally {
+                    await active.resume();
+                }
+            }
             for (const c of Object.keys(phase.contexts)) {
                 rec.claims[c] = await claimsIn(phase, c);
                 const ever = claimsEver.get(c) ?? new Set<string>();
