@@ -227,6 +227,15 @@ export interface Kubectl {
 }
 
 /**
+ * kubectl's failure as one line: the last line of its stderr, with an exec URL's query (the whole
+ * report script, URL-encoded) cut off.
+ */
+export function kubectlError(stderr: string, code: number | null): string {
+    const line = stderr.trim().split("\n").pop() || `kubectl exited ${code}`;
+    return line.replace(/(\/exec\/[^?"\s]+)\?[^"\s]*/g, "$1");
+}
+
+/**
  * kubectl through a binary: the cluster's own kubeconfig and context, each request bounded. `signal`
  * ends every request still running (the component's read has a deadline of its own).
  */
@@ -253,7 +262,7 @@ export function kubectlRunner(bin: string, signal?: AbortSignal): Kubectl {
             p.on("close", (code) => {
                 clearTimeout(t);
                 if (code === 0) resolve(out);
-                else reject(new Error(err.trim().split("\n").pop() || `kubectl exited ${code}`));
+                else reject(new Error(kubectlError(err, code)));
             });
         });
 }

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackConfig, parseStackConfig, rawFromPulumiConfig } from "../../components/config";
 import { buildPlan } from "../../components/plan";
 import { deployedStateOf } from "../../components/step";
-import { Kubectl } from "../../components/status";
+import { Kubectl, kubectlError } from "../../components/status";
 import { LiveStatus, clustersNotRead, liveStatusLine, readLiveStatus, whyNotRead } from "../../components/liveStatus";
 import { ROOT, rawOf } from "../helpers/configs";
 import { runProgram } from "../helpers/urns";
@@ -257,4 +257,14 @@ test("liveStatus: the program's output under mocks (the offline renderer, unit t
         members: [],
     });
     assert.ok(pulumi.runtime.isDryRun() === false);
+});
+
+test("liveStatus: kubectl's error is its last stderr line, an exec URL without its query (the report script)", () => {
+    const stderr =
+        'Warning: something\nerror: Internal error occurred: error sending request: Post "https://127.0.0.1:10250/exec/mmc-orders/orders-0/mysql?command=bash&command=-c&command=for+m+in&error=1&output=1": dial tcp 127.0.0.1:10250: connect: connection refused\n';
+    assert.equal(
+        kubectlError(stderr, 1),
+        'error: Internal error occurred: error sending request: Post "https://127.0.0.1:10250/exec/mmc-orders/orders-0/mysql": dial tcp 127.0.0.1:10250: connect: connection refused',
+    );
+    assert.equal(kubectlError("", 7), "kubectl exited 7");
 });
