@@ -204,6 +204,8 @@ describe("two sets in one program, side by side on the same clusters (real pulum
             await cleanup();
         } finally {
             if (backendDir) fs.rmSync(backendDir, { recursive: true, force: true });
+            // The inline program's workspace directory (Pulumi.yaml written by the Automation API).
+            if (stack) fs.rmSync(stack.workspace.workDir, { recursive: true, force: true });
             results.totalSeconds = (Date.now() - Date.parse(results.startedAt as string)) / 1000;
             fs.mkdirSync(path.join(REPO, "bench", "results"), { recursive: true });
             fs.writeFileSync(path.join(REPO, "bench", "results", "e2e-twosets.json"), JSON.stringify(results, null, 2) + "\n");
