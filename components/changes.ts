@@ -92,6 +92,9 @@ export const CHANGE_BEHAVIOUR: Readonly<Record<string, KeyChange>> = {
         note: "clusters declared lost are left as deployed (nothing is sent there); with a new primary in a reachable cluster the step is a failover, a step of its own; removing a cluster from it reconciles it",
     },
     retire: { behaviour: "destructive", note: "the listed clusters' retained claims are deleted, each named in the plan with its size" },
+    liveStatus: { behaviour: "in place", note: "per key below" },
+    "liveStatus.read": { behaviour: "in place", note: "read by the next up only: the liveStatus output, nothing in the clusters" },
+    "liveStatus.timeoutSeconds": { behaviour: "in place", note: "bound of the next up's status read" },
 };
 
 /** The behaviour of a dotted config key (`clusters.cluster1.nodes` → `clusters.<name>.nodes`). */

@@ -317,6 +317,13 @@ const failover = z.strictObject({
     lost: z.array(z.string()).min(1, { message: "must name at least one lost cluster (remove failover.lost when none is lost)" }).optional(),
 });
 
+const liveStatus = z.strictObject({
+    /** Read the set's live status at `pulumi up`, before the step is declared, into the `liveStatus` output. */
+    read: bool().default(true),
+    /** Bound of that read in seconds: past it the output says so and the `up` goes on. */
+    timeoutSeconds: int((n) => n.min(1).max(600)).default(30),
+});
+
 /**
  * The rules on where ordinals may run, for config validation and for the step's suggestions alike: one
  * StatefulSet per cluster holds one contiguous range of ordinals, and a cluster runs at most one pod per
@@ -390,6 +397,8 @@ export const stackConfigSchema = z
         retire: z.array(z.string()).default([]),
         /** An outage: clusters declared lost; `primary` may then move to a reachable member (a failover). `{}`: none. */
         failover: failover.prefault({}),
+        /** The live status read at `pulumi up` (never in a preview) and exported as `liveStatus`. */
+        liveStatus: liveStatus.prefault({}),
     })
     .superRefine((cfg, ctx) => {
         const names = Object.keys(cfg.clusters);

@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { ConfigError, StackConfig, parseStackConfig } from "./config";
 import { Deployment, DeploymentOutputs, DeployScope, STACK_ROOT_SCOPE, deploy, judgeStep } from "./deployment";
 import { providerName } from "./naming";
 import { DeployedState, parseDeployedState } from "./step";
+import { LiveStatus, liveStatusLine, liveStatusNotRead, readLiveStatus } from "./liveStatus";
 
 /** Arguments of a MysqlMultiCluster: one primary–replica set across several Kubernetes clusters. */
 export interface MysqlMultiClusterArgs {
@@ -47,8 +49,21 @@ export interface MysqlMultiClusterArgs {
     readonly stackRootNames?: boolean;
 }
 
-/** The constructor's arguments: the deployed state is known (`create` reads it when it is not). */
-export type MysqlMultiClusterConstructorArgs = MysqlMultiClusterArgs & { readonly previous: DeployedState | null };
+/**
+ * The constructor's arguments: the deployed state is known (`create` reads it when it is not), and the
+ * live status `create` read before the step (the constructor itself cannot wait for it: without it,
+ * `outputs.liveStatus` says it was not read).
+ */
+export type MysqlMultiClusterConstructorArgs = MysqlMultiClusterArgs & { readonly previous: DeployedState | null; readonly liveStatus?: LiveStatus };
+
+/** The set's outputs: the deployment's, and the live status the `up` read before its step. */
+export type MysqlMultiClusterOutputs = DeploymentOutputs & {
+    /**
+     * What the clusters showed when this `up` started, judged against the deployed state (README,
+     * "Live status as a stack output"); read at `pulumi up` only, per `liveStatus.read` (default true).
+     */
+    readonly liveStatus: LiveStatus;
+};
 
 /** Sets already declared in this program run (keyed by the resource monitor: one per run, a new one per mock run). */
 const declared = new WeakMap<object, Map<string, string>>();
@@ -92,7 +107,7 @@ export async function stackDeployedState(path = "migrationState"): Promise<Deplo
 export class MysqlMultiCluster extends pulumi.ComponentResource {
     public readonly deployment: Deployment;
     /** What a DBA reads after `pulumi up` (the program's stack outputs); export them so the next `up` reads `migrationState`. */
-    public readonly outputs: DeploymentOutputs;
+    public readonly outputs: MysqlMultiClusterOutputs;
     /** The Kubernetes provider of each cluster (built or passed in). */
     public readonly providers: Record<string, k8s.Provider>;
 
@@ -103,7 +118,15 @@ export class MysqlMultiCluster extends pulumi.ComponentResource {
     static async create(name: string, args: MysqlMultiClusterArgs, opts?: pulumi.ComponentResourceOptions): Promise<MysqlMultiCluster> {
         const config = parseConfig(args.config, args.providers);
         const previous = args.previous !== undefined ? args.previous : await stackDeployedState(args.stateOutput);
-        return new MysqlMultiCluster(name, { ...args, config, previous }, opts);
+        // The live status is read before the step is declared (bounded; it never fails the `up`).
+        const mocked = pulumi.runtime.getMonitor() instanceof MockMonitor;
+        const liveStatus = await readLiveStatus(config, previous ?? undefined, {
+            dryRun: pulumi.runtime.isDryRun(),
+            mocked,
+            providersPassed: args.providers !== undefined,
+        });
+        if (!mocked) void pulumi.log.info(`${name}: ${liveStatusLine(liveStatus)}`);
+        return new MysqlMultiCluster(name, { ...args, config, previous, liveStatus }, opts);
     }
 
     constructor(name: string, args: MysqlMultiClusterConstructorArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -133,7 +156,10 @@ export class MysqlMultiCluster extends pulumi.ComponentResource {
             ...(args.stackRootNames ? { aliases: [{ parent: pulumi.rootStackResource }] } : {}),
         };
         this.deployment = deploy(config, previous, childOpts, scope, judged);
-        this.outputs = this.deployment.outputs;
+        this.outputs = {
+            ...this.deployment.outputs,
+            liveStatus: args.liveStatus ?? liveStatusNotRead("not read: only MysqlMultiCluster.create reads it (before the step is declared)", previous),
+        };
         this.providers = this.deployment.providers;
         this.registerOutputs({ migrationState: this.outputs.migrationState, writeEndpoint: this.outputs.writeEndpoint });
     }

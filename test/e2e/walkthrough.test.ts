@@ -416,6 +416,39 @@ async function secretsInClusters(phase: Phase) {
     }
 }
 
+/**
+ * The `liveStatus` output: read by this `up` before its step, it shows the previous phase as the clusters
+ * ran it (the first phase: not read, a first deployment). On KWOK pods no server answers: every member
+ * says why, and there is no real primary; on real nodes the configured primary is the real one.
+ */
+async function liveStatusCheck(phase: Phase, previous: Phase | undefined, s: any) {
+    assert.ok(s, `${phase.name}: no liveStatus output`);
+    if (!previous) {
+        assert.deepEqual([s.read, s.note], [false, "not read: a first deployment (nothing deployed yet)"], `${phase.name}: liveStatus`);
+        return;
+    }
+    assert.equal(s.read, true, `${phase.name}: liveStatus not read: ${s.note}`);
+    assert.deepEqual(s.deployed, { placement: previous.placement, primary: previous.primary });
+    assert.equal(s.configuredPrimary, `${previous.set}-${previous.primary}`);
+    assert.deepEqual(
+        s.members.map((m: any) => [m.member, m.cluster, m.foundIn, m.phase, m.claim?.phase ?? null]),
+        previous.placement.map((c, i) => [`${previous.set}-${i}`, c, [c], "Running", "Bound"]),
+        `${phase.name}: liveStatus members are not what the clusters ran`,
+    );
+    const nodes = JSON.parse((await kube(Object.values(previous.contexts)[0], ["get", "nodes", "-o", "json"])).stdout).items;
+    if (nodes.every((n: any) => n.metadata.annotations?.["kwok.x-k8s.io/node"] === "fake")) {
+        assert.equal(s.realPrimary, null, `${phase.name}: a real primary on KWOK pods`);
+        for (const m of s.members) assert.ok(m.role === null && typeof m.lastError === "string" && m.lastError !== "", `${phase.name}: ${JSON.stringify(m)}`);
+        assert.ok(s.problems.includes(`no member accepts writes (configured primary ${s.configuredPrimary})`), s.problems.join("\n"));
+    } else {
+        assert.equal(s.realPrimary, s.configuredPrimary, `${phase.name}: ${s.problems.join("; ")}`);
+        assert.deepEqual(
+            s.members.map((m: any) => m.role),
+            previous.placement.map((_, i) => (i === previous.primary ? "writable" : "read-only")),
+        );
+    }
+}
+
 function table(rows: StepRecord[]) {
     const head = ["step", "ok", "wall s", "create", "update", "delete", "replace", "same", "touched", "overlaps", "jobs", "write gap ms", "acks"];
     const body = rows.map((r) =>
@@ -486,6 +519,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         assert.equal(k8sBin.status, 0, `tools/toolchain/k8s.sh failed: ${k8sBin.stderr?.slice(-2000)}`);
         kubectl = path.join(k8sBin.stdout.trim().split("\n").pop()!, "kubectl");
         kc = new Kubectl(kubectl, KUBECONFIG);
+        process.env.MMC_KUBECTL = kubectl; // the program's liveStatus reads through the same kubectl
         if (REAL) assert.equal(process.getuid?.(), 0, "real nodes need root (network namespaces, mounts, cgroups)");
         const up = await run("bash", [path.join(REPO, "tools", "clusters", "up.sh"), "--nodes", NODES], {
             cwd: REPO,
@@ -860,6 +894,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
             assert.equal((outs.primary?.value as any)?.cluster, phase.placement[phase.primary], `${phase.name}: primary cluster output`);
 
             await secretsCheck(phase.name);
+            await liveStatusCheck(phase, previous, outs.liveStatus?.value);
             rec.ok = true;
             broken = "";
             previous = phase;

@@ -379,6 +379,8 @@ test("every key, edited on a running set, gets the plan its declared behaviour p
         "migration.switchoverTimeoutSeconds": (r) => (r.migration.switchoverTimeoutSeconds = 60),
         "migration.allowPrimaryRestart": (r) => (r.migration.allowPrimaryRestart = true),
         "migration.kubectlImage": (r) => (r.migration.kubectlImage = "bitnami/kubectl:1.34"),
+        "liveStatus.read": (r) => (r.liveStatus = { read: false }),
+        "liveStatus.timeoutSeconds": (r) => (r.liveStatus = { timeoutSeconds: 90 }),
     };
     const leaves = Object.keys(CHANGE_BEHAVIOUR).filter((k) => !Object.keys(CHANGE_BEHAVIOUR).some((x) => x.startsWith(`${k}.`)));
     const judged = leaves.filter((k) => !["step", "destructive"].includes(CHANGE_BEHAVIOUR[k].behaviour));
