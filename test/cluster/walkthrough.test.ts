@@ -81,9 +81,6 @@ interface StepResult {
     faultDetail?: string[];
 }
 
-/** The application account the walk's stacks get (mysql.application). */
-const APP = { database: "orders", user: "orders_app" } as const;
-
 describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous writes)", { concurrency: false }, () => {
     let kubectl: Kubectl;
     let watcher: PodWatcher | undefined;
@@ -99,27 +96,20 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         .filter((f) => f.endsWith(".yaml"))
         .sort();
     // The stacks as walked: stacks/ itself, or copies with the MCS profile replaced.
-    // The stacks as walked: copies of stacks/ with an application account (mysql.application) and, for
-    // another profile, the MCS profile replaced.
-    const stackDir = path.join(workDir, "stacks");
-    fs.mkdirSync(stackDir);
-    for (const f of stackFiles) {
-        const text = fs.readFileSync(path.join(ROOT, "stacks", f), "utf8");
-        let out = text.replace(/^(\s*mysql-multicluster:mysql:\s*\{.*)\s\}$/m, `$1, application: { database: ${APP.database}, user: ${APP.user} } }`);
-        if (out === text) throw new Error(`stacks/${f}: no "mysql-multicluster:mysql: { ... }" line to add the application to`);
-        if (PROFILE !== "kosmos") {
-            const before = out;
-            out = out.replace(/^(\s*mysql-multicluster:mcs:\s*)\{ profile: kosmos \}$/m, `$1{ profile: ${PROFILE} }`);
-            if (out === before) throw new Error(`stacks/${f}: no "mysql-multicluster:mcs: { profile: kosmos }" line to replace`);
+    let stackDir = path.join(ROOT, "stacks");
+    if (PROFILE !== "kosmos") {
+        stackDir = path.join(workDir, "stacks");
+        fs.mkdirSync(stackDir);
+        for (const f of stackFiles) {
+            const text = fs.readFileSync(path.join(ROOT, "stacks", f), "utf8");
+            const out = text.replace(/^(\s*mysql-multicluster:mcs:\s*)\{ profile: kosmos \}$/m, `$1{ profile: ${PROFILE} }`);
+            if (out === text) throw new Error(`stacks/${f}: no "mysql-multicluster:mcs: { profile: kosmos }" line to replace`);
+            fs.writeFileSync(path.join(stackDir, f), out);
         }
-        fs.writeFileSync(path.join(stackDir, f), out);
     }
     // What the random provider would generate once for the whole set (never printed).
     const secrets: Record<string, string> = Object.fromEntries(
-        ["admin-password", "replication-password", "root-password", "seed-password", "app-password", "app"].map((k) => [
-            k,
-            crypto.randomBytes(18).toString("base64url"),
-        ]),
+        ["admin-password", "replication-password", "root-password", "seed-password", "app"].map((k) => [k, crypto.randomBytes(18).toString("base64url")]),
     );
     const kinds = new Map<string, string>(); // kind -> kubectl resource
 
@@ -278,13 +268,6 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                 kinds.set(r.object.kind, resourceOf(r.object));
                 if (r.object.kind === "Secret" && (r.object as any).stringData) {
                     const sd = (r.object as any).stringData as Record<string, string>;
-                    if (r.object.metadata.name === "mysql-app") {
-                        // the connection Secret: its password is the application's, the rest is rendered as is
-                        assert.ok("password" in sd, `${name}: mysql-app without a password key`);
-                        sd.password = secrets["app-password"];
-                        fs.writeFileSync(r.file, YAML.stringify(r.object), { mode: 0o600 });
-                        continue;
-                    }
                     for (const k of Object.keys(sd)) {
                         assert.ok(secrets[k], `${name}: unexpected Secret key ${k}`);
                         sd[k] = secrets[k];
@@ -447,7 +430,6 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
         if (faultRecord) faultsDone.push(faultRecord);
 
         if (index === 0) await createAppUser(plan, ns, set);
-        if (index === 0 || index === stackFiles.length - 1) await appAccountCheck(name, plan, ns);
         // The writer follows the published write endpoint from the primary's cluster.
         const primaryCluster = placement(plan).get(plan.primary)!;
         if (!writers.length || writers[writers.length - 1].cluster !== primaryCluster) await startWriter(primaryCluster, plan, ns);
@@ -551,76 +533,6 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
             1000,
         );
         log(`${phase}: ${cluster}: [${want.join(", ")}] Ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    }
-
-    /**
-     * The application account (mysql.application) as an application uses it: a pod in each cluster that
-     * has the connection Secret, with only that Secret's host, port, user, password and database, writes
-     * and reads a table of its database through the write host, and is refused another database and the
-     * `mysql` schema.
-     */
-    async function appAccountCheck(name: string, plan: Plan, ns: string) {
-        const sts = [...phases[phases.length - 1].objects.values()].flat().find((r) => r.object.kind === "StatefulSet")!;
-        const image = sts.object.spec.template.spec.containers[0].image;
-        const clusters = [...phases[phases.length - 1].objects.entries()]
-            .filter(([, list]) => list.some((r) => r.object.kind === "Secret" && r.object.metadata.name === "mysql-app"))
-            .map(([c]) => c);
-        assert.ok(clusters.length > 0, `${name}: no cluster has the connection Secret mysql-app`);
-        const script = [
-            "set -u",
-            'cnf=/tmp/app.cnf; umask 077; printf \'[client]\\nuser=%s\\npassword="%s"\\n\' "$DB_USER" "$DB_PASSWORD" > $cnf',
-            'q() { timeout 20 mariadb --defaults-extra-file=$cnf -h "$DB_HOST" -P "$DB_PORT" --connect-timeout=5 -N -B -e "$1" 2>&1; }',
-            "q \"CREATE TABLE IF NOT EXISTS \\`$DB_NAME\\`.app_check (id INT PRIMARY KEY, at VARCHAR(64)); REPLACE INTO \\`$DB_NAME\\`.app_check VALUES (1, '$(hostname)'); SELECT CONCAT('ROW ', at) FROM \\`$DB_NAME\\`.app_check WHERE id = 1\" && echo WRITE-OK",
-            'q "CREATE DATABASE mmc_app_intruder" >/dev/null && echo OTHER-DB-ALLOWED || echo OTHER-DB-REFUSED',
-            'q "CREATE TABLE mysql.mmc_app_intruder (id INT)" >/dev/null && echo MYSQL-ALLOWED || echo MYSQL-REFUSED',
-        ].join("\n");
-        for (const c of clusters) {
-            const ctx = contextOf(c);
-            const pod = `app-check-${phases.length}-${c}`;
-            const env = (n: string, key: string) => ({ name: n, valueFrom: { secretKeyRef: { name: "mysql-app", key } } });
-            const manifest = {
-                apiVersion: "v1",
-                kind: "Pod",
-                metadata: { name: pod, namespace: ns },
-                spec: {
-                    restartPolicy: "Never",
-                    terminationGracePeriodSeconds: 1,
-                    containers: [
-                        {
-                            name: "app",
-                            image,
-                            imagePullPolicy: "IfNotPresent",
-                            command: ["bash", "-c", script],
-                            env: [
-                                env("DB_HOST", "host"),
-                                env("DB_PORT", "port"),
-                                env("DB_USER", "user"),
-                                env("DB_PASSWORD", "password"),
-                                env("DB_NAME", "database"),
-                            ],
-                            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "256Mi" } },
-                        },
-                    ],
-                },
-            };
-            await kubectl.run(ctx, ["apply", "-f", "-"], { input: JSON.stringify(manifest) });
-            await waitUntil(
-                `${name}: ${c}/${pod} done`,
-                180_000,
-                async () => ["Succeeded", "Failed"].includes((await kubectl.getOrUndefined(ctx, "pods", pod, ns))?.status?.phase),
-                async () => (await kubectl.run(ctx, ["logs", "-n", ns, pod], { allowFailure: true })).stdout,
-                1000,
-            );
-            const out = (await kubectl.run(ctx, ["logs", "-n", ns, pod])).stdout;
-            await kubectl.run(ctx, ["delete", "pod", "-n", ns, pod, "--wait=false"], { allowFailure: true });
-            assert.ok(
-                out.includes(`ROW ${pod}`) && out.includes("WRITE-OK"),
-                `${name}: ${c}: the application account could not write and read its database: ${out}`,
-            );
-            assert.ok(out.includes("OTHER-DB-REFUSED"), `${name}: ${c}: the application account created another database: ${out}`);
-            assert.ok(out.includes("MYSQL-REFUSED"), `${name}: ${c}: the application account wrote the mysql schema: ${out}`);
-            log(`${name}: ${c}: the application account (only the mysql-app Secret) wrote and read ${APP.database}, was refused another database and mysql.*`);
-        }
     }
 
     async function createAppUser(plan: Plan, ns: string, set: string) {
