@@ -303,13 +303,7 @@ async function checkRetired(phase: Phase, cluster: string) {
     assert.ok((job.status?.succeeded ?? 0) >= 1, `${phase.name}: the retire Job in ${cluster} did not succeed: ${JSON.stringify(job.status)}`);
     const claimsAfter = await claimsIn(phase, cluster);
     assert.deepEqual(claimsAfter, [], `${phase.name}: claims left in retired ${cluster} after the retire Job`);
-    const deadline = Date.now() + 120_000;
-    let vols = await volumesIn(phase, cluster);
-    while ([...vols.values()].some((v) => v.phase === "Bound") && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 2000));
-        vols = await volumesIn(phase, cluster);
-    }
-    assert.ok(![...vols.values()].some((v) => v.phase === "Bound"), `${phase.name}: volumes in ${cluster} still Bound: ${JSON.stringify([...vols])}`);
+    const vols = await volumesReleased(phase, cluster);
     (results.retire ??= []).push({
         cluster,
         job: name,
@@ -318,6 +312,18 @@ async function checkRetired(phase: Phase, cluster: string) {
         claimsAfter,
         volumes: [...vols].map(([n, v]) => `${n}:${v.phase}`),
     });
+}
+
+/** The set's volumes in a retired cluster, once none is Bound (its claims are gone; reclaim policy Retain): at most 120 s. */
+async function volumesReleased(phase: Phase, cluster: string) {
+    const deadline = Date.now() + 120_000;
+    let vols = await volumesIn(phase, cluster);
+    while ([...vols.values()].some((v) => v.phase === "Bound") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 2000));
+        vols = await volumesIn(phase, cluster);
+    }
+    assert.ok(![...vols.values()].some((v) => v.phase === "Bound"), `${phase.name}: volumes in ${cluster} still Bound: ${JSON.stringify([...vols])}`);
+    return vols;
 }
 
 /**
@@ -340,13 +346,7 @@ async function playRetireJob(phase: Phase, cluster: string) {
     const claimsAfter = await claimsIn(phase, cluster);
     assert.deepEqual(claimsAfter, [], `${phase.name}: claims left in retired ${cluster} after the retire Job's command`);
     // With the claims gone, the volumes are Released (reclaim policy Retain): nothing binds them.
-    const deadline = Date.now() + 120_000;
-    let vols = await volumesIn(phase, cluster);
-    while ([...vols.values()].some((v) => v.phase === "Bound") && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 2000));
-        vols = await volumesIn(phase, cluster);
-    }
-    assert.ok(![...vols.values()].some((v) => v.phase === "Bound"), `${phase.name}: volumes in ${cluster} still Bound: ${JSON.stringify([...vols])}`);
+    const vols = await volumesReleased(phase, cluster);
     (results.retire ??= []).push({
         cluster,
         job: name,
