@@ -16,6 +16,7 @@ export const REQUIRED_SCRIPTS = [
     "lib-repl.sh",
     "lib-job.sh",
     "lib-stream.sh",
+    "lib-arbiter.sh",
 ] as const;
 
 export const SCRIPTS_DIR = path.join(__dirname, "scripts");
