@@ -273,7 +273,7 @@ real_nodes_prepare() { # real_nodes_prepare <control-plane bin dir>: builds, ima
   out="$(bash "$HERE/../toolchain/nodes.sh")" || return 1
   REAL_NODE_BIN="$(sed -n 1p <<<"$out")"
   local images
-  images="$(bash "$HERE/../nodes/images.sh" "$REAL_NODE_BIN" "$(sed -n 2p <<<"$out")" "$(sed -n 3p <<<"$out")" "$1/kubectl")" || return 1
+  images="$(bash "$HERE/../nodes/images.sh" "$REAL_NODE_BIN" "$(sed -n 2p <<<"$out")" "$(sed -n 3p <<<"$out")" "$1/kubectl" "$1/etcd")" || return 1
   mapfile -t REAL_IMAGES <<<"$images"
   COREDNS_IMAGE="v$("$(sed -n 2p <<<"$out")/coredns" -version | sed -n 's/^CoreDNS-\([0-9.]*\).*/\1/p')"
   command -v containerd >/dev/null && command -v runc >/dev/null && [[ -x /usr/lib/cni/bridge ]] && command -v iptables-restore >/dev/null \

@@ -4,19 +4,22 @@
 #   registry.k8s.io/pause:3.10.1           <- tools/nodes/pause.c (static)
 #   registry.k8s.io/coredns/coredns:<v>    <- the CoreDNS binary built from its Go module
 #   <migration.kubectlImage default>       <- the toolchain's kubectl (the retire Job's image)
+#   <failover.arbiterImage default>        <- the toolchain's etcd (the automatic failover's voters)
 #   docker.io/library/mariadb:10.11        <- tools/images/rootfs.sh mariadb (Debian packages)
-# usage: images.sh <node bin dir> <coredns bin dir> <pause binary> <kubectl binary>
+# usage: images.sh <node bin dir> <coredns bin dir> <pause binary> <kubectl binary> <etcd binary>
 # Prints one tar path per line.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-DNS_BIN="$2" PAUSE="$3" KUBECTL="$4"
+DNS_BIN="$2" PAUSE="$3" KUBECTL="$4" ETCD="$5"
 CACHE="${MMC_CACHE_DIR:-$HOME/.cache/mysql-multicluster}/images"
 mkdir -p "$CACHE"
 log() { echo "[nodes/images] $*" >&2; }
 # The retire Job's image is the program's default (components/config.ts): one source of truth.
 KUBECTL_REF="$(sed -n 's/.*kubectlImage.*default("\([^"]*\)").*/\1/p' "$ROOT/components/config.ts" | head -n1)"
 [[ -n "$KUBECTL_REF" ]] || { log "cannot read the kubectlImage default from components/config.ts"; exit 1; }
+ETCD_REF="$(sed -n 's/.*arbiterImage.*default("\([^"]*\)").*/\1/p' "$ROOT/components/config.ts" | head -n1)"
+[[ -n "$ETCD_REF" ]] || { log "cannot read the arbiterImage default from components/config.ts"; exit 1; }
 COREDNS_REF="registry.k8s.io/coredns/coredns:v$("$DNS_BIN/coredns" -version | sed -n 's/^CoreDNS-\([0-9.]*\).*/\1/p')"
 
 key() { cat "$@" "$HERE/oci.sh" | sha256sum | cut -c1-12; }
@@ -39,6 +42,7 @@ single_binary() {
 single_binary registry.k8s.io/pause:3.10.1 "$PAUSE" /pause '["/pause"]'
 single_binary "$COREDNS_REF" "$DNS_BIN/coredns" /coredns '["/coredns"]'
 single_binary "$KUBECTL_REF" "$KUBECTL" /usr/local/bin/kubectl null
+single_binary "$ETCD_REF" "$ETCD" /usr/local/bin/etcd '["/usr/local/bin/etcd"]'
 
 # MMC_MARIADB_ROOTFS: an already built root filesystem (tools/images/rootfs.sh's output) instead.
 if [[ -n "${MMC_MARIADB_ROOTFS:-}" ]]; then
