@@ -18,8 +18,8 @@ log() { echo "[nodes/images] $*" >&2; }
 # The retire Job's image is the program's default (components/config.ts): one source of truth.
 KUBECTL_REF="$(sed -n 's/.*kubectlImage.*default("\([^"]*\)").*/\1/p' "$ROOT/components/config.ts" | head -n1)"
 [[ -n "$KUBECTL_REF" ]] || { log "cannot read the kubectlImage default from components/config.ts"; exit 1; }
-ETCD_REF="$(sed -n 's/.*arbiterImage.*default("\([^"]*\)").*/\1/p' "$ROOT/components/config.ts" | head -n1)"
-[[ -n "$ETCD_REF" ]] || { log "cannot read the arbiterImage default from components/config.ts"; exit 1; }
+ETCD_REF="$(sed -n 's/.*AUTO_FAILOVER_DEFAULTS.*arbiterImage: "\([^"]*\)".*/\1/p' "$ROOT/components/config.ts" | head -n1)"
+[[ -n "$ETCD_REF" ]] || { log "cannot read the arbiterImage default (AUTO_FAILOVER_DEFAULTS) from components/config.ts"; exit 1; }
 COREDNS_REF="registry.k8s.io/coredns/coredns:v$("$DNS_BIN/coredns" -version | sed -n 's/^CoreDNS-\([0-9.]*\).*/\1/p')"
 
 key() { cat "$@" "$HERE/oci.sh" | sha256sum | cut -c1-12; }
