@@ -299,7 +299,7 @@ main() {
         elif [ "$rc" = 3 ] && [ "$ro" = 1 ]; then
             campaign "$me" "$sid" "$own" "$ae" "$absent" || true
         fi
-        if [ -n "$LEASE_ID" ] && read -r _ t_ok <"$MMC_TMP/tok" 2>/dev/null; then
+        if [ -n "$LEASE_ID" ] && read -r _ t_ok 2>/dev/null <"$MMC_TMP/tok"; then
             publish 1 "$(mmc_af_field epoch "$LAST_REC")" "$me" "$t_ok"
         else
             publish 0 "$(mmc_af_field epoch "$LAST_REC")" "$(mmc_af_field ordinal "$LAST_REC")" "$(now_ms)"
