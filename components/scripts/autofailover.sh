@@ -12,7 +12,8 @@
 #     not holding: mmc_af_holder_verdict "acquire" -> grant a lease; one transaction (record as read and
 #                  $K/epoch as read) puts the record with the lease and $K/epoch = this epoch
 #     verdict "fence: ..." (or never acquired)   -> fence (a writable member) / stay read-only
-#   OTHERS (replicas): record absent twice in a row and mmc_af_campaign_verdict "ok" -> campaign: grant a
+#   OTHERS (mmc_af_role "candidate": replicas, and a read-only member without a channel whose epoch
+#   was claimed and has expired, e.g. a primary that fenced itself): record absent twice in a row and mmc_af_campaign_verdict "ok" -> campaign: grant a
 #     lease; one transaction (record absent, $K/epoch as read) claims epoch N; run failover.sh to itself
 #     at epoch N while the renewer keeps the lease; failover.sh failing -> revoke (N is burned).
 # The fence watchdog (a child, every 200 ms) fences a holder whose last successful renewal started
@@ -265,10 +266,9 @@ main() {
             [ "$erc" = 1 ] && rc=1
         fi
         desig=$(mmc_af_designated "$LAST_REC" "$MMC_EPOCH" "$MMC_PRIMARY_ORDINAL")
-        holder=0 h=""
-        if [ "$chan" = 0 ] && [ "$ro" = 0 ]; then holder=1 h=$own
-        elif [ "$chan" = 0 ] && [ "$desig" = "$me" ]; then holder=1 h=$(mmc_af_arbiter_epoch "$LAST_REC" "$MMC_EPOCH")
-        fi
+        if [ "$ro" = 0 ]; then h=$own; else h=$(mmc_af_arbiter_epoch "$LAST_REC" "$MMC_EPOCH"); fi
+        holder=0
+        [ "$(mmc_af_role "$ro" "$chan" "$desig" "$me" "$rec" "$ae" "$h")" = holder ] && holder=1
         if [ -n "$LEASE_ID" ]; then
             if [ "$rc" = 3 ]; then
                 [ "$ro" = 1 ] || fence_now "the arbiter's record is gone while this member held it"

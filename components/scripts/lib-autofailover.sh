@@ -61,6 +61,22 @@ mmc_af_holder_verdict() {
     echo "fence: mysql-$ro holds the arbiter at epoch $re (this member is at $h)"
 }
 
+# mmc_af_role RO CHANNEL DESIGNATED ORDINAL RECORD ARB_EPOCH HOLD_EPOCH -> what this member is to the
+# arbiter this round: "holder" (writable without a channel; or the designated primary, read-only without
+# a channel, whose record may be taken: none was ever claimed at its epoch, or the record names it);
+# "candidate" (may campaign when the record is gone: a replica, or a read-only member without a
+# channel whose epoch was claimed and has expired, e.g. a primary that fenced itself: it must win a
+# campaign like anyone, never resume on its own).
+mmc_af_role() {
+    local ro=$1 chan=$2 desig=$3 me=$4 rec=$5 ae=$6 h=$7
+    if [ "$chan" = 0 ] && [ "$ro" = 0 ]; then echo holder; return 0; fi
+    if [ "$chan" = 0 ] && [ "$desig" = "$me" ]; then
+        if [ -z "$rec" ] && [ -n "$ae" ] && [ "$ae" -ge "$h" ]; then echo candidate; else echo holder; fi
+        return 0
+    fi
+    echo candidate
+}
+
 # mmc_af_gtid_relation MINE_MISSING THEIRS_MISSING -> how a peer compares with this member:
 # MINE_MISSING: GTIDs of the peer this member lacks; THEIRS_MISSING: GTIDs of this member the peer lacks.
 #   ahead  the peer has GTIDs this member lacks;  equal  same set;  behind  this member has more.

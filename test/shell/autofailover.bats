@@ -65,6 +65,25 @@ setup() {
     [[ "$(mmc_af_holder_verdict 0 1 "" "$(mmc_af_record 4 0 1000 ON)")" == "fence: mysql-0 holds the arbiter at epoch 4"* ]]
 }
 
+@test "role: the writable member and the designated primary whose record may be taken are holders" {
+    [ "$(mmc_af_role 0 0 0 1 "" 2 2)" = holder ]
+    # the designated primary at the set's first start (nothing claimed yet)
+    [ "$(mmc_af_role 1 0 0 0 "" "" 1)" = holder ]
+    # promoted by config to a newer epoch than the arbiter's
+    [ "$(mmc_af_role 1 0 1 1 "$(mmc_af_record 2 0 1000 ON)" 2 3)" = holder ]
+    # its own record still there (its server restarted)
+    [ "$(mmc_af_role 1 0 1 1 "$(mmc_af_record 3 1 1001 ON)" 3 3)" = holder ]
+}
+
+@test "role: a replica, and a designated primary whose claimed epoch expired (it fenced), are candidates" {
+    [ "$(mmc_af_role 1 1 0 1 "" 2 2)" = candidate ]
+    [ "$(mmc_af_role 1 1 0 0 "" 2 2)" = candidate ]
+    # read-only without a channel, designated, but its epoch 2 was claimed and the record is gone
+    [ "$(mmc_af_role 1 0 0 0 "" 2 2)" = candidate ]
+    # not designated (another member's newer record)
+    [ "$(mmc_af_role 1 0 1 0 "$(mmc_af_record 3 1 1001 ON)" 3 2)" = candidate ]
+}
+
 @test "GTID relation of a peer" {
     [ "$(mmc_af_gtid_relation "0-1000-5" "")" = ahead ]
     [ "$(mmc_af_gtid_relation "0-1000-5" "0-1001-2")" = ahead ]
