@@ -57,6 +57,9 @@ kill_clients() {
 fence_now() {
     local d i ro
     mmc_log "FENCING: $1: making this member read-only and cutting its client sessions"
+    mmc_sql_fence_begin | MMC_SQL_TIMEOUT=3 mmc_sql_local --force >/dev/null 2>&1
+    kill_clients
+    mmc_sql_fence_release | MMC_SQL_TIMEOUT=3 mmc_sql_local --force >/dev/null 2>&1
     (mmc_sql_demote | MMC_SQL_TIMEOUT=10 mmc_sql_local >/dev/null 2>&1) &
     d=$!
     for ((i = 0; i < 100; i++)); do
@@ -66,6 +69,7 @@ fence_now() {
     done
     wait "$d" 2>/dev/null
     kill_clients
+    mmc_sql_fence_end | MMC_SQL_TIMEOUT=3 mmc_sql_local --force >/dev/null 2>&1
     ro=$(MMC_SQL_TIMEOUT=3 mmc_q "SELECT $(mmc_sql_read_only_expr)" 2>/dev/null)
     if [ "$ro" = 1 ]; then mmc_log "fenced: read-only, client sessions cut"; else mmc_log "ERROR: the fence did not take (read_only='$ro'); trying again"; return 1; fi
 }
