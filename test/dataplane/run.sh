@@ -33,7 +33,7 @@ static_checks() {
     h_ok "rendered phase 1 with tools/render.ts; scripts come from the rendered ConfigMap mysql-scripts"
     local S; S=$(h_scripts_dir p1)
     local f missing=""
-    for f in init.sh run.sh replicate.sh donor.sh probe.sh switchover.sh failover.sh lib-env.sh lib-sql.sh lib-engine.sh lib-repl.sh lib-job.sh lib-stream.sh; do
+    for f in init.sh run.sh replicate.sh donor.sh probe.sh switchover.sh failover.sh autofailover.sh lib-env.sh lib-sql.sh lib-engine.sh lib-repl.sh lib-job.sh lib-stream.sh lib-arbiter.sh lib-autofailover.sh; do
         [ -f "$S/$f" ] || missing+=" $f"
     done
     [ -z "$missing" ] && h_ok "ConfigMap carries every contract script" || h_notok "ConfigMap carries every contract script" "missing:$missing"
