@@ -17,6 +17,8 @@ export const REQUIRED_SCRIPTS = [
     "lib-job.sh",
     "lib-stream.sh",
     "lib-arbiter.sh",
+    "lib-autofailover.sh",
+    "autofailover.sh",
 ] as const;
 
 export const SCRIPTS_DIR = path.join(__dirname, "scripts");

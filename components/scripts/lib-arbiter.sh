@@ -10,7 +10,7 @@
 # Raft majority answers nothing, so "no answer" and "absent" are never confused.
 # etcd's JSON: keys and values base64, 64-bit integers as strings, false and zero fields omitted.
 
-MMC_ARB_LAST=""
+# MMC_ARB_LAST: the endpoint that answered last (set by the calls; unset at first).
 
 mmc_b64() { printf '%s' "$1" | base64 -w0; }
 mmc_unb64() { printf '%s' "$1" | base64 -d 2>/dev/null; }
@@ -50,7 +50,7 @@ mmc_arb_http() {
 # A JSON answer carrying "error" (etcd refused: no leader, lease not found...) is printed with status 3.
 mmc_arb_call() {
     local hp out
-    for hp in $MMC_ARB_LAST $MMC_ARBITER_ENDPOINTS; do
+    for hp in ${MMC_ARB_LAST:-} $MMC_ARBITER_ENDPOINTS; do
         out=$(mmc_arb_http "$hp" "$1" "$2") || continue
         MMC_ARB_LAST=$hp
         printf '%s\n' "$out"
@@ -86,7 +86,7 @@ mmc_arb_grant() {
 # 1: no answer. Time the call from before it starts: the arbiter's TTL runs from when it got it.
 mmc_arb_keepalive() {
     local hp out ttl
-    for hp in $MMC_ARB_LAST $MMC_ARBITER_ENDPOINTS; do
+    for hp in ${MMC_ARB_LAST:-} $MMC_ARBITER_ENDPOINTS; do
         out=$(mmc_arb_http "$hp" /v3/lease/keepalive "{\"ID\":\"$1\"}" stream) || continue
         MMC_ARB_LAST=$hp
         case $out in *'"error"'*) continue ;; esac

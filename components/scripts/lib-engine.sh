@@ -218,6 +218,30 @@ mmc_sql_demote() {
         mariadb) echo "SET GLOBAL read_only = ON;" ;;
     esac
 }
+# The automatic-failover fence (autofailover.sh) around mmc_sql_demote. MySQL: a commit waiting for a
+# semi-sync acknowledgement is not interrupted by KILL and holds up super_read_only until the semi-sync
+# timeout; so application sessions are refused and cut first (offline_mode), then the waiting commits
+# are released without an acknowledgement reaching any client (their sessions are gone), then the
+# demotion, then sessions are allowed again (the server is read-only by then). MariaDB: KILL ends such
+# a wait; nothing to add.
+mmc_sql_fence_begin() {
+    case "$MMC_ENGINE" in
+        mysql) echo "SET GLOBAL offline_mode = ON;" ;;
+        mariadb) : ;;
+    esac
+}
+mmc_sql_fence_release() {
+    case "$MMC_ENGINE" in
+        mysql) echo "SET GLOBAL rpl_semi_sync_source_enabled = OFF;" ;;
+        mariadb) : ;;
+    esac
+}
+mmc_sql_fence_end() {
+    case "$MMC_ENGINE" in
+        mysql) echo "SET GLOBAL offline_mode = OFF;" ;;
+        mariadb) : ;;
+    esac
+}
 # SQL that makes a demoted primary writable again (the switchover's rollback).
 mmc_sql_writable_again() {
     case "$MMC_ENGINE" in

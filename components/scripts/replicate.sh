@@ -29,6 +29,26 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
 # shellcheck source=lib-repl.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-repl.sh"
+# shellcheck source=lib-autofailover.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-autofailover.sh"
+
+# Automatic mode (MMC_ARBITER_ENDPOINTS set; docs/dataplane-contract.md "Automatic failover"): the
+# failover-agent container's file $MMC_RUN_DIR/mmc-arbiter says whether this member holds the arbiter's
+# record. A member becomes writable only while it does (and its lease was renewed recently enough); the
+# designated primary is the arbiter's record when it is newer than the topology (an automatic failover
+# the config does not record yet). Without MMC_ARBITER_ENDPOINTS nothing here changes.
+auto_mode() { [ -n "${MMC_ARBITER_ENDPOINTS:-}" ]; }
+arbiter_file() { cat "$MMC_RUN_DIR/mmc-arbiter" 2>/dev/null || true; }
+now_ms() { local t=$EPOCHREALTIME; t=${t/./}; echo "${t:0:13}"; }
+is_designated() {
+    auto_mode || { mmc_is_primary_ordinal; return; }
+    [ "$(mmc_af_designated "$(arbiter_file)" "$MMC_EPOCH" "$MMC_PRIMARY_ORDINAL")" = "$(mmc_ordinal)" ]
+}
+# arbiter_gate -> "ok" or why this member may not become writable now (always "ok" outside automatic mode).
+arbiter_gate() {
+    auto_mode || { echo ok; return; }
+    mmc_af_write_verdict "$(arbiter_file)" "$(mmc_ordinal)" "$(now_ms)" "${MMC_LEASE_SECONDS:-10}" "${MMC_FENCE_MARGIN_SECONDS:-3}"
+}
 
 server_instance() { # changes on every server start
     local pidf="$MMC_RUN_DIR/mysqld.pid"
@@ -71,7 +91,9 @@ become_replica_of() {
 }
 
 become_primary() {
-    local epoch=$1
+    local epoch=$1 gate
+    gate=$(arbiter_gate)
+    if [ "$gate" != ok ]; then mmc_log "designated primary, staying read-only (automatic failover): $gate"; return 1; fi
     mmc_log "this member is the primary at epoch $epoch: ensuring users, semi-sync, writable"
     mmc_sql_users | mmc_sql_local || { mmc_log "could not create users"; return 1; }
     mmc_sql_promote "$epoch" | mmc_sql_local --force 2>/dev/null
@@ -80,8 +102,11 @@ become_primary() {
     [ "$ro" = 0 ] || { mmc_log "promotion did not take"; return 1; }
 }
 
-# The topology's epoch and the members it declares lost (contract-failover.md).
-topology_epoch() { echo "$MMC_EPOCH"; }
+# The topology's epoch and the members it declares lost (contract-failover.md); in automatic mode the
+# arbiter's record's epoch when it is newer.
+topology_epoch() {
+    if auto_mode; then mmc_af_arbiter_epoch "$(arbiter_file)" "$MMC_EPOCH"; else echo "$MMC_EPOCH"; fi
+}
 
 # fence [all] -> "ok" or why this member may not become writable now (mmc_fence_verdict over the
 # peers); with "all", every member not declared lost must answer (a majority is not enough).
@@ -174,7 +199,7 @@ decide() {
         rm -f "$MMC_SEED_SOURCE"
         return 0
     fi
-    if mmc_is_primary_ordinal || [ "$wh_sid" = "$me" ]; then
+    if is_designated || [ "$wh_sid" = "$me" ]; then
         local verdict
         verdict=$(fence)
         if [ "$verdict" != ok ]; then
@@ -221,7 +246,7 @@ decide_stuck() { # STUCK_SECONDS
         join_primary "$w"
         return
     fi
-    mmc_is_primary_ordinal || return 1
+    is_designated || return 1
     [ "$1" -ge "${MMC_RESUME_AFTER_SECONDS:-300}" ] || return 1
     verdict=$(fence all)
     if [ "$verdict" != ok ]; then mmc_log "designated primary read-only for $1 s, staying read-only: $verdict"; return 1; fi

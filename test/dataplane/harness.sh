@@ -165,11 +165,14 @@ h_apply_topology() {
 }
 
 # ---------- /etc/hosts ----------
-h_host_set() { # NAME IP
-    grep -v "^$1 " "$T/state/hosts.map" >"$T/state/hosts.map.new" || true
-    echo "$1 $2" >>"$T/state/hosts.map.new"
-    mv -f "$T/state/hosts.map.new" "$T/state/hosts.map"
-    h_hosts_write
+h_host_set() { # NAME IP (under a lock: a section may move the write name from a background sampler)
+    (
+        flock 8
+        grep -v "^$1 " "$T/state/hosts.map" >"$T/state/hosts.map.new" || true
+        echo "$1 $2" >>"$T/state/hosts.map.new"
+        mv -f "$T/state/hosts.map.new" "$T/state/hosts.map"
+        h_hosts_write
+    ) 8>"$T/state/hosts.lock"
 }
 h_hosts_write() {
     local body rest
@@ -348,6 +351,7 @@ h_cleanup_all() {
         while read -r g; do [ -n "$g" ] && kill -KILL -- "-$g" 2>/dev/null; done <"$T/state/pgids"
     fi
     [ -f "$T/writer/pid" ] && kill "$(cat "$T/writer/pid")" 2>/dev/null
+    [ -f "$T/writer2/pid" ] && kill "$(cat "$T/writer2/pid")" 2>/dev/null
     h_hosts_remove
     [ "${1:-}" = quiet ] || true
 }

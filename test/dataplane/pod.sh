@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One "pod" of the test machine: init container, then the containers (server, replicate, donor), each
+# One "pod" of the test machine: init container, then the containers (server, replicate, donor, and
+# failover-agent when the env has MMC_ARBITER_ENDPOINTS), each
 # restarted when it exits (restartPolicy Always) until the harness marks the pod as stopping. Every
 # script runs as the pod's containers do: as the image's mysql uid (never root) and with only the
 # passwords its container gets in the rendered StatefulSet (POD_DIR/secrets.<container>, extract.mjs).
@@ -57,4 +58,6 @@ container server mysql run.sh &
 container replicate replicate replicate.sh &
 # MySQL pods have no donor container (CLONE is served by the server itself)
 if [ -f "$dir/secrets.donor" ]; then container donor donor donor.sh & fi
+# automatic failover: the failover-agent container, when the rendered env names the arbiter
+if [ -n "${MMC_ARBITER_ENDPOINTS:-}" ]; then container failover-agent failover-agent autofailover.sh & fi
 wait

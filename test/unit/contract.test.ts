@@ -72,7 +72,7 @@ test("the MMC_* inputs the scripts read are exactly the ones the program provide
 test("every container gets the inputs its script declares (mmc_inputs_of), and each declared input is really used", async () => {
     const libEnv = fs.readFileSync(path.join(SCRIPTS_DIR, "lib-env.sh"), "utf8");
     const roles = declaredRoles(libEnv);
-    assert.deepEqual([...roles].sort(), ["donor", "failover", "init", "probe", "replicate", "run", "switchover"]);
+    assert.deepEqual([...roles].sort(), ["autofailover", "donor", "failover", "init", "probe", "replicate", "run", "switchover"]);
     // The names the scripts use, with the input lists themselves left out: a declared name must be used.
     const used = scriptUse(scriptTexts(SCRIPTS_DIR, ROOT).map(withoutInputLists)).reads;
     for (const role of roles) {
