@@ -151,6 +151,8 @@ export function topologyEnv(t: Topology): string {
         ["MMC_LOST", t.lost.join(" ")],
         ["MMC_BOOTSTRAP", t.bootstrap ? "1" : "0"],
         ["MMC_SEED_TIMEOUT_SECONDS", t.seedTimeoutSeconds],
+        // automatic failover only: a manual set's file stays as it was
+        ...(t.arbiterEndpoints ? [["MMC_ARBITER_ENDPOINTS", t.arbiterEndpoints.join(" ")] as const] : []),
     ];
     return vars.map(([k, v]) => `${k}=${q(v)}`).join("\n") + "\n";
 }

@@ -53,7 +53,7 @@ export class MysqlSlice extends pulumi.ComponentResource {
         };
         const meta = (n: string, component: string) => ({ name: n, namespace: ns, labels: commonLabels(plan.set, component) });
 
-        const baseConfig = baseServerConfig(plan.engine);
+        const baseConfig = baseServerConfig(plan.engine, plan.autoFailover?.semiSyncTimeoutMs);
         const configMap = new k8s.core.v1.ConfigMap(
             `${name}-config`,
             { metadata: meta(names.config, "config"), data: { [CONFIG_KEYS.baseConf]: baseConfig } },

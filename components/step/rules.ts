@@ -1,4 +1,4 @@
-import { placementIssues, schemaKeys } from "../config";
+import { placementIssues, schemaKeys, voterClusters } from "../config";
 import { TransitionError } from "./errors";
 import { changeBehaviourOf } from "../changes";
 import { ClusterPlan, Plan } from "../plan";
@@ -90,6 +90,14 @@ export function claimsIn(prev: DeployedState, cluster: string): number[] {
 /** A failover: the deployed primary's cluster is declared lost and `primary` names another member. */
 export function isFailover(prev: DeployedState, next: Plan): boolean {
     return prev.primary !== next.primary && next.lost.includes(prev.placement[prev.primary]);
+}
+
+/** The arbiter's voter clusters the deployed state ran (automatic failover), or undefined when it was manual. */
+export function deployedVoters(prev: DeployedState): string[] | undefined {
+    const s = prev.settings ?? {};
+    if (s["failover.mode"] !== JSON.stringify("automatic")) return undefined;
+    const witnesses = s["failover.witnesses"] ? (JSON.parse(s["failover.witnesses"]) as string[]) : [];
+    return voterClusters(prev.clusters, prev.placement, witnesses);
 }
 
 /** The rules, in the order they are judged; the first refusal is the one reported. */
@@ -373,6 +381,27 @@ export const GUARDS: readonly Guard[] = [
                     (firstStep
                         ? `Next safe steps: placement ${list(firstStep)}, run up, then placement ${list(next.placement)}`
                         : `Move one of them through a third cluster first, one step per up`),
+            );
+        },
+    },
+    {
+        // etcd changes its membership one voter at a time (a majority of the old and the new set must agree).
+        name: "arbiter-voters-one-at-a-time",
+        check(prev, next) {
+            const was = deployedVoters(prev);
+            const is = next.autoFailover?.voters;
+            if (!was || !is) return undefined;
+            const added = is.filter((c) => !was.includes(c));
+            const removed = was.filter((c) => !is.includes(c));
+            if (added.length + removed.length <= 1) return undefined;
+            const witnessesChanged = prev.settings?.["failover.witnesses"] !== next.settings["failover.witnesses"];
+            const key = witnessesChanged ? "failover.witnesses" : "placement";
+            const what = [added.length ? `adds ${added.join(", ")}` : "", removed.length ? `removes ${removed.join(", ")}` : ""].filter(Boolean).join(" and ");
+            const first = added.length
+                ? `first add ${added[0]} alone (e.g. as a witness: failover.witnesses with ${added[0]}), run up, then the rest`
+                : `first remove ${removed[0]} alone, run up, then the rest`;
+            return new TransitionError(
+                `mysql-multicluster:${key}: ${what} as arbiter voters in one step (voters ${list(was)} → ${list(is)}); etcd changes its membership one voter at a time. Next safe step: ${first}`,
             );
         },
     },
