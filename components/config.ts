@@ -448,13 +448,14 @@ export function automaticFailoverIssues(
     const voters = voterClusters(order, cfg.placement, witnesses);
     if (voters.length < MIN_VOTER_CLUSTERS) {
         const members = order.filter((c) => cfg.placement.includes(c));
+        const extra = witnesses.filter((c) => !members.includes(c));
         const spare = order.filter((c) => !voters.includes(c) && !lost.includes(c) && !cfg.retire.includes(c));
         const need = MIN_VOTER_CLUSTERS - voters.length;
         out.push({
             path: ["failover", "mode"],
             message:
                 `needs arbiter voters in at least ${MIN_VOTER_CLUSTERS} clusters (failure domains); it has ${voters.length}: ` +
-                `${members.join(", ")} (running members)${witnesses.length ? ` and ${witnesses.join(", ")} (failover.witnesses)` : ", no witnesses"}; ` +
+                `${members.join(", ")} (running members)${extra.length ? ` and ${extra.join(", ")} (failover.witnesses)` : witnesses.length ? "" : ", no witnesses"}; ` +
                 (spare.length >= need
                     ? `add ${need === 1 ? "one" : need} of ${spare.join(", ")} to failover.witnesses`
                     : `add ${need - spare.length} cluster(s) to clusters and name ${need === 1 ? "it" : "them"} in failover.witnesses`),

@@ -90,6 +90,8 @@ export const CONTAINER_SECRETS = {
     mysql: ["root", "replication", "seed", "admin"],
     replicate: ["root", "replication", "seed", "admin"],
     donor: ["root", "seed"],
+    // autofailover.sh: reads its own server (root), and promotes through failover.sh (replication, admin)
+    "failover-agent": ["root", "replication", "admin"],
     switchover: ["replication", "admin"],
     failover: ["replication", "admin"],
 } as const satisfies Record<string, readonly SecretName[]>;
@@ -139,6 +141,20 @@ export function containerEnv(plan: Plan, cluster: ClusterPlan, container?: Conta
     ];
 }
 
+/**
+ * The arbiter's inputs in the pod environment (automatic failover only; none in manual mode): the set's
+ * etcd key prefix and the lease. The voters' endpoints are in the topology file (a voter change restarts
+ * no member).
+ */
+export function arbiterEnv(plan: Plan): { name: string; value: string }[] {
+    const auto = plan.autoFailover;
+    if (!auto) return [];
+    return [
+        { name: "MMC_ARBITER_KEY", value: auto.key },
+        { name: "MMC_LEASE_SECONDS", value: String(auto.leaseSeconds) },
+    ];
+}
+
 /** The topology ConfigMap's `topology.env`: shell-sourceable `KEY='value'` lines. */
 export function topologyEnv(t: Topology): string {
     const q = (v: string | number) => `'${String(v).replace(/'/g, `'\\''`)}'`;
@@ -167,6 +183,8 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_APP_DATABASE",
     "MMC_APP_PASSWORD",
     "MMC_APP_USER",
+    // lib-arbiter.sh: seconds per arbiter call
+    "MMC_ARB_TIMEOUT",
     "MMC_BIND_ADDRESS",
     "MMC_COMPONENT",
     "MMC_DONOR_LOG_COPY_INTERVAL_MS",

@@ -4,7 +4,10 @@ import * as assert from "node:assert/strict";
 import { ConfigError, parseStackConfig } from "../../components/config";
 import { buildPlan } from "../../components/plan";
 import { TransitionError, deployedStateOf, planStep } from "../../components/step";
-import { baseRaw } from "../helpers/configs";
+import { createHash } from "crypto";
+import * as path from "path";
+import { ROOT, baseRaw, rawOf } from "../helpers/configs";
+import { MockRun, objectsOf, runUnderMocks } from "../helpers/mockProgram";
 
 /** baseRaw with a third cluster `c` (two nodes, dynamic storage), members in a and b. */
 export function threeRaw(extra: Record<string, any> = {}): Record<string, any> {
@@ -159,4 +162,180 @@ test("step: one arbiter voter added or removed per step; two at once refused wit
     // Turning automatic failover on or off is not a membership change: the whole arbiter comes or goes.
     assert.equal(stepOf(threeRaw(), auto()).kind, "rolling");
     assert.equal(stepOf(auto(), threeRaw()).kind, "rolling");
+});
+
+// ---- Rendering (under Pulumi mocks) ----
+
+/** Every Kubernetes object of a run, with its cluster, in a stable order: what the golden digest covers. */
+function renderedObjects(run: MockRun): string {
+    const out: string[] = [];
+    for (const cluster of Object.keys(run.outputs.clusters).sort())
+        for (const [key, o] of [...objectsOf(run, cluster)].sort(([a], [b]) => a.localeCompare(b))) out.push(`${cluster} ${key} ${JSON.stringify(o)}`);
+    return out.join("\n");
+}
+const digest = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/**
+ * sha256 of the dev stack's rendered objects (Pulumi.dev.yaml, first deployment) as main rendered them
+ * before automatic failover existed: manual mode (the default) must render them byte for byte. A change
+ * that means to alter the manual rendering updates this digest (and says so in its commit).
+ */
+const DEV_STACK_MANUAL_DIGEST = "f8cf823736113a99820adf836166e0b10698c0fc2f7bf1590d4ba1202137dc55";
+
+test("manual mode renders what it rendered before automatic failover existed: the dev stack byte for byte, and `mode: manual` spelled out changes nothing", async () => {
+    const dev = rawOf(path.join(ROOT, "Pulumi.dev.yaml"));
+    const implicit = renderedObjects(await runUnderMocks(parseStackConfig(dev)));
+    assert.equal(digest(implicit), DEV_STACK_MANUAL_DIGEST);
+    const explicit = renderedObjects(await runUnderMocks(parseStackConfig({ ...dev, failover: { mode: "manual" } })));
+    assert.equal(explicit, implicit);
+    // (the scripts ConfigMap carries lib-arbiter.sh whatever the mode: it is left out of this check)
+    const found = implicit.split("\n").filter((l) => !l.includes(" ConfigMap/mysql-scripts ") && /arbiter|failover-agent|MMC_LEASE/i.test(l));
+    assert.deepEqual(
+        found.map((l) => l.split(" ").slice(0, 2).join(" ")),
+        [],
+    );
+});
+
+/** The dev stack (kosmos, local volumes) with a replica in cluster2 and cluster3 as the witness. */
+function devAuto(failover: Record<string, any> = {}, placement = ["cluster1", "cluster2"]): Record<string, any> {
+    const dev = rawOf(path.join(ROOT, "Pulumi.dev.yaml"));
+    return { ...dev, placement, failover: { mode: "automatic", witnesses: ["cluster3"], ...failover } };
+}
+const container = (sts: any, name: string) => sts.spec.template.spec.containers.find((c: any) => c.name === name);
+const envNames = (c: any) => (c.env ?? []).map((e: any) => e.name);
+
+test("automatic: every voter cluster declares its etcd voter (ConfigMap, headless Service, export and import, NetworkPolicy, own local class and volumes, StatefulSet of one pod); members get the failover agent", async () => {
+    const run = await runUnderMocks(parseStackConfig(devAuto()));
+    const initial =
+        "cluster1=http://mysql-arbiter-cluster1-0.mysql-arbiter.mysql.svc.cluster.local:2380," +
+        "cluster2=http://mysql-arbiter-cluster2-0.mysql-arbiter.mysql.svc.cluster.local:2380," +
+        "cluster3=http://mysql-arbiter-cluster3-0.mysql-arbiter.mysql.svc.cluster.local:2380";
+    for (const cluster of ["cluster1", "cluster2", "cluster3"]) {
+        const o = objectsOf(run, cluster);
+        const arbiterKeys = [...o.keys()].filter((k) => /arbiter/.test(k)).sort();
+        assert.deepEqual(arbiterKeys, [
+            "ConfigMap/mysql-arbiter",
+            "NetworkPolicy/mysql-arbiter",
+            "PersistentVolume/mysql-arbiter-kosmos" + cluster + "-1",
+            "PersistentVolume/mysql-arbiter-kosmos" + cluster + "-2",
+            "Service/mysql-arbiter",
+            "ServiceExport/mysql-arbiter",
+            "ServiceImport/mysql-arbiter",
+            `StatefulSet/mysql-arbiter-${cluster}`,
+            "StorageClass/mysql-arbiter-local",
+        ]);
+        assert.equal(o.get("ConfigMap/mysql-arbiter")!.data["initial-cluster"], initial);
+        const sts = o.get(`StatefulSet/mysql-arbiter-${cluster}`)!;
+        assert.equal(sts.spec.replicas, 1);
+        assert.equal(sts.spec.serviceName, "mysql-arbiter");
+        const etcd = sts.spec.template.spec.containers[0];
+        assert.equal(etcd.image, "registry.k8s.io/etcd:3.6.5-0");
+        assert.ok(etcd.args.includes(`--name=${cluster}`));
+        assert.ok(etcd.args.includes(`--initial-advertise-peer-urls=http://mysql-arbiter-${cluster}-0.mysql-arbiter.mysql.svc.cluster.local:2380`));
+        assert.ok(etcd.args.includes("--initial-cluster-state=new"));
+        assert.deepEqual(envNames(etcd), ["ETCD_INITIAL_CLUSTER", "ETCD_INITIAL_CLUSTER_TOKEN"]);
+        assert.equal(etcd.securityContext.readOnlyRootFilesystem, true);
+        assert.equal(sts.spec.template.spec.securityContext.runAsNonRoot, true);
+        assert.equal(sts.spec.template.spec.automountServiceAccountToken, false);
+        // Its claim binds only its own class: never a member's local volume, nor a member's claim its volume.
+        assert.equal(sts.spec.volumeClaimTemplates[0].spec.storageClassName, "mysql-arbiter-local");
+        assert.equal(o.get("PersistentVolume/mysql-arbiter-kosmos" + cluster + "-1")!.spec.storageClassName, "mysql-arbiter-local");
+        assert.equal(etcd.volumeMounts[0].subPath, "mysql_mysql_arbiter");
+        // Outside every member selector (StatefulSet, Services, budgets, anti-affinity).
+        assert.notEqual(sts.spec.template.metadata.labels["app.kubernetes.io/name"], "mysql");
+        const svc = o.get("Service/mysql-arbiter")!;
+        assert.equal(svc.spec.clusterIP, "None");
+        assert.equal(svc.spec.publishNotReadyAddresses, true);
+        assert.deepEqual(
+            svc.spec.ports.map((p: any) => p.port),
+            [2379, 2380],
+        );
+        const members = o.get("StatefulSet/mysql")!;
+        const agent = container(members, "failover-agent");
+        assert.ok(agent, `${cluster}: failover-agent`);
+        assert.deepEqual(agent.command, ["bash", "/opt/mmc/autofailover.sh"]);
+        assert.equal(agent.image, container(members, "replicate").image);
+        assert.deepEqual(
+            agent.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.name),
+            ["MMC_ROOT_PASSWORD", "MMC_REPL_PASSWORD", "MMC_ADMIN_PASSWORD"],
+        );
+        for (const n of [
+            "MMC_ARBITER_KEY",
+            "MMC_LEASE_SECONDS",
+            "MMC_SWITCHOVER_TIMEOUT_SECONDS",
+            "MMC_PORT",
+            "MMC_RUN_DIR",
+            "MMC_DATADIR",
+            "MMC_TOPOLOGY_FILE",
+        ])
+            assert.ok(envNames(agent).includes(n), `${cluster}: agent ${n}`);
+        assert.deepEqual(agent.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+        const replicate = container(members, "replicate");
+        assert.deepEqual(
+            replicate.env.filter((e: any) => /ARBITER|LEASE/.test(e.name)),
+            [
+                { name: "MMC_ARBITER_KEY", value: "/mysql-multicluster/mysql/mysql" },
+                { name: "MMC_LEASE_SECONDS", value: "10" },
+            ],
+        );
+        const topology = o.get("ConfigMap/mysql-topology")!.data["topology.env"];
+        assert.match(
+            topology,
+            /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-cluster1-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-cluster2-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-cluster3-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379'$/m,
+        );
+        assert.match(o.get("ConfigMap/mysql-config")!.data["my.cnf"], /^rpl_semi_sync_master_timeout = 15000$/m);
+    }
+});
+
+test("automatic, mcs-api and dynamic storage: endpoints as each cluster resolves them, the cluster's class for the claim, no import; the NetworkPolicy admits 2379 from members and voters, 2380 from voters only", async () => {
+    const raw = auto({ leaseSeconds: 20 }, { mysql: { engine: "mysql" } });
+    raw.clusters.a.podCidrs = ["10.1.0.0/16"];
+    raw.clusters.b.podCidrs = ["10.2.0.0/16"];
+    raw.clusters.c.podCidrs = ["10.3.0.0/16"];
+    const run = await runUnderMocks(parseStackConfig(raw));
+    const c = objectsOf(run, "c");
+    assert.ok(!c.has("ServiceImport/mysql-arbiter") && c.has("ServiceExport/mysql-arbiter"));
+    assert.ok(!c.has("StorageClass/mysql-arbiter-local"));
+    assert.equal(c.get("StatefulSet/mysql-arbiter-c")!.spec.volumeClaimTemplates[0].spec.storageClassName, "standard");
+    assert.equal(c.get("StatefulSet/mysql-arbiter-c")!.spec.template.spec.containers[0].volumeMounts[0].subPath, undefined);
+    assert.match(
+        objectsOf(run, "a").get("ConfigMap/mysql-topology")!.data["topology.env"],
+        /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-a-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-b-0\.b\.mysql-arbiter\.mysql\.svc\.clusterset\.local:2379 mysql-arbiter-c-0\.c\.mysql-arbiter\.mysql\.svc\.clusterset\.local:2379'$/m,
+    );
+    assert.match(objectsOf(run, "a").get("ConfigMap/mysql-config")!.data["my.cnf"], /^loose_rpl_semi_sync_source_timeout = 25000$/m);
+    const np = c.get("NetworkPolicy/mysql-arbiter")!.spec;
+    assert.deepEqual(np.ingress[0].ports, [{ protocol: "TCP", port: 2379 }]);
+    assert.deepEqual(np.ingress[0].from, [
+        {
+            podSelector: {
+                matchLabels: { "app.kubernetes.io/name": "mysql", "app.kubernetes.io/instance": "mysql", "app.kubernetes.io/component": "database" },
+            },
+        },
+        { podSelector: { matchLabels: { "app.kubernetes.io/name": "mysql-multicluster-arbiter", "app.kubernetes.io/instance": "mysql" } } },
+        { ipBlock: { cidr: "10.1.0.0/16" } },
+        { ipBlock: { cidr: "10.2.0.0/16" } },
+    ]);
+    assert.deepEqual(np.ingress[1].ports, [{ protocol: "TCP", port: 2380 }]);
+    assert.deepEqual(np.ingress[1].from, np.ingress[0].from.slice(1));
+});
+
+test("automatic: a voter's arbiter keeps its Pulumi and Kubernetes names across phases (a scale-up, a lease change)", async () => {
+    const names = (run: MockRun, cluster: string) =>
+        run.resources.filter((r) => /arbiter/.test(r.name) && r.name.startsWith(`${cluster}-`)).map((r) => `${r.name} ${r.inputs.metadata?.name}`);
+    const before = await runUnderMocks(parseStackConfig(devAuto()));
+    const prev = deployedStateOf(buildPlan(parseStackConfig(devAuto())));
+    const scaled = await runUnderMocks(parseStackConfig(devAuto({}, ["cluster1", "cluster2", "cluster2"])), prev);
+    assert.equal(scaled.deployment.step.kind, "scale");
+    const lease = await runUnderMocks(parseStackConfig(devAuto({ leaseSeconds: 15 })), prev);
+    assert.equal(lease.deployment.step.kind, "rolling");
+    for (const cluster of ["cluster1", "cluster2", "cluster3"]) {
+        assert.ok(names(before, cluster).length >= 8, cluster);
+        assert.deepEqual(names(scaled, cluster), names(before, cluster), cluster);
+        assert.deepEqual(names(lease, cluster), names(before, cluster), cluster);
+    }
+    // A move that would leave two voter clusters is refused by the config, naming what to add.
+    assert.throws(
+        () => parseStackConfig(devAuto({}, ["cluster1", "cluster3"])),
+        /it has 2: cluster1, cluster3 \(running members\); add one of cluster2 to failover\.witnesses$/,
+    );
 });
