@@ -15,7 +15,7 @@ export const ARBITER_DATA = { mount: "/var/lib/etcd", dir: "/var/lib/etcd/data" 
 /** Size of each voter's claim: etcd holds two keys and their leases. */
 export const ARBITER_STORAGE = "1Gi";
 /** Keys of the ConfigMap `<set>-arbiter`: read by etcd only at a voter's first start (bootstrap). */
-export const ARBITER_CONFIG_KEYS = { initialCluster: "initial-cluster", token: "initial-cluster-token" } as const;
+export const ARBITER_CONFIG_KEYS = { initialCluster: "initial-cluster", token: "initial-cluster-token", state: "initial-cluster-state" } as const;
 
 /** Labels of the arbiter's pods: outside the set's member selector (no member StatefulSet, Service or budget selects them). */
 export function arbiterSelector(set: string): Record<string, string> {
@@ -35,9 +35,17 @@ export function arbiterSubPath(plan: Plan): string {
     return `${plan.namespace}_${plan.set}_arbiter`;
 }
 
-/** The bootstrap settings every voter shares (ConfigMap `<set>-arbiter`): the same string in every cluster. */
-export function arbiterConfigData(plan: Plan, auto: AutoFailoverPlan): Record<string, string> {
-    return { [ARBITER_CONFIG_KEYS.initialCluster]: auto.initialCluster, [ARBITER_CONFIG_KEYS.token]: `mysql-multicluster-${plan.namespace}-${plan.set}` };
+/**
+ * The bootstrap settings of a cluster's voter (ConfigMap `<set>-arbiter`): the initial cluster and token
+ * are the same string in every cluster; the state is `existing` for a voter that joins a running arbiter
+ * (its etcd member is added first: the step says how), else `new`. Read only at the voter's first start.
+ */
+export function arbiterConfigData(plan: Plan, auto: AutoFailoverPlan, cluster: ClusterPlan): Record<string, string> {
+    return {
+        [ARBITER_CONFIG_KEYS.initialCluster]: auto.initialCluster,
+        [ARBITER_CONFIG_KEYS.token]: `mysql-multicluster-${plan.namespace}-${plan.set}`,
+        [ARBITER_CONFIG_KEYS.state]: auto.joining.includes(cluster.name) ? "existing" : "new",
+    };
 }
 
 /** Ports of the arbiter's headless Service (and its ServiceImport). */
@@ -99,13 +107,13 @@ export function arbiterStatefulSetSpec(plan: Plan, cluster: ClusterPlan, auto: A
                             `--advertise-client-urls=http://${host}:${ARBITER_PORTS.client}`,
                             `--listen-peer-urls=http://0.0.0.0:${ARBITER_PORTS.peer}`,
                             `--initial-advertise-peer-urls=http://${host}:${ARBITER_PORTS.peer}`,
-                            "--initial-cluster-state=new",
                             "--auto-compaction-mode=periodic",
                             "--auto-compaction-retention=1h",
                         ],
                         env: [
                             fromConfig("ETCD_INITIAL_CLUSTER", ARBITER_CONFIG_KEYS.initialCluster),
                             fromConfig("ETCD_INITIAL_CLUSTER_TOKEN", ARBITER_CONFIG_KEYS.token),
+                            fromConfig("ETCD_INITIAL_CLUSTER_STATE", ARBITER_CONFIG_KEYS.state),
                         ],
                         ports: [
                             { name: "client", containerPort: ARBITER_PORTS.client },

@@ -44,7 +44,13 @@ export class ArbiterSlice extends pulumi.ComponentResource {
         });
         const deps: pulumi.Resource[] = [];
 
-        deps.push(new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(names.config, "arbiter-config"), data: arbiterConfigData(plan, auto) }, child));
+        deps.push(
+            new k8s.core.v1.ConfigMap(
+                `${name}-config`,
+                { metadata: meta(names.config, "arbiter-config"), data: arbiterConfigData(plan, auto, cluster) },
+                child,
+            ),
+        );
         // Before the pod: no moment where the etcd ports are open to every pod.
         deps.push(
             new k8s.networking.v1.NetworkPolicy(

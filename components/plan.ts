@@ -60,16 +60,23 @@ export interface AutoFailoverPlan {
     readonly key: string;
     /** etcd's `--initial-cluster`: `<cluster>=http://<cross-cluster name>:2380`, every voter, the same string everywhere. */
     readonly initialCluster: string;
+    /** Voters this step adds to an arbiter that already runs: they join it (`--initial-cluster-state existing`) once added to it. */
+    readonly joining: readonly string[];
+    /** Voters of the running arbiter this step drops (their etcd members must be removed from it). */
+    readonly leaving: readonly string[];
+    /** The voters of the arbiter deployed before; undefined: none ran (this step starts it). */
+    readonly previousVoters?: readonly string[];
 }
 
 /** etcd's client and peer ports. */
 export const ARBITER_PORTS = { client: 2379, peer: 2380 } as const;
 
 /** The automatic-failover decision of a config (undefined in manual mode). Pure. */
-export function autoFailoverPlan(cfg: StackConfig, ctx: NamingContext): AutoFailoverPlan | undefined {
+export function autoFailoverPlan(cfg: StackConfig, ctx: NamingContext, previousVoters?: readonly string[]): AutoFailoverPlan | undefined {
     const fo = cfg.failover;
     if (fo.mode !== "automatic") return undefined;
     const voters = voterClusters(Object.keys(cfg.clusters), cfg.placement, fo.witnesses ?? []);
+    const was = previousVoters ?? [];
     const leaseSeconds = fo.leaseSeconds ?? AUTO_FAILOVER_DEFAULTS.leaseSeconds;
     return {
         voters,
@@ -80,6 +87,9 @@ export function autoFailoverPlan(cfg: StackConfig, ctx: NamingContext): AutoFail
         image: fo.arbiterImage ?? AUTO_FAILOVER_DEFAULTS.arbiterImage,
         key: `/mysql-multicluster/${cfg.mysql.namespace}/${cfg.mysql.name}`,
         initialCluster: voters.map((v) => `${v}=http://${arbiterHost(ctx, v, "")}:${ARBITER_PORTS.peer}`).join(","),
+        joining: previousVoters ? voters.filter((v) => !was.includes(v)) : [],
+        leaving: was.filter((v) => !voters.includes(v)),
+        ...(previousVoters ? { previousVoters: [...previousVoters] } : {}),
     };
 }
 
@@ -94,6 +104,8 @@ export interface DeployHistory {
      * use the default; "": a set deployed before the subdirectory existed keeps its data at the root).
      */
     readonly dataSubPath?: string;
+    /** The voter clusters of the arbiter deployed before (automatic failover); undefined: none ran. */
+    readonly arbiterVoters?: readonly string[];
 }
 export const FIRST_DEPLOYMENT: DeployHistory = { firstDeployment: true };
 
@@ -277,7 +289,7 @@ export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLO
     const withPods = new Set(cfg.placement);
     const multiCluster = withPods.size > 1 || cfg.mcs.consumers.length > 0;
     const manualImports = cfg.mcs.profile !== "mcs-api";
-    const auto = autoFailoverPlan(cfg, ctx);
+    const auto = autoFailoverPlan(cfg, ctx, history.arbiterVoters);
 
     const pods: PodPlan[] = cfg.placement.map((cluster, ordinal) => ({
         ordinal,
@@ -321,7 +333,9 @@ export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLO
             readHost: serviceHost(ctx, "read", readServing, name),
             topology: {
                 primaryOrdinal: cfg.primary,
-                writeHost: serviceHost(ctx, "write", primaryCluster, name),
+                // Automatic failover moves the primary between clusters without a config change: every
+                // cluster of a multi-cluster set then uses the cross-cluster name, which follows it.
+                writeHost: serviceHost(ctx, "write", primaryCluster, auto && multiCluster ? "" : name),
                 peers: pods.map((p) => ({ ordinal: p.ordinal, host: podHost(ctx, p.ordinal, p.cluster, name) })),
                 donors: donorOrder(cfg, ctx, name),
                 epoch,

@@ -1,9 +1,9 @@
-import { placementIssues, schemaKeys, voterClusters } from "../config";
+import { placementIssues, schemaKeys } from "../config";
 import { TransitionError } from "./errors";
 import { changeBehaviourOf } from "../changes";
 import { ClusterPlan, Plan } from "../plan";
 import { claimName, podName } from "../naming";
-import { DeployedState, lostIn } from "./state";
+import { DeployedState, deployedVoters, lostIn } from "./state";
 import { Move } from "./types";
 
 /** One rule a step must pass: a name (for tests and reports) and a check that returns the refusal, if any. */
@@ -90,14 +90,6 @@ export function claimsIn(prev: DeployedState, cluster: string): number[] {
 /** A failover: the deployed primary's cluster is declared lost and `primary` names another member. */
 export function isFailover(prev: DeployedState, next: Plan): boolean {
     return prev.primary !== next.primary && next.lost.includes(prev.placement[prev.primary]);
-}
-
-/** The arbiter's voter clusters the deployed state ran (automatic failover), or undefined when it was manual. */
-export function deployedVoters(prev: DeployedState): string[] | undefined {
-    const s = prev.settings ?? {};
-    if (s["failover.mode"] !== JSON.stringify("automatic")) return undefined;
-    const witnesses = s["failover.witnesses"] ? (JSON.parse(s["failover.witnesses"]) as string[]) : [];
-    return voterClusters(prev.clusters, prev.placement, witnesses);
 }
 
 /** The rules, in the order they are judged; the first refusal is the one reported. */

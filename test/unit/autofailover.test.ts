@@ -3,7 +3,8 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { ConfigError, parseStackConfig } from "../../components/config";
 import { buildPlan } from "../../components/plan";
-import { TransitionError, deployedStateOf, planStep } from "../../components/step";
+import { TransitionError, deployedStateOf, historyOf, planStep, stepTable } from "../../components/step";
+import { assess } from "../../components/status";
 import { createHash } from "crypto";
 import * as path from "path";
 import { ROOT, baseRaw, rawOf } from "../helpers/configs";
@@ -130,8 +131,11 @@ test("plan: defaults, the fence deadline below the lease, the semi-sync timeout 
 });
 
 const stateOf = (raw: Record<string, any>) => deployedStateOf(buildPlan(parseStackConfig(raw)));
-const stepOf = (prev: Record<string, any>, next: Record<string, any>) =>
-    planStep(stateOf(prev), buildPlan(parseStackConfig(next), { firstDeployment: false, epoch: 1 }));
+const stepOf = (prev: Record<string, any>, next: Record<string, any>) => {
+    const state = stateOf(prev);
+    const cfg = parseStackConfig(next);
+    return planStep(state, buildPlan(cfg, historyOf(state, cfg.primary)));
+};
 const fourRaw = (failover: Record<string, any>, placement = ["a", "b"]) => {
     const r = threeRaw({ placement, failover: { mode: "automatic", ...failover } });
     r.clusters.d = { context: "ctx-d", nodes: ["d-1"], storage: { storageClass: "standard" } };
@@ -232,8 +236,8 @@ test("automatic: every voter cluster declares its etcd voter (ConfigMap, headles
         assert.equal(etcd.image, "registry.k8s.io/etcd:3.6.5-0");
         assert.ok(etcd.args.includes(`--name=${cluster}`));
         assert.ok(etcd.args.includes(`--initial-advertise-peer-urls=http://mysql-arbiter-${cluster}-0.mysql-arbiter.mysql.svc.cluster.local:2380`));
-        assert.ok(etcd.args.includes("--initial-cluster-state=new"));
-        assert.deepEqual(envNames(etcd), ["ETCD_INITIAL_CLUSTER", "ETCD_INITIAL_CLUSTER_TOKEN"]);
+        assert.deepEqual(envNames(etcd), ["ETCD_INITIAL_CLUSTER", "ETCD_INITIAL_CLUSTER_TOKEN", "ETCD_INITIAL_CLUSTER_STATE"]);
+        assert.equal(o.get("ConfigMap/mysql-arbiter")!.data["initial-cluster-state"], "new");
         assert.equal(etcd.securityContext.readOnlyRootFilesystem, true);
         assert.equal(sts.spec.template.spec.securityContext.runAsNonRoot, true);
         assert.equal(sts.spec.template.spec.automountServiceAccountToken, false);
@@ -338,4 +342,85 @@ test("automatic: a voter's arbiter keeps its Pulumi and Kubernetes names across 
         () => parseStackConfig(devAuto({}, ["cluster1", "cluster3"])),
         /it has 2: cluster1, cluster3 \(running members\); add one of cluster2 to failover\.witnesses$/,
     );
+});
+
+test("step report: automatic failover's summary (voters, quorum, lease, fence deadline, write endpoint); turned on creates every voter, turned off deletes them and keeps their claims", () => {
+    const on = stepOf(threeRaw(), auto());
+    assert.match(
+        stepTable(on),
+        /^automatic failover: arbiter voters a, b, c \(etcd, one per cluster; a quorum is 2 of 3; witnesses without data: c\); lease 10 s: the primary fences itself \(read-only, client sessions cut\) 7 s after its last renewal, before the lease can expire; semi-sync timeout 15 s; the write Service selects the member labelled primary/m,
+    );
+    assert.ok(
+        on.resources.c.some((l) => /^arbiter: etcd voter c created \(StatefulSet mysql-arbiter-c, Service mysql-arbiter exported, NetworkPolicy\)$/.test(l)),
+    );
+    const off = stepOf(auto(), threeRaw());
+    assert.deepEqual(off.autoFailover, [
+        "automatic failover: turned off by this step (failover.mode manual): a failover is a config edit again (failover.lost and primary)",
+    ]);
+    assert.match(
+        off.resources.c.join("\n"),
+        /StatefulSet mysql-arbiter-c, its Service, ConfigMap and NetworkPolicy are deleted; its claim and volumes are kept/,
+    );
+    assert.equal(stepOf(threeRaw(), threeRaw()).autoFailover, undefined);
+});
+
+test("a voter joining a running arbiter bootstraps as `existing` and the step names the etcd member add; a leaving one, the member remove", async () => {
+    const prevRaw = fourRaw({ witnesses: ["c"] });
+    const nextRaw = fourRaw({ witnesses: ["c", "d"] });
+    const prev = stateOf(prevRaw);
+    const step = stepOf(prevRaw, nextRaw);
+    assert.deepEqual(step.resources.d, [
+        "arbiter: voter d joins the running etcd cluster (initial-cluster-state existing); add its member before this up (until it is added, its pod restarts and the up waits for it): " +
+            "kubectl --context ctx-a -n mysql exec mysql-arbiter-a-0 -- etcdctl member add d --peer-urls=http://mysql-arbiter-d-0.d.mysql-arbiter.mysql.svc.clusterset.local:2380",
+    ]);
+    const run = await runUnderMocks(parseStackConfig(nextRaw), prev);
+    const state = (c: string) => objectsOf(run, c).get("ConfigMap/mysql-arbiter")!.data["initial-cluster-state"];
+    assert.deepEqual(["a", "b", "c", "d"].map(state), ["new", "new", "new", "existing"]);
+    assert.equal(objectsOf(run, "d").get("ConfigMap/mysql-arbiter")!.data["initial-cluster"].split(",").length, 4);
+    const leave = stepOf(nextRaw, prevRaw);
+    assert.match(
+        leave.resources.d.join("\n"),
+        /^arbiter: voter d leaves: remove its member first \(etcdctl member list names its id\): kubectl --context ctx-a -n mysql exec mysql-arbiter-a-0 -- etcdctl member remove <id of d>; its StatefulSet is deleted, its claim data-mysql-arbiter-d-0 is kept/m,
+    );
+});
+
+test("automatic: the write Service selects the member labelled primary, and every cluster of a multi-cluster set writes through the cross-cluster name; manual keeps the configured pod and the local name", async () => {
+    const run = await runUnderMocks(parseStackConfig(auto()));
+    for (const c of ["a", "b"]) {
+        const o = objectsOf(run, c);
+        assert.deepEqual(o.get("Service/mysql-write")!.spec.selector, {
+            "app.kubernetes.io/name": "mysql",
+            "app.kubernetes.io/instance": "mysql",
+            "app.kubernetes.io/component": "database",
+            "mysql-multicluster/role": "primary",
+        });
+        assert.match(o.get("ConfigMap/mysql-topology")!.data["topology.env"], /^MMC_WRITE_HOST='mysql-write\.mysql\.svc\.clusterset\.local'$/m);
+    }
+    const manual = buildPlan(parseStackConfig(threeRaw()));
+    assert.equal(manual.clusters.find((c) => c.name === "a")!.topology.writeHost, "mysql-write.mysql.svc.cluster.local");
+    // All members in one cluster (two witnesses): nothing is exported, the local name stays.
+    const oneCluster = buildPlan(parseStackConfig(threeRaw({ placement: ["a", "a"], failover: { mode: "automatic", witnesses: ["b", "c"] } })));
+    assert.equal(oneCluster.clusters.find((c) => c.name === "a")!.topology.writeHost, "mysql-write.mysql.svc.cluster.local");
+});
+
+test("status: a writable member other than the configured primary is, in automatic mode, an automatic failover to record with `primary`", () => {
+    const member = (name: string, ordinal: number, cluster: string, readOnly: boolean) => ({
+        ordinal,
+        member: name,
+        cluster,
+        foundIn: [cluster],
+        phase: "Running",
+        ready: true,
+        server: { alive: true, readOnly, gtid: "0-1001-5" },
+    });
+    const members = [member("mysql-0", 0, "a", true), member("mysql-1", 1, "b", false)];
+    const automatic = assess(parseStackConfig(auto()), members);
+    assert.ok(
+        automatic.problems.includes(
+            'the real primary is mysql-1, the config says mysql-0: an automatic failover promoted mysql-1; record it with primary: 1 (docs/runbook.md "Outage")',
+        ),
+        automatic.problems.join("; "),
+    );
+    const manual = assess(parseStackConfig(threeRaw()), members);
+    assert.ok(manual.problems.some((p) => p.endsWith("the last switchover did not run or did not finish")));
 });
