@@ -1,7 +1,9 @@
 // Automatic failover, program side (issue 17): config rules, the plan, the voter-change rule.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { ConfigError, parseStackConfig } from "../../components/config";
+import * as fs from "fs";
+import * as YAML from "yaml";
+import { ConfigError, parseStackConfig, stripProjectPrefix } from "../../components/config";
 import { buildPlan } from "../../components/plan";
 import { TransitionError, deployedStateOf, historyOf, planStep, stepTable } from "../../components/step";
 import { assess } from "../../components/status";
@@ -423,4 +425,20 @@ test("status: a writable member other than the configured primary is, in automat
     );
     const manual = assess(parseStackConfig(threeRaw()), members);
     assert.ok(manual.problems.some((p) => p.endsWith("the last switchover did not run or did not finish")));
+});
+
+test("docs: the runbook's and README's example configs are accepted with the voters they describe, and the README's config table names every failover key", () => {
+    const dev = rawOf(path.join(ROOT, "Pulumi.dev.yaml"));
+    const runbook = fs.readFileSync(path.join(ROOT, "docs/runbook.md"), "utf8");
+    const block = /### Automatic failover: what happened and what to record\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(runbook);
+    assert.ok(block, "the runbook's example");
+    const fromRunbook = stripProjectPrefix(YAML.parse(block[1]));
+    const cfg = parseStackConfig({ ...dev, ...fromRunbook });
+    assert.deepEqual(buildPlan(cfg).autoFailover?.voters, ["cluster1", "cluster2", "cluster3"]);
+    assert.deepEqual(buildPlan(cfg).autoFailover?.witnesses, ["cluster3"]);
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const ex = /## Automatic failover\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme);
+    assert.ok(ex, "the README's example");
+    assert.deepEqual(buildPlan(parseStackConfig({ ...dev, ...stripProjectPrefix(YAML.parse(ex[1])) })).autoFailover?.leaseSeconds, 10);
+    for (const k of ["mode", "witnesses", "leaseSeconds", "arbiterImage"]) assert.match(readme, new RegExp(`^\\| \`failover\\.${k}\` \\|`, "m"), k);
 });
