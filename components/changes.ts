@@ -91,6 +91,19 @@ export const CHANGE_BEHAVIOUR: Readonly<Record<string, KeyChange>> = {
         behaviour: "step",
         note: "clusters declared lost are left as deployed (nothing is sent there); with a new primary in a reachable cluster the step is a failover, a step of its own; removing a cluster from it reconciles it",
     },
+    "failover.mode": {
+        behaviour: "rolling",
+        note: "members gain (automatic) or lose (manual) the failover-agent container, one at a time; the arbiter is declared in every voter cluster (or removed: its claims and volumes are kept)",
+    },
+    "failover.witnesses": {
+        behaviour: "in place",
+        note: "the arbiter's voter set: at most one voter cluster added or removed per step, never below three; members read the new endpoints from the topology file",
+    },
+    "failover.leaseSeconds": {
+        behaviour: "rolling",
+        note: "the lease, the fence deadline and the semi-sync timeout (lease + 5 s): in the pod environment and server config",
+    },
+    "failover.arbiterImage": { behaviour: "in place", note: "the arbiter pods restart on the new image" },
     retire: { behaviour: "destructive", note: "the listed clusters' retained claims are deleted, each named in the plan with its size" },
     liveStatus: { behaviour: "in place", note: "per key below" },
     "liveStatus.read": { behaviour: "in place", note: "read by the next up only: the liveStatus output, nothing in the clusters" },

@@ -8,6 +8,8 @@ import { commonLabels } from "./contract";
 import { Retirement } from "./retire";
 import { connectionSecretData } from "./appAccess";
 import { objectNames } from "./naming";
+import { ArbiterSlice } from "./arbiterSlice";
+import { arbiterOf } from "./arbiter";
 
 export interface ClusterMemberArgs {
     readonly plan: Plan;
@@ -31,6 +33,8 @@ export class ClusterMember extends pulumi.ComponentResource {
     public readonly slice: MysqlSlice;
     public readonly mcs: McsWiring;
     public readonly retirement: Retirement | undefined;
+    /** The arbiter's voter (automatic failover, in a voter cluster). */
+    public readonly arbiter: ArbiterSlice | undefined;
     /** The application's connection Secret (mysql.application, in a cluster that runs pods or consumes the set). */
     public readonly connection: k8s.core.v1.Secret | undefined;
 
@@ -64,6 +68,8 @@ export class ClusterMember extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        const auto = arbiterOf(plan, cluster);
+        this.arbiter = auto ? new ArbiterSlice(`${name}-arbiter`, { plan, cluster, auto, provider, namespace }, { parent: this }) : undefined;
         const connection = args.credentials.appPassword !== undefined ? connectionSecretData(plan, cluster) : undefined;
         this.connection = connection
             ? new k8s.core.v1.Secret(

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { localVolumeName, switchoverJobName } from "./naming";
+import { arbiterStatefulSetName, localVolumeName, switchoverJobName } from "./naming";
 
 /** The Pulumi project name; stack config keys are `mysql-multicluster:<key>`. */
 export const PROJECT = "mysql-multicluster";
@@ -315,7 +315,36 @@ const failover = z.strictObject({
      * a reachable cluster, the step is a failover.
      */
     lost: z.array(z.string()).min(1, { message: "must name at least one lost cluster (remove failover.lost when none is lost)" }).optional(),
+    /**
+     * `manual` (default): a failover is a config edit (`lost` and `primary`). `automatic`: an etcd arbiter
+     * (one voter per voter cluster) holds the primary's lease; a primary that loses it fences itself and the
+     * most advanced reachable member is promoted. Needs voters in at least three clusters.
+     */
+    mode: z.enum(["manual", "automatic"]).optional(),
+    /** Clusters that run a witness (an etcd voter, no data) besides the clusters running members; automatic mode only. */
+    witnesses: z.array(z.string()).optional(),
+    /** TTL of the primary's lease (default 10, 5..60); the primary fences itself 3 s before it expires. Automatic mode only. */
+    leaseSeconds: int((n) => n.min(5).max(60)).optional(),
+    /** Image of the arbiter (etcd v3; default `registry.k8s.io/etcd:3.6.5-0`). Pin it by digest: a tag is warned about. Automatic mode only. */
+    arbiterImage: z
+        .string()
+        .min(1)
+        .refine((i) => !i.includes("@") || /@sha256:[0-9a-f]{64}$/.test(i), { message: "has a digest that is not @sha256:<64 hex digits>" })
+        .optional(),
 });
+
+/** Defaults of automatic failover (`failover.*`), applied in the plan: manual mode leaves no trace of them. */
+export const AUTO_FAILOVER_DEFAULTS = { leaseSeconds: 10, arbiterImage: "registry.k8s.io/etcd:3.6.5-0", fenceMarginSeconds: 3 } as const;
+/** Automatic failover needs voters (etcd members) in this many clusters (failure domains) at least. */
+export const MIN_VOTER_CLUSTERS = 3;
+
+/**
+ * The arbiter's voter clusters: every cluster that runs a member, and the witnesses, in the order of
+ * `clusters` (`order`). One etcd voter each.
+ */
+export function voterClusters(order: readonly string[], placement: readonly string[], witnesses: readonly string[] = []): string[] {
+    return order.filter((c) => placement.includes(c) || witnesses.includes(c));
+}
 
 const liveStatus = z.strictObject({
     /** Read the set's live status at `pulumi up`, before the step is declared, into the `liveStatus` output. */
@@ -372,6 +401,75 @@ export function longestDerivedName(set: string, members: number): string {
 /** The longest set name that fits every derived name for `members` ordinals. */
 export function setNameLimit(members: number): number {
     return NAME_LIMIT - longestDerivedName("", members).length;
+}
+
+/** The longest StatefulSet name: its pods' `controller-revision-hash` label is `<name>-<hash>`, at most 63. */
+export const STATEFULSET_NAME_LIMIT = 52;
+
+type FailoverConfig = z.output<typeof failover>;
+
+/**
+ * The rules of `failover.mode` and the keys that go with it, as issues (path, message). Manual mode takes
+ * none of the automatic keys (they would do nothing: refused rather than ignored). Automatic mode needs
+ * voters in three clusters at least; a witness must be a known, reachable cluster that stays.
+ */
+export function automaticFailoverIssues(
+    cfg: {
+        readonly clusters: Record<string, unknown>;
+        readonly placement: readonly string[];
+        readonly retire: readonly string[];
+        readonly failover: FailoverConfig;
+        readonly mysql: { readonly name: string };
+    },
+    order: readonly string[],
+): { path: (string | number)[]; message: string }[] {
+    const out: { path: (string | number)[]; message: string }[] = [];
+    const fo = cfg.failover;
+    const lost = fo.lost ?? [];
+    if (fo.mode !== "automatic") {
+        for (const key of ["witnesses", "leaseSeconds", "arbiterImage"] as const) {
+            if (fo[key] !== undefined)
+                out.push({
+                    path: ["failover", key],
+                    message: `has no effect with failover.mode ${fo.mode ?? "manual (the default)"}: set failover.mode: automatic, or remove failover.${key}`,
+                });
+        }
+        return out;
+    }
+    const witnesses = fo.witnesses ?? [];
+    witnesses.forEach((c, i) => {
+        const at = ["failover", "witnesses", i];
+        if (!cfg.clusters[c]) out.push({ path: at, message: `cluster "${c}" is not in clusters (known: ${order.join(", ")})` });
+        else if (witnesses.indexOf(c) !== i) out.push({ path: at, message: `cluster "${c}" is listed twice` });
+        else if (lost.includes(c)) out.push({ path: at, message: `cluster "${c}" is in failover.lost: a witness must be reachable; name another cluster` });
+        else if (cfg.retire.includes(c))
+            out.push({ path: at, message: `cluster "${c}" is in retire: a retired cluster runs nothing, a witness included; name another cluster` });
+    });
+    const voters = voterClusters(order, cfg.placement, witnesses);
+    if (voters.length < MIN_VOTER_CLUSTERS) {
+        const members = order.filter((c) => cfg.placement.includes(c));
+        const extra = witnesses.filter((c) => !members.includes(c));
+        const spare = order.filter((c) => !voters.includes(c) && !lost.includes(c) && !cfg.retire.includes(c));
+        const need = MIN_VOTER_CLUSTERS - voters.length;
+        out.push({
+            path: ["failover", "mode"],
+            message:
+                `needs arbiter voters in at least ${MIN_VOTER_CLUSTERS} clusters (failure domains); it has ${voters.length}: ` +
+                `${members.join(", ")} (running members)${extra.length ? ` and ${extra.join(", ")} (failover.witnesses)` : witnesses.length ? "" : ", no witnesses"}; ` +
+                (spare.length >= need
+                    ? `add ${need === 1 ? "one" : need} of ${spare.join(", ")} to failover.witnesses`
+                    : `add ${need - spare.length} cluster(s) to clusters and name ${need === 1 ? "it" : "them"} in failover.witnesses`),
+        });
+    }
+    for (const c of voters) {
+        const name = arbiterStatefulSetName(cfg.mysql.name, c);
+        if (name.length > STATEFULSET_NAME_LIMIT)
+            out.push({
+                path: ["failover", "mode"],
+                message: `the arbiter StatefulSet of cluster "${c}" would be ${name} (${name.length} characters; at most ${STATEFULSET_NAME_LIMIT}): shorten mysql.name or the cluster's name`,
+            });
+    }
+    return out;
 }
 
 /** The whole stack config, keys without the `mysql-multicluster:` prefix. */
@@ -509,6 +607,7 @@ export const stackConfigSchema = z
                 );
             }
         });
+        automaticFailoverIssues(cfg, names).forEach((p) => issue(p.path, p.message));
     });
 
 export type StackConfig = z.output<typeof stackConfigSchema>;

@@ -90,6 +90,8 @@ export const CONTAINER_SECRETS = {
     mysql: ["root", "replication", "seed", "admin"],
     replicate: ["root", "replication", "seed", "admin"],
     donor: ["root", "seed"],
+    // autofailover.sh: reads its own server (root), and promotes through failover.sh (replication, admin)
+    "failover-agent": ["root", "replication", "admin"],
     switchover: ["replication", "admin"],
     failover: ["replication", "admin"],
 } as const satisfies Record<string, readonly SecretName[]>;
@@ -139,6 +141,20 @@ export function containerEnv(plan: Plan, cluster: ClusterPlan, container?: Conta
     ];
 }
 
+/**
+ * The arbiter's inputs in the pod environment (automatic failover only; none in manual mode): the set's
+ * etcd key prefix and the lease. The voters' endpoints are in the topology file (a voter change restarts
+ * no member).
+ */
+export function arbiterEnv(plan: Plan): { name: string; value: string }[] {
+    const auto = plan.autoFailover;
+    if (!auto) return [];
+    return [
+        { name: "MMC_ARBITER_KEY", value: auto.key },
+        { name: "MMC_LEASE_SECONDS", value: String(auto.leaseSeconds) },
+    ];
+}
+
 /** The topology ConfigMap's `topology.env`: shell-sourceable `KEY='value'` lines. */
 export function topologyEnv(t: Topology): string {
     const q = (v: string | number) => `'${String(v).replace(/'/g, `'\\''`)}'`;
@@ -151,6 +167,8 @@ export function topologyEnv(t: Topology): string {
         ["MMC_LOST", t.lost.join(" ")],
         ["MMC_BOOTSTRAP", t.bootstrap ? "1" : "0"],
         ["MMC_SEED_TIMEOUT_SECONDS", t.seedTimeoutSeconds],
+        // automatic failover only: a manual set's file stays as it was
+        ...(t.arbiterEndpoints ? [["MMC_ARBITER_ENDPOINTS", t.arbiterEndpoints.join(" ")] as const] : []),
     ];
     return vars.map(([k, v]) => `${k}=${q(v)}`).join("\n") + "\n";
 }

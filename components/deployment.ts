@@ -85,7 +85,7 @@ export function clusterProvider(
  */
 export function lostClusterPlan(cfg: StackConfig, view: LostView, previous: DeployedState | undefined): Plan {
     return buildPlan(
-        { ...cfg, primary: view.primary, placement: [...view.placement], failover: view.lost.length ? { lost: [...view.lost] } : {} },
+        { ...cfg, primary: view.primary, placement: [...view.placement], failover: { ...cfg.failover, lost: view.lost.length ? [...view.lost] : undefined } },
         { ...historyOf(previous), epoch: view.epoch },
     );
 }

@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { ServiceRole, objectNames, podName, serviceName } from "./naming";
+import { ServiceRole, objectNames, serviceName } from "./naming";
 import { ClusterPlan, Plan } from "./plan";
 import { APP_SECRET_KEY, CONFIG_KEYS, SECRET_KEYS, commonLabels, databaseSelector, servicePorts, topologyEnv } from "./contract";
 import { podTemplateHash, statefulSetSpec } from "./podSpec";
 import { networkPolicySpec } from "./networkPolicy";
 import { baseServerConfig } from "./serverConfig";
 import { disruptionBudgets } from "./budgets";
-import { labelerName, podLabelRules, readSelector } from "./podLabels";
+import { labelerName, podLabelRules, readSelector, writeSelector } from "./podLabels";
 
 export interface MysqlSliceArgs {
     readonly plan: Plan;
@@ -53,7 +53,7 @@ export class MysqlSlice extends pulumi.ComponentResource {
         };
         const meta = (n: string, component: string) => ({ name: n, namespace: ns, labels: commonLabels(plan.set, component) });
 
-        const baseConfig = baseServerConfig(plan.engine);
+        const baseConfig = baseServerConfig(plan.engine, plan.autoFailover?.semiSyncTimeoutMs);
         const configMap = new k8s.core.v1.ConfigMap(
             `${name}-config`,
             { metadata: meta(names.config, "config"), data: { [CONFIG_KEYS.baseConf]: baseConfig } },
@@ -91,12 +91,10 @@ export class MysqlSlice extends pulumi.ComponentResource {
         this.services = {
             // Governing Service: per-pod DNS names, published before readiness so peers can seed and catch up.
             headless: svc("headless", { clusterIP: "None", publishNotReadyAddresses: true, selector: databaseSelector(plan.set) }),
-            // Only the primary's pod, by its stable pod-name label; the switchover moves this selector.
-            write: svc(
-                "write",
-                { selector: { ...databaseSelector(plan.set), "statefulset.kubernetes.io/pod-name": podName(plan.set, plan.primary) } },
-                afterSwitchover,
-            ),
+            // Only the primary's pod, by its stable pod-name label; the switchover moves this selector. With
+            // automatic failover, the member that labels itself primary (writable, no channel: replicate.sh
+            // member_role), so the endpoint follows the arbiter's promotion in every cluster.
+            write: svc("write", { selector: writeSelector(plan) }, afterSwitchover),
             // Only replicas that label themselves healthy (replicating within mysql.maxLagSeconds): never the
             // primary, a seeding, lagging or stopped replica (replicate.sh member_role).
             read: svc("read", { selector: readSelector(databaseSelector(plan.set)) }),

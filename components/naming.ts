@@ -45,6 +45,41 @@ export function failoverJobName(set: string, epoch: number): string {
     return `${set}-failover-e${epoch}`;
 }
 
+/**
+ * The arbiter (automatic failover's etcd voters). Each voter cluster runs its own StatefulSet of one pod,
+ * named after the cluster: pod names stay unique across clusters (profiles whose imported headless
+ * Service keeps one name need that) and stable across phases. They share the headless Service.
+ */
+export function arbiterNames(set: string) {
+    return {
+        /** Headless (governing) Service of every voter cluster's arbiter pod, exported like the members'. */
+        service: `${set}-arbiter`,
+        /** ConfigMap of the etcd bootstrap settings (read only at a voter's first start). */
+        config: `${set}-arbiter`,
+        networkPolicy: `${set}-arbiter`,
+        /** StorageClass of the arbiter's static local volumes (clusters with localPath storage). */
+        storageClass: `${set}-arbiter-local`,
+    };
+}
+
+/** The arbiter StatefulSet of one voter cluster (also the etcd member's pod name prefix). */
+export function arbiterStatefulSetName(set: string, cluster: string): string {
+    return `${set}-arbiter-${cluster}`;
+}
+
+/** Name of the arbiter's local PersistentVolume on a node; stable across phases. */
+export function arbiterVolumeName(set: string, node: string): string {
+    return `${set}-arbiter-${node}`.slice(0, 253);
+}
+
+/**
+ * The name under which cluster `from` reaches the arbiter pod of voter cluster `voter` (as `podHost`
+ * for members; `from` "" gives the cross-cluster name, the one every voter agrees on).
+ */
+export function arbiterHost(ctx: NamingContext, voter: string, from: string): string {
+    return hostOf(ctx, `${arbiterStatefulSetName(ctx.set, voter)}-0`, arbiterNames(ctx.set).service, voter, from);
+}
+
 /** Claim name of an ordinal: the StatefulSet's volumeClaimTemplate `data`. */
 export function claimName(set: string, ordinal: number): string {
     return `data-${set}-${ordinal}`;
@@ -98,8 +133,11 @@ export function serviceHost(ctx: NamingContext, role: ServiceRole, serving: stri
  * - kosmos: the imported headless Service keeps its name, so `<pod>.<headless>.<ns>.svc.cluster.local`.
  */
 export function podHost(ctx: NamingContext, ordinal: number, podCluster: string, from: string): string {
-    const pod = podName(ctx.set, ordinal);
-    const headless = serviceName(ctx.set, "headless");
+    return hostOf(ctx, podName(ctx.set, ordinal), serviceName(ctx.set, "headless"), podCluster, from);
+}
+
+/** A StatefulSet pod's name, governed by `headless`, as cluster `from` resolves it (see podHost). */
+function hostOf(ctx: NamingContext, pod: string, headless: string, podCluster: string, from: string): string {
     if (podCluster === from) return `${pod}.${headless}.${ctx.namespace}.svc.cluster.local`;
     switch (ctx.profile) {
         case "mcs-api":

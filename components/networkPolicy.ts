@@ -23,7 +23,11 @@ function peerClusters(plan: Plan, cluster: ClusterPlan): ClusterPlan[] {
  * that gives none makes this `ANY_ADDRESS` (the set must keep replicating; `policyWarnings` says so).
  */
 export function crossClusterSources(plan: Plan, cluster: ClusterPlan): string[] {
-    const peers = peerClusters(plan, cluster);
+    return crossClusterSourcesOf(peerClusters(plan, cluster));
+}
+
+/** The addresses pods of `peers` come from: their `podCidrs`, or `ANY_ADDRESS` when one of them gives none. */
+export function crossClusterSourcesOf(peers: readonly ClusterPlan[]): string[] {
     if (peers.some((c) => c.podCidrs === undefined)) return [...ANY_ADDRESS];
     return [...new Set(peers.flatMap((c) => c.podCidrs ?? []))];
 }
@@ -86,6 +90,7 @@ export function policyWarnings(plan: Plan): string[] {
     for (const [key, image] of [
         ["mysql.image", plan.image],
         ["migration.kubectlImage", plan.migration.kubectlImage],
+        ...(plan.autoFailover ? [["failover.arbiterImage", plan.autoFailover.image] as const] : []),
     ] as const) {
         if (!imagePinned(image))
             out.push(`mysql-multicluster:${key}: "${image}" is a tag, not a digest: nodes may pull different builds; pin it as name@sha256:<digest>`);

@@ -1,6 +1,6 @@
-import { ClusterConfig, McsProfile, MysqlConfig, StackConfig } from "./config";
+import { AUTO_FAILOVER_DEFAULTS, ClusterConfig, McsProfile, MysqlConfig, StackConfig, voterClusters } from "./config";
 import { CHANGE_BEHAVIOUR, changeBehaviourOf } from "./changes";
-import { NamingContext, ServiceRole, objectNames, podHost, podName, serviceHost, serviceName } from "./naming";
+import { NamingContext, ServiceRole, arbiterHost, objectNames, podHost, podName, serviceHost, serviceName } from "./naming";
 
 /** Default images per engine: the releases the data-plane tier runs for real (MySQL 9.7 LTS, MariaDB 10.11 LTS). */
 export const DEFAULT_VERSION = { mysql: "9.7", mariadb: "10.11" } as const;
@@ -37,6 +37,60 @@ export interface Topology {
     readonly bootstrap: boolean;
     /** Bound of one seed of an empty member (`mysql.seedTimeoutMinutes`, in seconds). */
     readonly seedTimeoutSeconds: number;
+    /**
+     * Automatic failover only: every arbiter voter's client `host:port` as this cluster resolves it
+     * (`MMC_ARBITER_ENDPOINTS`; in the file, so a voter change restarts no member).
+     */
+    readonly arbiterEndpoints?: readonly string[];
+}
+
+/** Automatic failover (`failover.mode: automatic`): the arbiter and the lease. */
+export interface AutoFailoverPlan {
+    /** Clusters running an etcd voter, in `clusters` order: those running members, and the witnesses. */
+    readonly voters: readonly string[];
+    /** Voter clusters that run no member (`failover.witnesses` minus member clusters). */
+    readonly witnesses: readonly string[];
+    readonly leaseSeconds: number;
+    /** The holder fences itself once its last good keepalive is this old: lease minus the margin (3 s). */
+    readonly fenceSeconds: number;
+    /** Semi-sync timeout in ms: above the fence deadline, so a partitioned primary fences before it commits asynchronously. */
+    readonly semiSyncTimeoutMs: number;
+    readonly image: string;
+    /** The etcd key prefix of the set (`MMC_ARBITER_KEY`). */
+    readonly key: string;
+    /** etcd's `--initial-cluster`: `<cluster>=http://<cross-cluster name>:2380`, every voter, the same string everywhere. */
+    readonly initialCluster: string;
+    /** Voters this step adds to an arbiter that already runs: they join it (`--initial-cluster-state existing`) once added to it. */
+    readonly joining: readonly string[];
+    /** Voters of the running arbiter this step drops (their etcd members must be removed from it). */
+    readonly leaving: readonly string[];
+    /** The voters of the arbiter deployed before; undefined: none ran (this step starts it). */
+    readonly previousVoters?: readonly string[];
+}
+
+/** etcd's client and peer ports. */
+export const ARBITER_PORTS = { client: 2379, peer: 2380 } as const;
+
+/** The automatic-failover decision of a config (undefined in manual mode). Pure. */
+export function autoFailoverPlan(cfg: StackConfig, ctx: NamingContext, previousVoters?: readonly string[]): AutoFailoverPlan | undefined {
+    const fo = cfg.failover;
+    if (fo.mode !== "automatic") return undefined;
+    const voters = voterClusters(Object.keys(cfg.clusters), cfg.placement, fo.witnesses ?? []);
+    const was = previousVoters ?? [];
+    const leaseSeconds = fo.leaseSeconds ?? AUTO_FAILOVER_DEFAULTS.leaseSeconds;
+    return {
+        voters,
+        witnesses: voters.filter((c) => !cfg.placement.includes(c)),
+        leaseSeconds,
+        fenceSeconds: leaseSeconds - AUTO_FAILOVER_DEFAULTS.fenceMarginSeconds,
+        semiSyncTimeoutMs: (leaseSeconds + 5) * 1000,
+        image: fo.arbiterImage ?? AUTO_FAILOVER_DEFAULTS.arbiterImage,
+        key: `/mysql-multicluster/${cfg.mysql.namespace}/${cfg.mysql.name}`,
+        initialCluster: voters.map((v) => `${v}=http://${arbiterHost(ctx, v, "")}:${ARBITER_PORTS.peer}`).join(","),
+        joining: previousVoters ? voters.filter((v) => !was.includes(v)) : [],
+        leaving: was.filter((v) => !voters.includes(v)),
+        ...(previousVoters ? { previousVoters: [...previousVoters] } : {}),
+    };
 }
 
 /** What the plan takes from the deployment history (the previous state), not from the config. */
@@ -50,6 +104,8 @@ export interface DeployHistory {
      * use the default; "": a set deployed before the subdirectory existed keeps its data at the root).
      */
     readonly dataSubPath?: string;
+    /** The voter clusters of the arbiter deployed before (automatic failover); undefined: none ran. */
+    readonly arbiterVoters?: readonly string[];
 }
 export const FIRST_DEPLOYMENT: DeployHistory = { firstDeployment: true };
 
@@ -157,6 +213,8 @@ export interface Plan {
     readonly seedTimeoutMinutes: number;
     /** The application's database and user (`mysql.application`); undefined: none. */
     readonly application?: { readonly database: string; readonly user: string };
+    /** Automatic failover (`failover.mode: automatic`); undefined: manual (failover by config only). */
+    readonly autoFailover?: AutoFailoverPlan;
 }
 
 export function imageOf(mysql: StackConfig["mysql"]): string {
@@ -231,6 +289,7 @@ export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLO
     const withPods = new Set(cfg.placement);
     const multiCluster = withPods.size > 1 || cfg.mcs.consumers.length > 0;
     const manualImports = cfg.mcs.profile !== "mcs-api";
+    const auto = autoFailoverPlan(cfg, ctx, history.arbiterVoters);
 
     const pods: PodPlan[] = cfg.placement.map((cluster, ordinal) => ({
         ordinal,
@@ -274,13 +333,16 @@ export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLO
             readHost: serviceHost(ctx, "read", readServing, name),
             topology: {
                 primaryOrdinal: cfg.primary,
-                writeHost: serviceHost(ctx, "write", primaryCluster, name),
+                // Automatic failover moves the primary between clusters without a config change: every
+                // cluster of a multi-cluster set then uses the cross-cluster name, which follows it.
+                writeHost: serviceHost(ctx, "write", primaryCluster, auto && multiCluster ? "" : name),
                 peers: pods.map((p) => ({ ordinal: p.ordinal, host: podHost(ctx, p.ordinal, p.cluster, name) })),
                 donors: donorOrder(cfg, ctx, name),
                 epoch,
                 lost: lostOrdinals,
                 bootstrap: history.firstDeployment,
                 seedTimeoutSeconds: cfg.mysql.seedTimeoutMinutes * 60,
+                ...(auto ? { arbiterEndpoints: auto.voters.map((v) => `${arbiterHost(ctx, v, name)}:${ARBITER_PORTS.client}`) } : {}),
             },
         };
     });
@@ -316,6 +378,7 @@ export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLO
         lostOrdinals,
         dataSubPath: history.dataSubPath ?? defaultDataSubPath(cfg.mysql.namespace, set),
         seedTimeoutMinutes: cfg.mysql.seedTimeoutMinutes,
+        ...(auto ? { autoFailover: auto } : {}),
     };
 }
 

@@ -1,6 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { ClusterPlan, Plan } from "./plan";
 import { podName } from "./naming";
+import { databaseSelector } from "./contract";
 import { PATHS, ROLE_LABELS } from "./contract";
 import { containerSecurityContext } from "./podSpec";
 
@@ -32,6 +33,16 @@ export function podLabelRules(plan: Plan, cluster: ClusterPlan): k8s.types.input
 /** The read Service's selector: database pods that label themselves healthy replicas (replicate.sh `member_role`). */
 export function readSelector(databaseSelector: Record<string, string>): Record<string, string> {
     return { ...databaseSelector, [ROLE_LABELS.role]: "replica", [ROLE_LABELS.healthy]: "true" };
+}
+
+/**
+ * The write Service's selector: the configured primary's pod (manual mode: the switchover and failover
+ * Jobs move it), or with automatic failover the database pod that labels itself primary.
+ */
+export function writeSelector(plan: Plan): Record<string, string> {
+    return plan.autoFailover
+        ? { ...databaseSelector(plan.set), [ROLE_LABELS.role]: "primary" }
+        : { ...databaseSelector(plan.set), "statefulset.kubernetes.io/pod-name": podName(plan.set, plan.primary) };
 }
 
 /**

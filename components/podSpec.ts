@@ -2,7 +2,7 @@ import { createHash } from "crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import { ClusterPlan, Plan } from "./plan";
 import { objectNames } from "./naming";
-import { MYSQL_UID, PATHS, PORTS, commonLabels, containerEnv, scriptCommand, selectorLabels } from "./contract";
+import { MYSQL_UID, PATHS, PORTS, arbiterEnv, commonLabels, containerEnv, scriptCommand, selectorLabels } from "./contract";
 import { labelApi, labelerName, labelsContainer, labelsVolumes } from "./podLabels";
 
 // ConfigMap volumes are read-only mounts; the modes say it too: the server's uid may read, never write.
@@ -89,12 +89,28 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
             name: "replicate",
             image: plan.image,
             command: scriptCommand("replicate.sh"),
-            env: [...containerEnv(plan, cluster, "replicate"), { name: "MMC_LABEL_API", value: labelApi(plan) }],
+            env: [...containerEnv(plan, cluster, "replicate"), { name: "MMC_LABEL_API", value: labelApi(plan) }, ...arbiterEnv(plan)],
             securityContext: secure,
             volumeMounts: mounts,
             resources: sidecarResources,
         },
     ];
+    if (plan.autoFailover) {
+        // Automatic failover: holds the primary's lease (fences on its loss) or campaigns for it (design: README "Automatic failover").
+        containers.push({
+            name: "failover-agent",
+            image: plan.image,
+            command: scriptCommand("autofailover.sh"),
+            env: [
+                ...containerEnv(plan, cluster, "failover-agent"),
+                ...arbiterEnv(plan),
+                { name: "MMC_SWITCHOVER_TIMEOUT_SECONDS", value: String(plan.migration.switchoverTimeoutSeconds) },
+            ],
+            securityContext: secure,
+            volumeMounts: mounts,
+            resources: sidecarResources,
+        });
+    }
     containers.push(labelsContainer(plan, plan.migration.kubectlImage));
     if (plan.engine === "mariadb") {
         containers.push({

@@ -1,11 +1,18 @@
 import { StackConfig } from "./config";
 
 /**
+ * How long a semi-synchronous commit waits for a replica before the primary falls back to asynchronous
+ * commits. Automatic failover raises it above the fence deadline (plan.autoFailover.semiSyncTimeoutMs):
+ * a partitioned primary fences itself before it could acknowledge a commit no replica has.
+ */
+export const DEFAULT_SEMI_SYNC_TIMEOUT_MS = 5000;
+
+/**
  * The static server config shipped in `<set>-config`: the one owner of every setting that is the
  * same for every pod. The scripts add only per-pod identity and locations (server_id, report_host,
  * gtid_domain_id, datadir, socket, port), read after this file.
  */
-export function baseServerConfig(engine: StackConfig["mysql"]["engine"]): string {
+export function baseServerConfig(engine: StackConfig["mysql"]["engine"], semiSyncTimeoutMs: number = DEFAULT_SEMI_SYNC_TIMEOUT_MS): string {
     const common = [
         "skip_name_resolve = ON",
         "bind_address = 0.0.0.0",
@@ -32,7 +39,7 @@ export function baseServerConfig(engine: StackConfig["mysql"]["engine"]): string
                     "gtid_strict_mode = ON",
                     "slave_net_timeout = 20",
                     "rpl_semi_sync_master_enabled = OFF",
-                    "rpl_semi_sync_master_timeout = 5000",
+                    `rpl_semi_sync_master_timeout = ${semiSyncTimeoutMs}`,
                     "rpl_semi_sync_master_wait_point = AFTER_SYNC",
                     "rpl_semi_sync_master_wait_no_slave = OFF",
                 ].join("\n") + "\n"
@@ -54,7 +61,7 @@ export function baseServerConfig(engine: StackConfig["mysql"]["engine"]): string
                     "plugin_load_add = semisync_source.so",
                     "plugin_load_add = semisync_replica.so",
                     "loose_rpl_semi_sync_source_enabled = OFF",
-                    "loose_rpl_semi_sync_source_timeout = 5000",
+                    `loose_rpl_semi_sync_source_timeout = ${semiSyncTimeoutMs}`,
                     "loose_rpl_semi_sync_source_wait_point = AFTER_SYNC",
                     "loose_rpl_semi_sync_source_wait_no_replica = OFF",
                 ].join("\n") + "\n"

@@ -165,7 +165,11 @@ export function assess(
     if (writable.length === 0) problems.push(`no member accepts writes (configured primary ${configured})`);
     if (writable.length > 1) problems.push(`${writable.length} members accept writes: ${writable.map((m) => m.member).join(", ")}; exactly one may`);
     if (realPrimary && realPrimary.member !== configured) {
-        problems.push(`the real primary is ${realPrimary.member}, the config says ${configured}: the last switchover did not run or did not finish`);
+        problems.push(
+            cfg.failover.mode === "automatic"
+                ? `the real primary is ${realPrimary.member}, the config says ${configured}: an automatic failover promoted ${realPrimary.member}; record it with primary: ${realPrimary.ordinal} (docs/runbook.md "Outage")`
+                : `the real primary is ${realPrimary.member}, the config says ${configured}: the last switchover did not run or did not finish`,
+        );
     }
     const primaryTx = realPrimary ? gtidCount(cfg.mysql.engine, realPrimary.server?.gtid, cfg.mysql.gtidDomainId) : undefined;
     const behind: Record<string, number | undefined> = {};

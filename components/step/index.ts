@@ -5,7 +5,7 @@
 import { podName } from "../naming";
 import { Plan } from "../plan";
 import { changeBehaviourOf } from "../changes";
-import { describeResources } from "./report";
+import { describeAutoFailover, describeResources } from "./report";
 import { changedSettings, isFailover, judge, movesOf, ordinalsIn, rollingClusters } from "./rules";
 import { DeployedState, lostIn } from "./state";
 import { Action, FailoverStep, Move, OrdinalChange, Step, SwitchoverStep } from "./types";
@@ -17,6 +17,7 @@ export {
     LostView,
     deployedStateOf,
     deployedStateSchema,
+    deployedVoters,
     epochAfter,
     epochOf,
     historyOf,
@@ -27,7 +28,7 @@ export {
     storageClassOf,
 } from "./state";
 export { GUARDS, Guard, changedSettings, imageVersion, isFailover, judge, rollingClusters } from "./rules";
-export { describeResources, stepTable } from "./report";
+export { describeAutoFailover, describeResources, stepTable } from "./report";
 export { Action, FailoverStep, Move, OrdinalChange, Step, SwitchoverStep, failoverJobName, switchoverJobName } from "./types";
 
 /**
@@ -197,6 +198,8 @@ function finish(
     const restartAfterSwitchover = changes.find((c) => c.restartsAfterSwitchover)?.to;
     const resources = describeResources(prev, next, switchover, waitsFor, rolling, partitions, restartAfterSwitchover);
     describeOutage(resources, prev, next, failover, rejoined);
+    const auto = describeAutoFailover(prev, next);
+    for (const [c, lines] of Object.entries(auto?.resources ?? {})) (resources[c] ??= []).push(...lines);
     const primaryRestarts = changes.some((c) => c.role === "primary" && c.action === "restart");
     const writePause = failover
         ? `writes have been down since ${podName(next.set, failover.fromOrdinal)} was lost; they resume when ${podName(next.set, failover.toOrdinal)} is promoted by the failover Job (at most ${next.migration.switchoverTimeoutSeconds} s, migration.switchoverTimeoutSeconds) and the write Service moves`
@@ -215,6 +218,7 @@ function finish(
         partitions,
         oldTemplate: [...oldTemplate],
         ...(restartAfterSwitchover ? { restartAfterSwitchover } : {}),
+        ...(auto ? { autoFailover: auto.summary } : {}),
         writePause,
         resources,
     };

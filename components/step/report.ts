@@ -1,7 +1,7 @@
-import { claimName, localVolumeName, objectNames, podName, serviceName, switchoverJobName } from "../naming";
+import { arbiterHost, arbiterNames, arbiterStatefulSetName, claimName, localVolumeName, objectNames, podName, serviceName, switchoverJobName } from "../naming";
 import { Plan, formatTable } from "../plan";
 import { clusterOf, ordinalsIn } from "./rules";
-import { DeployedState } from "./state";
+import { DeployedState, deployedVoters } from "./state";
 import { OrdinalChange, Step, SwitchoverStep } from "./types";
 
 export { claimName } from "../naming";
@@ -147,6 +147,66 @@ const updatedReplica = (step: Step) => {
 const podNameOf = (step: Step, ordinal: number) => step.changes.find((c) => c.ordinal === ordinal)?.member ?? `ordinal ${ordinal}`;
 
 /** The step as a DBA reads it in the pull request: titled tables, the write pause, Kubernetes changes apart. */
+/**
+ * What automatic failover means for this step (undefined when it is off before and after): a summary
+ * (voters, quorum, lease, fence deadline, the write endpoint) and per cluster what the arbiter's objects
+ * do, with the etcd membership command a joining or leaving voter needs (etcd adds members one at a
+ * time, by hand here: `etcdctl` runs in every voter pod).
+ */
+export function describeAutoFailover(prev: DeployedState | undefined, next: Plan): { summary: string[]; resources: Record<string, string[]> } | undefined {
+    const was = deployedVoters(prev);
+    const auto = next.autoFailover;
+    if (!auto && !was) return undefined;
+    const resources: Record<string, string[]> = {};
+    const say = (c: string, line: string) => (resources[c] ??= []).push(line);
+    const ns = next.namespace;
+    const exec = (c: string) => {
+        const ctx = next.clusters.find((x) => x.name === c)?.context;
+        return `kubectl${ctx ? ` --context ${ctx}` : ""} -n ${ns} exec ${arbiterStatefulSetName(next.set, c)}-0 --`;
+    };
+    if (!auto) {
+        for (const c of was!)
+            say(
+                c,
+                `arbiter: automatic failover off: StatefulSet ${arbiterStatefulSetName(next.set, c)}, its Service, ConfigMap and NetworkPolicy are deleted; its claim and volumes are kept`,
+            );
+        return {
+            summary: ["automatic failover: turned off by this step (failover.mode manual): a failover is a config edit again (failover.lost and primary)"],
+            resources,
+        };
+    }
+    const quorum = Math.floor(auto.voters.length / 2) + 1;
+    const summary = [
+        `automatic failover: arbiter voters ${auto.voters.join(", ")} (etcd, one per cluster; a quorum is ${quorum} of ${auto.voters.length}${auto.witnesses.length ? `; witnesses without data: ${auto.witnesses.join(", ")}` : ""}); ` +
+            `lease ${auto.leaseSeconds} s: the primary fences itself (read-only, client sessions cut) ${auto.fenceSeconds} s after its last renewal, before the lease can expire; ` +
+            `semi-sync timeout ${auto.semiSyncTimeoutMs / 1000} s; the write Service selects the member labelled primary, so the write endpoint follows a promotion in every cluster. ` +
+            `An automatic failover is recorded by setting primary to the promoted ordinal (docs/runbook.md "Outage")`,
+    ];
+    const peer = (c: string) => `http://${arbiterHost(next.naming, c, "")}:2380`;
+    const running = was ?? [];
+    const stays = auto.voters.find((c) => running.includes(c) && !next.lost.includes(c));
+    for (const c of auto.voters) {
+        if (!was)
+            say(
+                c,
+                `arbiter: etcd voter ${c} created (StatefulSet ${arbiterStatefulSetName(next.set, c)}, Service ${arbiterNames(next.set).service} exported, NetworkPolicy)`,
+            );
+        else if (auto.joining.includes(c))
+            say(
+                c,
+                `arbiter: voter ${c} joins the running etcd cluster (initial-cluster-state existing); add its member before this up (until it is added, its pod restarts and the up waits for it): ` +
+                    `${exec(stays ?? auto.voters[0])} etcdctl member add ${c} --peer-urls=${peer(c)}`,
+            );
+    }
+    for (const c of auto.leaving)
+        say(
+            c,
+            `arbiter: voter ${c} leaves: remove its member first (etcdctl member list names its id): ${exec(stays ?? auto.voters[0])} etcdctl member remove <id of ${c}>; ` +
+                `its StatefulSet is deleted, its claim data-${arbiterStatefulSetName(next.set, c)}-0 is kept (delete it by hand before ${c} is ever a voter again)`,
+        );
+    return { summary, resources };
+}
+
 export function stepTable(step: Step): string {
     const role = (c: OrdinalChange) =>
         c.action === "switchover" && step.switchover
@@ -181,6 +241,7 @@ export function stepTable(step: Step): string {
         ...(step.loss ? [`lost: ${step.loss}`] : []),
         ...(step.lost.length && !step.failover ? [`declared lost: ${step.lost.join(", ")} (left as deployed)`] : []),
         ...(step.settings?.length ? [`settings: ${step.settings.join("; ")}`] : []),
+        ...(step.autoFailover ?? []),
         "",
         "Members",
         formatTable(["ordinal", "member", "cluster", "role", "what happens"], rows),

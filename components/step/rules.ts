@@ -3,7 +3,7 @@ import { TransitionError } from "./errors";
 import { changeBehaviourOf } from "../changes";
 import { ClusterPlan, Plan } from "../plan";
 import { claimName, podName } from "../naming";
-import { DeployedState, lostIn } from "./state";
+import { DeployedState, deployedVoters, lostIn } from "./state";
 import { Move } from "./types";
 
 /** One rule a step must pass: a name (for tests and reports) and a check that returns the refusal, if any. */
@@ -373,6 +373,27 @@ export const GUARDS: readonly Guard[] = [
                     (firstStep
                         ? `Next safe steps: placement ${list(firstStep)}, run up, then placement ${list(next.placement)}`
                         : `Move one of them through a third cluster first, one step per up`),
+            );
+        },
+    },
+    {
+        // etcd changes its membership one voter at a time (a majority of the old and the new set must agree).
+        name: "arbiter-voters-one-at-a-time",
+        check(prev, next) {
+            const was = deployedVoters(prev);
+            const is = next.autoFailover?.voters;
+            if (!was || !is) return undefined;
+            const added = is.filter((c) => !was.includes(c));
+            const removed = was.filter((c) => !is.includes(c));
+            if (added.length + removed.length <= 1) return undefined;
+            const witnessesChanged = prev.settings?.["failover.witnesses"] !== next.settings["failover.witnesses"];
+            const key = witnessesChanged ? "failover.witnesses" : "placement";
+            const what = [added.length ? `adds ${added.join(", ")}` : "", removed.length ? `removes ${removed.join(", ")}` : ""].filter(Boolean).join(" and ");
+            const first = added.length
+                ? `first add ${added[0]} alone (e.g. as a witness: failover.witnesses with ${added[0]}), run up, then the rest`
+                : `first remove ${removed[0]} alone, run up, then the rest`;
+            return new TransitionError(
+                `mysql-multicluster:${key}: ${what} as arbiter voters in one step (voters ${list(was)} → ${list(is)}); etcd changes its membership one voter at a time. Next safe step: ${first}`,
             );
         },
     },

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { DeployHistory, FIRST_DEPLOYMENT, Plan } from "../plan";
 import { TransitionError } from "./errors";
+import { voterClusters } from "../config";
 
 export { settingsOf } from "../plan";
 
@@ -116,13 +117,27 @@ export function deployedStateOf(plan: Plan, prev?: DeployedState, step?: { reado
     };
 }
 
+/** The arbiter's voter clusters the deployed state ran (automatic failover), or undefined when it was manual. */
+export function deployedVoters(prev: DeployedState | undefined): string[] | undefined {
+    const s = prev?.settings ?? {};
+    if (!prev || s["failover.mode"] !== JSON.stringify("automatic")) return undefined;
+    const witnesses = s["failover.witnesses"] ? (JSON.parse(s["failover.witnesses"]) as string[]) : [];
+    return voterClusters(prev.clusters, prev.placement, witnesses);
+}
+
 /**
  * What the next plan takes from the deployed state: a first deployment (no state) may bootstrap and
  * uses the default subdirectory; a set deployed before the subdirectory existed keeps the volume's root.
  */
 export function historyOf(prev: DeployedState | undefined, primary?: number): DeployHistory {
     if (!prev) return FIRST_DEPLOYMENT;
-    return { firstDeployment: false, dataSubPath: prev.dataSubPath ?? "", epoch: primary === undefined ? (prev.epoch ?? 1) : epochAfter(prev, primary) };
+    const voters = deployedVoters(prev);
+    return {
+        firstDeployment: false,
+        dataSubPath: prev.dataSubPath ?? "",
+        epoch: primary === undefined ? (prev.epoch ?? 1) : epochAfter(prev, primary),
+        ...(voters ? { arbiterVoters: voters } : {}),
+    };
 }
 
 /** The set's generation after deploying `primary` on top of `prev`: +1 when the primary changes (switchover or failover). */

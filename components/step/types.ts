@@ -76,6 +76,8 @@ export interface Step {
     readonly settings?: readonly string[];
     /** A failover's loss, in words: which writes the old primary took with it. */
     readonly loss?: string;
+    /** Automatic failover (failover.mode: automatic, or turned off by this step): what it does, in words. */
+    readonly autoFailover?: readonly string[];
     /** The write pause a DBA should expect from this step, in words. */
     readonly writePause: string;
     /** Per cluster, the Kubernetes objects that change, in words. */

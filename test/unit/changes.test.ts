@@ -381,6 +381,20 @@ test("every key, edited on a running set, gets the plan its declared behaviour p
         "migration.kubectlImage": (r) => (r.migration.kubectlImage = "bitnami/kubectl:1.34"),
         "liveStatus.read": (r) => (r.liveStatus = { read: false }),
         "liveStatus.timeoutSeconds": (r) => (r.liveStatus = { timeoutSeconds: 90 }),
+        "failover.mode": (r) => (r.failover = { mode: "automatic", witnesses: ["c2"] }),
+        "failover.witnesses": (r) => (r.failover.witnesses = ["c2", "c4"]),
+        "failover.leaseSeconds": (r) => (r.failover.leaseSeconds = 20),
+        "failover.arbiterImage": (r) => (r.failover.arbiterImage = "registry.k8s.io/etcd:3.6.6-0"),
+    };
+    // Keys that only exist on a set with automatic failover: that set is the running one.
+    const automatic = (r: any) => {
+        r.clusters.c4 = { ...structuredClone(r.clusters.c3), context: "ctx-c4" };
+        r.failover = { mode: "automatic", witnesses: ["c2"] };
+    };
+    const bases: Record<string, (r: any) => void> = {
+        "failover.witnesses": automatic,
+        "failover.leaseSeconds": automatic,
+        "failover.arbiterImage": automatic,
     };
     const leaves = Object.keys(CHANGE_BEHAVIOUR).filter((k) => !Object.keys(CHANGE_BEHAVIOUR).some((x) => x.startsWith(`${k}.`)));
     const judged = leaves.filter((k) => !["step", "destructive"].includes(CHANGE_BEHAVIOUR[k].behaviour));
@@ -390,9 +404,14 @@ test("every key, edited on a running set, gets the plan its declared behaviour p
         "a key without an edit in this walk",
     );
     // The running set spans c1 (primary, lowest ordinal) and c3, so every cluster key applies.
-    const base = () => ({ ...raw(["c1", "c1", "c3"]), mcs: { profile: "mcs-api" } }) as any;
-    const prev = deployedStateOf(buildPlan(parseStackConfig(base())));
+    const running = () => ({ ...raw(["c1", "c1", "c3"]), mcs: { profile: "mcs-api" } }) as any;
     for (const key of judged) {
+        const base = () => {
+            const r = running();
+            bases[key]?.(r);
+            return r;
+        };
+        const prev = deployedStateOf(buildPlan(parseStackConfig(base())));
         const r = base();
         edits[key](r);
         const next = parseStackConfig(r);

@@ -16,14 +16,18 @@ const phase = (i: number) => parseStackConfig(rawOf(STACK_FILES[i]));
 
 /**
  * The steps whose objects cover every script's container: the switchover step (its Job), the retire step
- * (its Job) and a failover step (stacks/02's set with cluster1 lost and mysql-1 promoted: its Job).
+ * (its Job), a failover step (stacks/02's set with cluster1 lost and mysql-1 promoted: its Job) and
+ * automatic failover turned on (the failover-agent container).
  */
 function steps() {
     const failover = parseStackConfig({ ...rawOf(STACK_FILES[1]), primary: 1, failover: { lost: ["cluster1"] } });
+    // automatic failover (stacks/02's set with cluster3 as the witness): the failover-agent container and the arbiter's inputs
+    const automatic = parseStackConfig({ ...rawOf(STACK_FILES[1]), failover: { mode: "automatic", witnesses: ["cluster3"] } });
     return [
         { config: phase(2), prev: deployedStateOf(buildPlan(phase(1))) },
         { config: phase(5), prev: deployedStateOf(buildPlan(phase(4))) },
         { config: failover, prev: deployedStateOf(buildPlan(phase(1))) },
+        { config: automatic, prev: deployedStateOf(buildPlan(phase(1))) },
     ];
 }
 
@@ -44,7 +48,8 @@ async function providedInputs(): Promise<{ provided: Map<string, string>; seen: 
                 const pod = o.spec?.template?.spec;
                 for (const ctr of pod ? [...(pod.initContainers ?? []), ...pod.containers] : []) {
                     const owner = o.kind === "StatefulSet" ? "components/contract.ts containerEnv" : `the ${o.metadata.name} Job`;
-                    for (const e of ctr.env ?? []) add(e.name, `${owner} (${key}, container ${ctr.name})`);
+                    // (the arbiter's etcd container takes ETCD_* settings: not the scripts' contract)
+                    for (const e of ctr.env ?? []) if (e.name.startsWith("MMC_")) add(e.name, `${owner} (${key}, container ${ctr.name})`);
                 }
                 if (o.kind === "ConfigMap" && o.data?.["topology.env"] !== undefined) {
                     for (const m of String(o.data["topology.env"]).matchAll(/^([A-Za-z0-9_]+)=/gm)) add(m[1], `components/contract.ts topologyEnv (${key})`);

@@ -1,0 +1,444 @@
+// Automatic failover, program side (issue 17): config rules, the plan, the voter-change rule.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "fs";
+import * as YAML from "yaml";
+import { ConfigError, parseStackConfig, stripProjectPrefix } from "../../components/config";
+import { buildPlan } from "../../components/plan";
+import { TransitionError, deployedStateOf, historyOf, planStep, stepTable } from "../../components/step";
+import { assess } from "../../components/status";
+import { createHash } from "crypto";
+import * as path from "path";
+import { ROOT, baseRaw, rawOf } from "../helpers/configs";
+import { MockRun, objectsOf, runUnderMocks } from "../helpers/mockProgram";
+
+/** baseRaw with a third cluster `c` (two nodes, dynamic storage), members in a and b. */
+export function threeRaw(extra: Record<string, any> = {}): Record<string, any> {
+    const r = baseRaw();
+    r.clusters.c = { context: "ctx-c", nodes: ["c-1", "c-2"], storage: { storageClass: "standard" } };
+    r.placement = ["a", "b"];
+    return { ...r, ...extra };
+}
+const auto = (failover: Record<string, any> = {}, extra: Record<string, any> = {}) =>
+    threeRaw({ failover: { mode: "automatic", witnesses: ["c"], ...failover }, ...extra });
+
+const refusals: [string, Record<string, any>, RegExp][] = [
+    [
+        "two voter clusters",
+        threeRaw({ failover: { mode: "automatic" } }),
+        /^mysql-multicluster:failover\.mode: "automatic": needs arbiter voters in at least 3 clusters \(failure domains\); it has 2: a, b \(running members\), no witnesses; add one of c to failover\.witnesses$/,
+    ],
+    [
+        "one voter cluster, one spare",
+        threeRaw({ placement: ["a", "a"], failover: { mode: "automatic", witnesses: ["b"] } }),
+        /^mysql-multicluster:failover\.mode: "automatic": needs arbiter voters in at least 3 clusters .*it has 2: a \(running members\) and b \(failover\.witnesses\); add one of c to failover\.witnesses$/,
+    ],
+    [
+        "not enough clusters at all",
+        { ...baseRaw(), placement: ["a", "b"], failover: { mode: "automatic" } },
+        /^mysql-multicluster:failover\.mode: "automatic": .*it has 2: a, b \(running members\), no witnesses; add 1 cluster\(s\) to clusters and name it in failover\.witnesses$/,
+    ],
+    ["unknown witness", auto({ witnesses: ["z"] }), /^mysql-multicluster:failover\.witnesses\[0\]: "z": cluster "z" is not in clusters \(known: a, b, c\)$/],
+    ["witness twice", auto({ witnesses: ["c", "c"] }), /^mysql-multicluster:failover\.witnesses\[1\]: "c": cluster "c" is listed twice$/],
+    [
+        "lost witness",
+        auto({ witnesses: ["c"], lost: ["c"] }),
+        /^mysql-multicluster:failover\.witnesses\[0\]: "c": cluster "c" is in failover\.lost: a witness must be reachable; name another cluster$/,
+    ],
+    [
+        "retiring witness",
+        auto({}, { retire: ["c"] }),
+        /^mysql-multicluster:failover\.witnesses\[0\]: "c": cluster "c" is in retire: a retired cluster runs nothing, a witness included; name another cluster$/,
+    ],
+    ["lease below 5", auto({ leaseSeconds: 4 }), /^mysql-multicluster:failover\.leaseSeconds: 4: /],
+    ["lease above 60", auto({ leaseSeconds: 61 }), /^mysql-multicluster:failover\.leaseSeconds: 61: /],
+    ["unknown mode", auto({ mode: "auto" }), /^mysql-multicluster:failover\.mode: "auto": /],
+    [
+        "bad arbiter digest",
+        auto({ arbiterImage: "etcd@sha256:abc" }),
+        /^mysql-multicluster:failover\.arbiterImage: "etcd@sha256:abc": has a digest that is not @sha256:<64 hex digits>$/,
+    ],
+    [
+        "witnesses in manual mode",
+        threeRaw({ failover: { witnesses: ["c"] } }),
+        /^mysql-multicluster:failover\.witnesses: \["c"\]: has no effect with failover\.mode manual \(the default\): set failover\.mode: automatic, or remove failover\.witnesses$/,
+    ],
+    [
+        "lease in explicit manual mode",
+        threeRaw({ failover: { mode: "manual", leaseSeconds: 10 } }),
+        /^mysql-multicluster:failover\.leaseSeconds: 10: has no effect with failover\.mode manual: set failover\.mode: automatic, or remove failover\.leaseSeconds$/,
+    ],
+    ["arbiter image in manual mode", threeRaw({ failover: { arbiterImage: "etcd:3" } }), /^mysql-multicluster:failover\.arbiterImage: "etcd:3": has no effect/],
+    [
+        "arbiter StatefulSet name too long",
+        auto({}, { mysql: { engine: "mariadb", name: "s".repeat(44) } }),
+        /^mysql-multicluster:failover\.mode: "automatic": the arbiter StatefulSet of cluster "a" would be s{44}-arbiter-a \(54 characters; at most 52\): shorten mysql\.name or the cluster's name/,
+    ],
+];
+for (const [name, raw, expected] of refusals) {
+    test(`config refuses: ${name}`, () => {
+        assert.throws(
+            () => parseStackConfig(raw),
+            (e: unknown) => {
+                assert.ok(e instanceof ConfigError, String(e));
+                assert.match(e.message, expected);
+                assert.ok(!e.message.includes("\n"));
+                return true;
+            },
+        );
+    });
+}
+
+test("config accepts: automatic with a witness; members in three clusters and no witness; a witness that also runs members; a by-config failover while automatic", () => {
+    const cfg = parseStackConfig(auto());
+    assert.equal(cfg.failover.mode, "automatic");
+    assert.deepEqual(buildPlan(cfg).autoFailover?.voters, ["a", "b", "c"]);
+    const three = parseStackConfig(threeRaw({ placement: ["a", "b", "c"], failover: { mode: "automatic" } }));
+    assert.deepEqual(buildPlan(three).autoFailover?.witnesses, []);
+    const both = parseStackConfig(threeRaw({ placement: ["a", "b", "c"], failover: { mode: "automatic", witnesses: ["c"] } }));
+    assert.deepEqual(buildPlan(both).autoFailover?.voters, ["a", "b", "c"]);
+    // failover.lost with automatic mode: the by-config path stays (e.g. when automatic failover refused).
+    const byConfig = parseStackConfig(auto({ lost: ["a"] }, { primary: 1 }));
+    assert.deepEqual(buildPlan(byConfig).lost, ["a"]);
+});
+
+test("plan: defaults, the fence deadline below the lease, the semi-sync timeout above it; manual leaves no trace", () => {
+    const p = buildPlan(parseStackConfig(auto()));
+    const a = p.autoFailover!;
+    assert.equal(a.leaseSeconds, 10);
+    assert.equal(a.fenceSeconds, 7);
+    assert.equal(a.semiSyncTimeoutMs, 15000);
+    assert.equal(a.image, "registry.k8s.io/etcd:3.6.5-0");
+    assert.equal(a.key, "/mysql-multicluster/mysql/mysql");
+    assert.equal(
+        a.initialCluster,
+        "a=http://mysql-arbiter-a-0.a.mysql-arbiter.mysql.svc.clusterset.local:2380," +
+            "b=http://mysql-arbiter-b-0.b.mysql-arbiter.mysql.svc.clusterset.local:2380," +
+            "c=http://mysql-arbiter-c-0.c.mysql-arbiter.mysql.svc.clusterset.local:2380",
+    );
+    // Each cluster reaches its own voter by the local name, the others by the cross-cluster one.
+    assert.deepEqual(p.clusters.find((c) => c.name === "b")!.topology.arbiterEndpoints, [
+        "mysql-arbiter-a-0.a.mysql-arbiter.mysql.svc.clusterset.local:2379",
+        "mysql-arbiter-b-0.mysql-arbiter.mysql.svc.cluster.local:2379",
+        "mysql-arbiter-c-0.c.mysql-arbiter.mysql.svc.clusterset.local:2379",
+    ]);
+    const lease = buildPlan(parseStackConfig(auto({ leaseSeconds: 20 }))).autoFailover!;
+    assert.deepEqual([lease.fenceSeconds, lease.semiSyncTimeoutMs], [17, 25000]);
+    for (const manual of [threeRaw(), threeRaw({ failover: { mode: "manual" } })]) {
+        const m = buildPlan(parseStackConfig(manual));
+        assert.equal(m.autoFailover, undefined);
+        assert.ok(m.clusters.every((c) => c.topology.arbiterEndpoints === undefined));
+        assert.ok(!Object.keys(m.settings).some((k) => k.startsWith("failover.") && k !== "failover.mode"), JSON.stringify(m.settings));
+    }
+});
+
+const stateOf = (raw: Record<string, any>) => deployedStateOf(buildPlan(parseStackConfig(raw)));
+const stepOf = (prev: Record<string, any>, next: Record<string, any>) => {
+    const state = stateOf(prev);
+    const cfg = parseStackConfig(next);
+    return planStep(state, buildPlan(cfg, historyOf(state, cfg.primary)));
+};
+const fourRaw = (failover: Record<string, any>, placement = ["a", "b"]) => {
+    const r = threeRaw({ placement, failover: { mode: "automatic", ...failover } });
+    r.clusters.d = { context: "ctx-d", nodes: ["d-1"], storage: { storageClass: "standard" } };
+    r.clusters.e = { context: "ctx-e", nodes: ["e-1"], storage: { storageClass: "standard" } };
+    return r;
+};
+
+test("step: one arbiter voter added or removed per step; two at once refused with the next safe step", () => {
+    assert.equal(stepOf(fourRaw({ witnesses: ["c"] }), fourRaw({ witnesses: ["c", "d"] })).kind, "config");
+    assert.equal(stepOf(fourRaw({ witnesses: ["c", "d"] }), fourRaw({ witnesses: ["c"] })).kind, "config");
+    // A witness swapped for another: one added and one removed.
+    assert.throws(
+        () => stepOf(fourRaw({ witnesses: ["c"] }), fourRaw({ witnesses: ["d"] })),
+        (e: unknown) =>
+            e instanceof TransitionError &&
+            /^mysql-multicluster:failover\.witnesses: adds d and removes c as arbiter voters in one step \(voters \[a, b, c\] → \[a, b, d\]\); etcd changes its membership one voter at a time\. Next safe step: first add d alone/.test(
+                e.message,
+            ),
+    );
+    assert.throws(() => stepOf(fourRaw({ witnesses: ["c"] }), fourRaw({ witnesses: ["c", "d", "e"] })), /adds d, e as arbiter voters in one step/);
+    // A move that takes the last member out of a voter cluster and into a new one: placement named.
+    assert.throws(
+        () => stepOf(fourRaw({ witnesses: ["c"] }, ["a", "b"]), fourRaw({ witnesses: ["c"] }, ["a", "d"])),
+        /^TransitionError: mysql-multicluster:placement: adds d and removes b as arbiter voters in one step/,
+    );
+    // The same move into a witness cluster changes one voter only.
+    assert.equal(stepOf(fourRaw({ witnesses: ["c", "d"] }, ["a", "b"]), fourRaw({ witnesses: ["c", "d"] }, ["a", "d"])).kind, "move");
+    // Turning automatic failover on or off is not a membership change: the whole arbiter comes or goes.
+    assert.equal(stepOf(threeRaw(), auto()).kind, "rolling");
+    assert.equal(stepOf(auto(), threeRaw()).kind, "rolling");
+});
+
+// ---- Rendering (under Pulumi mocks) ----
+
+/** Every Kubernetes object of a run, with its cluster, in a stable order: what the golden digest covers. */
+function renderedObjects(run: MockRun): string {
+    const out: string[] = [];
+    for (const cluster of Object.keys(run.outputs.clusters).sort())
+        for (const [key, o] of [...objectsOf(run, cluster)].sort(([a], [b]) => a.localeCompare(b))) out.push(`${cluster} ${key} ${JSON.stringify(o)}`);
+    return out.join("\n");
+}
+const digest = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/**
+ * sha256 of the dev stack's rendered objects (Pulumi.dev.yaml, first deployment) as main rendered them
+ * before automatic failover existed: manual mode (the default) must render them byte for byte. A change
+ * that means to alter the manual rendering updates this digest (and says so in its commit).
+ */
+const DEV_STACK_MANUAL_DIGEST = "f8cf823736113a99820adf836166e0b10698c0fc2f7bf1590d4ba1202137dc55";
+
+test("manual mode renders what it rendered before automatic failover existed: the dev stack byte for byte, and `mode: manual` spelled out changes nothing", async () => {
+    const dev = rawOf(path.join(ROOT, "Pulumi.dev.yaml"));
+    const implicit = renderedObjects(await runUnderMocks(parseStackConfig(dev)));
+    assert.equal(digest(implicit), DEV_STACK_MANUAL_DIGEST);
+    const explicit = renderedObjects(await runUnderMocks(parseStackConfig({ ...dev, failover: { mode: "manual" } })));
+    assert.equal(explicit, implicit);
+    // (the scripts ConfigMap carries lib-arbiter.sh whatever the mode: it is left out of this check)
+    const found = implicit.split("\n").filter((l) => !l.includes(" ConfigMap/mysql-scripts ") && /arbiter|failover-agent|MMC_LEASE/i.test(l));
+    assert.deepEqual(
+        found.map((l) => l.split(" ").slice(0, 2).join(" ")),
+        [],
+    );
+});
+
+/** The dev stack (kosmos, local volumes) with a replica in cluster2 and cluster3 as the witness. */
+function devAuto(failover: Record<string, any> = {}, placement = ["cluster1", "cluster2"]): Record<string, any> {
+    const dev = rawOf(path.join(ROOT, "Pulumi.dev.yaml"));
+    return { ...dev, placement, failover: { mode: "automatic", witnesses: ["cluster3"], ...failover } };
+}
+const container = (sts: any, name: string) => sts.spec.template.spec.containers.find((c: any) => c.name === name);
+const envNames = (c: any) => (c.env ?? []).map((e: any) => e.name);
+
+test("automatic: every voter cluster declares its etcd voter (ConfigMap, headless Service, export and import, NetworkPolicy, own local class and volumes, StatefulSet of one pod); members get the failover agent", async () => {
+    const run = await runUnderMocks(parseStackConfig(devAuto()));
+    const initial =
+        "cluster1=http://mysql-arbiter-cluster1-0.mysql-arbiter.mysql.svc.cluster.local:2380," +
+        "cluster2=http://mysql-arbiter-cluster2-0.mysql-arbiter.mysql.svc.cluster.local:2380," +
+        "cluster3=http://mysql-arbiter-cluster3-0.mysql-arbiter.mysql.svc.cluster.local:2380";
+    for (const cluster of ["cluster1", "cluster2", "cluster3"]) {
+        const o = objectsOf(run, cluster);
+        const arbiterKeys = [...o.keys()].filter((k) => /arbiter/.test(k)).sort();
+        assert.deepEqual(arbiterKeys, [
+            "ConfigMap/mysql-arbiter",
+            "NetworkPolicy/mysql-arbiter",
+            "PersistentVolume/mysql-arbiter-kosmos" + cluster + "-1",
+            "PersistentVolume/mysql-arbiter-kosmos" + cluster + "-2",
+            "Service/mysql-arbiter",
+            "ServiceExport/mysql-arbiter",
+            "ServiceImport/mysql-arbiter",
+            `StatefulSet/mysql-arbiter-${cluster}`,
+            "StorageClass/mysql-arbiter-local",
+        ]);
+        assert.equal(o.get("ConfigMap/mysql-arbiter")!.data["initial-cluster"], initial);
+        const sts = o.get(`StatefulSet/mysql-arbiter-${cluster}`)!;
+        assert.equal(sts.spec.replicas, 1);
+        assert.equal(sts.spec.serviceName, "mysql-arbiter");
+        const etcd = sts.spec.template.spec.containers[0];
+        assert.equal(etcd.image, "registry.k8s.io/etcd:3.6.5-0");
+        assert.ok(etcd.args.includes(`--name=${cluster}`));
+        assert.ok(etcd.args.includes(`--initial-advertise-peer-urls=http://mysql-arbiter-${cluster}-0.mysql-arbiter.mysql.svc.cluster.local:2380`));
+        assert.deepEqual(envNames(etcd), ["ETCD_INITIAL_CLUSTER", "ETCD_INITIAL_CLUSTER_TOKEN", "ETCD_INITIAL_CLUSTER_STATE"]);
+        assert.equal(o.get("ConfigMap/mysql-arbiter")!.data["initial-cluster-state"], "new");
+        assert.equal(etcd.securityContext.readOnlyRootFilesystem, true);
+        assert.equal(sts.spec.template.spec.securityContext.runAsNonRoot, true);
+        assert.equal(sts.spec.template.spec.automountServiceAccountToken, false);
+        // Its claim binds only its own class: never a member's local volume, nor a member's claim its volume.
+        assert.equal(sts.spec.volumeClaimTemplates[0].spec.storageClassName, "mysql-arbiter-local");
+        assert.equal(o.get("PersistentVolume/mysql-arbiter-kosmos" + cluster + "-1")!.spec.storageClassName, "mysql-arbiter-local");
+        assert.equal(etcd.volumeMounts[0].subPath, "mysql_mysql_arbiter");
+        // Outside every member selector (StatefulSet, Services, budgets, anti-affinity).
+        assert.notEqual(sts.spec.template.metadata.labels["app.kubernetes.io/name"], "mysql");
+        const svc = o.get("Service/mysql-arbiter")!;
+        assert.equal(svc.spec.clusterIP, "None");
+        assert.equal(svc.spec.publishNotReadyAddresses, true);
+        assert.deepEqual(
+            svc.spec.ports.map((p: any) => p.port),
+            [2379, 2380],
+        );
+        const members = o.get("StatefulSet/mysql")!;
+        const agent = container(members, "failover-agent");
+        assert.ok(agent, `${cluster}: failover-agent`);
+        assert.deepEqual(agent.command, ["bash", "/opt/mmc/autofailover.sh"]);
+        assert.equal(agent.image, container(members, "replicate").image);
+        assert.deepEqual(
+            agent.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.name),
+            ["MMC_ROOT_PASSWORD", "MMC_REPL_PASSWORD", "MMC_ADMIN_PASSWORD"],
+        );
+        for (const n of [
+            "MMC_ARBITER_KEY",
+            "MMC_LEASE_SECONDS",
+            "MMC_SWITCHOVER_TIMEOUT_SECONDS",
+            "MMC_PORT",
+            "MMC_RUN_DIR",
+            "MMC_DATADIR",
+            "MMC_TOPOLOGY_FILE",
+        ])
+            assert.ok(envNames(agent).includes(n), `${cluster}: agent ${n}`);
+        assert.deepEqual(agent.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+        const replicate = container(members, "replicate");
+        assert.deepEqual(
+            replicate.env.filter((e: any) => /ARBITER|LEASE/.test(e.name)),
+            [
+                { name: "MMC_ARBITER_KEY", value: "/mysql-multicluster/mysql/mysql" },
+                { name: "MMC_LEASE_SECONDS", value: "10" },
+            ],
+        );
+        const topology = o.get("ConfigMap/mysql-topology")!.data["topology.env"];
+        assert.match(
+            topology,
+            /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-cluster1-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-cluster2-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-cluster3-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379'$/m,
+        );
+        assert.match(o.get("ConfigMap/mysql-config")!.data["my.cnf"], /^rpl_semi_sync_master_timeout = 15000$/m);
+    }
+});
+
+test("automatic, mcs-api and dynamic storage: endpoints as each cluster resolves them, the cluster's class for the claim, no import; the NetworkPolicy admits 2379 from members and voters, 2380 from voters only", async () => {
+    const raw = auto({ leaseSeconds: 20 }, { mysql: { engine: "mysql" } });
+    raw.clusters.a.podCidrs = ["10.1.0.0/16"];
+    raw.clusters.b.podCidrs = ["10.2.0.0/16"];
+    raw.clusters.c.podCidrs = ["10.3.0.0/16"];
+    const run = await runUnderMocks(parseStackConfig(raw));
+    const c = objectsOf(run, "c");
+    assert.ok(!c.has("ServiceImport/mysql-arbiter") && c.has("ServiceExport/mysql-arbiter"));
+    assert.ok(!c.has("StorageClass/mysql-arbiter-local"));
+    assert.equal(c.get("StatefulSet/mysql-arbiter-c")!.spec.volumeClaimTemplates[0].spec.storageClassName, "standard");
+    assert.equal(c.get("StatefulSet/mysql-arbiter-c")!.spec.template.spec.containers[0].volumeMounts[0].subPath, undefined);
+    assert.match(
+        objectsOf(run, "a").get("ConfigMap/mysql-topology")!.data["topology.env"],
+        /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-a-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-b-0\.b\.mysql-arbiter\.mysql\.svc\.clusterset\.local:2379 mysql-arbiter-c-0\.c\.mysql-arbiter\.mysql\.svc\.clusterset\.local:2379'$/m,
+    );
+    assert.match(objectsOf(run, "a").get("ConfigMap/mysql-config")!.data["my.cnf"], /^loose_rpl_semi_sync_source_timeout = 25000$/m);
+    const np = c.get("NetworkPolicy/mysql-arbiter")!.spec;
+    assert.deepEqual(np.ingress[0].ports, [{ protocol: "TCP", port: 2379 }]);
+    assert.deepEqual(np.ingress[0].from, [
+        {
+            podSelector: {
+                matchLabels: { "app.kubernetes.io/name": "mysql", "app.kubernetes.io/instance": "mysql", "app.kubernetes.io/component": "database" },
+            },
+        },
+        { podSelector: { matchLabels: { "app.kubernetes.io/name": "mysql-multicluster-arbiter", "app.kubernetes.io/instance": "mysql" } } },
+        { ipBlock: { cidr: "10.1.0.0/16" } },
+        { ipBlock: { cidr: "10.2.0.0/16" } },
+    ]);
+    assert.deepEqual(np.ingress[1].ports, [{ protocol: "TCP", port: 2380 }]);
+    assert.deepEqual(np.ingress[1].from, np.ingress[0].from.slice(1));
+});
+
+test("automatic: a voter's arbiter keeps its Pulumi and Kubernetes names across phases (a scale-up, a lease change)", async () => {
+    const names = (run: MockRun, cluster: string) =>
+        run.resources.filter((r) => /arbiter/.test(r.name) && r.name.startsWith(`${cluster}-`)).map((r) => `${r.name} ${r.inputs.metadata?.name}`);
+    const before = await runUnderMocks(parseStackConfig(devAuto()));
+    const prev = deployedStateOf(buildPlan(parseStackConfig(devAuto())));
+    const scaled = await runUnderMocks(parseStackConfig(devAuto({}, ["cluster1", "cluster2", "cluster2"])), prev);
+    assert.equal(scaled.deployment.step.kind, "scale");
+    const lease = await runUnderMocks(parseStackConfig(devAuto({ leaseSeconds: 15 })), prev);
+    assert.equal(lease.deployment.step.kind, "rolling");
+    for (const cluster of ["cluster1", "cluster2", "cluster3"]) {
+        assert.ok(names(before, cluster).length >= 8, cluster);
+        assert.deepEqual(names(scaled, cluster), names(before, cluster), cluster);
+        assert.deepEqual(names(lease, cluster), names(before, cluster), cluster);
+    }
+    // A move that would leave two voter clusters is refused by the config, naming what to add.
+    assert.throws(
+        () => parseStackConfig(devAuto({}, ["cluster1", "cluster3"])),
+        /it has 2: cluster1, cluster3 \(running members\); add one of cluster2 to failover\.witnesses$/,
+    );
+});
+
+test("step report: automatic failover's summary (voters, quorum, lease, fence deadline, write endpoint); turned on creates every voter, turned off deletes them and keeps their claims", () => {
+    const on = stepOf(threeRaw(), auto());
+    assert.match(
+        stepTable(on),
+        /^automatic failover: arbiter voters a, b, c \(etcd, one per cluster; a quorum is 2 of 3; witnesses without data: c\); lease 10 s: the primary fences itself \(read-only, client sessions cut\) 7 s after its last renewal, before the lease can expire; semi-sync timeout 15 s; the write Service selects the member labelled primary/m,
+    );
+    assert.ok(
+        on.resources.c.some((l) => /^arbiter: etcd voter c created \(StatefulSet mysql-arbiter-c, Service mysql-arbiter exported, NetworkPolicy\)$/.test(l)),
+    );
+    const off = stepOf(auto(), threeRaw());
+    assert.deepEqual(off.autoFailover, [
+        "automatic failover: turned off by this step (failover.mode manual): a failover is a config edit again (failover.lost and primary)",
+    ]);
+    assert.match(
+        off.resources.c.join("\n"),
+        /StatefulSet mysql-arbiter-c, its Service, ConfigMap and NetworkPolicy are deleted; its claim and volumes are kept/,
+    );
+    assert.equal(stepOf(threeRaw(), threeRaw()).autoFailover, undefined);
+});
+
+test("a voter joining a running arbiter bootstraps as `existing` and the step names the etcd member add; a leaving one, the member remove", async () => {
+    const prevRaw = fourRaw({ witnesses: ["c"] });
+    const nextRaw = fourRaw({ witnesses: ["c", "d"] });
+    const prev = stateOf(prevRaw);
+    const step = stepOf(prevRaw, nextRaw);
+    assert.deepEqual(step.resources.d, [
+        "arbiter: voter d joins the running etcd cluster (initial-cluster-state existing); add its member before this up (until it is added, its pod restarts and the up waits for it): " +
+            "kubectl --context ctx-a -n mysql exec mysql-arbiter-a-0 -- etcdctl member add d --peer-urls=http://mysql-arbiter-d-0.d.mysql-arbiter.mysql.svc.clusterset.local:2380",
+    ]);
+    const run = await runUnderMocks(parseStackConfig(nextRaw), prev);
+    const state = (c: string) => objectsOf(run, c).get("ConfigMap/mysql-arbiter")!.data["initial-cluster-state"];
+    assert.deepEqual(["a", "b", "c", "d"].map(state), ["new", "new", "new", "existing"]);
+    assert.equal(objectsOf(run, "d").get("ConfigMap/mysql-arbiter")!.data["initial-cluster"].split(",").length, 4);
+    const leave = stepOf(nextRaw, prevRaw);
+    assert.match(
+        leave.resources.d.join("\n"),
+        /^arbiter: voter d leaves: remove its member first \(etcdctl member list names its id\): kubectl --context ctx-a -n mysql exec mysql-arbiter-a-0 -- etcdctl member remove <id of d>; its StatefulSet is deleted, its claim data-mysql-arbiter-d-0 is kept/m,
+    );
+});
+
+test("automatic: the write Service selects the member labelled primary, and every cluster of a multi-cluster set writes through the cross-cluster name; manual keeps the configured pod and the local name", async () => {
+    const run = await runUnderMocks(parseStackConfig(auto()));
+    for (const c of ["a", "b"]) {
+        const o = objectsOf(run, c);
+        assert.deepEqual(o.get("Service/mysql-write")!.spec.selector, {
+            "app.kubernetes.io/name": "mysql",
+            "app.kubernetes.io/instance": "mysql",
+            "app.kubernetes.io/component": "database",
+            "mysql-multicluster/role": "primary",
+        });
+        assert.match(o.get("ConfigMap/mysql-topology")!.data["topology.env"], /^MMC_WRITE_HOST='mysql-write\.mysql\.svc\.clusterset\.local'$/m);
+    }
+    const manual = buildPlan(parseStackConfig(threeRaw()));
+    assert.equal(manual.clusters.find((c) => c.name === "a")!.topology.writeHost, "mysql-write.mysql.svc.cluster.local");
+    // All members in one cluster (two witnesses): nothing is exported, the local name stays.
+    const oneCluster = buildPlan(parseStackConfig(threeRaw({ placement: ["a", "a"], failover: { mode: "automatic", witnesses: ["b", "c"] } })));
+    assert.equal(oneCluster.clusters.find((c) => c.name === "a")!.topology.writeHost, "mysql-write.mysql.svc.cluster.local");
+});
+
+test("status: a writable member other than the configured primary is, in automatic mode, an automatic failover to record with `primary`", () => {
+    const member = (name: string, ordinal: number, cluster: string, readOnly: boolean) => ({
+        ordinal,
+        member: name,
+        cluster,
+        foundIn: [cluster],
+        phase: "Running",
+        ready: true,
+        server: { alive: true, readOnly, gtid: "0-1001-5" },
+    });
+    const members = [member("mysql-0", 0, "a", true), member("mysql-1", 1, "b", false)];
+    const automatic = assess(parseStackConfig(auto()), members);
+    assert.ok(
+        automatic.problems.includes(
+            'the real primary is mysql-1, the config says mysql-0: an automatic failover promoted mysql-1; record it with primary: 1 (docs/runbook.md "Outage")',
+        ),
+        automatic.problems.join("; "),
+    );
+    const manual = assess(parseStackConfig(threeRaw()), members);
+    assert.ok(manual.problems.some((p) => p.endsWith("the last switchover did not run or did not finish")));
+});
+
+test("docs: the runbook's and README's example configs are accepted with the voters they describe, and the README's config table names every failover key", () => {
+    const dev = rawOf(path.join(ROOT, "Pulumi.dev.yaml"));
+    const runbook = fs.readFileSync(path.join(ROOT, "docs/runbook.md"), "utf8");
+    const block = /### Automatic failover: what happened and what to record\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(runbook);
+    assert.ok(block, "the runbook's example");
+    const fromRunbook = stripProjectPrefix(YAML.parse(block[1]));
+    const cfg = parseStackConfig({ ...dev, ...fromRunbook });
+    assert.deepEqual(buildPlan(cfg).autoFailover?.voters, ["cluster1", "cluster2", "cluster3"]);
+    assert.deepEqual(buildPlan(cfg).autoFailover?.witnesses, ["cluster3"]);
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const ex = /## Automatic failover\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme);
+    assert.ok(ex, "the README's example");
+    assert.deepEqual(buildPlan(parseStackConfig({ ...dev, ...stripProjectPrefix(YAML.parse(ex[1])) })).autoFailover?.leaseSeconds, 10);
+    for (const k of ["mode", "witnesses", "leaseSeconds", "arbiterImage"]) assert.match(readme, new RegExp(`^\\| \`failover\\.${k}\` \\|`, "m"), k);
+});
