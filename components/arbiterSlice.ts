@@ -20,6 +20,8 @@ export interface ArbiterSliceArgs {
     readonly provider: k8s.Provider;
     /** The namespace resource when the program declares it. */
     readonly namespace?: k8s.core.v1.Namespace;
+    /** Another voter's StatefulSet this one changes after (one voter restarts at a time: the quorum holds). */
+    readonly after?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -138,7 +140,7 @@ export class ArbiterSlice extends pulumi.ComponentResource {
             `${name}-statefulset`,
             { metadata: meta(names.statefulSet, "arbiter"), spec: arbiterStatefulSetSpec(plan, cluster, auto) },
             // Ready needs a quorum, which needs the other clusters' voters: `up` does not wait for it here.
-            { ...child, dependsOn: [...child.dependsOn, ...deps], customTimeouts: { create: "10m", update: "10m" } },
+            { ...child, dependsOn: [...child.dependsOn, ...deps, ...(args.after ?? [])], customTimeouts: { create: "10m", update: "10m" } },
         );
         this.registerOutputs({ statefulSet: this.statefulSet.metadata.name });
     }

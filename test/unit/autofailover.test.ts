@@ -7,6 +7,7 @@ import { ConfigError, parseStackConfig, stripProjectPrefix } from "../../compone
 import { buildPlan } from "../../components/plan";
 import { TransitionError, deployedStateOf, historyOf, planStep, stepTable } from "../../components/step";
 import { assess } from "../../components/status";
+import { policyWarnings } from "../../components/networkPolicy";
 import { createHash } from "crypto";
 import * as path from "path";
 import { ROOT, baseRaw, rawOf } from "../helpers/configs";
@@ -441,4 +442,32 @@ test("docs: the runbook's and README's example configs are accepted with the vot
     assert.ok(ex, "the README's example");
     assert.deepEqual(buildPlan(parseStackConfig({ ...dev, ...stripProjectPrefix(YAML.parse(ex[1])) })).autoFailover?.leaseSeconds, 10);
     for (const k of ["mode", "witnesses", "leaseSeconds", "arbiterImage"]) assert.match(readme, new RegExp(`^\\| \`failover\\.${k}\` \\|`, "m"), k);
+});
+
+test("a running arbiter's voters change one after another (an image change restarts one voter at a time); a first start has no order", async () => {
+    const prevRaw = auto();
+    const prev = stateOf(prevRaw);
+    const run = await runUnderMocks(parseStackConfig(auto({ arbiterImage: "registry.k8s.io/etcd:3.6.6-0" })), prev);
+    assert.equal(run.deployment.step.kind, "config");
+    assert.ok(run.dependsOn.get("b-arbiter-statefulset")!.includes("a-arbiter-statefulset"), run.dependsOn.get("b-arbiter-statefulset")!.join(" "));
+    assert.ok(run.dependsOn.get("c-arbiter-statefulset")!.includes("b-arbiter-statefulset"));
+    assert.ok(!run.dependsOn.get("a-arbiter-statefulset")!.some((d) => /arbiter-statefulset/.test(d)));
+    const first = await runUnderMocks(parseStackConfig(prevRaw));
+    for (const c of ["a", "b", "c"]) assert.ok(!first.dependsOn.get(`${c}-arbiter-statefulset`)!.some((d) => /arbiter-statefulset/.test(d)), c);
+});
+
+test("warnings: an unpinned arbiter image, and voter clusters without podCidrs (the arbiter's ports then accept any address)", () => {
+    const w = policyWarnings(buildPlan(parseStackConfig(auto())));
+    assert.ok(
+        w.includes(
+            'mysql-multicluster:failover.arbiterImage: "registry.k8s.io/etcd:3.6.5-0" is a tag, not a digest: nodes may pull different builds; pin it as name@sha256:<digest>',
+        ),
+    );
+    assert.ok(
+        w.some((l) => l.startsWith("mysql-multicluster:clusters.a.podCidrs is not set (a, b, c): the arbiter's ports (2379, 2380) accept any address")),
+        w.join("\n"),
+    );
+    const pinned = auto({ arbiterImage: `registry.k8s.io/etcd@sha256:${"a".repeat(64)}` });
+    for (const c of ["a", "b", "c"]) pinned.clusters[c].podCidrs = ["10.0.0.0/16"];
+    assert.ok(!policyWarnings(buildPlan(parseStackConfig(pinned))).some((l) => /arbiter/.test(l)));
 });
