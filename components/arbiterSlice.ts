@@ -12,6 +12,7 @@ import {
     arbiterStatefulSetSpec,
 } from "./arbiter";
 import { MCS_API_VERSION } from "./mcsWiring";
+import { localVolumeSpec } from "./storage";
 
 export interface ArbiterSliceArgs {
     readonly plan: Plan;
@@ -117,19 +118,7 @@ export class ArbiterSlice extends pulumi.ComponentResource {
                         `${name}-pv-${node}`,
                         {
                             metadata: { name: arbiterVolumeName(plan.set, node), labels: { ...arbiterLabels(plan.set), "mysql-multicluster/node": node } },
-                            spec: {
-                                capacity: { storage: ARBITER_STORAGE },
-                                accessModes: ["ReadWriteOnce"],
-                                volumeMode: "Filesystem",
-                                persistentVolumeReclaimPolicy: "Retain",
-                                storageClassName: names.storageClass,
-                                local: { path: storage.localPath },
-                                nodeAffinity: {
-                                    required: {
-                                        nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [node] }] }],
-                                    },
-                                },
-                            },
+                            spec: localVolumeSpec(node, ARBITER_STORAGE, names.storageClass, storage.localPath),
                         },
                         { parent: this, provider: args.provider, retainOnDelete: true, dependsOn: [sc] },
                     ),
