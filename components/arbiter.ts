@@ -171,3 +171,15 @@ export function arbiterNetworkPolicySpec(plan: Plan, cluster: ClusterPlan, auto:
 export function arbiterObjectNames(plan: Plan, cluster: ClusterPlan) {
     return { ...arbiterNames(plan.set), statefulSet: arbiterStatefulSetName(plan.set, cluster.name) };
 }
+
+/**
+ * The order in which the voters of a running arbiter change: each after the one before it (a changed
+ * image or template restarts one voter at a time, Ready in the quorum before the next). Only voters that
+ * ran before and still do, outside lost clusters; a first start has no order (a quorum needs them all).
+ */
+export function arbiterRollOrder(plan: Plan): Record<string, string> {
+    const auto = plan.autoFailover;
+    if (!auto?.previousVoters) return {};
+    const stable = auto.voters.filter((c) => auto.previousVoters!.includes(c) && !plan.lost.includes(c));
+    return Object.fromEntries(stable.slice(1).map((c, i) => [c, stable[i]]));
+}

@@ -12,6 +12,7 @@ import {
     arbiterStatefulSetSpec,
 } from "./arbiter";
 import { MCS_API_VERSION } from "./mcsWiring";
+import { localVolumeSpec } from "./storage";
 
 export interface ArbiterSliceArgs {
     readonly plan: Plan;
@@ -20,6 +21,8 @@ export interface ArbiterSliceArgs {
     readonly provider: k8s.Provider;
     /** The namespace resource when the program declares it. */
     readonly namespace?: k8s.core.v1.Namespace;
+    /** Another voter's StatefulSet this one changes after (one voter restarts at a time: the quorum holds). */
+    readonly after?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -115,19 +118,7 @@ export class ArbiterSlice extends pulumi.ComponentResource {
                         `${name}-pv-${node}`,
                         {
                             metadata: { name: arbiterVolumeName(plan.set, node), labels: { ...arbiterLabels(plan.set), "mysql-multicluster/node": node } },
-                            spec: {
-                                capacity: { storage: ARBITER_STORAGE },
-                                accessModes: ["ReadWriteOnce"],
-                                volumeMode: "Filesystem",
-                                persistentVolumeReclaimPolicy: "Retain",
-                                storageClassName: names.storageClass,
-                                local: { path: storage.localPath },
-                                nodeAffinity: {
-                                    required: {
-                                        nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [node] }] }],
-                                    },
-                                },
-                            },
+                            spec: localVolumeSpec(node, ARBITER_STORAGE, names.storageClass, storage.localPath),
                         },
                         { parent: this, provider: args.provider, retainOnDelete: true, dependsOn: [sc] },
                     ),
@@ -138,7 +129,7 @@ export class ArbiterSlice extends pulumi.ComponentResource {
             `${name}-statefulset`,
             { metadata: meta(names.statefulSet, "arbiter"), spec: arbiterStatefulSetSpec(plan, cluster, auto) },
             // Ready needs a quorum, which needs the other clusters' voters: `up` does not wait for it here.
-            { ...child, dependsOn: [...child.dependsOn, ...deps], customTimeouts: { create: "10m", update: "10m" } },
+            { ...child, dependsOn: [...child.dependsOn, ...deps, ...(args.after ?? [])], customTimeouts: { create: "10m", update: "10m" } },
         );
         this.registerOutputs({ statefulSet: this.statefulSet.metadata.name });
     }

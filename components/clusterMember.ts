@@ -23,6 +23,8 @@ export interface ClusterMemberArgs {
     readonly partition?: number;
     /** The switchover Job of this step, if any (see MysqlSlice). */
     readonly afterSwitchover?: pulumi.Input<pulumi.Resource>[];
+    /** Another voter's arbiter StatefulSet this cluster's changes after (see ArbiterSlice). */
+    readonly arbiterAfter?: pulumi.Input<pulumi.Resource>[];
 }
 type MysqlSliceArgs = ConstructorParameters<typeof MysqlSlice>[1];
 
@@ -69,7 +71,9 @@ export class ClusterMember extends pulumi.ComponentResource {
             { parent: this },
         );
         const auto = arbiterOf(plan, cluster);
-        this.arbiter = auto ? new ArbiterSlice(`${name}-arbiter`, { plan, cluster, auto, provider, namespace }, { parent: this }) : undefined;
+        this.arbiter = auto
+            ? new ArbiterSlice(`${name}-arbiter`, { plan, cluster, auto, provider, namespace, after: args.arbiterAfter }, { parent: this })
+            : undefined;
         const connection = args.credentials.appPassword !== undefined ? connectionSecretData(plan, cluster) : undefined;
         this.connection = connection
             ? new k8s.core.v1.Secret(

@@ -10,6 +10,7 @@ import { DeployedState, LostView, Step, TransitionError, deployedStateOf, histor
 import { Switchover } from "./switchover";
 import { Failover } from "./failover";
 import { policyWarnings } from "./networkPolicy";
+import { arbiterRollOrder } from "./arbiter";
 
 /** What a DBA reads at a glance after `pulumi up`. */
 export interface DeploymentOutputs {
@@ -168,6 +169,8 @@ export function deploy(
         );
 
     const wiring = Object.fromEntries(plan.clusters.map((c) => [c.name, deferred<pulumi.Resource>()]));
+    const rollAfter = arbiterRollOrder(plan);
+    const arbiters = Object.fromEntries(Object.values(rollAfter).map((c) => [c, deferred<pulumi.Resource>()]));
     const job = deferred<pulumi.Resource>();
     const members: Record<string, ClusterMember> = {};
     for (const name of step.applyOrder) {
@@ -193,10 +196,13 @@ export function deploy(
                 partition: step.partitions[name],
                 // The write Service and topology of reachable clusters move after the switchover or failover Job.
                 afterSwitchover: (step.switchover || step.failover) && !view ? [job.promise] : [],
+                arbiterAfter: rollAfter[name] ? [arbiters[rollAfter[name]].promise] : [],
             },
             opts,
         );
         wiring[name].resolve(members[name].mcs);
+        const arbiter = members[name].arbiter;
+        if (arbiters[name]) arbiters[name].resolve(arbiter?.statefulSet ?? members[name].mcs);
     }
 
     const switchover = step.switchover

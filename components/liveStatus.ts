@@ -7,7 +7,7 @@
  */
 import { StackConfig } from "./config";
 import { DeployedState } from "./step";
-import { Kubectl, SetStatus, collect, kubectlRunner } from "./status";
+import { ArbiterRecord, Kubectl, SetStatus, collect, kubectlRunner } from "./status";
 
 /** One member as the last `up` read it. */
 export interface LiveMember {
@@ -53,6 +53,8 @@ export interface LiveStatus {
     /** Clusters that could not be read, with the reason. */
     readonly unreachable: Record<string, string>;
     readonly members: LiveMember[];
+    /** Automatic failover only (absent otherwise): the arbiter's record as read (`primary`, `epoch`), or why it could not be. */
+    readonly arbiter?: ArbiterRecord;
 }
 
 /** The output when the clusters were not read, with the reason. */
@@ -104,6 +106,7 @@ export function liveStatusOf(s: SetStatus, at: Date, previous: DeployedState): L
                 claim: m.claim ? { ...m.claim } : null,
             };
         }),
+        ...(s.arbiter ? { arbiter: { ...s.arbiter } } : {}),
     };
 }
 
@@ -185,6 +188,9 @@ export async function readLiveStatus(cfg: StackConfig, previous: DeployedState |
 /** One line for the `up` log: what the read found. */
 export function liveStatusLine(s: LiveStatus): string {
     if (!s.read) return `live status: ${s.note}`;
-    const head = `live status before the step: primary configured ${s.configuredPrimary}, real ${s.realPrimary ?? "none"}`;
+    const arbiter = s.arbiter
+        ? `; arbiter: ${s.arbiter.error ? `not read (${s.arbiter.error})` : `primary ${s.arbiter.primary ?? "(none)"}, epoch ${s.arbiter.epoch ?? "(none)"}`}`
+        : "";
+    const head = `live status before the step: primary configured ${s.configuredPrimary}, real ${s.realPrimary ?? "none"}${arbiter}`;
     return s.healthy ? `${head}; healthy` : `${head}; NOT HEALTHY: ${s.problems.join("; ")}`;
 }

@@ -87,6 +87,13 @@ export function policyWarnings(plan: Plan): string[] {
             );
         }
     }
+    const auto = plan.autoFailover;
+    const open = auto ? plan.clusters.filter((c) => auto.voters.includes(c.name) && c.podCidrs === undefined).map((c) => c.name) : [];
+    if (open.length)
+        out.push(
+            `mysql-multicluster:clusters.${open[0]}.podCidrs is not set (${open.join(", ")}): the arbiter's ports (2379, 2380) accept any address so that the voters reach each other; ` +
+                `set podCidrs of every voter cluster to admit only those`,
+        );
     for (const [key, image] of [
         ["mysql.image", plan.image],
         ["migration.kubectlImage", plan.migration.kubectlImage],

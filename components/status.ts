@@ -7,9 +7,9 @@
  * SHOW statements. `assess` judges what it read against the config.
  */
 import { spawn } from "child_process";
-import { StackConfig } from "./config";
+import { StackConfig, voterClusters } from "./config";
 import { PATHS, selectorLabels } from "./contract";
-import { claimName, podName } from "./naming";
+import { arbiterStatefulSetName, claimName, podName } from "./naming";
 
 /** What one server says about itself (the in-pod report, parsed). */
 export interface ServerReport {
@@ -59,6 +59,44 @@ export interface SetStatus {
     readonly problems: readonly string[];
     /** Clusters that could not be read, with the reason. */
     readonly unreachable: Readonly<Record<string, string>>;
+    /** Automatic failover only: the arbiter's record (`$K/primary`, `$K/epoch`) as a voter answered it. */
+    readonly arbiter?: ArbiterRecord;
+}
+
+/** The arbiter's record: its keys' values (null: absent), the voter cluster that answered, or why none did. */
+export interface ArbiterRecord {
+    readonly primary: string | null;
+    readonly epoch: string | null;
+    readonly readFrom: string | null;
+    readonly error: string | null;
+}
+
+/** `etcdctl get --prefix <key>` output (key and value lines) as the record of `key`. Pure. */
+export function parseArbiterRecord(out: string, key: string, readFrom: string): ArbiterRecord {
+    const lines = out.split("\n");
+    const values: Record<string, string> = {};
+    for (let i = 0; i + 1 < lines.length; i += 2) values[lines[i]] = lines[i + 1];
+    return { primary: values[`${key}/primary`] ?? null, epoch: values[`${key}/epoch`] ?? null, readFrom, error: null };
+}
+
+/**
+ * Reads the arbiter's record through the first voter cluster that answers (`etcdctl` in its etcd pod,
+ * a linearizable read: a voter cut off from the majority answers nothing). Never writes.
+ */
+export async function readArbiter(cfg: StackConfig, kubectl: Kubectl, skip: Readonly<Record<string, string>>): Promise<ArbiterRecord> {
+    const key = `/mysql-multicluster/${cfg.mysql.namespace}/${cfg.mysql.name}`;
+    const errors: string[] = [];
+    for (const c of voterClusters(Object.keys(cfg.clusters), cfg.placement, cfg.failover.witnesses ?? [])) {
+        if (skip[c] !== undefined) continue;
+        try {
+            const pod = `${arbiterStatefulSetName(cfg.mysql.name, c)}-0`;
+            const out = await kubectl(cfg.clusters[c], ["exec", "-n", cfg.mysql.namespace, pod, "-c", "etcd", "--", "etcdctl", "get", "--prefix", key], 20_000);
+            return parseArbiterRecord(out, key, c);
+        } catch (e) {
+            errors.push(`${c}: ${(e as Error).message}`);
+        }
+    }
+    return { primary: null, epoch: null, readFrom: null, error: errors.join("; ") || "no voter cluster to read" };
 }
 
 /**
@@ -362,7 +400,8 @@ export async function collect(
         }),
     );
     const strays = pods.filter((p) => Number(memberName.exec(p.name)![1]) >= cfg.placement.length).map((p) => ({ member: p.name, cluster: p.cluster }));
-    const status = assess(cfg, members, unreachable, strays);
+    const assessed = assess(cfg, members, unreachable, strays);
+    const status = cfg.failover.mode === "automatic" ? { ...assessed, arbiter: await readArbiter(cfg, kubectl, skip) } : assessed;
     let donorBytes: number | undefined;
     const seeding = members.some((m) => m.server?.seedBytes !== undefined);
     const primary = members.find((m) => m.member === (status.realPrimary ?? status.configuredPrimary) && m.phase === "Running");

@@ -47,19 +47,7 @@ export class ClusterStorage extends pulumi.ComponentResource {
                 `${name}-pv-${node}`,
                 {
                     metadata: { name: pvName, labels: { ...labels, "mysql-multicluster/node": node } },
-                    spec: {
-                        capacity: { storage: storage.capacity },
-                        accessModes: ["ReadWriteOnce"],
-                        volumeMode: "Filesystem",
-                        persistentVolumeReclaimPolicy: "Retain",
-                        storageClassName: this.storageClassName,
-                        local: { path: storage.localPath },
-                        nodeAffinity: {
-                            required: {
-                                nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [node] }] }],
-                            },
-                        },
-                    },
+                    spec: localVolumeSpec(node, storage.capacity, this.storageClassName, storage.localPath),
                 },
                 { ...keep, dependsOn: [sc] },
             );
@@ -67,4 +55,21 @@ export class ClusterStorage extends pulumi.ComponentResource {
         }
         this.registerOutputs({ storageClassName: this.storageClassName, volumeNames: this.volumeNames });
     }
+}
+
+/** A static local PersistentVolume on one node: pinned to it, never reclaimed (it may hold data). */
+export function localVolumeSpec(node: string, capacity: string, storageClassName: string, localPath: string): k8s.types.input.core.v1.PersistentVolumeSpec {
+    return {
+        capacity: { storage: capacity },
+        accessModes: ["ReadWriteOnce"],
+        volumeMode: "Filesystem",
+        persistentVolumeReclaimPolicy: "Retain",
+        storageClassName,
+        local: { path: localPath },
+        nodeAffinity: {
+            required: {
+                nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [node] }] }],
+            },
+        },
+    };
 }

@@ -6,7 +6,9 @@ import * as YAML from "yaml";
 import { ConfigError, parseStackConfig, stripProjectPrefix } from "../../components/config";
 import { buildPlan } from "../../components/plan";
 import { TransitionError, deployedStateOf, historyOf, planStep, stepTable } from "../../components/step";
-import { assess } from "../../components/status";
+import { Kubectl, assess } from "../../components/status";
+import { liveStatusLine, readLiveStatus } from "../../components/liveStatus";
+import { policyWarnings } from "../../components/networkPolicy";
 import { createHash } from "crypto";
 import * as path from "path";
 import { ROOT, baseRaw, rawOf } from "../helpers/configs";
@@ -447,4 +449,86 @@ test("docs: the runbook's and README's example configs are accepted with the vot
     assert.ok(ex, "the README's example");
     assert.deepEqual(buildPlan(parseStackConfig({ ...dev, ...stripProjectPrefix(YAML.parse(ex[1])) })).autoFailover?.leaseSeconds, 10);
     for (const k of ["mode", "witnesses", "leaseSeconds", "arbiterImage"]) assert.match(readme, new RegExp(`^\\| \`failover\\.${k}\` \\|`, "m"), k);
+});
+
+test("a running arbiter's voters change one after another (an image change restarts one voter at a time); a first start has no order", async () => {
+    const prevRaw = auto();
+    const prev = stateOf(prevRaw);
+    const run = await runUnderMocks(parseStackConfig(auto({ arbiterImage: "registry.k8s.io/etcd:3.6.6-0" })), prev);
+    assert.equal(run.deployment.step.kind, "config");
+    assert.ok(run.dependsOn.get("b-arbiter-statefulset")!.includes("a-arbiter-statefulset"), run.dependsOn.get("b-arbiter-statefulset")!.join(" "));
+    assert.ok(run.dependsOn.get("c-arbiter-statefulset")!.includes("b-arbiter-statefulset"));
+    assert.ok(!run.dependsOn.get("a-arbiter-statefulset")!.some((d) => /arbiter-statefulset/.test(d)));
+    const first = await runUnderMocks(parseStackConfig(prevRaw));
+    for (const c of ["a", "b", "c"]) assert.ok(!first.dependsOn.get(`${c}-arbiter-statefulset`)!.some((d) => /arbiter-statefulset/.test(d)), c);
+});
+
+test("warnings: an unpinned arbiter image, and voter clusters without podCidrs (the arbiter's ports then accept any address)", () => {
+    const w = policyWarnings(buildPlan(parseStackConfig(auto())));
+    assert.ok(
+        w.includes(
+            'mysql-multicluster:failover.arbiterImage: "registry.k8s.io/etcd:3.6.5-0" is a tag, not a digest: nodes may pull different builds; pin it as name@sha256:<digest>',
+        ),
+    );
+    assert.ok(
+        w.some((l) => l.startsWith("mysql-multicluster:clusters.a.podCidrs is not set (a, b, c): the arbiter's ports (2379, 2380) accept any address")),
+        w.join("\n"),
+    );
+    const pinned = auto({ arbiterImage: `registry.k8s.io/etcd@sha256:${"a".repeat(64)}` });
+    for (const c of ["a", "b", "c"]) pinned.clusters[c].podCidrs = ["10.0.0.0/16"];
+    assert.ok(!policyWarnings(buildPlan(parseStackConfig(pinned))).some((l) => /arbiter/.test(l)));
+});
+
+test("liveStatus in automatic mode: the arbiter's record, read through the first voter that answers, beside the members; the line says it and what to record", async () => {
+    const cfg = parseStackConfig(devAuto());
+    const deployed = deployedStateOf(buildPlan(cfg));
+    const labels = { "app.kubernetes.io/name": "mysql", "app.kubernetes.io/instance": "mysql", "app.kubernetes.io/component": "database" };
+    const pod = (name: string) => ({
+        metadata: { name, labels },
+        spec: { nodeName: "n" },
+        status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+    });
+    const world: Record<string, { pods: object[]; exec: Record<string, string> }> = {
+        "kosmos-cluster1": { pods: [pod("mysql-0")], exec: { "mysql-0/mysql": "alive\t1\nreadonly\t1\ngtid\t0-1000-40\n" } },
+        "kosmos-cluster2": {
+            pods: [pod("mysql-1")],
+            exec: {
+                "mysql-1/mysql": "alive\t1\nreadonly\t0\ngtid\t0-1000-40,0-1001-3\n",
+                "mysql-arbiter-cluster2-0/etcd":
+                    "/mysql-multicluster/mysql/mysql/epoch\n2\n/mysql-multicluster/mysql/mysql/primary\nepoch=2 ordinal=1 server_id=1001 semi_sync=ON\n",
+            },
+        },
+        "kosmos-cluster3": { pods: [], exec: {} },
+    };
+    const execs: string[] = [];
+    const kubectl: Kubectl = async (cluster, args) => {
+        const w = world[cluster.context ?? ""];
+        if (args[0] === "get") return JSON.stringify({ items: args[1] === "pods" ? w.pods : [] });
+        const key = `${args[args.indexOf("-n") + 2]}/${args[args.indexOf("-c") + 1]}`;
+        execs.push(`${cluster.context} ${key} ${args.slice(args.indexOf("--") + 1).join(" ")}`);
+        if (w.exec[key] === undefined) throw new Error(`error: pod ${key} not found`);
+        return w.exec[key];
+    };
+    const s = await readLiveStatus(cfg, deployed, { dryRun: false, mocked: false, providersPassed: false, kubectl: () => kubectl });
+    assert.equal(s.realPrimary, "mysql-1");
+    assert.deepEqual(s.arbiter, { primary: "epoch=2 ordinal=1 server_id=1001 semi_sync=ON", epoch: "2", readFrom: "cluster2", error: null });
+    // cluster1's voter was asked first and did not answer: read-only calls only (etcdctl get).
+    assert.ok(execs.includes("kosmos-cluster1 mysql-arbiter-cluster1-0/etcd etcdctl get --prefix /mysql-multicluster/mysql/mysql"), execs.join("\n"));
+    assert.match(
+        liveStatusLine(s),
+        /^live status before the step: primary configured mysql-0, real mysql-1; arbiter: primary epoch=2 ordinal=1 server_id=1001 semi_sync=ON, epoch 2; NOT HEALTHY: .*an automatic failover promoted mysql-1; record it with primary: 1/,
+    );
+    // No voter answers: said in one line, the read goes on.
+    for (const c of Object.values(world)) delete c.exec[Object.keys(c.exec).find((k) => k.includes("arbiter")) ?? ""];
+    const none = await readLiveStatus(cfg, deployed, { dryRun: false, mocked: false, providersPassed: false, kubectl: () => kubectl });
+    assert.equal(none.arbiter?.primary, null);
+    assert.match(none.arbiter?.error ?? "", /^cluster1: error: pod mysql-arbiter-cluster1-0\/etcd not found; cluster2: .*; cluster3: /);
+    // Manual mode: no arbiter key at all (the output keeps its shape).
+    const manual = await readLiveStatus(parseStackConfig(rawOf(path.join(ROOT, "stacks/02-replica-in-cluster2.yaml"))), deployed, {
+        dryRun: false,
+        mocked: false,
+        providersPassed: false,
+        kubectl: () => kubectl,
+    });
+    assert.ok(!("arbiter" in manual));
 });
