@@ -54,6 +54,61 @@ mmc_engine_identity_config() {
     esac
 }
 
+# ---------- verified TLS (MMC_TLS_DIR set; docs/dataplane-contract.md "Verified TLS") ----------
+# Server settings: the set's certificate, and no plaintext TCP session at all (the local socket stays
+# open to root and the probes). MySQL's CLONE client presents and verifies with the same files.
+mmc_engine_tls_server_config() {
+    mmc_tls_on || return 0
+    local d=$MMC_TLS_DIR
+    echo "ssl_ca = $d/ca.crt"
+    echo "ssl_cert = $d/tls.crt"
+    echo "ssl_key = $d/tls.key"
+    echo "require_secure_transport = ON"
+    case "$MMC_ENGINE" in
+        mysql)
+            echo "tls_version = TLSv1.2,TLSv1.3"
+            echo "loose_clone_ssl_ca = $d/ca.crt"
+            echo "loose_clone_ssl_cert = $d/tls.crt"
+            echo "loose_clone_ssl_key = $d/tls.key"
+            ;;
+        mariadb) echo "tls_version = TLSv1.2,TLSv1.3" ;;
+    esac
+}
+# Client options of every remote SQL call, one per line: TLS, the server's certificate verified against
+# the set CA and the name dialled; this member's certificate when it has one (the Jobs have none).
+mmc_engine_tls_client_args() {
+    mmc_tls_on || return 0
+    local d=$MMC_TLS_DIR
+    case "$MMC_ENGINE" in
+        mysql) printf '%s\n' --ssl-mode=VERIFY_IDENTITY "--ssl-ca=$d/ca.crt" ;;
+        mariadb) printf '%s\n' --ssl "--ssl-ca=$d/ca.crt" --ssl-verify-server-cert ;;
+    esac
+    if [ -r "$d/tls.crt" ] && [ -r "$d/tls.key" ]; then printf '%s\n' "--ssl-cert=$d/tls.crt" "--ssl-key=$d/tls.key"; fi
+}
+# What a replication channel adds (appended to CHANGE MASTER / CHANGE REPLICATION SOURCE): TLS with the
+# source's certificate verified, this member's certificate presented (the replication account requires one).
+mmc_engine_tls_channel_clause() {
+    mmc_tls_on || return 0
+    local ca cert key
+    ca=$(mmc_lit "$MMC_TLS_DIR/ca.crt") cert=$(mmc_lit "$MMC_TLS_DIR/tls.crt") key=$(mmc_lit "$MMC_TLS_DIR/tls.key")
+    case "$MMC_ENGINE" in
+        mysql) printf ', SOURCE_SSL_CA = %s, SOURCE_SSL_CERT = %s, SOURCE_SSL_KEY = %s, SOURCE_SSL_VERIFY_SERVER_CERT = 1' "$ca" "$cert" "$key" ;;
+        mariadb) printf ', MASTER_SSL = 1, MASTER_SSL_CA = %s, MASTER_SSL_CERT = %s, MASTER_SSL_KEY = %s, MASTER_SSL_VERIFY_SERVER_CERT = 1' "$ca" "$cert" "$key" ;;
+    esac
+}
+# What the data-plane accounts require (appended to mmc_sql_users): the replication account (and MySQL's
+# CLONE account) a certificate of the set, so its password alone opens nothing; the admin account (the
+# Jobs, which hold no certificate) TLS. The MariaDB seed account is local only (socket).
+mmc_engine_tls_users() {
+    mmc_tls_on || return 0
+    echo "ALTER USER $1@'%' REQUIRE X509;"
+    echo "ALTER USER $3@'%' REQUIRE SSL;"
+    case "$MMC_ENGINE" in
+        mysql) echo "ALTER USER $2@'%' REQUIRE X509;" ;;
+        mariadb) ;;
+    esac
+}
+
 # Options of a temporary local server (initialisation, clone): writable, no replication, no network.
 mmc_engine_tmp_server_args() {
     case "$MMC_ENGINE" in
@@ -173,14 +228,14 @@ mmc_sql_point_to() {
             # A channel left half-written by a crash (error 1201 on CHANGE) is dropped; the GTID position
             # lives in gtid_executed, not in the channel, so nothing is lost.
             echo "RESET REPLICA ALL;"
-            echo "CHANGE REPLICATION SOURCE TO SOURCE_HOST = $(mmc_lit "$host"), SOURCE_PORT = $MMC_PORT, SOURCE_USER = $(mmc_lit "$MMC_REPL_USER"), SOURCE_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), SOURCE_AUTO_POSITION = 1, SOURCE_SSL = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400;"
+            echo "CHANGE REPLICATION SOURCE TO SOURCE_HOST = $(mmc_lit "$host"), SOURCE_PORT = $MMC_PORT, SOURCE_USER = $(mmc_lit "$MMC_REPL_USER"), SOURCE_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), SOURCE_AUTO_POSITION = 1, SOURCE_SSL = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400$(mmc_engine_tls_channel_clause);"
             echo "START REPLICA;"
             ;;
         mariadb)
             echo "STOP SLAVE;"
             # As above: the position is gtid_slave_pos (MASTER_USE_GTID), not the channel's files.
             echo "RESET SLAVE ALL;"
-            echo "CHANGE MASTER TO MASTER_HOST = $(mmc_lit "$host"), MASTER_PORT = $MMC_PORT, MASTER_USER = $(mmc_lit "$MMC_REPL_USER"), MASTER_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), MASTER_USE_GTID = $mode, MASTER_CONNECT_RETRY = 1;"
+            echo "CHANGE MASTER TO MASTER_HOST = $(mmc_lit "$host"), MASTER_PORT = $MMC_PORT, MASTER_USER = $(mmc_lit "$MMC_REPL_USER"), MASTER_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), MASTER_USE_GTID = $mode, MASTER_CONNECT_RETRY = 1$(mmc_engine_tls_channel_clause);"
             echo "START SLAVE;"
             ;;
     esac
@@ -288,6 +343,7 @@ GRANT SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN ON *.* T
 GRANT CREATE, SELECT, INSERT, UPDATE ON mmc.* TO $au@'%';
 GRANT SELECT ON mmc.* TO $ru@'%';
 SQL
+            mmc_engine_tls_users "$ru" "$su" "$au"
             mmc_sql_app_user "$(mmc_lit "${MMC_APP_PASSWORD:-}")"
             ;;
         mariadb)
@@ -309,6 +365,7 @@ GRANT RELOAD, READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLIC
 GRANT CREATE, SELECT, INSERT, UPDATE ON mmc.* TO $au@'%';
 GRANT SELECT ON mmc.* TO $ru@'%';
 SQL
+            mmc_engine_tls_users "$ru" "$su" "$au"
             if [ -n "${MMC_APP_USER:-}" ]; then
                 local aph
                 aph=$(mmc_q "SELECT PASSWORD($(mmc_lit "${MMC_APP_PASSWORD:-}"))") || return 1
