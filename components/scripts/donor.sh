@@ -129,8 +129,8 @@ handle_tls() {
     mariadb-backup --defaults-file="$cred" --backup --stream=mbstream \
         --target-dir="$dir" --extra-lsndir="$dir/lsn" --socket="$MMC_SOCKET" --parallel="${MMC_DONOR_PARALLEL:-2}" \
         --log-copy-interval="${MMC_DONOR_LOG_COPY_INTERVAL_MS:-20}" 2>"$dir/backup.log" || rc=$?
-    if [ "$rc" = 0 ] && grep -q 'completed OK' "$dir/backup.log" && mmc_eos_record "$dir/lsn/xtrabackup_checkpoints" >"$dir/eos/.mmc-end-of-stream" \
-        && (cd "$dir/eos" && mbstream -c .mmc-end-of-stream); then
+    if [ "$rc" = 0 ] && grep -q 'completed OK' "$dir/backup.log" && mmc_eos_record "$dir/lsn/xtrabackup_checkpoints" >"$dir/eos/mmc-end-of-stream" \
+        && (cd "$dir/eos" && mbstream -c mmc-end-of-stream); then
         mmc_log "backup streamed to $peer in $((SECONDS - t0)) s, end-of-stream record sent"
     else
         tail -n 15 "$dir/backup.log" >&2

@@ -85,16 +85,19 @@ mmc_engine_tls_client_args() {
     esac
     if [ -r "$d/tls.crt" ] && [ -r "$d/tls.key" ]; then printf '%s\n' "--ssl-cert=$d/tls.crt" "--ssl-key=$d/tls.key"; fi
 }
-# What a replication channel adds (appended to CHANGE MASTER / CHANGE REPLICATION SOURCE): TLS with the
-# source's certificate verified, this member's certificate presented (the replication account requires one).
-mmc_engine_tls_channel_clause() {
+# The replication channel's TLS (after its CHANGE, before its START): SSL with the source's certificate
+# verified, this member's certificate presented (the replication account requires one). Built on the
+# server from its own ssl_ca/ssl_cert/ssl_key: a Job that repoints a member names the member's files, not
+# its own. No secret in it (the password went in the statement before); CHANGE is preparable on both.
+mmc_sql_tls_channel() {
     mmc_tls_on || return 0
-    local ca cert key
-    ca=$(mmc_lit "$MMC_TLS_DIR/ca.crt") cert=$(mmc_lit "$MMC_TLS_DIR/tls.crt") key=$(mmc_lit "$MMC_TLS_DIR/tls.key")
+    local change p
     case "$MMC_ENGINE" in
-        mysql) printf ', SOURCE_SSL_CA = %s, SOURCE_SSL_CERT = %s, SOURCE_SSL_KEY = %s, SOURCE_SSL_VERIFY_SERVER_CERT = 1' "$ca" "$cert" "$key" ;;
-        mariadb) printf ', MASTER_SSL = 1, MASTER_SSL_CA = %s, MASTER_SSL_CERT = %s, MASTER_SSL_KEY = %s, MASTER_SSL_VERIFY_SERVER_CERT = 1' "$ca" "$cert" "$key" ;;
+        mysql) change="CHANGE REPLICATION SOURCE TO" p=SOURCE ;;
+        mariadb) change="CHANGE MASTER TO" p=MASTER ;;
     esac
+    echo "SET @mmc_tls = CONCAT('$change ${p}_SSL = 1, ${p}_SSL_VERIFY_SERVER_CERT = 1, ${p}_SSL_CA = ', QUOTE(@@GLOBAL.ssl_ca), ', ${p}_SSL_CERT = ', QUOTE(@@GLOBAL.ssl_cert), ', ${p}_SSL_KEY = ', QUOTE(@@GLOBAL.ssl_key));"
+    echo "PREPARE mmc_tls FROM @mmc_tls; EXECUTE mmc_tls; DEALLOCATE PREPARE mmc_tls;"
 }
 # What the data-plane accounts require (appended to mmc_sql_users): the replication account (and MySQL's
 # CLONE account) a certificate of the set, so its password alone opens nothing; the admin account (the
@@ -228,14 +231,16 @@ mmc_sql_point_to() {
             # A channel left half-written by a crash (error 1201 on CHANGE) is dropped; the GTID position
             # lives in gtid_executed, not in the channel, so nothing is lost.
             echo "RESET REPLICA ALL;"
-            echo "CHANGE REPLICATION SOURCE TO SOURCE_HOST = $(mmc_lit "$host"), SOURCE_PORT = $MMC_PORT, SOURCE_USER = $(mmc_lit "$MMC_REPL_USER"), SOURCE_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), SOURCE_AUTO_POSITION = 1, SOURCE_SSL = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400$(mmc_engine_tls_channel_clause);"
+            echo "CHANGE REPLICATION SOURCE TO SOURCE_HOST = $(mmc_lit "$host"), SOURCE_PORT = $MMC_PORT, SOURCE_USER = $(mmc_lit "$MMC_REPL_USER"), SOURCE_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), SOURCE_AUTO_POSITION = 1, SOURCE_SSL = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400;"
+            mmc_sql_tls_channel
             echo "START REPLICA;"
             ;;
         mariadb)
             echo "STOP SLAVE;"
             # As above: the position is gtid_slave_pos (MASTER_USE_GTID), not the channel's files.
             echo "RESET SLAVE ALL;"
-            echo "CHANGE MASTER TO MASTER_HOST = $(mmc_lit "$host"), MASTER_PORT = $MMC_PORT, MASTER_USER = $(mmc_lit "$MMC_REPL_USER"), MASTER_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), MASTER_USE_GTID = $mode, MASTER_CONNECT_RETRY = 1$(mmc_engine_tls_channel_clause);"
+            echo "CHANGE MASTER TO MASTER_HOST = $(mmc_lit "$host"), MASTER_PORT = $MMC_PORT, MASTER_USER = $(mmc_lit "$MMC_REPL_USER"), MASTER_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), MASTER_USE_GTID = $mode, MASTER_CONNECT_RETRY = 1;"
+            mmc_sql_tls_channel
             echo "START SLAVE;"
             ;;
     esac

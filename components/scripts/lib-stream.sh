@@ -139,7 +139,8 @@ mmc_donor_session() {
 #   client -> "<status|seed|seed-waiting>"
 #   donor  -> "STATUS <ready|notready> <primary|replica>" (status), "ERR <why>", or "OK <...>" then the
 #             mbstream of mariadb-backup, then (only when the backup completed) one more mbstream file,
-#             .mmc-end-of-stream, the end-of-stream record (mmc_eos_record), inside the same session.
+#             mmc-end-of-stream, the end-of-stream record (mmc_eos_record), inside the same session
+#             (mbstream refuses names starting with a dot; no database directory has this name: '-' is encoded).
 # TLS authenticates every byte and its order; mbstream checks each chunk (CRC32); the record, last,
 # proves the stream was not cut short and names the backup's final checkpoints, which the recipient
 # compares with the ones it received (mmc_eos_verify) before it trusts the staging directory.
@@ -177,9 +178,9 @@ mmc_eos_record() { # CHECKPOINTS
 # names; otherwise status 1 and why on stdout. The record is removed (it is no database file).
 mmc_eos_verify() {
     local st=$1 rec want got
-    [ -f "$st/.mmc-end-of-stream" ] || { echo "no end-of-stream record (the stream was cut short)"; return 1; }
-    rec=$(head -c 200 "$st/.mmc-end-of-stream")
-    rm -f "$st/.mmc-end-of-stream"
+    [ -f "$st/mmc-end-of-stream" ] || { echo "no end-of-stream record (the stream was cut short)"; return 1; }
+    rec=$(head -c 200 "$st/mmc-end-of-stream")
+    rm -f "$st/mmc-end-of-stream"
     [[ "$rec" =~ ^mmc-end-of-stream\ 1\ checkpoints-sha256=([0-9a-f]{64})$ ]] || { echo "malformed end-of-stream record"; return 1; }
     want=${BASH_REMATCH[1]}
     [ -f "$st/xtrabackup_checkpoints" ] || { echo "no xtrabackup_checkpoints in the stream"; return 1; }

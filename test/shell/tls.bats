@@ -16,17 +16,21 @@ setup() {
         MMC_ENGINE=$e
         [ -z "$(mmc_engine_tls_server_config)" ]
         [ -z "$(mmc_engine_tls_client_args)" ]
-        [ -z "$(mmc_engine_tls_channel_clause)" ]
+        [ -z "$(mmc_sql_tls_channel)" ]
         [ -z "$(mmc_engine_tls_users "'repl'" "'seed'" "'adm'")" ]
     done
     MMC_ENGINE=mariadb
     [[ "$(mmc_sql_point_to h)" == *"MASTER_CONNECT_RETRY = 1;"* ]]
 }
 
-@test "TLS on, MariaDB: channel verifies the source's certificate and presents the member's" {
+@test "TLS on, MariaDB: the channel verifies the source's certificate and presents the member's own files" {
     MMC_TLS_DIR=$TLS MMC_ENGINE=mariadb
     run mmc_sql_point_to "mysql-0.h" slave_pos
-    [ "${lines[2]}" = "CHANGE MASTER TO MASTER_HOST = 'mysql-0.h', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'repl-pw', MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_SSL = 1, MASTER_SSL_CA = '$TLS/ca.crt', MASTER_SSL_CERT = '$TLS/tls.crt', MASTER_SSL_KEY = '$TLS/tls.key', MASTER_SSL_VERIFY_SERVER_CERT = 1;" ]
+    [ "${lines[2]}" = "CHANGE MASTER TO MASTER_HOST = 'mysql-0.h', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'repl-pw', MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1;" ]
+    # the member's own ssl_* (a Job repointing it names the member's files, not its own); no secret in it
+    [ "${lines[3]}" = "SET @mmc_tls = CONCAT('CHANGE MASTER TO MASTER_SSL = 1, MASTER_SSL_VERIFY_SERVER_CERT = 1, MASTER_SSL_CA = ', QUOTE(@@GLOBAL.ssl_ca), ', MASTER_SSL_CERT = ', QUOTE(@@GLOBAL.ssl_cert), ', MASTER_SSL_KEY = ', QUOTE(@@GLOBAL.ssl_key));" ]
+    [ "${lines[4]}" = "PREPARE mmc_tls FROM @mmc_tls; EXECUTE mmc_tls; DEALLOCATE PREPARE mmc_tls;" ]
+    [ "${lines[5]}" = "START SLAVE;" ]
     run mmc_engine_tls_client_args
     [ "$output" = "--ssl
 --ssl-ca=$TLS/ca.crt
@@ -38,7 +42,9 @@ setup() {
 @test "TLS on, MySQL: VERIFY_IDENTITY client, SOURCE_SSL_VERIFY_SERVER_CERT channel, CLONE with the same files" {
     MMC_TLS_DIR=$TLS MMC_ENGINE=mysql
     run mmc_sql_point_to "mysql-0.h"
-    [[ "${lines[2]}" == *"SOURCE_SSL = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400, SOURCE_SSL_CA = '$TLS/ca.crt', SOURCE_SSL_CERT = '$TLS/tls.crt', SOURCE_SSL_KEY = '$TLS/tls.key', SOURCE_SSL_VERIFY_SERVER_CERT = 1;" ]]
+    [[ "${lines[2]}" == *"SOURCE_SSL = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400;" ]]
+    [[ "${lines[3]}" == "SET @mmc_tls = CONCAT('CHANGE REPLICATION SOURCE TO SOURCE_SSL = 1, SOURCE_SSL_VERIFY_SERVER_CERT = 1, SOURCE_SSL_CA = ', QUOTE(@@GLOBAL.ssl_ca), "* ]]
+    [ "${lines[5]}" = "START REPLICA;" ]
     run mmc_engine_tls_client_args
     [ "${lines[0]}" = --ssl-mode=VERIFY_IDENTITY ] && [ "${lines[1]}" = "--ssl-ca=$TLS/ca.crt" ]
     run mmc_engine_tls_server_config
@@ -111,14 +117,14 @@ h1
     cp "$d/xtrabackup_checkpoints" "$st/"
     run mmc_eos_verify "$st"
     [ "$status" = 1 ] && [[ "$output" == "no end-of-stream record"* ]]
-    mmc_eos_record "$d/xtrabackup_checkpoints" >"$st/.mmc-end-of-stream"
+    mmc_eos_record "$d/xtrabackup_checkpoints" >"$st/mmc-end-of-stream"
     run mmc_eos_verify "$st"
-    [ "$status" = 0 ] && [ ! -e "$st/.mmc-end-of-stream" ]
-    mmc_eos_record "$d/xtrabackup_checkpoints" >"$st/.mmc-end-of-stream"
+    [ "$status" = 0 ] && [ ! -e "$st/mmc-end-of-stream" ]
+    mmc_eos_record "$d/xtrabackup_checkpoints" >"$st/mmc-end-of-stream"
     printf 'backup_type = full-backuped\nto_lsn = 99\n' >"$st/xtrabackup_checkpoints"
     run mmc_eos_verify "$st"
     [ "$status" = 1 ] && [[ "$output" == *"differs"* ]]
-    printf 'mmc-end-of-stream 1 checkpoints-sha256=zz\n' >"$st/.mmc-end-of-stream"
+    printf 'mmc-end-of-stream 1 checkpoints-sha256=zz\n' >"$st/mmc-end-of-stream"
     run mmc_eos_verify "$st"
     [ "$status" = 1 ] && [[ "$output" == "malformed"* ]]
 }
