@@ -24,6 +24,10 @@
 #                                 (test/dataplane/run.sh section lost_zone, run after the rest;
 #                                 BENCH_ONLY=failover runs only it and keeps the other figures)
 #   acknowledged_writes_lost      also counts the lost-zone run's (details.failover)
+#   tls_seed_throughput_ratio     MariaDB, verified TLS on (MMC_TLS_DIR): the seed session over mutual TLS
+#                                 (transport, TLS, end-of-stream check) / mariadb-backup --stream |
+#                                 mbstream -x locally, same data, same run (section tls_checks, details.tls;
+#                                 BENCH_ONLY=tls runs only it and keeps the other figures)
 # All servers share this machine's 2 cores and one disk (in a cluster each pod has its own node).
 set -u
 H_ENGINE=${1:-${H_ENGINE:-mariadb}}
@@ -39,27 +43,35 @@ TARGET_BYTES=${BENCH_DATASET_BYTES:-1100000000}
 SWITCHOVERS=${BENCH_SWITCHOVERS:-3}
 T0=$SECONDS
 
-# The lost-zone failover figures: the data-plane tier's section lost_zone, merged under this engine's key.
-failover_figures() {
-    local dir="$T-failover" fig
+# Figures of a data-plane tier section (test/dataplane/run.sh SECTION, its own test directory), merged
+# under this engine's key: failover (section lost_zone) and tls (section tls_checks, MariaDB).
+tier_figures() { # NAME SECTION
+    local name=$1 section=$2 dir="$T-$1" fig
     [ "$H_ENGINE" = mysql ] && dir="$dir-mysql"
-    (unset H_IN_NS; MMC_TEST_NET=$MMC_TEST_NET MMC_TEST_DIR="$T-failover" MMC_DP_SECTIONS=lost_zone bash "$REPO/test/dataplane/run.sh" "$H_ENGINE") >"$T-failover.log" 2>&1
+    (unset H_IN_NS; MMC_TEST_NET=$MMC_TEST_NET MMC_TEST_DIR="$T-$name" MMC_DP_SECTIONS=$section bash "$REPO/test/dataplane/run.sh" "$H_ENGINE") >"$T-$name.log" 2>&1
     local rc=$?
     fig="$dir/state/figures"
-    [ -s "$fig" ] || { echo "lost-zone run produced no figures (rc=$rc, see $T-failover.log)"; return 1; }
+    [ -s "$fig" ] || { echo "$section run produced no figures (rc=$rc, see $T-$name.log)"; return 1; }
     node -e '
-        const fs = require("fs"); const [out, engine, figFile, rc, log] = process.argv.slice(1);
+        const fs = require("fs"); const [out, engine, figFile, rc, log, name, section] = process.argv.slice(1);
         const f = Object.fromEntries(fs.readFileSync(figFile, "utf8").trim().split("\n").map((l) => l.split(" ")).map(([k, v]) => [k, Number(v)]));
         let all = {}; try { all = JSON.parse(fs.readFileSync(out, "utf8")); } catch {}
         const e = (all[engine] ??= {});
-        e.failover_write_unavailability_ms = f.failover_write_unavailability_ms ?? null;
+        if (name === "failover") e.failover_write_unavailability_ms = f.failover_write_unavailability_ms ?? null;
+        // the seed over verified TLS (opt-in, MMC_TLS_DIR): its own key beside the seed without it
+        if (name === "tls") e.tls_seed_throughput_ratio = f.seed_throughput_ratio ?? null;
         e.acknowledged_writes_lost = Math.max(e.acknowledged_writes_lost ?? 0, f.acknowledged_writes_lost ?? 0);
         e.details ??= {};
         const tap = fs.readFileSync(log, "utf8").split("\n").filter((l) => /^\d+ passed, \d+ failed$/.test(l)).pop() ?? "";
-        e.details.failover = { ...f, tier_result: tap, exit_code: Number(rc), section: "test/dataplane/run.sh lost_zone" };
-        fs.writeFileSync(out, JSON.stringify(all, null, 2) + "\n");' "$OUT" "$H_ENGINE" "$fig" "$rc" "$T-failover.log" || return 1
-    grep -E '^(ok|not ok)|passed, ' "$T-failover.log"
+        e.details[name] = { ...f, tier_result: tap, exit_code: Number(rc), section: `test/dataplane/run.sh ${section}` };
+        fs.writeFileSync(out, JSON.stringify(all, null, 2) + "\n");' "$OUT" "$H_ENGINE" "$fig" "$rc" "$T-$name.log" "$name" "$section" || return 1
+    grep -E '^(ok|not ok)|passed, ' "$T-$name.log"
 }
+failover_figures() { tier_figures failover lost_zone; }
+if [ "${BENCH_ONLY:-}" = tls ]; then
+    [ "$(id -u)" = 0 ] || { echo "bench:dataplane needs root"; exit 1; }
+    tier_figures tls tls_checks; exit $?
+fi
 if [ "${BENCH_ONLY:-}" = failover ]; then
     [ "$(id -u)" = 0 ] || { echo "bench:dataplane needs root"; exit 1; }
     failover_figures; exit $?
