@@ -1237,7 +1237,7 @@ tls_throughput() {
         || { echo "cannot create the dataset table"; return 1; }
     for ((i = 0; i < 200; i++)); do
         [ "$(du -sb "$d0" | cut -f1)" -ge "$target" ] && break
-        H_SQL_TIMEOUT=600 h_sql 1 "SET SESSION sql_log_bin = 0; INSERT INTO mmc_test.seedbench (v) SELECT CONCAT(SHA2(seq + $((i * 100000)), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512)) FROM seq_1_to_100000" \
+        H_SQL_TIMEOUT=600 h_sql 1 "SET SESSION sql_log_bin = 0; INSERT INTO mmc_test.seedbench (v) SELECT CONCAT(SHA2(seq + $((i * 100000)), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512)) FROM mmc_test.seq_1_to_100000" \
             || { echo "loading the dataset failed"; return 1; }
     done
     h_sql 1 "FLUSH TABLES" >/dev/null; sleep 3
