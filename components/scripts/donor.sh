@@ -35,7 +35,7 @@ serve() {
     [ -n "${MMC_BIND_ADDRESS:-}" ] && bind=",bind=$MMC_BIND_ADDRESS"
     if mmc_tls_on; then
         mmc_log "serving seed streams on port $MMC_DONOR_PORT (mutual TLS, the set CA)"
-        exec socat -b 262144 "$(mmc_tls_listen_addr "$MMC_DONOR_PORT" "${MMC_BIND_ADDRESS:-}")" "EXEC:bash $MMC_DIR/donor.sh handle-tls"
+        exec socat -b 1048576 "$(mmc_tls_listen_addr "$MMC_DONOR_PORT" "${MMC_BIND_ADDRESS:-}")" "EXEC:bash $MMC_DIR/donor.sh handle-tls"
     fi
     mmc_log "serving seed streams on port $MMC_DONOR_PORT"
     exec socat -b 262144 "TCP-LISTEN:$MMC_DONOR_PORT,reuseaddr,fork,max-children=4$bind" "EXEC:bash $MMC_DIR/donor.sh handle"

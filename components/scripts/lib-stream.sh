@@ -156,6 +156,7 @@ mmc_tls_socat_opts() {
     printf 'cert=%s,key=%s,cafile=%s,verify=1,openssl-min-proto-version=TLS1.2' \
         "$MMC_TLS_DIR/tls.crt" "$MMC_TLS_DIR/tls.key" "$MMC_TLS_DIR/ca.crt"
 }
+# socat moves 1 MiB per read on both ends (-b 1048576: fewer loops per TLS record batch than 256 KiB).
 # The donor's listener: at most 4 sessions at once; a client that does not finish its handshake within
 # MMC_DONOR_HANDSHAKE_SECONDS (10) is dropped (the socket's receive timeout), so idle clients cannot
 # hold the listener.
@@ -194,7 +195,7 @@ mmc_eos_verify() {
 mmc_donor_session_tls() {
     local host=$1 cmd=$2 staging=${3:-} ok a b rfd wfd cpid errf rc=0 why
     errf="${MMC_TMP:?mmc_tmp_init was not called}/donor-tls.$BASHPID"
-    coproc DONOR { exec socat -b 262144 -T 60 - "$(mmc_tls_connect_addr "$host" "$MMC_DONOR_PORT")" 2>"$errf"; }
+    coproc DONOR { exec socat -b 1048576 -T 60 - "$(mmc_tls_connect_addr "$host" "$MMC_DONOR_PORT")" 2>"$errf"; }
     cpid=$DONOR_PID
     exec {rfd}<&"${DONOR[0]}" {wfd}>&"${DONOR[1]}"
     # a subshell: a donor gone already (SIGPIPE) ends it, not this script
