@@ -52,6 +52,13 @@ tier_figures() { # NAME SECTION
     local rc=$?
     fig="$dir/state/figures"
     [ -s "$fig" ] || { echo "$section run produced no figures (rc=$rc, see $T-$name.log)"; return 1; }
+    tier_merge "$name" "$section" "$fig" "$rc" "$T-$name.log"
+}
+# tier_merge NAME SECTION FIGURES RC LOG : a tier run's figures (FIGURES: "key value" lines; LOG: its TAP
+# output) into bench/results/dataplane.json under this engine's key (BENCH_MERGE=NAME:SECTION:DIR:RC:LOG
+# merges a run made outside the benchmark, e.g. the tier's own).
+tier_merge() {
+    local name=$1 section=$2 fig=$3 rc=$4 log=$5
     node -e '
         const fs = require("fs"); const [out, engine, figFile, rc, log, name, section] = process.argv.slice(1);
         const f = Object.fromEntries(fs.readFileSync(figFile, "utf8").trim().split("\n").map((l) => l.split(" ")).map(([k, v]) => [k, Number(v)]));
@@ -64,10 +71,14 @@ tier_figures() { # NAME SECTION
         e.details ??= {};
         const tap = fs.readFileSync(log, "utf8").split("\n").filter((l) => /^\d+ passed, \d+ failed$/.test(l)).pop() ?? "";
         e.details[name] = { ...f, tier_result: tap, exit_code: Number(rc), section: `test/dataplane/run.sh ${section}` };
-        fs.writeFileSync(out, JSON.stringify(all, null, 2) + "\n");' "$OUT" "$H_ENGINE" "$fig" "$rc" "$T-$name.log" "$name" "$section" || return 1
-    grep -E '^(ok|not ok)|passed, ' "$T-$name.log"
+        fs.writeFileSync(out, JSON.stringify(all, null, 2) + "\n");' "$OUT" "$H_ENGINE" "$fig" "$rc" "$log" "$name" "$section" || return 1
+    grep -E '^(ok|not ok)|passed, ' "$log"
 }
 failover_figures() { tier_figures failover lost_zone; }
+if [ -n "${BENCH_MERGE:-}" ]; then
+    IFS=: read -r m_name m_section m_dir m_rc m_log <<<"$BENCH_MERGE"
+    tier_merge "$m_name" "$m_section" "$m_dir/state/figures" "$m_rc" "$m_log"; exit $?
+fi
 if [ "${BENCH_ONLY:-}" = tls ]; then
     [ "$(id -u)" = 0 ] || { echo "bench:dataplane needs root"; exit 1; }
     tier_figures tls tls_checks; exit $?
