@@ -29,6 +29,10 @@
 #                                 link): loss -> first write acknowledged by the new primary, the max over
 #                                 the three scenarios (each in details.auto_failover); goal < 30000 ms.
 #                                 BENCH_ONLY=auto_failover runs only it and keeps the other figures
+#   tls_seed_throughput_ratio     MariaDB, verified TLS on (MMC_TLS_DIR): the seed session over mutual TLS
+#                                 (transport, TLS, end-of-stream check) / mariadb-backup --stream |
+#                                 mbstream -x locally, same data, same run (section tls_checks, details.tls;
+#                                 BENCH_ONLY=tls runs only it and keeps the other figures)
 # All servers share this machine's 2 cores and one disk (in a cluster each pod has its own node).
 set -u
 H_ENGINE=${1:-${H_ENGINE:-mariadb}}
@@ -45,7 +49,7 @@ SWITCHOVERS=${BENCH_SWITCHOVERS:-3}
 T0=$SECONDS
 
 # tier_figures SECTION DETAILS_KEY FIGURE... : runs the data-plane tier's SECTION alone and merges its
-# figures under this engine's key: each FIGURE at the top, acknowledged_writes_lost as the max, the
+# figures under this engine's key: each FIGURE at the top (NAME=SOURCE: the section's SOURCE as NAME), acknowledged_writes_lost as the max, the
 # whole figures file (with the tier's result) under details.DETAILS_KEY.
 tier_figures() {
     local section=$1 key=$2 dir="$T-$1" fig
@@ -60,7 +64,7 @@ tier_figures() {
         const f = Object.fromEntries(fs.readFileSync(figFile, "utf8").trim().split("\n").map((l) => l.split(" ")).map(([k, v]) => [k, Number(v)]));
         let all = {}; try { all = JSON.parse(fs.readFileSync(out, "utf8")); } catch {}
         const e = (all[engine] ??= {});
-        for (const t of top) e[t] = f[t] ?? null;
+        for (const t of top) { const [k, src] = t.split("="); e[k] = f[src ?? k] ?? null; }
         if (f.acknowledged_writes_lost !== undefined) e.acknowledged_writes_lost = Math.max(e.acknowledged_writes_lost ?? 0, f.acknowledged_writes_lost);
         e.details ??= {};
         const tap = fs.readFileSync(log, "utf8").split("\n").filter((l) => /^\d+ passed, \d+ failed$/.test(l)).pop() ?? "";
@@ -71,6 +75,12 @@ tier_figures() {
 # The lost-zone failover figures (section lost_zone) and the automatic-failover ones (section auto_failover).
 failover_figures() { tier_figures lost_zone failover failover_write_unavailability_ms; }
 auto_failover_figures() { tier_figures auto_failover auto_failover auto_failover_write_unavailability_ms; }
+# The seed over verified TLS (opt-in, MMC_TLS_DIR; MariaDB): its own key beside the seed without it.
+tls_figures() { tier_figures tls_checks tls tls_seed_throughput_ratio=seed_throughput_ratio; }
+if [ "${BENCH_ONLY:-}" = tls ]; then
+    [ "$(id -u)" = 0 ] || { echo "bench:dataplane needs root"; exit 1; }
+    tls_figures; exit $?
+fi
 if [ "${BENCH_ONLY:-}" = auto_failover ]; then
     [ "$(id -u)" = 0 ] || { echo "bench:dataplane needs root"; exit 1; }
     auto_failover_figures; exit $?

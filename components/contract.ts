@@ -187,6 +187,7 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_ARB_TIMEOUT",
     "MMC_BIND_ADDRESS",
     "MMC_COMPONENT",
+    "MMC_DONOR_HANDSHAKE_SECONDS",
     "MMC_DONOR_LOG_COPY_INTERVAL_MS",
     "MMC_DONOR_PARALLEL",
     "MMC_FENCE_MARGIN_SECONDS",
@@ -195,5 +196,7 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_RESUME_AFTER_SECONDS",
     "MMC_SEED_PARALLEL",
     "MMC_SQL_TIMEOUT",
+    // unset: no TLS (issue 13: the program will mount the set's certificate and set it)
+    "MMC_TLS_DIR",
     "MMC_WAITING_PRIMARY_SEED_AFTER_SECONDS",
 ] as const;

@@ -68,3 +68,30 @@ export function baseServerConfig(engine: StackConfig["mysql"]["engine"], semiSyn
             );
     }
 }
+
+/**
+ * Server settings of a set with verified TLS (issue 13): the set's CA and the member's certificate from
+ * `dir` (the mounted Secret: `ca.crt`, `tls.crt`, `tls.key`) and no plaintext TCP session; "" without TLS
+ * (`dir` undefined). The scripts write the same lines when `MMC_TLS_DIR` is set (lib-engine.sh
+ * `mmc_engine_tls_server_config`; test/unit/serverConfig.test.ts keeps the two equal).
+ */
+export function tlsServerConfig(engine: StackConfig["mysql"]["engine"], dir: string | undefined): string {
+    if (dir === undefined) return "";
+    if (!/^[A-Za-z0-9/._-]+$/.test(dir)) throw new Error(`TLS directory "${dir}" must be a plain path (letters, digits, / . _ -)`);
+    const common = [`ssl_ca = ${dir}/ca.crt`, `ssl_cert = ${dir}/tls.crt`, `ssl_key = ${dir}/tls.key`, "require_secure_transport = ON"];
+    switch (engine) {
+        case "mariadb":
+            return [...common, "tls_version = TLSv1.2,TLSv1.3"].join("\n") + "\n";
+        case "mysql":
+            return (
+                [
+                    ...common,
+                    "tls_version = TLSv1.2,TLSv1.3",
+                    // CLONE's client side presents and verifies with the same files
+                    `loose_clone_ssl_ca = ${dir}/ca.crt`,
+                    `loose_clone_ssl_cert = ${dir}/tls.crt`,
+                    `loose_clone_ssl_key = ${dir}/tls.key`,
+                ].join("\n") + "\n"
+            );
+    }
+}

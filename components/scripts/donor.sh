@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # donor sidecar (MariaDB): serves an authenticated, encrypted, integrity-checked mariadb-backup
-# stream on $MMC_DONOR_PORT. Only a client that knows the seed secret gets data, and the client
+# stream on $MMC_DONOR_PORT. With MMC_TLS_DIR: over mutual TLS (handle_tls; protocol in lib-stream.sh);
+# without, the hand-built protocol below. Only a client that knows the seed secret gets data, and the client
 # only trusts data from a donor that knows it.
 #
 # Protocol (one TCP connection, text lines then binary):
@@ -32,6 +33,10 @@ serve() {
     fi
     local bind=""
     [ -n "${MMC_BIND_ADDRESS:-}" ] && bind=",bind=$MMC_BIND_ADDRESS"
+    if mmc_tls_on; then
+        mmc_log "serving seed streams on port $MMC_DONOR_PORT (mutual TLS, the set CA)"
+        exec socat -b 1048576 "$(mmc_tls_listen_addr "$MMC_DONOR_PORT" "${MMC_BIND_ADDRESS:-}")" "EXEC:bash $MMC_DIR/donor.sh handle-tls"
+    fi
     mmc_log "serving seed streams on port $MMC_DONOR_PORT"
     exec socat -b 262144 "TCP-LISTEN:$MMC_DONOR_PORT,reuseaddr,fork,max-children=4$bind" "EXEC:bash $MMC_DIR/donor.sh handle"
 }
@@ -100,13 +105,47 @@ handle() {
     fi
 }
 
+# One session over verified TLS (lib-stream.sh): socat starts this only after the client's certificate
+# was verified against the set CA, so nothing here (not even the status SQL) runs for a stranger.
+handle_tls() {
+    local peer="${SOCAT_PEERADDR:-?}" cmd status
+    if ! read -r -t 10 cmd; then mmc_log "client $peer sent nothing"; return 0; fi
+    case "$cmd" in status | seed | seed-waiting) ;; *) printf 'ERR protocol\n'; mmc_log "bad request from $peer"; return 0 ;; esac
+    status=$(bash "$MMC_DIR/probe.sh" donor-status 2>/dev/null) || status="notready unknown"
+    case "$cmd" in
+        status) printf 'STATUS %s\n' "$status"; return 0 ;;
+        seed) if [ "${status%% *}" != ready ]; then printf 'ERR notready\n'; mmc_log "refused seed to $peer: this member is not ready ($status)"; return 0; fi ;;
+        seed-waiting) if [ "${status#* }" != primary ]; then printf 'ERR notprimary\n'; mmc_log "refused seed-waiting to $peer: this member is not a primary ($status)"; return 0; fi ;;
+    esac
+    printf 'OK %s\n' "$status"
+    mmc_log "streaming a backup to $peer over TLS ($status)"
+    local dir cred rc=0 t0
+    dir=$(mktemp -d "$MMC_TMP/donor.XXXXXX") || return 1
+    cred=$(mmc_seed_cred) || return 1
+    printf '!include %s\n' "$MMC_CNF" >>"$cred"
+    mkdir -p "$dir/lsn" "$dir/eos"
+    t0=$SECONDS
+    # straight into the TLS session: no copy besides socat's
+    mariadb-backup --defaults-file="$cred" --backup --stream=mbstream \
+        --target-dir="$dir" --extra-lsndir="$dir/lsn" --socket="$MMC_SOCKET" --parallel="${MMC_DONOR_PARALLEL:-2}" \
+        --log-copy-interval="${MMC_DONOR_LOG_COPY_INTERVAL_MS:-20}" 2>"$dir/backup.log" || rc=$?
+    if [ "$rc" = 0 ] && grep -q 'completed OK' "$dir/backup.log" && mmc_eos_record "$dir/lsn/xtrabackup_checkpoints" >"$dir/eos/mmc-end-of-stream" \
+        && (cd "$dir/eos" && mbstream -c mmc-end-of-stream); then
+        mmc_log "backup streamed to $peer in $((SECONDS - t0)) s, end-of-stream record sent"
+    else
+        tail -n 15 "$dir/backup.log" >&2
+        mmc_log "backup to $peer FAILED (rc=$rc); no end-of-stream record: the client discards the copy"
+    fi
+}
+
 main() {
     set -uo pipefail
     mmc_env_load donor || exit 2
     case "${1:-serve}" in
         serve) serve ;;
         handle) mmc_tmp_init || exit 1; handle ;;
-        *) mmc_die "usage: donor.sh [serve|handle]" ;;
+        handle-tls) mmc_tmp_init || exit 1; handle_tls ;;
+        *) mmc_die "usage: donor.sh [serve|handle|handle-tls]" ;;
     esac
 }
 

@@ -61,6 +61,7 @@ write_config() {
         echo "pid_file = $MMC_RUN_DIR/mysqld.pid"
         if [ -n "${MMC_BIND_ADDRESS:-}" ]; then echo "bind_address = $MMC_BIND_ADDRESS"; fi
         mmc_engine_identity_config
+        mmc_engine_tls_server_config
     } >"$MMC_CONF_DIR/99-mmc-identity.cnf"
     {
         echo "!include $MMC_BASE_CONF"

@@ -54,6 +54,64 @@ mmc_engine_identity_config() {
     esac
 }
 
+# ---------- verified TLS (MMC_TLS_DIR set; docs/dataplane-contract.md "Verified TLS") ----------
+# Server settings: the set's certificate, and no plaintext TCP session at all (the local socket stays
+# open to root and the probes). MySQL's CLONE client presents and verifies with the same files.
+mmc_engine_tls_server_config() {
+    mmc_tls_on || return 0
+    local d=$MMC_TLS_DIR
+    echo "ssl_ca = $d/ca.crt"
+    echo "ssl_cert = $d/tls.crt"
+    echo "ssl_key = $d/tls.key"
+    echo "require_secure_transport = ON"
+    case "$MMC_ENGINE" in
+        mysql)
+            echo "tls_version = TLSv1.2,TLSv1.3"
+            echo "loose_clone_ssl_ca = $d/ca.crt"
+            echo "loose_clone_ssl_cert = $d/tls.crt"
+            echo "loose_clone_ssl_key = $d/tls.key"
+            ;;
+        mariadb) echo "tls_version = TLSv1.2,TLSv1.3" ;;
+    esac
+}
+# Client options of every remote SQL call, one per line: TLS, the server's certificate verified against
+# the set CA and the name dialled; this member's certificate when it has one (the Jobs have none).
+mmc_engine_tls_client_args() {
+    mmc_tls_on || return 0
+    local d=$MMC_TLS_DIR
+    case "$MMC_ENGINE" in
+        mysql) printf '%s\n' --ssl-mode=VERIFY_IDENTITY "--ssl-ca=$d/ca.crt" ;;
+        mariadb) printf '%s\n' --ssl "--ssl-ca=$d/ca.crt" --ssl-verify-server-cert ;;
+    esac
+    if [ -r "$d/tls.crt" ] && [ -r "$d/tls.key" ]; then printf '%s\n' "--ssl-cert=$d/tls.crt" "--ssl-key=$d/tls.key"; fi
+}
+# The replication channel's TLS (after its CHANGE, before its START): SSL with the source's certificate
+# verified, this member's certificate presented (the replication account requires one). Built on the
+# server from its own ssl_ca/ssl_cert/ssl_key: a Job that repoints a member names the member's files, not
+# its own. No secret in it (the password went in the statement before); CHANGE is preparable on both.
+mmc_sql_tls_channel() {
+    mmc_tls_on || return 0
+    local change p
+    case "$MMC_ENGINE" in
+        mysql) change="CHANGE REPLICATION SOURCE TO" p=SOURCE ;;
+        mariadb) change="CHANGE MASTER TO" p=MASTER ;;
+    esac
+    echo "SET @mmc_tls = CONCAT('$change ${p}_SSL = 1, ${p}_SSL_VERIFY_SERVER_CERT = 1, ${p}_SSL_CA = ', QUOTE(@@GLOBAL.ssl_ca), ', ${p}_SSL_CERT = ', QUOTE(@@GLOBAL.ssl_cert), ', ${p}_SSL_KEY = ', QUOTE(@@GLOBAL.ssl_key));"
+    echo "PREPARE mmc_tls FROM @mmc_tls; EXECUTE mmc_tls; DEALLOCATE PREPARE mmc_tls;"
+}
+# What the data-plane accounts require (appended to mmc_sql_users): the replication account (and MySQL's
+# CLONE account) a certificate of the set, so its password alone opens nothing; the admin account (the
+# Jobs, which hold no certificate) TLS. The MariaDB seed account is local only (socket).
+mmc_engine_tls_users() {
+    mmc_tls_on || return 0
+    echo "ALTER USER $1@'%' REQUIRE X509;"
+    echo "ALTER USER $3@'%' REQUIRE SSL;"
+    case "$MMC_ENGINE" in
+        mysql) echo "ALTER USER $2@'%' REQUIRE X509;" ;;
+        mariadb) ;;
+    esac
+}
+
 # Options of a temporary local server (initialisation, clone): writable, no replication, no network.
 mmc_engine_tmp_server_args() {
     case "$MMC_ENGINE" in
@@ -174,6 +232,7 @@ mmc_sql_point_to() {
             # lives in gtid_executed, not in the channel, so nothing is lost.
             echo "RESET REPLICA ALL;"
             echo "CHANGE REPLICATION SOURCE TO SOURCE_HOST = $(mmc_lit "$host"), SOURCE_PORT = $MMC_PORT, SOURCE_USER = $(mmc_lit "$MMC_REPL_USER"), SOURCE_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), SOURCE_AUTO_POSITION = 1, SOURCE_SSL = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400;"
+            mmc_sql_tls_channel
             echo "START REPLICA;"
             ;;
         mariadb)
@@ -181,6 +240,7 @@ mmc_sql_point_to() {
             # As above: the position is gtid_slave_pos (MASTER_USE_GTID), not the channel's files.
             echo "RESET SLAVE ALL;"
             echo "CHANGE MASTER TO MASTER_HOST = $(mmc_lit "$host"), MASTER_PORT = $MMC_PORT, MASTER_USER = $(mmc_lit "$MMC_REPL_USER"), MASTER_PASSWORD = $(mmc_lit "$MMC_REPL_PASSWORD"), MASTER_USE_GTID = $mode, MASTER_CONNECT_RETRY = 1;"
+            mmc_sql_tls_channel
             echo "START SLAVE;"
             ;;
     esac
@@ -312,6 +372,7 @@ GRANT SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN ON *.* T
 GRANT CREATE, SELECT, INSERT, UPDATE ON mmc.* TO $au@'%';
 GRANT SELECT ON mmc.* TO $ru@'%';
 SQL
+            mmc_engine_tls_users "$ru" "$su" "$au"
             mmc_sql_app_user "$(mmc_lit "${MMC_APP_PASSWORD:-}")"
             ;;
         mariadb)
@@ -333,6 +394,7 @@ GRANT RELOAD, READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLIC
 GRANT CREATE, SELECT, INSERT, UPDATE ON mmc.* TO $au@'%';
 GRANT SELECT ON mmc.* TO $ru@'%';
 SQL
+            mmc_engine_tls_users "$ru" "$su" "$au"
             if [ -n "${MMC_APP_USER:-}" ]; then
                 local aph
                 aph=$(mmc_q "SELECT PASSWORD($(mmc_lit "${MMC_APP_PASSWORD:-}"))") || return 1

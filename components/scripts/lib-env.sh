@@ -83,12 +83,32 @@ mmc_validate() {
     for v in $(mmc_numeric_inputs); do
         case " $vars " in *" $v "*) mmc_require_uint "$v" || return 2 ;; esac
     done
+    mmc_tls_validate "$role" || return 2
     if [ -n "${MMC_SEMI_SYNC:-}" ]; then
         case "${MMC_SEMI_SYNC,,}" in
             on | off | true | false | 1 | 0 | yes | no) ;;
             *) printf "mmc: MMC_SEMI_SYNC must be on or off, got '%s'\n" "$MMC_SEMI_SYNC" >&2; return 2 ;;
         esac
     fi
+}
+
+# Verified TLS (opt-in): MMC_TLS_DIR holds the set CA (ca.crt) and this member's certificate and key
+# (tls.crt, tls.key; PEM, signed by that CA, naming every address the member is reached by). Unset:
+# no TLS anywhere, as before. The Jobs need only ca.crt (their account requires TLS, not a certificate).
+mmc_tls_on() { [ -n "${MMC_TLS_DIR:-}" ]; }
+mmc_tls_files_of() { # ROLE -> the files MMC_TLS_DIR must hold for it
+    case "$1" in switchover | failover) echo "ca.crt" ;; *) echo "ca.crt tls.crt tls.key" ;; esac
+}
+mmc_tls_validate() { # ROLE : status 2 naming MMC_TLS_DIR and the missing file
+    mmc_tls_on || return 0
+    local f
+    # the path goes into socat addresses and SQL literals: plain characters only
+    [[ "$MMC_TLS_DIR" =~ ^[A-Za-z0-9/._-]+$ ]] \
+        || { printf "mmc: MMC_TLS_DIR='%s' must be a plain path (letters, digits, / . _ -)\n" "$MMC_TLS_DIR" >&2; return 2; }
+    for f in $(mmc_tls_files_of "$1"); do
+        [ -r "$MMC_TLS_DIR/$f" ] && [ -s "$MMC_TLS_DIR/$f" ] \
+            || { printf "mmc: MMC_TLS_DIR='%s' has no readable %s (PEM: ca.crt, tls.crt, tls.key)\n" "$MMC_TLS_DIR" "$f" >&2; return 2; }
+    done
 }
 
 # mmc_env_load ROLE : the entry's setup: topology file, validation, names derived from the inputs.

@@ -38,10 +38,12 @@ mmc_sql_local() {
 }
 mmc_q() { printf '%s\n' "$1" | mmc_sql_local; }
 # mmc_sql_remote CREDFILE HOST [client args...] : SQL on stdin.
+# With MMC_TLS_DIR: verified TLS (mmc_engine_tls_client_args); without, the same command as always.
 mmc_sql_remote() {
-    local cred=$1 host=$2
+    local cred=$1 host=$2 tls=()
     shift 2
-    timeout "${MMC_SQL_TIMEOUT:-20}" "$MMC_CLIENT" --defaults-extra-file="$cred" -h "$host" -P "$MMC_PORT" \
+    if mmc_tls_on; then mapfile -t tls < <(mmc_engine_tls_client_args); fi
+    timeout "${MMC_SQL_TIMEOUT:-20}" "$MMC_CLIENT" --defaults-extra-file="$cred" "${tls[@]}" -h "$host" -P "$MMC_PORT" \
         --protocol=tcp --connect-timeout=3 -N -B "$@"
 }
 mmc_qr() { printf '%s\n' "$3" | mmc_sql_remote "$1" "$2"; }
@@ -57,6 +59,8 @@ mmc_qr_answered() {
     local err
     err=$(grep -m1 '^ERROR' "$errf" | mmc_redact)
     rm -f "$errf"
+    # with TLS, a server whose certificate fails verification (2026) answered: a member exists there
+    if mmc_tls_on && [[ "$err" =~ ^ERROR\ 2026 ]]; then printf '%s\n' "$err" >&2; return 3; fi
     # client-side errors (2xxx: cannot connect, unknown host, gone away, lost connection) and timeouts
     if [ -z "$err" ] || [[ "$err" =~ ^ERROR\ 2[0-9]{3} ]]; then return 1; fi
     printf '%s\n' "$err" >&2

@@ -82,6 +82,7 @@ mmc_stream_cipher() {
 #   seed     -> unpacks a verified stream into STAGING
 # Status 1: unreachable or broken stream; 3: the donor answered but the handshake failed.
 mmc_donor_session() {
+    if mmc_tls_on; then mmc_donor_session_tls "$@"; return; fi
     local host=$1 cmd=$2 staging=${3:-} magic ver ns ready role ok dmac nc result
     local rfd wfd cpid
     coproc DONOR { exec socat -b 262144 -T 60 - "TCP:$host:$MMC_DONOR_PORT,connect-timeout=5" 2>/dev/null; }
@@ -128,5 +129,102 @@ mmc_donor_session() {
         mmc_log "seed stream from $host failed its integrity check (truncated or tampered)"
         return 1
     fi
+    return 0
+}
+
+# ---------- the seed stream over verified TLS (MMC_TLS_DIR set) ----------
+# Replaces the protocol above: socat's OpenSSL addresses, mutual TLS with the set CA only. The donor
+# runs its handler (and its SQL) only after the recipient proved, in the handshake, that it holds a
+# certificate of the set; the recipient talks only to a donor whose certificate names the host it dialled.
+#   client -> "<status|seed|seed-waiting>"
+#   donor  -> "STATUS <ready|notready> <primary|replica>" (status), "ERR <why>", or "OK <...>" then the
+#             mbstream of mariadb-backup, then (only when the backup completed) one more mbstream file,
+#             mmc-end-of-stream, the end-of-stream record (mmc_eos_record), inside the same session
+#             (mbstream refuses names starting with a dot; no database directory has this name: '-' is encoded).
+# TLS authenticates every byte and its order; mbstream checks each chunk (CRC32); the record, last,
+# proves the stream was not cut short and names the backup's final checkpoints, which the recipient
+# compares with the ones it received (mmc_eos_verify) before it trusts the staging directory.
+
+# SO_RCVTIMEO (SOL_SOCKET 1, optname 20 on Linux) as socat's setsockopt value: struct timeval
+# {seconds, microseconds}, two little-endian 64-bit words, in hex.
+mmc_timeval_hex() { # SECONDS
+    local s=$1 i out=""
+    for ((i = 0; i < 8; i++)); do out+=$(printf '%02x' $(((s >> (8 * i)) & 255))); done
+    printf 'x%s%s' "$out" 0000000000000000
+}
+mmc_tls_socat_opts() {
+    printf 'cert=%s,key=%s,cafile=%s,verify=1,openssl-min-proto-version=TLS1.2' \
+        "$MMC_TLS_DIR/tls.crt" "$MMC_TLS_DIR/tls.key" "$MMC_TLS_DIR/ca.crt"
+}
+# socat moves 1 MiB per read on both ends (-b 1048576: fewer loops per TLS record batch than 256 KiB).
+# The donor's listener: at most 4 sessions at once; a client that does not finish its handshake within
+# MMC_DONOR_HANDSHAKE_SECONDS (10) is dropped (the socket's receive timeout), so idle clients cannot
+# hold the listener.
+mmc_tls_listen_addr() { # PORT [BIND_ADDRESS]
+    printf 'OPENSSL-LISTEN:%s,reuseaddr,fork,max-children=4,setsockopt=1:20:%s%s,%s' "$1" \
+        "$(mmc_timeval_hex "${MMC_DONOR_HANDSHAKE_SECONDS:-10}")" "${2:+,bind=$2}" "$(mmc_tls_socat_opts)"
+}
+mmc_tls_connect_addr() { # HOST PORT : the donor's certificate must name HOST
+    printf 'OPENSSL:%s:%s,connect-timeout=5,commonname=%s,%s' "$1" "$2" "$1" "$(mmc_tls_socat_opts)"
+}
+
+# The end-of-stream record of a backup whose final checkpoints file is CHECKPOINTS.
+mmc_eos_record() { # CHECKPOINTS
+    local h
+    h=$(sha256sum <"$1" | cut -c1-64) || return 1
+    [ "${#h}" = 64 ] || return 1
+    printf 'mmc-end-of-stream 1 checkpoints-sha256=%s\n' "$h"
+}
+# mmc_eos_verify STAGING : status 0 when STAGING holds the end-of-stream record and the checkpoints it
+# names; otherwise status 1 and why on stdout. The record is removed (it is no database file).
+mmc_eos_verify() {
+    local st=$1 rec want got
+    [ -f "$st/mmc-end-of-stream" ] || { echo "no end-of-stream record (the stream was cut short)"; return 1; }
+    rec=$(head -c 200 "$st/mmc-end-of-stream")
+    rm -f "$st/mmc-end-of-stream"
+    [[ "$rec" =~ ^mmc-end-of-stream\ 1\ checkpoints-sha256=([0-9a-f]{64})$ ]] || { echo "malformed end-of-stream record"; return 1; }
+    want=${BASH_REMATCH[1]}
+    [ -f "$st/xtrabackup_checkpoints" ] || { echo "no xtrabackup_checkpoints in the stream"; return 1; }
+    got=$(sha256sum <"$st/xtrabackup_checkpoints" | cut -c1-64)
+    [ "$got" = "$want" ] || { echo "xtrabackup_checkpoints differs from the end-of-stream record"; return 1; }
+}
+
+# mmc_donor_session_tls HOST CMD [STAGING]: as mmc_donor_session, over verified TLS. Status 1: nobody
+# answered (refused, timeout, broken stream); 3: a server answered but the handshake failed (a certificate
+# not of the set, or not naming HOST) or it refused the request: a member exists there.
+mmc_donor_session_tls() {
+    local host=$1 cmd=$2 staging=${3:-} ok a b rfd wfd cpid errf rc=0 why
+    errf="${MMC_TMP:?mmc_tmp_init was not called}/donor-tls.$BASHPID"
+    coproc DONOR { exec socat -b 1048576 -T 60 - "$(mmc_tls_connect_addr "$host" "$MMC_DONOR_PORT")" 2>"$errf"; }
+    cpid=$DONOR_PID
+    exec {rfd}<&"${DONOR[0]}" {wfd}>&"${DONOR[1]}"
+    # a subshell: a donor gone already (SIGPIPE) ends it, not this script
+    (printf '%s\n' "$cmd" >&"$wfd") 2>/dev/null
+    if ! read -r -t 20 -u "$rfd" ok a b; then
+        exec {wfd}>&- {rfd}<&-
+        kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+        why=$(grep -m1 -iE 'ssl|certificate|alert|commonname' "$errf" 2>/dev/null | sed 's/^.* E //')
+        rm -f "$errf"
+        if [ -n "$why" ]; then mmc_log "donor $host failed TLS verification: $why"; return 3; fi
+        return 1
+    fi
+    case "$ok" in
+        STATUS) rc=0; [ "$cmd" = status ] || rc=3 ;;
+        OK) rc=0; [ "$cmd" != status ] || rc=3 ;;
+        *) mmc_log "donor $host refused $cmd ($ok $a)"; rc=3 ;;
+    esac
+    if [ "$rc" != 0 ] || [ "$cmd" = status ]; then
+        exec {wfd}>&- {rfd}<&-
+        kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+        rm -f "$errf"
+        [ "$rc" = 0 ] && printf '%s %s\n' "$a" "$b"
+        return "$rc"
+    fi
+    mbstream -p "${MMC_SEED_PARALLEL:-4}" -x -C "$staging" <&"$rfd" || rc=$?
+    exec {wfd}>&- {rfd}<&-
+    wait "$cpid" 2>/dev/null || true
+    rm -f "$errf"
+    if [ "$rc" != 0 ]; then mmc_log "seed stream from $host broke (rc=$rc)"; return 1; fi
+    if ! why=$(mmc_eos_verify "$staging"); then mmc_log "seed stream from $host failed its end-of-stream check: $why"; return 1; fi
     return 0
 }

@@ -189,6 +189,38 @@ h_hosts_remove() {
     printf '%s\n' "$rest" >/etc/hosts
 }
 
+# ---------- verified TLS (test-only certificates) ----------
+# MMC_DP_TLS=1: every pod gets MMC_TLS_DIR (a certificate of the run's set CA naming every name of its
+# ordinal in every cluster's topology, every write name and its address), the Jobs the CA, the writer a
+# verifying TLS client. Sections that speak plaintext TCP themselves (app_access, ...) do not run with it.
+h_tls_ca() { # DIR CN
+    [ -f "$1/ca.crt" ] && return 0
+    mkdir -p "$1"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/ca.key" -out "$1/ca.crt" \
+        -days 2 -subj "/CN=$2" 2>/dev/null
+}
+h_tls_member() { # CA_DIR OUT_DIR CN SAN
+    local ca=$1 out=$2
+    rm -rf "$out"; mkdir -p "$out"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$out/tls.key" -out "$out/tls.csr" -subj "/CN=$3" 2>/dev/null \
+        && printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$4" >"$out/ext" \
+        && openssl x509 -req -in "$out/tls.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -CAcreateserial -days 2 \
+            -out "$out/tls.crt" -extfile "$out/ext" 2>/dev/null || return 1
+    cp "$ca/ca.crt" "$out/ca.crt"; rm -f "$out/tls.csr" "$out/ext"
+    chmod 755 "$out"; chmod 600 "$out/tls.key"; chown -R "$H_OWNER" "$out"
+}
+h_tls_names() { # ORD -> "DNS:name,..." every name of ORD and every write name in the published topologies
+    local f
+    for f in "$T"/topo/*.env; do
+        # shellcheck disable=SC1090
+        (. "$f"; for x in $MMC_PEERS; do [ "${x%%=*}" = "$1" ] && echo "${x#*=}"; done; echo "$MMC_WRITE_HOST")
+    done | sort -u | sed 's/^/DNS:/' | paste -sd,
+}
+h_tls_jobdir() { h_tls_ca "$T/tls/ca" "mmc test set CA" && mkdir -p "$T/tls/job" && cp "$T/tls/ca/ca.crt" "$T/tls/job/" && chmod -R a+rX "$T/tls/job" && echo "$T/tls/job"; }
+h_tls_pod() { # ORD CLUSTER IP -> the pod's MMC_TLS_DIR (made now, for the names it has now)
+    h_tls_ca "$T/tls/ca" "mmc test set CA" && h_tls_member "$T/tls/ca" "$T/tls/pod-$2-$1" "mysql-$1" "$(h_tls_names "$1"),IP:$3" && echo "$T/tls/pod-$2-$1"
+}
+
 # ---------- pods ----------
 h_cnum() { echo "${1//[!0-9]/}"; }
 h_ip() { echo "$H_NET.$(( $(h_cnum "$1") * 10 + $2 )).1"; } # CLUSTER ORD
@@ -244,6 +276,7 @@ h_pod_start() {
         echo "MMC_BIND_ADDRESS=$ip"
         echo "TMPDIR=$dir/tmp"
         echo "MMC_SCRIPTS=$(h_scripts_dir "$phase")"
+        if [ -n "${MMC_DP_TLS:-}" ]; then echo "MMC_TLS_DIR=$(h_tls_pod "$ord" "$cl" "$ip")"; fi
         [ -n "${H_EXTRA_ENV:-}" ] && echo "$H_EXTRA_ENV"
         echo "set +a"
     } >"$dir/env"
@@ -385,7 +418,9 @@ h_writable() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only')" = 0 ]; }
 h_writer_start() {
     local maxs=${1:-1800}
     : >"$T/writer/acked"; : >"$T/writer/failed"; rm -f "$T/writer/stop" "$T/writer/pause" "$T/writer/paused"
-    H_WRITER_CLIENT="${H_X[*]} $H_CLIENT" bash "$H_DIR/writer.sh" "$T/writer" "$T/state/app.cnf" "$(h_write_name)" "$maxs" "${H_WRITER_BASE:-1}" </dev/null >>"$T/writer/log" 2>&1 &
+    local tls=${H_WRITER_TLS:-}
+    if [ -z "$tls" ] && [ -n "${MMC_DP_TLS:-}" ]; then tls="--ssl --ssl-ca=$(h_tls_jobdir)/ca.crt --ssl-verify-server-cert"; fi
+    H_WRITER_CLIENT="${H_X[*]} $H_CLIENT" H_WRITER_OPTS=$tls bash "$H_DIR/writer.sh" "$T/writer" "$T/state/app.cnf" "$(h_write_name)" "$maxs" "${H_WRITER_BASE:-1}" </dev/null >>"$T/writer/log" 2>&1 &
     echo $! >"$T/writer/pid"
 }
 h_writer_pause() {

@@ -95,8 +95,13 @@ clone_refuses_unauthenticated() { # DONOR_ORD RECIPIENT_ORD
     h_sql "$2" "SET GLOBAL clone_valid_donor_list = DEFAULT"
 }
 is_read_only() { [ "$(h_sql "$1" 'SELECT @@GLOBAL.read_only')" = 1 ]; }
-donor_refuses_unauthenticated() { # ORD : speaks the donor protocol with a wrong proof
+donor_refuses_unauthenticated() { # ORD : speaks the donor protocol with a wrong proof (TLS: without a certificate)
     local out
+    if [ -n "${MMC_DP_TLS:-}" ]; then
+        out=$( { sleep 0.5; echo seed; sleep 2; } | timeout 10 socat - "OPENSSL:$(h_peer_name "$1"):3307,cafile=$T/tls/ca/ca.crt,verify=1" 2>/dev/null | head -c 65536 | tr -d '\0')
+        [ -z "$out" ] || { echo "donor answered a client without a certificate: $(head -c 200 <<<"$out")"; return 1; }
+        return 0
+    fi
     out=$( { sleep 0.5; echo "seed 0123456789abcdef0123456789abcdef $(printf '%064d' 0)"; sleep 2; } \
         | timeout 10 socat - "TCP:$(h_peer_name "$1"):3307" | head -c 65536 | tr -d '\0')
     grep -q '^MMC-DONOR 1 [0-9a-f]\{32\} ' <<<"$out" && grep -q '^ERR auth$' <<<"$out" && [ "$(wc -c <<<"$out")" -lt 300 ] \
@@ -120,6 +125,8 @@ job_env() { # PHASE -> env file for the switchover Job of that phase (secrets su
         echo "MMC_POD_NAME=mysql-switchover"
         h_secret_env_of "$f"   # only the passwords the rendered Job gets (never root's)
         echo "TMPDIR=$T/tmp"; echo "MMC_RUN_DIR=$T/tmp"; echo "MMC_CONF_DIR=$T/tmp"
+        if [ -n "${MMC_DP_TLS:-}" ]; then echo "MMC_TLS_DIR=$(h_tls_jobdir)"; fi
+        [ -n "${H_JOB_EXTRA_ENV:-}" ] && echo "$H_JOB_EXTRA_ENV"
         echo "set +a"
     } >"$T/state/job.env"
     mkdir -p "$T/tmp"
@@ -1422,9 +1429,203 @@ auto_failover() {
     for c in cluster1 cluster2 cluster3; do af_etcd_kill "$c"; done
 }
 
+# ---------------------------------------------------------------- verified TLS (issue 13, MariaDB)
+# A set CA and member certificates (test-only, openssl), a 2-member set with MMC_TLS_DIR on every pod and
+# the Job (CA only): replication channels verify the source's certificate; the seed stream, replication,
+# the writer and a switchover run while tcpdump captures the members' loopback traffic, which must hold
+# no password and no SQL text (a plaintext canary proves the capture sees payloads); a member restarted
+# with a certificate of another CA can neither replicate nor be reached by admin SQL or the seed stream,
+# nor seed from a donor; then seed_throughput_ratio: the product's TLS seed session (transport, TLS,
+# end-of-stream verification) against mariadb-backup --stream | mbstream -x locally, same data, same run.
+tls_certs() { # every member's names: its own, the write name (any member may be the primary), its address
+    local o san
+    h_tls_ca "$T/tls/ca" "mmc test set CA" && h_tls_ca "$T/tls/other-ca" "another CA" || return 1
+    for o in 0 1; do
+        san="DNS:$(h_peer_name "$o"),DNS:$(h_write_name),IP:$(h_ip cluster1 "$o")"
+        h_tls_member "$T/tls/ca" "$T/tls/m$o" "$(h_peer_name "$o")" "$san" \
+            && h_tls_member "$T/tls/other-ca" "$T/tls/other$o" "$(h_peer_name "$o")" "$san" || return 1
+    done
+    h_tls_jobdir >/dev/null
+}
+tls_pod_start() { H_EXTRA_ENV="MMC_TLS_DIR=$T/tls/$3" h_pod_start "$1" "$2" tls1; } # ORD CLUSTER CERTDIR
+# tls_session CERTDIR HOST CMD [STAGING] : the product's seed-stream client (lib-stream.sh), as a recipient holding CERTDIR
+tls_session() {
+    mkdir -p "$T/tmp"
+    bash -c 'S=$1 TMPDIR=$2; shift 2; for f in lib-env.sh lib-sql.sh lib-engine.sh lib-stream.sh; do . "$S/$f"; done
+        export MMC_ENGINE=mariadb MMC_POD_NAME=tls-test MMC_DONOR_PORT=3307 MMC_TLS_DIR=$1 TMPDIR
+        mmc_tmp_init || exit 1; mmc_donor_session "$2" "$3" "${4:-}"' _ "$(h_scripts_dir tls1)" "$T/tmp" "$T/tls/$1" "$2" "$3" "${4:-}"
+}
+tls_admin_sql() { # HOST SQL : as the admin account, the way the Jobs connect (CA only, server verified)
+    "$H_CLIENT" --defaults-extra-file="$T/state/admin.cnf" --ssl --ssl-ca="$T/tls/ca/ca.crt" --ssl-verify-server-cert \
+        -h "$1" -P 3306 --connect-timeout=5 -N -B -e "$2"
+}
+tls_admin_refused() { # HOST : the connection fails on the server's certificate (client error 2026)
+    local out
+    if out=$(tls_admin_sql "$1" "SELECT 1" 2>&1); then echo "connected: $out"; return 1; fi
+    grep -q 'ERROR 2026' <<<"$out" || { echo "$out"; return 1; }
+}
+tls_plaintext_refused() { # ORD
+    local host out; host=$(h_peer_name "$1")
+    [ "$(h_sql "$1" 'SELECT @@GLOBAL.require_secure_transport')" = 1 ] || { echo "require_secure_transport is off"; return 1; }
+    out=$("$H_CLIENT" --defaults-extra-file="$T/state/app.cnf" --ssl --ssl-ca="$T/tls/ca/ca.crt" --ssl-verify-server-cert -h "$host" -P 3306 -N -B -e 'SELECT 1' 2>&1) \
+        || { echo "over TLS: $out"; return 1; }
+    if out=$("$H_CLIENT" --defaults-extra-file="$T/state/app.cnf" --skip-ssl -h "$host" -P 3306 -N -B -e 'SELECT 1' 2>&1); then echo "plaintext accepted"; return 1; fi
+    grep -q '^ERROR' <<<"$out" || { echo "$out"; return 1; }
+}
+tls_channel_verified() { # ORD : the channel runs, with TLS and the source's certificate verified
+    local st; st=$(h_sqlv "$1" 'SHOW SLAVE STATUS')
+    grep -q 'Slave_IO_Running: Yes' <<<"$st" && grep -q 'Master_SSL_Allowed: Yes' <<<"$st" \
+        && grep -q 'Master_SSL_Verify_Server_Cert: Yes' <<<"$st" && grep -q "Master_SSL_CA_File: $T/tls/m$1/ca.crt" <<<"$st" \
+        || { grep -E 'Running:|SSL|Last_IO_Error' <<<"$st"; return 1; }
+}
+tls_capture_clean() { # PCAP : no password, no SQL text; the canary (plaintext sent on purpose) is seen
+    local pcap=$1 hits n_insert n_canary
+    printf '%s\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW" "$H_APP_PW" >"$T/state/tls-secrets.pat"
+    hits=$(grep -c -aF -f "$T/state/tls-secrets.pat" "$pcap")
+    n_insert=$(grep -a -o 'INSERT INTO' "$pcap" | wc -l); n_canary=$(grep -a -o 'INSERT INTO mmc_tls_canary' "$pcap" | wc -l)
+    local sql; sql=$(grep -a -o -E 'mmc_test|CHANGE MASTER|CREATE USER|SELECT @@|GTID' "$pcap" | sort | uniq -c | tr '\n' ' ')
+    local bytes packets; bytes=$(stat -c %s "$pcap"); packets=$(tcpdump -r "$pcap" 2>/dev/null | wc -l)
+    printf 'tls_capture_bytes %s\ntls_capture_packets %s\ntls_capture_password_hits %s\ntls_capture_sql_hits %s\n' \
+        "$bytes" "$packets" "$hits" "$((n_insert - n_canary))" >>"$T/state/figures"
+    echo "capture $bytes bytes, $packets packets: password hits $hits, 'INSERT INTO' $n_insert (canary $n_canary), other SQL: ${sql:-none}"
+    [ "$n_canary" -ge 1 ] && [ "$hits" = 0 ] && [ "$n_insert" = "$n_canary" ] && [ -z "$sql" ]
+}
+tls_foreign_replica_cut_off() { # the member holding another CA's certificate gets no new write
+    h_sql 1 "INSERT INTO mmc_test.bulk (v) VALUES ('tls-foreign-marker')" || return 1
+    sleep 20
+    local n st; n=$(h_sql 0 "SELECT COUNT(*) FROM mmc_test.bulk WHERE v = 'tls-foreign-marker'" 2>&1)
+    st=$(h_sqlv 0 'SHOW SLAVE STATUS' | grep -E 'Slave_IO_Running|Last_IO_Error:' | tr '\n' ' ')
+    echo "marker rows on the foreign member: $n; $st"
+    [ "$n" = 0 ] && [[ "$st" != *"Slave_IO_Running: Yes"* ]]
+}
+tls_refused() { # EXPECTED_RC CERTDIR HOST CMD [STAGING] : the session fails as expected, TLS named in its log
+    local want=$1 out rc=0; shift
+    out=$(tls_session "$@" 2>&1) || rc=$?
+    echo "rc=$rc: $out"
+    [ "$rc" = "$want" ] && grep -qi 'TLS\|refused' <<<"$out"
+}
+tls_time_ms() { local t0 t1; t0=$(h_now_ms); "$@" >/dev/null 2>&1 || return 1; t1=$(h_now_ms); echo $((t1 - t0)); }
+tls_local_copy() { # DIR : the engine's own tool, locally, nothing added (the donor's --parallel, the recipient's -p)
+    mariadb-backup --defaults-extra-file="$T/state/root.cnf" --backup --stream=mbstream --target-dir="$1" \
+        --socket="$(h_pod_dir 1)/run/mysqld.sock" --parallel=2 2>"$T/state/tls-localcopy.log" | mbstream -p 4 -x -C "$1"
+}
+tls_tar_copy() { tar -C "$(h_pod_dir 1)/data" -cf - . | tar -C "$1" -xf -; }
+tls_seed_copy() { tls_session m0 "$(h_peer_name 1)" seed "$1"; }
+tls_throughput() {
+    local d0 target=${TLS_SEED_BYTES:-1000000000} i bytes dir="$T/tls-copy" k best_local="" best_seed="" best_tar="" ms
+    d0="$(h_pod_dir 1)/data"
+    # rows outside the binary log, in a table of their own: they reach a copy only by the copies measured
+    h_sql 1 "SET SESSION sql_log_bin = 0; CREATE TABLE IF NOT EXISTS mmc_test.seedbench (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(1024)) ENGINE=InnoDB" \
+        || { echo "cannot create the dataset table"; return 1; }
+    for ((i = 0; i < 200; i++)); do
+        [ "$(du -sb "$d0" | cut -f1)" -ge "$target" ] && break
+        H_SQL_TIMEOUT=600 h_sql 1 "SET SESSION sql_log_bin = 0; INSERT INTO mmc_test.seedbench (v) SELECT CONCAT(SHA2(seq + $((i * 100000)), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512)) FROM mmc_test.seq_1_to_100000" \
+            || { echo "loading the dataset failed"; return 1; }
+    done
+    h_sql 1 "FLUSH TABLES" >/dev/null; sleep 3
+    bytes=$(du -sb "$d0" | cut -f1)
+    # alternated, twice each, hot cache; the best of each (the machine is shared)
+    for k in 1 2; do
+        for m in tar local seed; do
+            rm -rf "$dir"; mkdir -p "$dir"; chown "$H_OWNER" "$dir"; sync
+            ms=$(tls_time_ms "tls_${m}_copy" "$dir") || { echo "$m copy failed"; return 1; }
+            [ "$m" = seed ] && { mmc_seeded_ok=$(du -sb "$dir" | cut -f1); }
+            h_log "throughput round $k: $m copy of $bytes bytes in $ms ms"
+            case "$m" in
+                tar) [ -z "$best_tar" ] || [ "$ms" -lt "$best_tar" ] && best_tar=$ms ;;
+                local) [ -z "$best_local" ] || [ "$ms" -lt "$best_local" ] && best_local=$ms ;;
+                seed) [ -z "$best_seed" ] || [ "$ms" -lt "$best_seed" ] && best_seed=$ms ;;
+            esac
+        done
+    done
+    rm -rf "$dir"
+    {
+        echo "seed_throughput_ratio $(awk -v a="$best_local" -v b="$best_seed" 'BEGIN { printf "%.3f", a / b }')"
+        echo "seed_ratio_vs_tar $(awk -v a="$best_tar" -v b="$best_seed" 'BEGIN { printf "%.3f", a / b }')"
+        echo "seed_tls_stream_ms $best_seed"
+        echo "seed_local_tool_ms $best_local"
+        echo "seed_tar_ms $best_tar"
+        echo "seed_dataset_bytes $bytes"
+        echo "seed_tls_received_bytes ${mmc_seeded_ok:-0}"
+    } >>"$T/state/figures"
+    echo "dataset $bytes bytes: TLS seed session $best_seed ms, mariadb-backup|mbstream $best_local ms, tar|tar $best_tar ms"
+}
+tls_checks() {
+    if [ "$H_ENGINE" != mariadb ]; then h_log "tls_checks: MariaDB only for now (MySQL: the builders are unit-tested)"; return 0; fi
+    local t2="$T/state/tls-2.yaml" cap="$T/tls/lo.pcap" cpid out rc
+    command -v tcpdump >/dev/null || { apt-get install -y -qq tcpdump >/tmp/mmc-apt.log 2>&1 || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump >>/tmp/mmc-apt.log 2>&1; }; } \
+        || { h_notok "tls: tcpdump installs from Debian"; return 1; }
+    sed -E 's/^(\s*mysql-multicluster:primary:).*/\1 1/' "$STACKS/01-all-in-cluster1.yaml" >"$t2"
+    h_render tls1 "$STACKS/01-all-in-cluster1.yaml" && h_render tls2 "$t2" "$STACKS/01-all-in-cluster1.yaml" || { h_notok "tls: render"; return 1; }
+    h_fresh_set tls1
+    rm -rf "$T/tls"; tls_certs || { h_notok "tls: a set CA and member certificates (openssl)"; return 1; }
+    # shellcheck disable=SC1091
+    h_cnf "$T/state/admin.cnf" "$(. "$T/ext/tls1/cluster1.env"; echo "$MMC_ADMIN_USER")" "$H_ADMIN_PW"
+    : >"$T/state/secret-files.start"
+    tcpdump -i lo -s 0 -U -w "$cap" "tcp and (host $(h_ip cluster1 0) or host $(h_ip cluster1 1))" >"$T/tls/tcpdump.log" 2>&1 &
+    cpid=$!
+    # shellcheck disable=SC2064  # this capture's pid, now; h_cleanup_all's trap runs after it
+    trap "kill $cpid 2>/dev/null; h_cleanup_all" EXIT
+    sleep 1
+    tls_pod_start 0 cluster1 m0
+    wait_ready 0 180 || { h_notok "tls: mysql-0 comes up with TLS"; kill "$cpid"; return 1; }
+    make_schema 0 20000 || { h_notok "tls: schema"; kill "$cpid"; return 1; }
+    H_WRITER_TLS="--ssl --ssl-ca=$T/tls/ca/ca.crt --ssl-verify-server-cert" h_writer_start 900
+    sleep 2
+    h_check "tls: the writer's TLS writes are acknowledged" h_wait 30 "a write acknowledged" acked_at_least 1
+    tls_pod_start 1 cluster1 m1
+    wait_ready 1 180 || h_notok "tls: mysql-1 seeds over TLS and becomes ready"
+    h_check "tls: mysql-1 was seeded over the TLS stream, end-of-stream record checked" bash -c \
+        "grep -q 'received and verified' '$(h_pod_dir 1)/logs/init.log' && grep -q 'end-of-stream record sent' '$(h_pod_dir 0)/logs/donor.log'"
+    h_check "tls: mysql-1's channel runs with SSL and Master_SSL_Verify_Server_Cert Yes (set CA)" tls_channel_verified 1
+    h_check "tls: the application's account logs in over verified TLS, and is refused without TLS (require_secure_transport)" tls_plaintext_refused 0
+    sleep 3
+    step "tls: set of 2 with TLS under the writer" 0
+    H_JOB_EXTRA_ENV="MMC_TLS_DIR=$T/tls/job" run_switchover tls2; rc=$?
+    h_apply_topology tls2
+    h_host_set "$(h_write_name)" "$(h_ip cluster1 1)"
+    [ "$rc" = 0 ] && h_ok "tls: switchover Job over TLS (CA only) exits 0" || h_notok "tls: switchover Job over TLS exits 0" "rc=$rc: $(tail -3 "$T/switchover.log" | tr '\n' ' ')"
+    h_wait 60 "mysql-0 replicating from mysql-1" tls_channel_verified 0
+    h_check "tls: after the switchover mysql-0's channel verifies mysql-1's certificate" tls_channel_verified 0
+    sleep 3
+    step "tls: after the switchover (primary mysql-1)" 1
+    # a plaintext canary on the wire: the capture must see it (it does see payloads)
+    printf 'INSERT INTO mmc_tls_canary VALUES (1)\n' | timeout 5 socat - "TCP:$(h_ip cluster1 0):3307" >/dev/null 2>&1
+    sleep 1; kill "$cpid"; wait "$cpid" 2>/dev/null; trap 'h_cleanup_all' EXIT
+    h_check "tls: loopback capture of seeding, replication, the writer and a switchover holds no password and no SQL text (tcpdump)" tls_capture_clean "$cap"
+    out=$(secret_file_hits)
+    [ -z "$out" ] && h_ok "tls: no credential file left behind after a TLS seed (pod volumes, emptyDirs, /tmp)" || h_notok "tls: no credential file left behind" "$out"
+    h_writer_stop
+
+    # a member whose mounted certificate is of ANOTHER CA (same names, same path: the pod's Secret replaced)
+    h_pod_stop 0
+    rm -rf "$T/tls/m0.good"; cp -a "$T/tls/m0" "$T/tls/m0.good"; cp -a "$T/tls/other0/." "$T/tls/m0/"
+    tls_pod_start 0 cluster1 m0
+    h_wait 60 "mysql-0 answers" h_sql 0 "SELECT 1"
+    h_check "tls: a member with another CA's certificate: replication between it and the primary fails (no new write arrives)" tls_foreign_replica_cut_off
+    h_check "tls: admin SQL (the Jobs' way, set CA) to the member with another CA's certificate fails to connect (2026)" tls_admin_refused "$(h_peer_name 0)"
+    h_check "tls: admin SQL the same way to the set's primary works (control)" tls_admin_sql "$(h_peer_name 1)" "SELECT 1"
+    h_check "tls: seed stream from the member with another CA's certificate: refused in the handshake (status 3)" tls_refused 3 m1 "$(h_peer_name 0)" status
+    rm -rf "$T/tls/staging-foreign"; mkdir -p "$T/tls/staging-foreign"
+    out=$(tls_session m0 "$(h_peer_name 1)" seed "$T/tls/staging-foreign" 2>&1); rc=$?
+    if [ "$rc" != 0 ] && [ -z "$(ls -A "$T/tls/staging-foreign")" ]; then h_ok "tls: seed stream to a recipient with another CA's certificate: refused (rc=$rc), nothing written"
+    else h_notok "tls: seed stream to a recipient with another CA's certificate: refused, nothing written" "rc=$rc $(ls -A "$T/tls/staging-foreign" | head -3 | tr '\n' ' ') $out"; fi
+    out=$(tls_session m1 "$(h_peer_name 1)" status 2>&1); rc=$?
+    [ "$rc" = 0 ] && [ "$out" = "ready primary" ] && h_ok "tls: the same request with the set's certificate answers 'ready primary' (control)" \
+        || h_notok "tls: the same request with the set's certificate answers (control)" "rc=$rc $out"
+    h_pod_stop 0
+    rm -rf "$T/tls/m0"; mv "$T/tls/m0.good" "$T/tls/m0"
+    tls_pod_start 0 cluster1 m0
+    wait_ready 0 180 || h_notok "tls: mysql-0 back with the set's certificate"
+    step "tls: mysql-0 back with the set's certificate (primary mysql-1)" 1
+
+    out=$(tls_throughput) && h_ok "tls: seed_throughput_ratio measured: $out" || h_notok "tls: seed_throughput_ratio measured" "$out"
+    local p; for p in $(h_pods); do h_pod_stop "$p"; done
+}
+
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults status_checks roles shutdown_liveness lost_zone secret_files datapath app_access partition seed_waiting_primary auto_failover)
+DP_SECTIONS=(static_checks walkthrough faults status_checks roles shutdown_liveness lost_zone secret_files datapath app_access partition seed_waiting_primary auto_failover tls_checks)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"

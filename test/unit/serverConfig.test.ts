@@ -2,7 +2,8 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { baseServerConfig } from "../../components/serverConfig";
+import { baseServerConfig, tlsServerConfig } from "../../components/serverConfig";
+import { execFileSync } from "child_process";
 import { scriptCommand } from "../../components/contract";
 
 const SCRIPTS = path.resolve(__dirname, "../../components/scripts");
@@ -101,3 +102,33 @@ test("mysql: 8.4 names, CLONE and semi-sync plugins, super_read_only", () => {
 test("a container command runs the script itself (it loads its own topology)", () => {
     assert.deepEqual(scriptCommand("probe.sh", "ready"), ["bash", "/opt/mmc/probe.sh", "ready"]);
 });
+
+/** What the scripts write for TLS (lib-engine.sh mmc_engine_tls_server_config) with MMC_TLS_DIR = dir. */
+function tlsWrittenByScripts(engine: string, dir: string): string {
+    const src = ["lib-env.sh", "lib-sql.sh", "lib-engine.sh"].map((f) => `. ${JSON.stringify(path.join(SCRIPTS, f))}`).join("; ");
+    return execFileSync("bash", ["-c", `${src}; mmc_engine_tls_server_config`], {
+        env: { ...process.env, MMC_ENGINE: engine, MMC_TLS_DIR: dir },
+        encoding: "utf8",
+    });
+}
+
+for (const engine of ["mariadb", "mysql"] as const) {
+    test(`${engine}: TLS server settings only with a TLS directory, equal to what the scripts write`, () => {
+        assert.equal(tlsServerConfig(engine, undefined), "");
+        const cnf = tlsServerConfig(engine, "/etc/mmc/tls");
+        for (const line of [
+            "ssl_ca = /etc/mmc/tls/ca.crt",
+            "ssl_cert = /etc/mmc/tls/tls.crt",
+            "ssl_key = /etc/mmc/tls/tls.key",
+            "require_secure_transport = ON",
+        ])
+            assert.ok(cnf.includes(`${line}\n`), line);
+        assert.equal(cnf, tlsWrittenByScripts(engine, "/etc/mmc/tls"));
+        assert.deepEqual(
+            keysOf(cnf).filter((k) => keysOf(baseServerConfig(engine)).includes(k)),
+            [],
+            "no key of the base config",
+        );
+        assert.throws(() => tlsServerConfig(engine, "/etc/x,verify=0"), /TLS directory "\/etc\/x,verify=0" must be a plain path/);
+    });
+}
