@@ -308,7 +308,8 @@ main() {
         else
             publish 0 "$(mmc_af_field epoch "$LAST_REC")" "$(mmc_af_field ordinal "$LAST_REC")" "$(now_ms)"
         fi
-        mmc_sleep 1
+        # the record just went: look again soon (the second look is what a campaign waits for)
+        if [ "$absent" = 1 ]; then mmc_sleep 0.3; else mmc_sleep 1; fi
     done
 }
 
