@@ -8,6 +8,7 @@ import { buildPlan } from "../../components/plan";
 import { TransitionError, deployedStateOf, historyOf, planStep, stepTable } from "../../components/step";
 import { Kubectl, assess } from "../../components/status";
 import { liveStatusLine, readLiveStatus } from "../../components/liveStatus";
+import { formatStatus } from "../../tools/status";
 import { policyWarnings } from "../../components/networkPolicy";
 import { createHash } from "crypto";
 import * as path from "path";
@@ -525,4 +526,26 @@ test("liveStatus in automatic mode: the arbiter's record, read through the first
         kubectl: () => kubectl,
     });
     assert.ok(!("arbiter" in manual));
+});
+
+test("npm run status: the arbiter's line under the set line (automatic only)", () => {
+    const members = [
+        {
+            ordinal: 0,
+            member: "mysql-0",
+            cluster: "a",
+            foundIn: ["a"],
+            phase: "Running",
+            ready: true,
+            server: { alive: true, readOnly: false, gtid: "0-1000-5" },
+        },
+    ];
+    const s = assess(parseStackConfig(auto()), members);
+    const view = formatStatus({ ...s, arbiter: { primary: "epoch=1 ordinal=0 server_id=1000 semi_sync=ON", epoch: "1", readFrom: "b", error: null } });
+    assert.match(view.split("\n")[1], /^arbiter: primary epoch=1 ordinal=0 server_id=1000 semi_sync=ON, epoch 1 \(read in b\)$/);
+    assert.match(
+        formatStatus({ ...s, arbiter: { primary: null, epoch: null, readFrom: null, error: "a: refused" } }).split("\n")[1],
+        /^arbiter: not read \(a: refused\)$/,
+    );
+    assert.equal(formatStatus(s).split("\n")[1], "");
 });
