@@ -53,6 +53,11 @@ const refusals: [string, Record<string, any>, RegExp][] = [
         auto({}, { retire: ["c"] }),
         /^mysql-multicluster:failover\.witnesses\[0\]: "c": cluster "c" is in retire: a retired cluster runs nothing, a witness included; name another cluster$/,
     ],
+    [
+        "asynchronous replication",
+        auto({}, { mysql: { engine: "mariadb", semiSync: false } }),
+        /^mysql-multicluster:failover\.mode: "automatic": needs mysql\.semiSync: true: with asynchronous replication a lost primary may have acknowledged commits no replica has, so the agents would refuse every promotion; set mysql\.semiSync: true or keep failover\.mode manual$/,
+    ],
     ["lease below 5", auto({ leaseSeconds: 4 }), /^mysql-multicluster:failover\.leaseSeconds: 4: /],
     ["lease above 60", auto({ leaseSeconds: 61 }), /^mysql-multicluster:failover\.leaseSeconds: 61: /],
     ["unknown mode", auto({ mode: "auto" }), /^mysql-multicluster:failover\.mode: "auto": /],
@@ -548,4 +553,20 @@ test("npm run status: the arbiter's line under the set line (automatic only)", (
         /^arbiter: not read \(a: refused\)$/,
     );
     assert.equal(formatStatus(s).split("\n")[1], "");
+});
+
+test("automatic, ack-one: every voter reaches the others through the imported amcs- Service; the initial cluster is the same string in every cluster", async () => {
+    const run = await runUnderMocks(parseStackConfig(auto({}, { mcs: { profile: "ack-one" } })));
+    const initials = new Set(["a", "b", "c"].map((c) => objectsOf(run, c).get("ConfigMap/mysql-arbiter")!.data["initial-cluster"]));
+    assert.deepEqual(
+        [...initials],
+        [
+            "a=http://mysql-arbiter-a-0.amcs-mysql-arbiter.mysql.svc.cluster.local:2380,b=http://mysql-arbiter-b-0.amcs-mysql-arbiter.mysql.svc.cluster.local:2380,c=http://mysql-arbiter-c-0.amcs-mysql-arbiter.mysql.svc.cluster.local:2380",
+        ],
+    );
+    assert.ok(objectsOf(run, "c").has("ServiceImport/mysql-arbiter"));
+    assert.match(
+        objectsOf(run, "b").get("ConfigMap/mysql-topology")!.data["topology.env"],
+        /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-a-0\.amcs-mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-b-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-c-0\.amcs-mysql-arbiter\.mysql\.svc\.cluster\.local:2379'$/m,
+    );
 });
