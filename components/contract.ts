@@ -183,12 +183,13 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_APP_DATABASE",
     "MMC_APP_PASSWORD",
     "MMC_APP_USER",
-    // lib-arbiter.sh: seconds per arbiter call
+    // the arbiter client's time limit per call and the fence margin (lib-arbiter.sh, autofailover.sh)
     "MMC_ARB_TIMEOUT",
     "MMC_BIND_ADDRESS",
     "MMC_COMPONENT",
     "MMC_DONOR_LOG_COPY_INTERVAL_MS",
     "MMC_DONOR_PARALLEL",
+    "MMC_FENCE_MARGIN_SECONDS",
     "MMC_REPLICATE_INTERVAL_SECONDS",
     "MMC_REPLICATE_ONCE",
     "MMC_RESUME_AFTER_SECONDS",
