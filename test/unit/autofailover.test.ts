@@ -14,6 +14,7 @@ import { createHash } from "crypto";
 import * as path from "path";
 import { ROOT, baseRaw, rawOf } from "../helpers/configs";
 import { MockRun, objectsOf, runUnderMocks } from "../helpers/mockProgram";
+import { validateObject } from "../helpers/k8sSchema";
 
 /** baseRaw with a third cluster `c` (two nodes, dynamic storage), members in a and b. */
 export function threeRaw(extra: Record<string, any> = {}): Record<string, any> {
@@ -575,4 +576,21 @@ test("automatic, ack-one: every voter reaches the others through the imported am
         objectsOf(run, "b").get("ConfigMap/mysql-topology")!.data["topology.env"],
         /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-a-0\.amcs-mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-b-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-c-0\.amcs-mysql-arbiter\.mysql\.svc\.cluster\.local:2379'$/m,
     );
+});
+
+test("automatic: every object of every voter cluster passes the Kubernetes 1.34 OpenAPI schema (and the MCS CRDs); env values are strings", async () => {
+    for (const raw of [devAuto(), auto({}, { mcs: { profile: "ack-one" } })]) {
+        const run = await runUnderMocks(parseStackConfig(raw));
+        let checked = 0;
+        for (const cluster of Object.keys(run.outputs.clusters))
+            for (const [key, obj] of objectsOf(run, cluster)) {
+                if (!/arbiter/.test(key) && key !== "StatefulSet/mysql" && key !== "ConfigMap/mysql-topology") continue;
+                checked++;
+                const err = await validateObject(obj);
+                assert.equal(err, undefined, `${cluster} ${key}: ${err}`);
+                for (const c of obj.spec?.template?.spec?.containers ?? [])
+                    for (const e of c.env ?? []) if ("value" in e) assert.equal(typeof e.value, "string", `${key} ${c.name} ${e.name}`);
+            }
+        assert.ok(checked >= 20, String(checked));
+    }
 });
