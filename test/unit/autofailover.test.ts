@@ -127,8 +127,8 @@ test("plan: defaults, the fence deadline below the lease, the semi-sync timeout 
     );
     // Each cluster reaches its own voter by the local name, the others by the cross-cluster one.
     assert.deepEqual(p.clusters.find((c) => c.name === "b")!.topology.arbiterEndpoints, [
-        "mysql-arbiter-a-0.a.mysql-arbiter.mysql.svc.clusterset.local:2379",
         "mysql-arbiter-b-0.mysql-arbiter.mysql.svc.cluster.local:2379",
+        "mysql-arbiter-a-0.a.mysql-arbiter.mysql.svc.clusterset.local:2379",
         "mysql-arbiter-c-0.c.mysql-arbiter.mysql.svc.clusterset.local:2379",
     ]);
     const lease = buildPlan(parseStackConfig(auto({ leaseSeconds: 20 }))).autoFailover!;
@@ -302,7 +302,12 @@ test("automatic: every voter cluster declares its etcd voter (ConfigMap, headles
         const topology = o.get("ConfigMap/mysql-topology")!.data["topology.env"];
         assert.match(
             topology,
-            /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-cluster1-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-cluster2-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-cluster3-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379'$/m,
+            new RegExp(
+                `^MMC_ARBITER_ENDPOINTS='${[cluster, ...["cluster1", "cluster2", "cluster3"].filter((c) => c !== cluster)]
+                    .map((c) => `mysql-arbiter-${c}-0\\.mysql-arbiter\\.mysql\\.svc\\.cluster\\.local:2379`)
+                    .join(" ")}'$`,
+                "m",
+            ),
         );
         assert.match(o.get("ConfigMap/mysql-config")!.data["my.cnf"], /^rpl_semi_sync_master_timeout = 15000$/m);
     }
@@ -574,7 +579,7 @@ test("automatic, ack-one: every voter reaches the others through the imported am
     assert.ok(objectsOf(run, "c").has("ServiceImport/mysql-arbiter"));
     assert.match(
         objectsOf(run, "b").get("ConfigMap/mysql-topology")!.data["topology.env"],
-        /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-a-0\.amcs-mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-b-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-c-0\.amcs-mysql-arbiter\.mysql\.svc\.cluster\.local:2379'$/m,
+        /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-b-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-a-0\.amcs-mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-c-0\.amcs-mysql-arbiter\.mysql\.svc\.cluster\.local:2379'$/m,
     );
 });
 
