@@ -419,7 +419,7 @@ export function automaticFailoverIssues(
         readonly placement: readonly string[];
         readonly retire: readonly string[];
         readonly failover: FailoverConfig;
-        readonly mysql: { readonly name: string };
+        readonly mysql: { readonly name: string; readonly semiSync: boolean };
     },
     order: readonly string[],
 ): { path: (string | number)[]; message: string }[] {
@@ -436,6 +436,12 @@ export function automaticFailoverIssues(
         }
         return out;
     }
+    if (!cfg.mysql.semiSync)
+        out.push({
+            path: ["failover", "mode"],
+            message:
+                "needs mysql.semiSync: true: with asynchronous replication a lost primary may have acknowledged commits no replica has, so the agents would refuse every promotion; set mysql.semiSync: true or keep failover.mode manual",
+        });
     const witnesses = fo.witnesses ?? [];
     witnesses.forEach((c, i) => {
         const at = ["failover", "witnesses", i];

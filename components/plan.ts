@@ -38,8 +38,8 @@ export interface Topology {
     /** Bound of one seed of an empty member (`mysql.seedTimeoutMinutes`, in seconds). */
     readonly seedTimeoutSeconds: number;
     /**
-     * Automatic failover only: every arbiter voter's client `host:port` as this cluster resolves it
-     * (`MMC_ARBITER_ENDPOINTS`; in the file, so a voter change restarts no member).
+     * Automatic failover only: every arbiter voter's client `host:port` as this cluster resolves it, its
+     * own voter first (`MMC_ARBITER_ENDPOINTS`; in the file, so a voter change restarts no member).
      */
     readonly arbiterEndpoints?: readonly string[];
 }
@@ -342,7 +342,14 @@ export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLO
                 lost: lostOrdinals,
                 bootstrap: history.firstDeployment,
                 seedTimeoutSeconds: cfg.mysql.seedTimeoutMinutes * 60,
-                ...(auto ? { arbiterEndpoints: auto.voters.map((v) => `${arbiterHost(ctx, v, name)}:${ARBITER_PORTS.client}`) } : {}),
+                // this cluster's own voter first (the nearest; the client tries the others after it)
+                ...(auto
+                    ? {
+                          arbiterEndpoints: [...auto.voters.filter((v) => v === name), ...auto.voters.filter((v) => v !== name)].map(
+                              (v) => `${arbiterHost(ctx, v, name)}:${ARBITER_PORTS.client}`,
+                          ),
+                      }
+                    : {}),
             },
         };
     });

@@ -76,7 +76,13 @@ export function formatStatus(s: SetStatus, seedNotes: Readonly<Record<string, st
     const verdict = s.problems.length
         ? `NOT HEALTHY: the next step should not run:\n${s.problems.map((p) => `  - ${p}`).join("\n")}`
         : "healthy: every member runs where the config places it, one writable primary, replication running within mysql.maxLagSeconds";
-    return [head, "", table, ...(notes.length ? ["", ...notes] : []), "", verdict].join("\n");
+    const a = s.arbiter;
+    const arbiter = a
+        ? [
+              `arbiter: ${a.error ? `not read (${a.error})` : `primary ${a.primary ?? "(none: nobody holds the lease)"}, epoch ${a.epoch ?? "(none)"} (read in ${a.readFrom})`}`,
+          ]
+        : [];
+    return [head, ...arbiter, "", table, ...(notes.length ? ["", ...notes] : []), "", verdict].join("\n");
 }
 
 // ---- command line ----

@@ -8,11 +8,13 @@ import { buildPlan } from "../../components/plan";
 import { TransitionError, deployedStateOf, historyOf, planStep, stepTable } from "../../components/step";
 import { Kubectl, assess } from "../../components/status";
 import { liveStatusLine, readLiveStatus } from "../../components/liveStatus";
+import { formatStatus } from "../../tools/status";
 import { policyWarnings } from "../../components/networkPolicy";
 import { createHash } from "crypto";
 import * as path from "path";
 import { ROOT, baseRaw, rawOf } from "../helpers/configs";
 import { MockRun, objectsOf, runUnderMocks } from "../helpers/mockProgram";
+import { validateObject } from "../helpers/k8sSchema";
 
 /** baseRaw with a third cluster `c` (two nodes, dynamic storage), members in a and b. */
 export function threeRaw(extra: Record<string, any> = {}): Record<string, any> {
@@ -51,6 +53,11 @@ const refusals: [string, Record<string, any>, RegExp][] = [
         "retiring witness",
         auto({}, { retire: ["c"] }),
         /^mysql-multicluster:failover\.witnesses\[0\]: "c": cluster "c" is in retire: a retired cluster runs nothing, a witness included; name another cluster$/,
+    ],
+    [
+        "asynchronous replication",
+        auto({}, { mysql: { engine: "mariadb", semiSync: false } }),
+        /^mysql-multicluster:failover\.mode: "automatic": needs mysql\.semiSync: true: with asynchronous replication a lost primary may have acknowledged commits no replica has, so the agents would refuse every promotion; set mysql\.semiSync: true or keep failover\.mode manual$/,
     ],
     ["lease below 5", auto({ leaseSeconds: 4 }), /^mysql-multicluster:failover\.leaseSeconds: 4: /],
     ["lease above 60", auto({ leaseSeconds: 61 }), /^mysql-multicluster:failover\.leaseSeconds: 61: /],
@@ -120,8 +127,8 @@ test("plan: defaults, the fence deadline below the lease, the semi-sync timeout 
     );
     // Each cluster reaches its own voter by the local name, the others by the cross-cluster one.
     assert.deepEqual(p.clusters.find((c) => c.name === "b")!.topology.arbiterEndpoints, [
-        "mysql-arbiter-a-0.a.mysql-arbiter.mysql.svc.clusterset.local:2379",
         "mysql-arbiter-b-0.mysql-arbiter.mysql.svc.cluster.local:2379",
+        "mysql-arbiter-a-0.a.mysql-arbiter.mysql.svc.clusterset.local:2379",
         "mysql-arbiter-c-0.c.mysql-arbiter.mysql.svc.clusterset.local:2379",
     ]);
     const lease = buildPlan(parseStackConfig(auto({ leaseSeconds: 20 }))).autoFailover!;
@@ -295,7 +302,12 @@ test("automatic: every voter cluster declares its etcd voter (ConfigMap, headles
         const topology = o.get("ConfigMap/mysql-topology")!.data["topology.env"];
         assert.match(
             topology,
-            /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-cluster1-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-cluster2-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-cluster3-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379'$/m,
+            new RegExp(
+                `^MMC_ARBITER_ENDPOINTS='${[cluster, ...["cluster1", "cluster2", "cluster3"].filter((c) => c !== cluster)]
+                    .map((c) => `mysql-arbiter-${c}-0\\.mysql-arbiter\\.mysql\\.svc\\.cluster\\.local:2379`)
+                    .join(" ")}'$`,
+                "m",
+            ),
         );
         assert.match(o.get("ConfigMap/mysql-config")!.data["my.cnf"], /^rpl_semi_sync_master_timeout = 15000$/m);
     }
@@ -531,4 +543,59 @@ test("liveStatus in automatic mode: the arbiter's record, read through the first
         kubectl: () => kubectl,
     });
     assert.ok(!("arbiter" in manual));
+});
+
+test("npm run status: the arbiter's line under the set line (automatic only)", () => {
+    const members = [
+        {
+            ordinal: 0,
+            member: "mysql-0",
+            cluster: "a",
+            foundIn: ["a"],
+            phase: "Running",
+            ready: true,
+            server: { alive: true, readOnly: false, gtid: "0-1000-5" },
+        },
+    ];
+    const s = assess(parseStackConfig(auto()), members);
+    const view = formatStatus({ ...s, arbiter: { primary: "epoch=1 ordinal=0 server_id=1000 semi_sync=ON", epoch: "1", readFrom: "b", error: null } });
+    assert.match(view.split("\n")[1], /^arbiter: primary epoch=1 ordinal=0 server_id=1000 semi_sync=ON, epoch 1 \(read in b\)$/);
+    assert.match(
+        formatStatus({ ...s, arbiter: { primary: null, epoch: null, readFrom: null, error: "a: refused" } }).split("\n")[1],
+        /^arbiter: not read \(a: refused\)$/,
+    );
+    assert.equal(formatStatus(s).split("\n")[1], "");
+});
+
+test("automatic, ack-one: every voter reaches the others through the imported amcs- Service; the initial cluster is the same string in every cluster", async () => {
+    const run = await runUnderMocks(parseStackConfig(auto({}, { mcs: { profile: "ack-one" } })));
+    const initials = new Set(["a", "b", "c"].map((c) => objectsOf(run, c).get("ConfigMap/mysql-arbiter")!.data["initial-cluster"]));
+    assert.deepEqual(
+        [...initials],
+        [
+            "a=http://mysql-arbiter-a-0.amcs-mysql-arbiter.mysql.svc.cluster.local:2380,b=http://mysql-arbiter-b-0.amcs-mysql-arbiter.mysql.svc.cluster.local:2380,c=http://mysql-arbiter-c-0.amcs-mysql-arbiter.mysql.svc.cluster.local:2380",
+        ],
+    );
+    assert.ok(objectsOf(run, "c").has("ServiceImport/mysql-arbiter"));
+    assert.match(
+        objectsOf(run, "b").get("ConfigMap/mysql-topology")!.data["topology.env"],
+        /^MMC_ARBITER_ENDPOINTS='mysql-arbiter-b-0\.mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-a-0\.amcs-mysql-arbiter\.mysql\.svc\.cluster\.local:2379 mysql-arbiter-c-0\.amcs-mysql-arbiter\.mysql\.svc\.cluster\.local:2379'$/m,
+    );
+});
+
+test("automatic: every object of every voter cluster passes the Kubernetes 1.34 OpenAPI schema (and the MCS CRDs); env values are strings", async () => {
+    for (const raw of [devAuto(), auto({}, { mcs: { profile: "ack-one" } })]) {
+        const run = await runUnderMocks(parseStackConfig(raw));
+        let checked = 0;
+        for (const cluster of Object.keys(run.outputs.clusters))
+            for (const [key, obj] of objectsOf(run, cluster)) {
+                if (!/arbiter/.test(key) && key !== "StatefulSet/mysql" && key !== "ConfigMap/mysql-topology") continue;
+                checked++;
+                const err = await validateObject(obj);
+                assert.equal(err, undefined, `${cluster} ${key}: ${err}`);
+                for (const c of obj.spec?.template?.spec?.containers ?? [])
+                    for (const e of c.env ?? []) if ("value" in e) assert.equal(typeof e.value, "string", `${key} ${c.name} ${e.name}`);
+            }
+        assert.ok(checked >= 20, String(checked));
+    }
 });
