@@ -206,7 +206,9 @@ describe("real-node automatic failover (etcd voters in three clusters, real Mari
             assert.equal(arbiters.length, 3, `one arbiter voter per cluster: ${arbiters.join(", ")}`);
             assert.deepEqual(await writable(), [`${SET}-0`], "writable members after phase 02");
             // The writer runs in cluster2 and writes through cluster2's write endpoint: it outlives cluster1's node.
-            const sts = [...readRender(path.join(workDir, "phase-02-1")).objects.values()].flat().find((r) => r.object.kind === "StatefulSet")!;
+            const sts = [...readRender(path.join(workDir, "phase-02-1")).objects.values()]
+                .flat()
+                .find((r) => r.object.kind === "StatefulSet" && r.object.metadata.name === SET)!;
             const image = sts.object.spec.template.spec.containers[0].image;
             const writeHost = (plan.outputs as any).clusters?.cluster2?.writeEndpoint ?? plan.outputs.writeEndpoint;
             const node = (await kubectl.json(ctxOf("cluster2"), ["get", "pods", "-n", NS, `${SET}-1`])).spec.nodeName;
