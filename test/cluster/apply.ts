@@ -3,9 +3,10 @@
 // carry (the write Service and the topology wait for the switchover Job) are replayed here.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { FatalError, Kubectl, waitUntil } from "../controlplane/kube";
+import { FatalError, Kubectl, run, waitUntil } from "../controlplane/kube";
 
 export const FIELD_MANAGER = "mysql-multicluster";
 export const MANAGED_BY = "app.kubernetes.io/managed-by=mysql-multicluster";
@@ -135,4 +136,54 @@ export async function jobComplete(kubectl: Kubectl, ctx: string, name: string, n
         async () => (await kubectl.run(ctx, ["get", "jobs,pods", "-n", ns, "-o", "wide"], { allowFailure: true })).stdout,
         1000,
     );
+}
+
+/**
+ * The real-node clusters a test of this tier runs on (`tools/clusters/up.sh --nodes real`): their own
+ * state directory and ports (the KWOK tier, 20000+, may run beside them); MMC_KEEP_CLUSTERS=1 leaves them
+ * running after the test.
+ */
+export interface RealClusters {
+    kubeconfig: string;
+    env: NodeJS.ProcessEnv;
+    keep: boolean;
+}
+export function realClusters(profile: string): RealClusters {
+    const dir = process.env.MMC_CLUSTERS_DIR ?? path.join(os.homedir(), ".cache/mysql-multicluster/clusters-real");
+    return {
+        kubeconfig: path.join(dir, "kubeconfig"),
+        env: { ...process.env, MMC_CLUSTERS_DIR: dir, MMC_PORT_BASE: process.env.MMC_PORT_BASE ?? "30000", MMC_MCS_PROFILE: profile },
+        keep: process.env.MMC_KEEP_CLUSTERS === "1",
+    };
+}
+
+/** Builds (or finds) the control-plane toolchain, starts the clusters afresh (purged first); their kubectl. */
+export async function realClustersUp(root: string, rc: RealClusters): Promise<Kubectl> {
+    assert.equal(process.getuid?.(), 0, "the real-node tier needs root (network namespaces, mounts, cgroups)");
+    const tc = await run("bash", [path.join(root, "tools/toolchain/k8s.sh")], { timeoutMs: 85 * 60_000, echo: true });
+    const bin = tc.stdout.trim().split("\n").pop()!;
+    // Purging deletes every node's image store and volumes: minutes on a busy disk.
+    await run("bash", [path.join(root, "tools/clusters/down.sh"), "--purge"], { timeoutMs: 900_000, env: rc.env, echo: true });
+    await run("bash", [path.join(root, "tools/clusters/up.sh"), "--nodes", "real"], {
+        timeoutMs: 60 * 60_000,
+        env: { ...rc.env, MMC_UP_TIMEOUT: "600" },
+        echo: true,
+    });
+    return new Kubectl(path.join(bin, "kubectl"), rc.kubeconfig);
+}
+
+/** Stops the clusters and removes the test's work directory, unless MMC_KEEP_CLUSTERS=1 keeps both. */
+export async function realClustersDown(root: string, rc: RealClusters, workDir: string, log: (m: string) => void): Promise<void> {
+    if (rc.keep) {
+        log(`MMC_KEEP_CLUSTERS=1: clusters left running (KUBECONFIG=${rc.kubeconfig}); renders in ${workDir}`);
+        return;
+    }
+    await run("bash", [path.join(root, "tools/clusters/down.sh")], { timeoutMs: 300_000, env: rc.env, echo: true });
+    fs.rmSync(workDir, { recursive: true, force: true });
+}
+
+/** Renders one phase (tools/render.ts) into `outDir`, with the earlier phases, oldest first, as its deployed history. */
+export async function renderPhase(root: string, config: string, previous: string[], outDir: string): Promise<void> {
+    const args = ["--import", "tsx", path.join(root, "tools/render.ts"), "--config", config, ...previous.flatMap((f) => ["--previous", f]), "--out", outDir];
+    await run(process.execPath, args, { timeoutMs: 180_000, cwd: root });
 }

@@ -22,15 +22,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { FatalError, Kubectl, run, sleep, waitUntil } from "../controlplane/kube";
-import { applyObjects, isReady, Plan, prune, readRender, Rendered, resourceOf } from "./apply";
+import { applyObjects, isReady, Plan, prune, readRender, realClusters, realClustersDown, realClustersUp, Rendered, renderPhase, resourceOf } from "./apply";
 import { assertSameData, createWriterAccount, sql, startWriterPod, Writer } from "./db";
 
 const ROOT = process.cwd();
-const CLUSTERS_DIR = process.env.MMC_CLUSTERS_DIR ?? path.join(os.homedir(), ".cache/mysql-multicluster/clusters-real");
-const PORT_BASE = process.env.MMC_PORT_BASE ?? "30000";
-const KUBECONFIG = path.join(CLUSTERS_DIR, "kubeconfig");
-const KEEP = process.env.MMC_KEEP_CLUSTERS === "1";
-const ENV = { ...process.env, MMC_CLUSTERS_DIR: CLUSTERS_DIR, MMC_PORT_BASE: PORT_BASE, MMC_MCS_PROFILE: "kosmos" };
+const CLUSTERS = realClusters("kosmos");
+const ENV = CLUSTERS.env;
 const RESULTS = path.join(ROOT, "bench/results/cluster-autofailover.json");
 const NS = "mysql";
 const SET = "mysql";
@@ -63,16 +60,7 @@ describe("real-node automatic failover (etcd voters in three clusters, real Mari
 
     before(
         async () => {
-            assert.equal(process.getuid?.(), 0, "the real-node tier needs root (network namespaces, mounts, cgroups)");
-            const tc = await run("bash", [path.join(ROOT, "tools/toolchain/k8s.sh")], { timeoutMs: 85 * 60_000, echo: true });
-            const bin = tc.stdout.trim().split("\n").pop()!;
-            await run("bash", [path.join(ROOT, "tools/clusters/down.sh"), "--purge"], { timeoutMs: 900_000, env: ENV, echo: true });
-            await run("bash", [path.join(ROOT, "tools/clusters/up.sh"), "--nodes", "real"], {
-                timeoutMs: 60 * 60_000,
-                env: { ...ENV, MMC_UP_TIMEOUT: "600" },
-                echo: true,
-            });
-            kubectl = new Kubectl(path.join(bin, "kubectl"), KUBECONFIG);
+            kubectl = await realClustersUp(ROOT, CLUSTERS);
             for (const p of PHASES) {
                 const text = fs.readFileSync(path.join(ROOT, "stacks", p.file), "utf8");
                 assert.doesNotMatch(text, /mysql-multicluster:failover:/, `stacks/${p.file} already sets failover`);
@@ -96,12 +84,7 @@ describe("real-node automatic failover (etcd voters in three clusters, real Mari
                 fs.writeFileSync(RESULTS, JSON.stringify(body, null, 2) + "\n");
                 log(`results: ${RESULTS}`);
             }
-            if (KEEP) {
-                log(`MMC_KEEP_CLUSTERS=1: clusters left running (KUBECONFIG=${KUBECONFIG}); renders in ${workDir}`);
-                return;
-            }
-            await run("bash", [path.join(ROOT, "tools/clusters/down.sh")], { timeoutMs: 300_000, env: ENV, echo: true });
-            fs.rmSync(workDir, { recursive: true, force: true });
+            await realClustersDown(ROOT, CLUSTERS, workDir, log);
         },
         { timeout: 6 * 60_000 },
     );
@@ -109,20 +92,7 @@ describe("real-node automatic failover (etcd voters in three clusters, real Mari
     /** Renders phase `index` (with the earlier phases as its history) and applies it; returns its plan. */
     async function applyPhase(index: number, label: string): Promise<Plan> {
         const outDir = path.join(workDir, `${label}-${index}`);
-        await run(
-            process.execPath,
-            [
-                "--import",
-                "tsx",
-                path.join(ROOT, "tools/render.ts"),
-                "--config",
-                stackFiles[index],
-                ...stackFiles.slice(0, index).flatMap((f) => ["--previous", f]),
-                "--out",
-                outDir,
-            ],
-            { timeoutMs: 180_000, cwd: ROOT },
-        );
+        await renderPhase(ROOT, stackFiles[index], stackFiles.slice(0, index), outDir);
         const r = readRender(outDir);
         for (const list of r.objects.values())
             for (const o of list) {

@@ -15,7 +15,21 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { FatalError, Kubectl, PodWatcher, run, waitUntil } from "../controlplane/kube";
-import { afterSwitchover, applyObjects, isReady, jobComplete, Plan, prune, readRender, Rendered, resourceOf } from "./apply";
+import {
+    afterSwitchover,
+    applyObjects,
+    isReady,
+    jobComplete,
+    Plan,
+    prune,
+    readRender,
+    realClusters,
+    realClustersDown,
+    realClustersUp,
+    Rendered,
+    renderPhase,
+    resourceOf,
+} from "./apply";
 import { assertSameData, assertWritableAndReplicating, createWriterAccount, longestGapMs, sql, startWriterPod, Writer } from "./db";
 import {
     FaultKind,
@@ -35,16 +49,14 @@ import {
 
 const ROOT = process.cwd();
 // Own state directory and ports: the KWOK tier (20000+) may run beside it.
-const CLUSTERS_DIR = process.env.MMC_CLUSTERS_DIR ?? path.join(os.homedir(), ".cache/mysql-multicluster/clusters-real");
-const PORT_BASE = process.env.MMC_PORT_BASE ?? "30000";
-const KUBECONFIG = path.join(CLUSTERS_DIR, "kubeconfig");
-const KEEP = process.env.MMC_KEEP_CLUSTERS === "1";
 // The MCS profile walked: kosmos (the stacks as written) or mcs-api (the same stacks with
 // `mcs: { profile: mcs-api }`: seeding, replication and the switchover through clusterset.local names
 // that the test MCS controller serves, tools/clusters/mcs-shim.ts --profile mcs-api).
 const PROFILE = process.env.MMC_CLUSTER_PROFILE ?? "kosmos";
 if (!["kosmos", "mcs-api"].includes(PROFILE)) throw new Error(`MMC_CLUSTER_PROFILE: "${PROFILE}" is not kosmos or mcs-api`);
-const ENV = { ...process.env, MMC_CLUSTERS_DIR: CLUSTERS_DIR, MMC_PORT_BASE: PORT_BASE, MMC_MCS_PROFILE: PROFILE };
+const CLUSTERS = realClusters(PROFILE);
+const ENV = CLUSTERS.env;
+const KUBECONFIG = CLUSTERS.kubeconfig;
 const CONVERGE_TIMEOUT = 8 * 60_000;
 const RESULTS = path.join(ROOT, PROFILE === "kosmos" ? "bench/results/cluster.json" : `bench/results/cluster-${PROFILE}.json`);
 // Faults injected beside the walk's steps (test/cluster/faults.ts): the first replica move gets its
@@ -115,18 +127,8 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
 
     before(
         async () => {
-            assert.equal(process.getuid?.(), 0, "the real-node tier needs root (network namespaces, mounts, cgroups)");
-            const tc = await run("bash", [path.join(ROOT, "tools/toolchain/k8s.sh")], { timeoutMs: 85 * 60_000, echo: true });
-            const bin = tc.stdout.trim().split("\n").pop()!;
             log("clusters: down.sh --purge, then up.sh --nodes real");
-            // Purging deletes every node's image store and volumes: minutes on a busy disk.
-            await run("bash", [path.join(ROOT, "tools/clusters/down.sh"), "--purge"], { timeoutMs: 900_000, env: ENV, echo: true });
-            await run("bash", [path.join(ROOT, "tools/clusters/up.sh"), "--nodes", "real"], {
-                timeoutMs: 60 * 60_000,
-                env: { ...ENV, MMC_UP_TIMEOUT: "600" },
-                echo: true,
-            });
-            kubectl = new Kubectl(path.join(bin, "kubectl"), KUBECONFIG);
+            kubectl = await realClustersUp(ROOT, CLUSTERS);
         },
         { timeout: 150 * 60_000 },
     );
@@ -155,12 +157,7 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
                 );
                 log(`results: ${RESULTS}`);
             }
-            if (KEEP) {
-                log(`MMC_KEEP_CLUSTERS=1: clusters left running (KUBECONFIG=${KUBECONFIG}); renders in ${workDir}`);
-                return;
-            }
-            await run("bash", [path.join(ROOT, "tools/clusters/down.sh")], { timeoutMs: 300_000, env: ENV, echo: true });
-            fs.rmSync(workDir, { recursive: true, force: true });
+            await realClustersDown(ROOT, CLUSTERS, workDir, log);
         },
         { timeout: 4 * 60_000 },
     );
@@ -246,20 +243,12 @@ describe("real-node walk-through (stacks/*.yaml, real MariaDB pods, continuous w
 
     async function runPhase(index: number, name: string, file: string) {
         const outDir = path.join(workDir, name);
-        await run(
-            process.execPath,
-            [
-                "--import",
-                "tsx",
-                path.join(ROOT, "tools/render.ts"),
-                "--config",
-                path.join(stackDir, file),
-                // the whole deployed history, oldest first, as the stack's state carries it (the epoch counts switchovers)
-                ...stackFiles.slice(0, index).flatMap((f) => ["--previous", path.join(stackDir, f)]),
-                "--out",
-                outDir,
-            ],
-            { timeoutMs: 180_000, cwd: ROOT },
+        // the whole deployed history, oldest first, as the stack's state carries it (the epoch counts switchovers)
+        await renderPhase(
+            ROOT,
+            path.join(stackDir, file),
+            stackFiles.slice(0, index).map((f) => path.join(stackDir, f)),
+            outDir,
         );
         const { plan, objects } = readRender(outDir);
         // The Secret gets the set's passwords, as the random provider's outputs would fill it.
