@@ -237,8 +237,7 @@ func sans(in resource.PropertyMap) (dns []string, ips []net.IP, uris []*url.URL,
 }
 
 func createCertRequest(in resource.PropertyMap) (string, resource.PropertyMap, error) {
-	keyPEM, _ := strOf(in, "privateKeyPem")
-	key, algorithm, err := parsePrivateKeyPEM(keyPEM)
+	key, algorithm, err := parsePrivateKeyPEM(kinds[certRequestToken].keyPEM(in))
 	if err != nil {
 		return "", nil, fmt.Errorf("Failed to parse private key PEM: %w", err)
 	}
@@ -334,8 +333,7 @@ func sign(in resource.PropertyMap, tmpl, parent *x509.Certificate, pub crypto.Pu
 }
 
 func createSelfSignedCert(in resource.PropertyMap) (string, resource.PropertyMap, error) {
-	keyPEM, _ := strOf(in, "privateKeyPem")
-	key, algorithm, err := parsePrivateKeyPEM(keyPEM)
+	key, algorithm, err := parsePrivateKeyPEM(kinds[selfSignedCertToken].keyPEM(in))
 	if err != nil {
 		return "", nil, fmt.Errorf("Failed to parse private key PEM: %w", err)
 	}
@@ -361,8 +359,7 @@ func createLocallySignedCert(in resource.PropertyMap) (string, resource.Property
 	if err != nil {
 		return "", nil, fmt.Errorf("Failed to parse certificate request PEM: failed to parse certificate request: %w", err)
 	}
-	caKeyPEM, _ := strOf(in, "caPrivateKeyPem")
-	caKey, algorithm, err := parsePrivateKeyPEM(caKeyPEM)
+	caKey, algorithm, err := parsePrivateKeyPEM(kinds[locallySignedCertToken].keyPEM(in))
 	if err != nil {
 		return "", nil, fmt.Errorf("Failed to parse CA private key PEM: %w", err)
 	}

@@ -4,13 +4,15 @@
 // terraform bridge), so the real provider cannot be built here. This plugin stands in for it in the
 // end-to-end tier only. It implements exactly what the program uses, the four resources
 // tls:index/privateKey:PrivateKey, tls:index/selfSignedCert:SelfSignedCert, tls:index/certRequest:CertRequest
-// and tls:index/locallySignedCert:LocallySignedCert, with the real provider's schema for them (schema.json,
-// compared with the @pulumi/tls npm package's types by test/unit/tls-standin.test.ts) and the semantics of
+// and tls:index/locallySignedCert:LocallySignedCert, with the real provider's schema for them (schema.json:
+// pulumi-tls's schema at v5.5.1, the newest tag reachable here, plus the write-only key inputs @pulumi/tls
+// 5.6 adds; compared with the npm package's types by test/unit/tls-standin.test.ts) and the semantics of
 // the real one (terraform-provider-tls, bridged): Check validates like it and returns the inputs as given;
 // defaults are the real ones; every input forces replacement except earlyRenewalHours (updated in place);
 // a certificate inside its early-renewal window is replaced (readyForRenewal); keys, requests and
 // certificates are made with Go's crypto/x509 exactly as the real one makes them; the private keys
-// (outputs and inputs) are secret; Read returns the state (refreshing readyForRenewal); Delete only forgets.
+// (outputs and inputs) are secret, a write-only key (<key>Wo, with <key>WoVersion) is used and never kept;
+// Read returns the state (refreshing readyForRenewal); Delete only forgets.
 // Import, functions (getCertificate, getPublicKey) and provider methods are not implemented.
 //
 // It speaks the ResourceProvider gRPC protocol of github.com/pulumi/pulumi/sdk/v3 at the CLI's release
@@ -236,7 +238,7 @@ func (s *server) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulum
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%s: %v", k.token, err)
 	}
-	props, err := plugin.MarshalProperties(k.secretsMarked(state), writeOpts)
+	props, err := plugin.MarshalProperties(k.secretsMarked(k.withoutWriteOnly(state)), writeOpts)
 	if err != nil {
 		return nil, err
 	}

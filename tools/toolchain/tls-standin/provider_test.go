@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net"
 	"reflect"
 	"sort"
@@ -211,7 +212,7 @@ func TestPluginInfoAndSchema(t *testing.T) {
 		if !reflect.DeepEqual(ins, k.inputNames()) {
 			t.Fatalf("%s: schema inputs %v, code inputs %v", token, ins, k.inputNames())
 		}
-		if !reflect.DeepEqual(rq, req) {
+		if fmt.Sprint(rq) != fmt.Sprint(req) {
 			t.Fatalf("%s: schema required %v, code required %v", token, rq, req)
 		}
 		if !reflect.DeepEqual(secrets, k.secrets) {
@@ -274,6 +275,10 @@ func TestCheckValidatesLikeTheRealProvider(t *testing.T) {
 		{"subject wrong type", certRequestToken, map[string]any{"privateKeyPem": "k", "subject": map[string]any{"organization": []any{"a"}}}, "subject.organization", "string"},
 		{"request without key", certRequestToken, map[string]any{"dnsNames": []any{"a"}}, "privateKeyPem", "required"},
 		{"locally signed without CA", locallySignedCertToken, map[string]any{"certRequestPem": "r", "caPrivateKeyPem": "k", "validityPeriodHours": 1, "allowedUses": []any{}}, "caCertPem", "required"},
+		{"no key", selfSignedCertToken, with(cert, "privateKeyPem", nil), "privateKeyPem", "No attribute specified when one (and only one) of [private_key_pem,private_key_pem_wo] is required"},
+		{"both keys", certRequestToken, map[string]any{"privateKeyPem": "k", "privateKeyPemWo": "k", "privateKeyPemWoVersion": 1}, "privateKeyPem", "2 attributes specified"},
+		{"write-only key without version", locallySignedCertToken, map[string]any{"certRequestPem": "r", "caCertPem": "c", "caPrivateKeyPemWo": "k", "validityPeriodHours": 1, "allowedUses": []any{}}, "caPrivateKeyPemWoVersion", `Attribute "ca_private_key_pem_wo_version" must be specified when "ca_private_key_pem_wo" is specified`},
+		{"write-only key ok", certRequestToken, map[string]any{"privateKeyPemWo": "k", "privateKeyPemWoVersion": 1}, "", ""},
 		{"dnsNames not strings", certRequestToken, map[string]any{"privateKeyPem": "k", "dnsNames": []any{1}}, "dnsNames[0]", "string"},
 	}
 	for _, tc := range cases {
@@ -552,6 +557,31 @@ func TestDiffReplacesOnInputChangesAndUpdatesEarlyRenewal(t *testing.T) {
 	r, err = c.Diff(context.Background(), &pulumirpc.DiffRequest{Urn: urnOf(certRequestToken, "x"), Olds: olds, News: news})
 	if err != nil || !reflect.DeepEqual(r.GetReplaces(), []string{"dnsNames"}) {
 		t.Fatalf("unknown dnsNames: %v %v", r, err)
+	}
+}
+
+// The write-only key (@pulumi/tls 5.6): used to sign, never kept in the state; its version's change re-issues.
+func TestWriteOnlyKeyIsNeverKept(t *testing.T) {
+	c := client(t)
+	p := makePKI(t, c, "set-a CA")
+	caKeyPEM := str(t, p.caKey, "privateKeyPem", true)
+	in := map[string]any{
+		"certRequestPem": str(t, p.csr, "certRequestPem", false), "caPrivateKeyPemWo": caKeyPEM, "caPrivateKeyPemWoVersion": 1,
+		"caCertPem": str(t, p.caCert, "certPem", false), "validityPeriodHours": 24, "allowedUses": []any{"server_auth"},
+	}
+	_, st := create(t, c, locallySignedCertToken, in)
+	if hasKey(st, "caPrivateKeyPemWo") || hasKey(st, "caPrivateKeyPem") || st["caPrivateKeyPemWoVersion"].NumberValue() != 1 {
+		t.Fatalf("state keeps the write-only key or lacks its version: %v", st)
+	}
+	if parseCert(t, str(t, st, "certPem", false)).CheckSignatureFrom(parseCert(t, str(t, p.caCert, "certPem", false))) != nil {
+		t.Fatal("not signed by the CA's write-only key")
+	}
+	if r := diff(t, c, locallySignedCertToken, st, in); r.GetChanges() != pulumirpc.DiffResponse_DIFF_NONE {
+		t.Fatalf("same inputs (the write-only key is not compared): %v", r)
+	}
+	in["caPrivateKeyPemWoVersion"] = 2
+	if r := diff(t, c, locallySignedCertToken, st, in); !reflect.DeepEqual(r.GetReplaces(), []string{"caPrivateKeyPemWoVersion"}) {
+		t.Fatalf("a new write-only key version: want replace, got %v", r)
 	}
 }
 

@@ -42,6 +42,7 @@ type prop struct {
 	nonEmpty  bool     // list elements: string length at least 1
 	def       *resource.PropertyValue
 	keepState bool // optional+computed with UseStateForUnknown: leaving it out keeps the state's value
+	writeOnly bool // never kept in the state (and so never compared by Diff)
 }
 
 // kind is one resource type.
@@ -52,6 +53,7 @@ type kind struct {
 	secrets []string        // state properties the real provider marks sensitive (secret outputs)
 	outputs []string        // computed outputs
 	cert    bool            // has validity, earlyRenewalHours and readyForRenewal
+	key     string          // the private key input: exactly one of it and its write-only form <key>Wo
 	create  func(in resource.PropertyMap) (string, resource.PropertyMap, error)
 }
 
@@ -109,7 +111,6 @@ func certProps(self bool) []prop {
 		ps = append(ps,
 			prop{name: "dnsNames", tf: "dns_names", typ: tStringList},
 			prop{name: "ipAddresses", tf: "ip_addresses", typ: tStringList, nonEmpty: true},
-			prop{name: "privateKeyPem", tf: "private_key_pem", typ: tString, required: true},
 			prop{name: "setAuthorityKeyId", tf: "set_authority_key_id", typ: tBool, def: def(resource.NewBoolProperty(false))},
 			prop{name: "subject", tf: "subject", typ: tSubject},
 			prop{name: "uris", tf: "uris", typ: tStringList, nonEmpty: true},
@@ -117,12 +118,30 @@ func certProps(self bool) []prop {
 	} else {
 		ps = append(ps,
 			prop{name: "caCertPem", tf: "ca_cert_pem", typ: tString, required: true},
-			prop{name: "caPrivateKeyPem", tf: "ca_private_key_pem", typ: tString, required: true},
 			prop{name: "certRequestPem", tf: "cert_request_pem", typ: tString, required: true},
 		)
 	}
+	if self {
+		ps = append(ps, keyProps("privateKeyPem", "private_key_pem")...)
+	} else {
+		ps = append(ps, keyProps("caPrivateKeyPem", "ca_private_key_pem")...)
+	}
+	return sorted(ps)
+}
+
+func sorted(ps []prop) []prop {
 	sort.Slice(ps, func(i, j int) bool { return ps[i].name < ps[j].name })
 	return ps
+}
+
+// keyProps: a private key input, given either in the state (<name>) or write-only (<name>Wo, never kept,
+// with <name>WoVersion, whose change re-issues), as @pulumi/tls 5.6 has them.
+func keyProps(name, tf string) []prop {
+	return []prop{
+		{name: name, tf: tf, typ: tString},
+		{name: name + "Wo", tf: tf + "_wo", typ: tString, writeOnly: true},
+		{name: name + "WoVersion", tf: tf + "_wo_version", typ: tInt},
+	}
 }
 
 func init() {
@@ -139,14 +158,14 @@ func init() {
 	}
 	kinds[certRequestToken] = &kind{
 		token: certRequestToken,
-		props: []prop{
-			{name: "dnsNames", tf: "dns_names", typ: tStringList},
-			{name: "ipAddresses", tf: "ip_addresses", typ: tStringList, nonEmpty: true},
-			{name: "privateKeyPem", tf: "private_key_pem", typ: tString, required: true},
-			{name: "subject", tf: "subject", typ: tSubject},
-			{name: "uris", tf: "uris", typ: tStringList, nonEmpty: true},
-		},
-		secrets: []string{"privateKeyPem"},
+		props: sorted(append(keyProps("privateKeyPem", "private_key_pem"),
+			prop{name: "dnsNames", tf: "dns_names", typ: tStringList},
+			prop{name: "ipAddresses", tf: "ip_addresses", typ: tStringList, nonEmpty: true},
+			prop{name: "subject", tf: "subject", typ: tSubject},
+			prop{name: "uris", tf: "uris", typ: tStringList, nonEmpty: true},
+		)),
+		key:     "privateKeyPem",
+		secrets: []string{"privateKeyPem", "privateKeyPemWo"},
 		outputs: []string{"certRequestPem", "keyAlgorithm"},
 		create:  createCertRequest,
 	}
@@ -154,7 +173,8 @@ func init() {
 		token:   selfSignedCertToken,
 		props:   certProps(true),
 		inPlace: map[string]bool{"earlyRenewalHours": true},
-		secrets: []string{"privateKeyPem"},
+		key:     "privateKeyPem",
+		secrets: []string{"privateKeyPem", "privateKeyPemWo"},
 		outputs: []string{"certPem", "keyAlgorithm", "readyForRenewal", "validityEndTime", "validityStartTime"},
 		cert:    true,
 		create:  createSelfSignedCert,
@@ -163,7 +183,8 @@ func init() {
 		token:   locallySignedCertToken,
 		props:   certProps(false),
 		inPlace: map[string]bool{"earlyRenewalHours": true},
-		secrets: []string{"caPrivateKeyPem"},
+		key:     "caPrivateKeyPem",
+		secrets: []string{"caPrivateKeyPem", "caPrivateKeyPemWo"},
 		outputs: []string{"caKeyAlgorithm", "certPem", "readyForRenewal", "validityEndTime", "validityStartTime"},
 		cert:    true,
 		create:  createLocallySignedCert,
@@ -219,6 +240,9 @@ func (k *kind) validate(news resource.PropertyMap) []failure {
 		if _, ok := k.prop(key); !ok && !strings.HasPrefix(key, "__") {
 			fs = append(fs, failure{key, fmt.Sprintf("an argument named %q is not expected here", key)})
 		}
+	}
+	if k.key != "" {
+		fs = append(fs, k.validateKeyChoice(news)...)
 	}
 	for _, p := range k.props {
 		raw, present := news[resource.PropertyKey(p.name)]
@@ -279,6 +303,39 @@ func (k *kind) validate(news resource.PropertyMap) []failure {
 		}
 	}
 	return fs
+}
+
+// validateKeyChoice: exactly one of the key and its write-only form; the write-only form and its version
+// go together (the plugin framework's ExactlyOneOf and AlsoRequires messages).
+func (k *kind) validateKeyChoice(news resource.PropertyMap) []failure {
+	set := func(name string) bool { v, ok := news[resource.PropertyKey(name)]; return ok && !v.IsNull() }
+	kp, _ := k.prop(k.key)
+	wo, ver := k.key+"Wo", k.key+"WoVersion"
+	both := fmt.Sprintf("[%s,%s_wo]", kp.tf, kp.tf)
+	var fs []failure
+	switch n := btoi(set(k.key)) + btoi(set(wo)); n {
+	case 0:
+		fs = append(fs, failure{k.key, "No attribute specified when one (and only one) of " + both + " is required"})
+	case 2:
+		fs = append(fs, failure{k.key, "2 attributes specified when one (and only one) of " + both + " is required"})
+	}
+	if set(wo) != set(ver) {
+		have, missing := wo, ver
+		if set(ver) {
+			have, missing = ver, wo
+		}
+		hp, _ := k.prop(have)
+		mp, _ := k.prop(missing)
+		fs = append(fs, failure{missing, fmt.Sprintf("Attribute %q must be specified when %q is specified", mp.tf, hp.tf)})
+	}
+	return fs
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func validateSubject(m resource.PropertyMap) []failure {
@@ -372,7 +429,7 @@ func (k *kind) diffKeys(olds, news resource.PropertyMap, ignore []string) []stri
 	o, n := k.withDefaults(olds), k.withDefaults(news)
 	var changed []string
 	for _, p := range k.props {
-		if contains(ignore, p.name) {
+		if contains(ignore, p.name) || p.writeOnly {
 			continue
 		}
 		pk := resource.PropertyKey(p.name)
@@ -468,7 +525,7 @@ var unknown = resource.MakeComputed(resource.NewStringProperty(""))
 
 // previewState is the planned state of a new resource: the defaulted inputs, every generated output unknown.
 func (k *kind) previewState(inputs resource.PropertyMap) resource.PropertyMap {
-	out := k.withDefaults(inputs)
+	out := k.withoutWriteOnly(k.withDefaults(inputs))
 	for _, o := range k.outputs {
 		out[resource.PropertyKey(o)] = unknown
 	}
@@ -486,11 +543,31 @@ func (k *kind) previewState(inputs resource.PropertyMap) resource.PropertyMap {
 func (k *kind) inputsOf(state resource.PropertyMap) resource.PropertyMap {
 	in := resource.PropertyMap{}
 	for _, p := range k.props {
-		if v, ok := state[resource.PropertyKey(p.name)]; ok {
+		if v, ok := state[resource.PropertyKey(p.name)]; ok && !p.writeOnly {
 			in[resource.PropertyKey(p.name)] = v
 		}
 	}
 	return in
+}
+
+// withoutWriteOnly drops the write-only inputs: they never reach the state.
+func (k *kind) withoutWriteOnly(m resource.PropertyMap) resource.PropertyMap {
+	out := resource.PropertyMap{}
+	for key, v := range m {
+		if p, ok := k.prop(string(key)); !ok || !p.writeOnly {
+			out[key] = v
+		}
+	}
+	return out
+}
+
+// keyPEM is the private key input: the one in the state or the write-only one.
+func (k *kind) keyPEM(in resource.PropertyMap) string {
+	if s, ok := strOf(in, k.key); ok {
+		return s
+	}
+	s, _ := strOf(in, k.key+"Wo")
+	return s
 }
 
 // secretsMarked wraps the properties the real provider marks sensitive as secrets.
