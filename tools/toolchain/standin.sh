@@ -3,7 +3,7 @@
 # and install it where the engine looks for the real provider. random-standin.sh and tls-standin.sh call it.
 #
 #   bash tools/toolchain/standin.sh <name> <plugins dir> <version> <pulumi sdk version>
-#       builds into $CACHE/<name>-standin-<key>/ (key: the source's hash, the version, Go's version)
+#       builds into $CACHE/<name>-standin-<key>/ (key: the hash of its sources and standin-base's, the version, Go's version)
 #       and installs <plugins dir>/resource-<name>-v<version>/pulumi-resource-<name> (+ STAND-IN.txt)
 #   bash tools/toolchain/standin.sh <name> --test      # go test of the stand-in
 #
@@ -34,7 +34,8 @@ if ! grep -qE "^[[:space:]]*(require[[:space:]]+)?github.com/pulumi/pulumi/sdk/v
   note "$NAME-standin/go.mod does not require github.com/pulumi/pulumi/sdk/v3 v$SDK (the CLI's release): update it (go get ...@v$SDK && go mod tidy)"
   exit 1
 fi
-sources() { local f; for f in go.mod go.sum schema.json *.go; do [[ "$f" == *_test.go ]] || printf '%s\n' "$f"; done; }
+# The key covers the stand-in's own sources and the plumbing they share (standin-base, without its test helpers).
+sources() { local f; for f in go.mod go.sum schema.json *.go ../standin-base/go.mod ../standin-base/*.go; do [[ "$f" == *_test.go ]] || printf '%s\n' "$f"; done; }
 KEY="$(cd "$SRC" && sources | xargs cat | sha256sum | cut -c1-16)-v$VERSION-$(go env GOVERSION)"
 OUT="$CACHE/$NAME-standin-$KEY"
 BIN="$OUT/pulumi-resource-$NAME"
