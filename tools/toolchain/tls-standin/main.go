@@ -35,7 +35,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // version is the @pulumi/tls version it stands in for: -ldflags "-X main.version=5.6.1".
@@ -232,12 +231,7 @@ func (s *server) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulum
 	if k.cert {
 		state["readyForRenewal"] = resource.NewBoolProperty(plannedReady(state))
 	}
-	var props *structpb.Struct
-	if req.GetPreview() {
-		props, err = plugin.MarshalProperties(state, writeOpts)
-	} else {
-		props, err = plugin.MarshalProperties(k.secretsMarked(state), writeOpts)
-	}
+	props, err := plugin.MarshalProperties(k.secretsMarked(state), writeOpts)
 	if err != nil {
 		return nil, err
 	}
