@@ -38,10 +38,11 @@ desired() { # -> the ConfigMap's initial-cluster (re-read: the kubelet refreshes
     echo "$d"
 }
 
-# members_of ENDPOINTS -> mmc_am_members lines from the first voter that answers; status 1: none did.
+# members_of ENDPOINTS -> mmc_am_members lines from the first voter that answers (a linearizable read:
+# only a voter inside a quorum answers, so an answer means a running arbiter); status 1: none did.
 members_of() {
     local MMC_ARBITER_ENDPOINTS=$1 MMC_ARB_LAST=""
-    mmc_arb_call /v3/cluster/member/list '{}' || return 1
+    mmc_arb_call /v3/cluster/member/list '{"linearizable":true}' || return 1
     mmc_am_members "$MMC_ARB_OUT"
 }
 
