@@ -15,22 +15,13 @@
 # mounted: initial-cluster, initial-cluster-state), MMC_ARB_DATA_DIR (etcd's data directory),
 # MMC_ARB_ETCD_CONFIG (join: the file to write), MMC_ARB_CLIENT_PORT (2379), MMC_ARB_LOCAL (watch: this
 # voter's client host:port, default 127.0.0.1:2379), MMC_ARB_WATCH_SECONDS (10), MMC_ARB_TIMEOUT.
-set -uo pipefail
-D=$(dirname "${BASH_SOURCE[0]}")
 # shellcheck source=lib-arbiter.sh
-. "$D/lib-arbiter.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib-arbiter.sh"
 # shellcheck source=lib-arbiter-member.sh
-. "$D/lib-arbiter-member.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib-arbiter-member.sh"
 
 log() { printf '%s [arbiter-member] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$*" >&2; }
 die() { log "$*"; exit 2; }
-
-ME=${MMC_ARB_NAME:-}
-CFG=${MMC_ARB_CONFIG_DIR:-}
-PORT=${MMC_ARB_CLIENT_PORT:-2379}
-[[ $ME =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || die "MMC_ARB_NAME must be a cluster name, got '$ME'"
-[ -n "$CFG" ] && [ -d "$CFG" ] || die "MMC_ARB_CONFIG_DIR must be the mounted arbiter ConfigMap, got '$CFG'"
-[[ $PORT =~ ^[0-9]+$ ]] || die "MMC_ARB_CLIENT_PORT must be a port number, got '$PORT'"
 
 desired() { # -> the ConfigMap's initial-cluster (re-read: the kubelet refreshes a mounted ConfigMap)
     local d
@@ -118,8 +109,18 @@ watch() {
     done
 }
 
-case ${1:-} in
-    join) shift; join "$@" ;;
-    watch) watch ;;
-    *) die "usage: arbiter-member.sh join ETCD_FLAGS... | watch (got '${1:-}')" ;;
-esac
+# Globals of main, seen by the functions above: ME (this voter), CFG (the ConfigMap's directory), PORT.
+main() {
+    set -uo pipefail
+    ME=${MMC_ARB_NAME:-} CFG=${MMC_ARB_CONFIG_DIR:-} PORT=${MMC_ARB_CLIENT_PORT:-2379}
+    [[ $ME =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || die "MMC_ARB_NAME must be a cluster name, got '$ME'"
+    if [ -z "$CFG" ] || [ ! -d "$CFG" ]; then die "MMC_ARB_CONFIG_DIR must be the mounted arbiter ConfigMap, got '$CFG'"; fi
+    [[ $PORT =~ ^[0-9]+$ ]] || die "MMC_ARB_CLIENT_PORT must be a port number, got '$PORT'"
+    case ${1:-} in
+        join) shift; join "$@" ;;
+        watch) watch ;;
+        *) die "usage: arbiter-member.sh join ETCD_FLAGS... | watch (got '${1:-}')" ;;
+    esac
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi
