@@ -93,14 +93,13 @@ mmc_arb_grant() {
 }
 
 # mmc_arb_keepalive ID -> the lease's TTL as renewed (printed, and in MMC_ARB_TTL); status 3: the lease
-# is gone (expired, revoked) or every endpoint refused; 1: no answer. Time the call from before it
-# starts: the arbiter's TTL runs from when it got it.
+# is gone (etcd answers a keepalive of an expired or revoked lease with no TTL); 1: no answer, or every
+# endpoint refused (no leader, request timed out: transient, never read as "gone"). Time the call from
+# before it starts: the arbiter's TTL runs from when it got it.
 # shellcheck disable=SC2034 # results for the caller
 mmc_arb_keepalive() {
-    local rc=0
     MMC_ARB_TTL=""
-    mmc_arb_call /v3/lease/keepalive "{\"ID\":\"$1\"}" stream || rc=$?
-    [ "$rc" = 0 ] || return "$rc"
+    mmc_arb_call /v3/lease/keepalive "{\"ID\":\"$1\"}" stream || return 1
     MMC_ARB_TTL=$(mmc_json_field TTL "$MMC_ARB_OUT") || { MMC_ARB_TTL=""; return 3; }
     [ "$MMC_ARB_TTL" -gt 0 ] 2>/dev/null || { MMC_ARB_TTL=""; return 3; }
     echo "$MMC_ARB_TTL"

@@ -250,8 +250,17 @@ fake_arbiter() {
     mmc_arb_keepalive 694d >/dev/null
     [ "$MMC_ARB_TTL" = 10 ] && [ "$MMC_ARB_LAST" = ok:2 ]
     export MMC_ARBITER_ENDPOINTS="err:1" MMC_ARB_LAST=""
-    run mmc_arb_keepalive 694d
-    [ "$status" = 3 ]
     run mmc_arb_txn '{}'
     [ "$status" = 3 ]
+    # a keepalive refused everywhere (no leader) is "no answer", never "the lease is gone" (which fences)
+    run mmc_arb_keepalive 694d
+    [ "$status" = 1 ]
+}
+
+@test "arbiter client: a keepalive answered without a TTL means the lease is gone" {
+    fake_arbiter
+    mmc_arb_http() { echo "$1" >>"$ARB_LOG"; echo '{"result":{"header":{},"ID":"694d"}}'; }
+    export MMC_ARBITER_ENDPOINTS="ok:2"
+    run mmc_arb_keepalive 694d
+    [ "$status" = 3 ] && [ -z "$output" ]
 }
