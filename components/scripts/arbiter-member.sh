@@ -29,11 +29,17 @@ desired() { # -> the ConfigMap's initial-cluster (re-read: the kubelet refreshes
     echo "$d"
 }
 
+# arb_at ENDPOINTS PATH JSON : mmc_arb_call against those endpoints only, in that order (the answer in
+# MMC_ARB_OUT).
+arb_at() {
+    # shellcheck disable=SC2034 # read by mmc_arb_call (lib-arbiter.sh)
+    local MMC_ARBITER_ENDPOINTS=$1 MMC_ARB_LAST=""
+    mmc_arb_call "$2" "$3"
+}
 # members_of ENDPOINTS -> mmc_am_members lines from the first voter that answers (a linearizable read:
 # only a voter inside a quorum answers, so an answer means a running arbiter); status 1: none did.
 members_of() {
-    local MMC_ARBITER_ENDPOINTS=$1 MMC_ARB_LAST=""
-    mmc_arb_call /v3/cluster/member/list '{"linearizable":true}' || return 1
+    arb_at "$1" /v3/cluster/member/list '{"linearizable":true}' || return 1
     mmc_am_members "$MMC_ARB_OUT"
 }
 
@@ -61,8 +67,7 @@ join() {
             bootstrap) init=$d ;;
             join) init=$(mmc_am_initial_cluster "$members" "$d" "$ME" "$url") state=existing ;;
             add)
-                local MMC_ARBITER_ENDPOINTS=$others
-                if ! mmc_arb_call /v3/cluster/member/add "{\"peerURLs\":[\"$url\"]}"; then
+                if ! arb_at "$others" /v3/cluster/member/add "{\"peerURLs\":[\"$url\"]}"; then
                     v="the arbiter refused or did not answer member add of $ME ($url): ${MMC_ARB_OUT:-no answer}"
                     [ "$v" = "$last" ] || log "$v; trying again"
                     last=$v; sleep 5; continue
@@ -91,13 +96,13 @@ watch() {
             healthy=""
             while read -r id name peer; do
                 [ "$name" != - ] || continue
-                if (MMC_ARBITER_ENDPOINTS=$(mmc_am_client_of "$peer" "$PORT") MMC_ARB_LAST=""; mmc_arb_call /v3/maintenance/status '{}' && [[ $MMC_ARB_OUT == *'"leader":"'[1-9]* ]]); then healthy+=" $id"; fi
+                if arb_at "$(mmc_am_client_of "$peer" "$PORT")" /v3/maintenance/status '{}' && [[ $MMC_ARB_OUT == *'"leader":"'[1-9]* ]]; then healthy+=" $id"; fi
             done <<<"$members"
             verdict=$(mmc_am_change_verdict "$ME" "$d" "$members" "$healthy")
             case $verdict in
                 "remove "*)
                     read -r _ id name <<<"$verdict"
-                    if (MMC_ARBITER_ENDPOINTS=${MMC_ARB_LOCAL:-127.0.0.1:$PORT}; mmc_arb_call /v3/cluster/member/remove "{\"ID\":\"$id\"}"); then
+                    if arb_at "${MMC_ARB_LOCAL:-127.0.0.1:$PORT}" /v3/cluster/member/remove "{\"ID\":\"$id\"}"; then
                         log "removed voter $name (member $id): its cluster left the voter set"
                     else log "member remove of $name ($id) refused or unanswered; trying again"; fi
                     ;;
