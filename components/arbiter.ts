@@ -14,8 +14,16 @@ import { crossClusterSourcesOf } from "./networkPolicy";
 export const ARBITER_DATA = { mount: "/var/lib/etcd", dir: "/var/lib/etcd/data" } as const;
 /** Size of each voter's claim: etcd holds two keys and their leases. */
 export const ARBITER_STORAGE = "1Gi";
-/** Keys of the ConfigMap `<set>-arbiter`: read by etcd only at a voter's first start (bootstrap). */
-export const ARBITER_CONFIG_KEYS = { initialCluster: "initial-cluster", token: "initial-cluster-token", state: "initial-cluster-state" } as const;
+/**
+ * Keys of the ConfigMap `<set>-arbiter`, mounted in the voter's pod at ARBITER_PATHS.config: the desired
+ * voters (`initial-cluster`, which arbiter-member.sh follows: a new voter adds itself, a voter that left
+ * is removed by the others) and the state a voter without data starts in.
+ */
+export const ARBITER_CONFIG_KEYS = { initialCluster: "initial-cluster", state: "initial-cluster-state" } as const;
+/** The scripts the arbiter's pod runs (in its ConfigMap: a witness cluster has no `<set>-scripts`). */
+export const ARBITER_SCRIPTS = ["arbiter-member.sh", "lib-arbiter.sh", "lib-arbiter-member.sh"] as const;
+/** Where the arbiter pod mounts its ConfigMap, and the etcd configuration file arbiter-member.sh writes (an emptyDir). */
+export const ARBITER_PATHS = { config: "/etc/mmc-arbiter", run: "/run/mmc-arbiter", etcdConfig: "/run/mmc-arbiter/etcd.yml" } as const;
 
 /** Labels of the arbiter's pods: outside the set's member selector (no member StatefulSet, Service or budget selects them). */
 export function arbiterSelector(set: string): Record<string, string> {
@@ -36,15 +44,18 @@ export function arbiterSubPath(plan: Plan): string {
 }
 
 /**
- * The bootstrap settings of a cluster's voter (ConfigMap `<set>-arbiter`): the initial cluster and token
- * are the same string in every cluster; the state is `existing` for a voter that joins a running arbiter
- * (its etcd member is added first: the step says how), else `new`. Read only at the voter's first start.
+ * The ConfigMap `<set>-arbiter` of a cluster's voter: the desired voters (the initial cluster, the same
+ * string in every cluster; the token is one of etcd's flags); the state is `existing` for a voter that joins a running arbiter
+ * (arbiter-member.sh adds its member, and never lets it start a cluster of its own), else `new`; and the
+ * scripts of the pod (`scripts`: components/scripts/, name → content).
  */
-export function arbiterConfigData(plan: Plan, auto: AutoFailoverPlan, cluster: ClusterPlan): Record<string, string> {
+export function arbiterConfigData(plan: Plan, auto: AutoFailoverPlan, cluster: ClusterPlan, scripts: Record<string, string>): Record<string, string> {
+    const missing = ARBITER_SCRIPTS.filter((f) => scripts[f] === undefined);
+    if (missing.length) throw new Error(`arbiter scripts missing: ${missing.join(", ")}`);
     return {
         [ARBITER_CONFIG_KEYS.initialCluster]: auto.initialCluster,
-        [ARBITER_CONFIG_KEYS.token]: `mysql-multicluster-${plan.namespace}-${plan.set}`,
         [ARBITER_CONFIG_KEYS.state]: auto.joining.includes(cluster.name) ? "existing" : "new",
+        ...Object.fromEntries(ARBITER_SCRIPTS.map((f) => [f, scripts[f]])),
     };
 }
 
@@ -59,9 +70,13 @@ export function arbiterServicePorts() {
 /**
  * The etcd voter of one cluster: a StatefulSet of one pod named after the cluster, the member name
  * the cluster's name, peer and client URLs its cross-cluster name (the one `--initial-cluster` gives it
- * in every cluster: etcd derives member ids from it). The initial cluster comes from the ConfigMap, read
- * only at the first start: a later voter change changes no pod template. Plain HTTP inside the
- * NetworkPolicy (the data plane speaks etcd's JSON gateway over bash /dev/tcp). Pure.
+ * in every cluster). Its membership follows the config (components/scripts/arbiter-member.sh, in the
+ * set's database image: etcd's image has no shell): the init container `arbiter-join` writes etcd's
+ * configuration file from etcd's flags and the ConfigMap (a voter with data keeps its identity; a voter
+ * new to a running arbiter adds itself and starts `existing`); the sidecar `arbiter-members` removes the
+ * member of a cluster that left the voter set (one at a time, never below 3, with the rest's quorum).
+ * A voter change edits only the ConfigMap (mounted: the sidecar sees it), never the pod template.
+ * Plain HTTP inside the NetworkPolicy (the data plane speaks etcd's JSON gateway over bash /dev/tcp). Pure.
  */
 export function arbiterStatefulSetSpec(plan: Plan, cluster: ClusterPlan, auto: AutoFailoverPlan): k8s.types.input.apps.v1.StatefulSetSpec {
     const names = arbiterNames(plan.set);
@@ -72,8 +87,26 @@ export function arbiterStatefulSetSpec(plan: Plan, cluster: ClusterPlan, auto: A
         timeoutSeconds: 5,
         failureThreshold: failures,
     });
-    const fromConfig = (name: string, key: string) => ({ name, valueFrom: { configMapKeyRef: { name: names.config, key } } });
     const subPath = cluster.storage.kind === "local" ? arbiterSubPath(plan) : undefined;
+    const dataMount = { name: "data", mountPath: ARBITER_DATA.mount, ...(subPath ? { subPath } : {}) };
+    const flags = [
+        `--name=${cluster.name}`,
+        `--data-dir=${ARBITER_DATA.dir}`,
+        `--listen-client-urls=http://0.0.0.0:${ARBITER_PORTS.client}`,
+        `--advertise-client-urls=http://${host}:${ARBITER_PORTS.client}`,
+        `--listen-peer-urls=http://0.0.0.0:${ARBITER_PORTS.peer}`,
+        `--initial-advertise-peer-urls=http://${host}:${ARBITER_PORTS.peer}`,
+        `--initial-cluster-token=mysql-multicluster-${plan.namespace}-${plan.set}`,
+        "--auto-compaction-mode=periodic",
+        "--auto-compaction-retention=1h",
+    ];
+    const memberEnv = [
+        { name: "MMC_ARB_NAME", value: cluster.name },
+        { name: "MMC_ARB_CONFIG_DIR", value: ARBITER_PATHS.config },
+        { name: "MMC_ARB_CLIENT_PORT", value: String(ARBITER_PORTS.client) },
+    ];
+    const script = (mode: string, ...args: string[]) => ["bash", `${ARBITER_PATHS.config}/arbiter-member.sh`, mode, ...args];
+    const small = { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } };
     return {
         serviceName: names.service,
         selector: { matchLabels: arbiterSelector(plan.set) },
@@ -95,43 +128,62 @@ export function arbiterStatefulSetSpec(plan: Plan, cluster: ClusterPlan, auto: A
                     },
                 },
                 tolerations: cluster.tolerations.map((t) => ({ ...t })),
+                initContainers: [
+                    {
+                        name: "arbiter-join",
+                        image: plan.image,
+                        command: script("join", ...flags),
+                        env: [
+                            ...memberEnv,
+                            { name: "MMC_ARB_DATA_DIR", value: ARBITER_DATA.dir },
+                            { name: "MMC_ARB_ETCD_CONFIG", value: ARBITER_PATHS.etcdConfig },
+                        ],
+                        securityContext: containerSecurityContext(),
+                        volumeMounts: [
+                            dataMount,
+                            { name: "config", mountPath: ARBITER_PATHS.config },
+                            { name: "run", mountPath: ARBITER_PATHS.run },
+                            { name: "tmp", mountPath: PATHS.tmp },
+                        ],
+                        resources: small,
+                    },
+                ],
                 containers: [
                     {
                         name: "etcd",
                         image: auto.image,
-                        command: ["/usr/local/bin/etcd"],
-                        args: [
-                            `--name=${cluster.name}`,
-                            `--data-dir=${ARBITER_DATA.dir}`,
-                            `--listen-client-urls=http://0.0.0.0:${ARBITER_PORTS.client}`,
-                            `--advertise-client-urls=http://${host}:${ARBITER_PORTS.client}`,
-                            `--listen-peer-urls=http://0.0.0.0:${ARBITER_PORTS.peer}`,
-                            `--initial-advertise-peer-urls=http://${host}:${ARBITER_PORTS.peer}`,
-                            "--auto-compaction-mode=periodic",
-                            "--auto-compaction-retention=1h",
-                        ],
-                        env: [
-                            fromConfig("ETCD_INITIAL_CLUSTER", ARBITER_CONFIG_KEYS.initialCluster),
-                            fromConfig("ETCD_INITIAL_CLUSTER_TOKEN", ARBITER_CONFIG_KEYS.token),
-                            fromConfig("ETCD_INITIAL_CLUSTER_STATE", ARBITER_CONFIG_KEYS.state),
-                        ],
+                        // etcd reads only this file (flags and ETCD_* variables are ignored with it)
+                        command: ["/usr/local/bin/etcd", `--config-file=${ARBITER_PATHS.etcdConfig}`],
                         ports: [
                             { name: "client", containerPort: ARBITER_PORTS.client },
                             { name: "peer", containerPort: ARBITER_PORTS.peer },
                         ],
                         securityContext: containerSecurityContext(),
-                        volumeMounts: [
-                            { name: "data", mountPath: ARBITER_DATA.mount, ...(subPath ? { subPath } : {}) },
-                            { name: "tmp", mountPath: PATHS.tmp },
-                        ],
+                        volumeMounts: [dataMount, { name: "run", mountPath: ARBITER_PATHS.run, readOnly: true }, { name: "tmp", mountPath: PATHS.tmp }],
                         resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "512Mi" } },
                         // /livez: the process serves (no quorum needed); /readyz: it is part of a quorum.
                         startupProbe: probe("/livez", 5, 60),
                         livenessProbe: probe("/livez", 10, 6),
                         readinessProbe: probe("/readyz", 5, 3),
                     },
+                    {
+                        name: "arbiter-members",
+                        image: plan.image,
+                        command: script("watch"),
+                        env: [...memberEnv, { name: "MMC_ARB_LOCAL", value: `127.0.0.1:${ARBITER_PORTS.client}` }],
+                        securityContext: containerSecurityContext(),
+                        volumeMounts: [
+                            { name: "config", mountPath: ARBITER_PATHS.config },
+                            { name: "tmp", mountPath: PATHS.tmp },
+                        ],
+                        resources: small,
+                    },
                 ],
-                volumes: [{ name: "tmp", emptyDir: {} }],
+                volumes: [
+                    { name: "tmp", emptyDir: {} },
+                    { name: "run", emptyDir: {} },
+                    { name: "config", configMap: { name: names.config } },
+                ],
             },
         },
         volumeClaimTemplates: [

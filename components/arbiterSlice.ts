@@ -18,6 +18,8 @@ export interface ArbiterSliceArgs {
     readonly plan: Plan;
     readonly cluster: ClusterPlan;
     readonly auto: AutoFailoverPlan;
+    /** components/scripts/ (name → content): the arbiter's ConfigMap carries the ones its pod runs. */
+    readonly scripts: Record<string, string>;
     readonly provider: k8s.Provider;
     /** The namespace resource when the program declares it. */
     readonly namespace?: k8s.core.v1.Namespace;
@@ -50,7 +52,7 @@ export class ArbiterSlice extends pulumi.ComponentResource {
         deps.push(
             new k8s.core.v1.ConfigMap(
                 `${name}-config`,
-                { metadata: meta(names.config, "arbiter-config"), data: arbiterConfigData(plan, auto, cluster) },
+                { metadata: meta(names.config, "arbiter-config"), data: arbiterConfigData(plan, auto, cluster, args.scripts) },
                 child,
             ),
         );

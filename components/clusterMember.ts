@@ -72,7 +72,11 @@ export class ClusterMember extends pulumi.ComponentResource {
         );
         const auto = arbiterOf(plan, cluster);
         this.arbiter = auto
-            ? new ArbiterSlice(`${name}-arbiter`, { plan, cluster, auto, provider, namespace, after: args.arbiterAfter }, { parent: this })
+            ? new ArbiterSlice(
+                  `${name}-arbiter`,
+                  { plan, cluster, auto, scripts: args.scripts, provider, namespace, after: args.arbiterAfter },
+                  { parent: this },
+              )
             : undefined;
         const connection = args.credentials.appPassword !== undefined ? connectionSecretData(plan, cluster) : undefined;
         this.connection = connection

@@ -185,6 +185,8 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_APP_USER",
     // the arbiter client's time limit per call and the fence margin (lib-arbiter.sh, autofailover.sh)
     "MMC_ARB_TIMEOUT",
+    // the arbiter-members sidecar's interval (arbiter-member.sh watch: 10 s; the data-plane tier sets 2)
+    "MMC_ARB_WATCH_SECONDS",
     "MMC_BIND_ADDRESS",
     "MMC_COMPONENT",
     "MMC_DONOR_HANDSHAKE_SECONDS",

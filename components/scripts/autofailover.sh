@@ -138,7 +138,8 @@ semi_state() { # -> ON when this member, as the primary, waits for a replica's a
 acquire() {
     local me=$1 h=$2 sid=$3 ae=$4 rec=$5 semi=$6 t lease txn rc=0 cmp
     t=$(now_ms)
-    lease=$(mmc_arb_grant "$LEASE") || { mmc_log "arbiter: no lease granted"; return 1; }
+    mmc_arb_grant "$LEASE" || { mmc_log "arbiter: no lease granted"; return 1; }
+    lease=$MMC_ARB_ID
     if [ -n "$rec" ]; then cmp=$(mmc_arb_cmp_value "$K/primary" "$rec"); else cmp=$(mmc_arb_cmp_absent "$K/primary"); fi
     if [ -n "$ae" ]; then cmp+=",$(mmc_arb_cmp_value "$K/epoch" "$ae")"; else cmp+=",$(mmc_arb_cmp_absent "$K/epoch")"; fi
     txn="{\"compare\":[$cmp],\"success\":[$(mmc_arb_put "$K/primary" "$(mmc_af_record "$h" "$me" "$sid" "$semi")" "$lease"),$(mmc_arb_put "$K/epoch" "$h")]}"
@@ -203,7 +204,8 @@ campaign() {
     base=$(mmc_af_base_epoch "$ae" "$MMC_EPOCH" "${epochs[@]}")
     n=$(mmc_af_next_epoch "$base" "$own" "$MMC_EPOCH")
     t=$(now_ms)
-    lease=$(mmc_arb_grant "$LEASE") || { mmc_log "arbiter: no lease granted; not campaigning"; return 1; }
+    mmc_arb_grant "$LEASE" || { mmc_log "arbiter: no lease granted; not campaigning"; return 1; }
+    lease=$MMC_ARB_ID
     cmp=$(mmc_arb_cmp_absent "$K/primary")
     if [ -n "$ae" ]; then cmp+=",$(mmc_arb_cmp_value "$K/epoch" "$ae")"; else cmp+=",$(mmc_arb_cmp_absent "$K/epoch")"; fi
     txn="{\"compare\":[$cmp],\"success\":[$(mmc_arb_put "$K/primary" "$(mmc_af_record "$n" "$me" "$sid" "$(semi_state intent)")" "$lease"),$(mmc_arb_put "$K/epoch" "$n")]}"

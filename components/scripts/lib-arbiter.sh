@@ -10,7 +10,8 @@
 # Raft majority answers nothing, so "no answer" and "absent" are never confused.
 # etcd's JSON: keys and values base64, 64-bit integers as strings, false and zero fields omitted.
 
-# MMC_ARB_LAST: the endpoint that answered last (set by the calls; unset at first).
+# MMC_ARB_LAST: the endpoint that answered last (set by the calls; unset at first). MMC_ARB_OUT: the last
+# call's JSON. The calls leave their results in variables of the caller's shell: call them without $(...).
 
 mmc_b64() { printf '%s' "$1" | base64 -w0; }
 mmc_unb64() { printf '%s' "$1" | base64 -d 2>/dev/null; }
@@ -46,68 +47,74 @@ mmc_arb_http() {
     ' mmc-arb "${hp%:*}" "${hp##*:}" "$2" "$3" 2>/dev/null
 }
 
-# mmc_arb_call PATH JSON -> the JSON answer of the first endpoint that gives one; status 1: none did.
-# A JSON answer carrying "error" (etcd refused: no leader, lease not found...) is printed with status 3.
+# mmc_arb_call PATH JSON [stream] : the answer in MMC_ARB_OUT (a variable of the caller's shell: call it,
+# and every function below, without $(...), or MMC_ARB_LAST is lost with the subshell and the next call
+# waits on the listed order again). Tries MMC_ARB_LAST first, then MMC_ARBITER_ENDPOINTS in order; the
+# first endpoint whose JSON has no "error" answers (status 0) and is remembered in MMC_ARB_LAST. An
+# endpoint that refuses (etcd's "error": no leader, request timed out, lease not found...) does not hide a
+# later one that answers: when none answers but one refused, status 3 with the last refusal in
+# MMC_ARB_OUT; when none gave any JSON in time, status 1.
 mmc_arb_call() {
-    local hp out
-    for hp in ${MMC_ARB_LAST:-} $MMC_ARBITER_ENDPOINTS; do
-        out=$(mmc_arb_http "$hp" "$1" "$2") || continue
+    local hp out refused="" order=${MMC_ARB_LAST:-}
+    MMC_ARB_OUT=""
+    for hp in $MMC_ARBITER_ENDPOINTS; do [ "$hp" = "${MMC_ARB_LAST:-}" ] || order+=" $hp"; done
+    for hp in $order; do
+        out=$(mmc_arb_http "$hp" "$1" "$2" ${3:+"$3"}) || continue
+        MMC_ARB_OUT=$out
+        case $out in *'"error"'*) refused=1; continue ;; esac
         MMC_ARB_LAST=$hp
-        printf '%s\n' "$out"
-        case $out in *'"error"'*) return 3 ;; esac
         return 0
     done
+    [ -n "$refused" ] && return 3
     return 1
 }
 
 # mmc_arb_get KEY : sets MMC_ARB_VALUE (decoded), MMC_ARB_REV (its mod_revision) and MMC_ARB_LEASE (its
-# lease, 0: none); status 0: present; 3: no such key (the three empty/0); 1: no answer. Call it without
-# $(...): the values are variables of the caller's shell.
+# lease, 0: none); status 0: present; 3: no such key (the three empty/0); 1: no answer (or refused).
 # shellcheck disable=SC2034 # results for the caller
 mmc_arb_get() {
-    local out v
+    local v rc=0
     MMC_ARB_VALUE="" MMC_ARB_REV=0 MMC_ARB_LEASE=0
-    out=$(mmc_arb_call /v3/kv/range "{\"key\":\"$(mmc_b64 "$1")\"}") || return 1
-    case $out in *'"kvs"'*) ;; *) return 3 ;; esac
-    MMC_ARB_REV=$(mmc_json_field mod_revision "$out") || MMC_ARB_REV=0
-    MMC_ARB_LEASE=$(mmc_json_field lease "$out") || MMC_ARB_LEASE=0
-    v=$(mmc_json_field value "$out") || v=""
+    mmc_arb_call /v3/kv/range "{\"key\":\"$(mmc_b64 "$1")\"}" || rc=$?
+    [ "$rc" = 0 ] || return 1
+    case $MMC_ARB_OUT in *'"kvs"'*) ;; *) return 3 ;; esac
+    MMC_ARB_REV=$(mmc_json_field mod_revision "$MMC_ARB_OUT") || MMC_ARB_REV=0
+    MMC_ARB_LEASE=$(mmc_json_field lease "$MMC_ARB_OUT") || MMC_ARB_LEASE=0
+    v=$(mmc_json_field value "$MMC_ARB_OUT") || v=""
     MMC_ARB_VALUE=$(mmc_unb64 "$v")
 }
 
-# mmc_arb_grant TTL_SECONDS -> the new lease's ID; status 1: no answer.
+# mmc_arb_grant TTL_SECONDS : the new lease's ID in MMC_ARB_ID; status 1: no answer (or refused).
+# shellcheck disable=SC2034 # results for the caller
 mmc_arb_grant() {
-    local out
-    out=$(mmc_arb_call /v3/lease/grant "{\"TTL\":\"$1\"}") || return 1
-    mmc_json_field ID "$out"
+    MMC_ARB_ID=""
+    mmc_arb_call /v3/lease/grant "{\"TTL\":\"$1\"}" || return 1
+    MMC_ARB_ID=$(mmc_json_field ID "$MMC_ARB_OUT") || return 1
 }
 
-# mmc_arb_keepalive ID -> the lease's TTL as renewed; status 3: the lease is gone (expired, revoked);
-# 1: no answer. Time the call from before it starts: the arbiter's TTL runs from when it got it.
+# mmc_arb_keepalive ID -> the lease's TTL as renewed (printed, and in MMC_ARB_TTL); status 3: the lease
+# is gone (etcd answers a keepalive of an expired or revoked lease with no TTL); 1: no answer, or every
+# endpoint refused (no leader, request timed out: transient, never read as "gone"). Time the call from
+# before it starts: the arbiter's TTL runs from when it got it.
+# shellcheck disable=SC2034 # results for the caller
 mmc_arb_keepalive() {
-    local hp out ttl
-    for hp in ${MMC_ARB_LAST:-} $MMC_ARBITER_ENDPOINTS; do
-        out=$(mmc_arb_http "$hp" /v3/lease/keepalive "{\"ID\":\"$1\"}" stream) || continue
-        MMC_ARB_LAST=$hp
-        case $out in *'"error"'*) continue ;; esac
-        ttl=$(mmc_json_field TTL "$out") || return 3
-        [ "$ttl" -gt 0 ] 2>/dev/null || return 3
-        echo "$ttl"
-        return 0
-    done
-    return 1
+    MMC_ARB_TTL=""
+    mmc_arb_call /v3/lease/keepalive "{\"ID\":\"$1\"}" stream || return 1
+    MMC_ARB_TTL=$(mmc_json_field TTL "$MMC_ARB_OUT") || { MMC_ARB_TTL=""; return 3; }
+    [ "$MMC_ARB_TTL" -gt 0 ] 2>/dev/null || { MMC_ARB_TTL=""; return 3; }
+    echo "$MMC_ARB_TTL"
 }
 
 # mmc_arb_revoke ID : the lease and every key attached to it are gone at once.
-mmc_arb_revoke() { mmc_arb_call /v3/lease/revoke "{\"ID\":\"$1\"}" >/dev/null; }
+mmc_arb_revoke() { mmc_arb_call /v3/lease/revoke "{\"ID\":\"$1\"}"; }
 
 # mmc_arb_txn JSON -> status 0: the comparisons held and the success operations ran; 4: they did not
 # (the failure operations ran); 1: no answer; 3: refused.
 mmc_arb_txn() {
-    local out rc=0
-    out=$(mmc_arb_call /v3/kv/txn "$1") || rc=$?
+    local rc=0
+    mmc_arb_call /v3/kv/txn "$1" || rc=$?
     [ "$rc" = 0 ] || return "$rc"
-    case $out in *'"succeeded":true'*) return 0 ;; *) return 4 ;; esac
+    case $MMC_ARB_OUT in *'"succeeded":true'*) return 0 ;; *) return 4 ;; esac
 }
 
 # JSON pieces of a transaction (keys and values base64 here).

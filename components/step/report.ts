@@ -1,4 +1,4 @@
-import { arbiterHost, arbiterNames, arbiterStatefulSetName, claimName, localVolumeName, objectNames, podName, serviceName, switchoverJobName } from "../naming";
+import { arbiterNames, arbiterStatefulSetName, claimName, localVolumeName, objectNames, podName, serviceName, switchoverJobName } from "../naming";
 import { Plan, formatTable } from "../plan";
 import { clusterOf, ordinalsIn } from "./rules";
 import { DeployedState, deployedVoters } from "./state";
@@ -150,8 +150,8 @@ const podNameOf = (step: Step, ordinal: number) => step.changes.find((c) => c.or
 /**
  * What automatic failover means for this step (undefined when it is off before and after): a summary
  * (voters, quorum, lease, fence deadline, the write endpoint) and per cluster what the arbiter's objects
- * do, with the etcd membership command a joining or leaving voter needs (etcd adds members one at a
- * time, by hand here: `etcdctl` runs in every voter pod).
+ * do, and how a joining or leaving voter's etcd membership follows (arbiter-member.sh in the voter pods:
+ * nothing to run by hand).
  */
 export function describeAutoFailover(prev: DeployedState | undefined, next: Plan): { summary: string[]; resources: Record<string, string[]> } | undefined {
     const was = deployedVoters(prev);
@@ -159,11 +159,6 @@ export function describeAutoFailover(prev: DeployedState | undefined, next: Plan
     if (!auto && !was) return undefined;
     const resources: Record<string, string[]> = {};
     const say = (c: string, line: string) => (resources[c] ??= []).push(line);
-    const ns = next.namespace;
-    const exec = (c: string) => {
-        const ctx = next.clusters.find((x) => x.name === c)?.context;
-        return `kubectl${ctx ? ` --context ${ctx}` : ""} -n ${ns} exec ${arbiterStatefulSetName(next.set, c)}-0 --`;
-    };
     if (!auto) {
         for (const c of was!)
             say(
@@ -182,9 +177,7 @@ export function describeAutoFailover(prev: DeployedState | undefined, next: Plan
             `semi-sync timeout ${auto.semiSyncTimeoutMs / 1000} s; the write Service selects the member labelled primary, so the write endpoint follows a promotion in every cluster. ` +
             `An automatic failover is recorded by setting primary to the promoted ordinal (docs/runbook.md "Outage")`,
     ];
-    const peer = (c: string) => `http://${arbiterHost(next.naming, c, "")}:2380`;
-    const running = was ?? [];
-    const stays = auto.voters.find((c) => running.includes(c) && !next.lost.includes(c));
+    const stays = auto.voters.filter((c) => (was ?? []).includes(c) && !next.lost.includes(c));
     for (const c of auto.voters) {
         if (!was)
             say(
@@ -194,14 +187,14 @@ export function describeAutoFailover(prev: DeployedState | undefined, next: Plan
         else if (auto.joining.includes(c))
             say(
                 c,
-                `arbiter: voter ${c} joins the running etcd cluster (initial-cluster-state existing); add its member before this up (until it is added, its pod restarts and the up waits for it): ` +
-                    `${exec(stays ?? auto.voters[0])} etcdctl member add ${c} --peer-urls=${peer(c)}`,
+                `arbiter: voter ${c} joins the running etcd cluster: its pod adds its member through a running voter (${stays.join(", ")}) and starts as an existing member ` +
+                    `(initial-cluster-state existing; it waits while no running voter answers and never starts an arbiter of its own)`,
             );
     }
     for (const c of auto.leaving)
         say(
             c,
-            `arbiter: voter ${c} leaves: remove its member first (etcdctl member list names its id): ${exec(stays ?? auto.voters[0])} etcdctl member remove <id of ${c}>; ` +
+            `arbiter: voter ${c} leaves: the voters that stay (${stays.join(", ")}) remove its etcd member once they have a quorum without it (never below 3 voters); ` +
                 `its StatefulSet is deleted, its claim data-${arbiterStatefulSetName(next.set, c)}-0 is kept (delete it by hand before ${c} is ever a voter again)`,
         );
     return { summary, resources };

@@ -1340,24 +1340,44 @@ af_long_cut() {
     else h_notok "$tag after the heal the old primary rejoined as a replica" "$(tail -3 "$log" | tr '\n' ' ')"; fi
     h_check "$tag the old primary never made itself writable again" test "$(af_primary_line_since "$old" "$lines")" = 0
 }
+# af_node_kill TAG KILL_VOTER [FIGURE] : the primary's node killed (every process of mysql-0's pod, and
+# cluster1's voter by KILL_VOTER): mysql-1 must be promoted automatically; FIGURE: the write
+# unavailability (mysql-0's last acknowledgement to mysql-1's first) recorded under that name.
+af_node_kill() {
+    local t_kill out t_prom t_first t_last u
+    t_kill=$(h_now_ms)
+    h_pod_kill 0; "$2" cluster1
+    if out=$(af_promoted 1 "$T/writer/acked"); then
+        read -r t_prom t_first <<<"$out"
+        t_last=$(last_ack_before "$T/writer/acked" "$t_prom"); u=$((t_first - t_last))
+        h_ok "$1 primary's node killed: mysql-1 promoted automatically $((t_prom - t_kill)) ms after the kill, first acknowledged write on it $u ms after the last one on mysql-0"
+        [ -z "${3:-}" ] || echo "$3 $u" >>"$T/state/figures"
+    else h_notok "$1 primary's node killed: mysql-1 promoted automatically" "$(grep -E 'campaign|FAILOVER|failover' "$(h_pod_dir 1)/logs/failover-agent.log" | tail -3 | tr '\n' ' ')"; fi
+}
 af_rejoined() { h_ready "$1" && [ -n "$(channel_host_of "$1")" ]; } # ORD : a healthy replica
 af_primary_line_since() { tail -n +"$2" "$(h_pod_dir "$1")/logs/replicate.log" | grep -c 'this member is the primary'; } # ORD LINE
 
-auto_failover() {
-    local g="$T/state/af-1.yaml" c t0 t_kill t_last t_first t_prom u p n e0 e1 lines out
-    AF_ETCD=$(af_etcd_bin) && [ -x "$AF_ETCD" ] || { h_notok "auto_failover: an etcd binary (tools/toolchain/k8s.sh, or MMC_ETCD_BIN)" "$(tail -3 "$T/state/k8s-toolchain.log" 2>/dev/null)"; return 1; }
+# af_set_up SECTION : an etcd binary, the automatic-failover set rendered (stacks/01 on cluster1 and
+# cluster2) and empty, no voter yet.
+af_set_up() {
+    local g="$T/state/af-1.yaml" c
+    AF_ETCD=$(af_etcd_bin) && [ -x "$AF_ETCD" ] || { h_notok "$1: an etcd binary (tools/toolchain/k8s.sh, or MMC_ETCD_BIN)" "$(tail -3 "$T/state/k8s-toolchain.log" 2>/dev/null)"; return 1; }
     h_log "etcd: $AF_ETCD ($("$AF_ETCD" --version | head -1))"
     sed -E 's/^(\s*mysql-multicluster:placement:).*/\1 [cluster1, cluster2]/' "$STACKS/01-all-in-cluster1.yaml" >"$g"
-    h_render af1 "$g" || { h_notok "render the automatic-failover set"; return 1; }
+    h_render af1 "$g" || { h_notok "$1: render the automatic-failover set"; return 1; }
     # what the program renders in automatic mode (components/*.ts, helper P): semi-sync timeout lease + 5 s,
     # the failover-agent container's secrets
     sed -i -E 's/^((loose_)?rpl_semi_sync_(master|source)_timeout\s*=).*/\1 15000/' "$T/ext/af1/base.cnf"
-    grep -q 'semi_sync_[a-z]*_timeout = 15000' "$T/ext/af1/base.cnf" || { h_notok "auto_failover: semi-sync timeout set in base.cnf"; return 1; }
+    grep -q 'semi_sync_[a-z]*_timeout = 15000' "$T/ext/af1/base.cnf" || { h_notok "$1: semi-sync timeout set in base.cnf"; return 1; }
     for c in cluster1 cluster2; do
         [ -f "$T/ext/af1/$c.secrets.failover-agent" ] || echo "MMC_ROOT_PASSWORD MMC_REPL_PASSWORD MMC_ADMIN_PASSWORD" >"$T/ext/af1/$c.secrets.failover-agent"
     done
     h_fresh_set af1
     rm -rf "$T/etcd"
+}
+auto_failover() {
+    local c t0 p n e0 e1 lines
+    af_set_up auto_failover || return 1
     for c in cluster1 cluster2 cluster3; do af_etcd_start "$c"; done
     h_wait 60 "the arbiter (3 etcd voters) answers" af_arbiter_up || { h_notok "auto_failover: 3 etcd voters up" "$(tail -3 "$T/etcd/cluster1.log")"; return 1; }
     export H_WRITER_BASE=400000000
@@ -1374,14 +1394,7 @@ auto_failover() {
     t0=$(h_now_ms)
 
     # (a) the primary's node killed: every process of mysql-0's pod and cluster1's voter
-    t_kill=$(h_now_ms)
-    h_pod_kill 0; af_etcd_kill cluster1
-    if out=$(af_promoted 1 "$T/writer/acked"); then
-        read -r t_prom t_first <<<"$out"
-        t_last=$(last_ack_before "$T/writer/acked" "$t_prom"); u=$((t_first - t_last))
-        h_ok "(a) primary's node killed: mysql-1 promoted automatically $((t_prom - t_kill)) ms after the kill, first acknowledged write on it $u ms after the last one on mysql-0"
-        echo "auto_failover_node_kill_write_unavailability_ms $u" >>"$T/state/figures"
-    else h_notok "(a) primary's node killed: mysql-1 promoted automatically" "$(grep -E 'campaign|FAILOVER|failover' "$(h_pod_dir 1)/logs/failover-agent.log" | tail -3 | tr '\n' ' ')"; fi
+    af_node_kill "(a)" af_etcd_kill auto_failover_node_kill_write_unavailability_ms
     h_check "(a) the arbiter's record names mysql-1 at epoch 2" af_record_names 2 1
     h_check "(a) 0 acknowledged writes lost (on the new primary)" test "$(af_lost 1 "$T/writer/acked")" = 0
     # mysql-0 restarted (its node back): it rejoins as a replica, never writable
@@ -1427,6 +1440,133 @@ auto_failover() {
     awk '/auto_failover_.*_write_unavailability_ms/ { if ($2 > m) m = $2 } END { if (m != "") print "auto_failover_write_unavailability_ms " m }' "$T/state/figures" >>"$T/state/figures.af" && cat "$T/state/figures.af" >>"$T/state/figures"
     for p in $(h_pods); do h_pod_stop "$p"; done
     for c in cluster1 cluster2 cluster3; do af_etcd_kill "$c"; done
+}
+
+# ---------------------------------------------------------------- the arbiter moves with the set (issue 17)
+# Every voter runs as the arbiter pod runs it (components/arbiter.ts): `arbiter-member.sh join` (the init
+# container) writes etcd's configuration file from etcd's flags and the ConfigMap `<set>-arbiter` (here
+# $T/etcd/<cluster>.cfg/, the keys the pod mounts), etcd starts from that file, and `arbiter-member.sh
+# watch` (the sidecar) follows the ConfigMap. The automatic-failover set runs under the writer while the
+# witness moves from cluster3 to cluster4 in the two steps the step rule allows (cluster4 added, then
+# cluster3 removed), only the ConfigMaps (and the members' topology files) edited: etcd must report
+# exactly the desired members each time, with no failover; a voter restarted with its data keeps its
+# identity; then the primary's node is killed with its cluster's voter: mysql-1 is promoted by the moved
+# arbiter with 0 acknowledged writes lost.
+AM_ALL="cluster1 cluster2 cluster3 cluster4"
+am_cfg() { # CLUSTER STATE VOTERS... : the ConfigMap as CLUSTER's voter sees it (written as the kubelet does: whole files)
+    local c=$1 st=$2 v init=""
+    shift 2
+    for v in "$@"; do init+="${init:+,}$v=http://$(af_ip "$v"):2380"; done
+    mkdir -p "$T/etcd/$c.cfg"
+    echo "$init" >"$T/etcd/$c.cfg/initial-cluster.new" && mv -f "$T/etcd/$c.cfg/initial-cluster.new" "$T/etcd/$c.cfg/initial-cluster"
+    echo "$st" >"$T/etcd/$c.cfg/initial-cluster-state.new" && mv -f "$T/etcd/$c.cfg/initial-cluster-state.new" "$T/etcd/$c.cfg/initial-cluster-state"
+}
+am_voter_start() { # CLUSTER : init container, etcd, sidecar
+    local c=$1 ip sd="$H_REPO/components/scripts"
+    ip=$(af_ip "$c")
+    MMC_ARB_NAME=$c MMC_ARB_CONFIG_DIR="$T/etcd/$c.cfg" MMC_ARB_DATA_DIR="$T/etcd/$c.data" MMC_ARB_ETCD_CONFIG="$T/etcd/$c.yml" \
+        timeout 90 bash "$sd/arbiter-member.sh" join --name="$c" --data-dir="$T/etcd/$c.data" \
+        --listen-client-urls="http://$ip:2379" --advertise-client-urls="http://$ip:2379" --listen-peer-urls="http://$ip:2380" \
+        --initial-advertise-peer-urls="http://$ip:2380" --initial-cluster-token=mmc-dp-arbiter-move \
+        --heartbeat-interval=100 --election-timeout=1000 --log-level=warn 2>>"$T/etcd/$c.member.log" || return 1
+    (setsid "$AF_ETCD" --config-file "$T/etcd/$c.yml" </dev/null >>"$T/etcd/$c.log" 2>&1 &
+        echo "$!" >"$T/etcd/$c.pid")
+    (setsid env MMC_ARB_NAME="$c" MMC_ARB_CONFIG_DIR="$T/etcd/$c.cfg" MMC_ARB_LOCAL="$ip:2379" MMC_ARB_WATCH_SECONDS=2 \
+        bash "$sd/arbiter-member.sh" watch </dev/null >>"$T/etcd/$c.member.log" 2>&1 &
+        echo "$!" >"$T/etcd/$c.watch.pid")
+    cat "$T/etcd/$c.pid" "$T/etcd/$c.watch.pid" >>"$T/state/pgids"
+    h_log "arbiter voter $c started at $ip (etcd pid $(cat "$T/etcd/$c.pid"), watch pid $(cat "$T/etcd/$c.watch.pid")): $(tail -1 "$T/etcd/$c.member.log")"
+}
+am_voter_kill() { # CLUSTER : its pod gone (etcd and the sidecar)
+    local f
+    for f in "$T/etcd/$1.pid" "$T/etcd/$1.watch.pid"; do kill -KILL -- "-$(cat "$f")" 2>/dev/null || kill -KILL "$(cat "$f")" 2>/dev/null; done
+    h_log "arbiter voter $1 KILLED"
+}
+# am_members -> etcd's members by name, sorted, comma-separated, as the first voter that answers reports
+# them (its JSON gateway, a linearizable read; curl, not the product's parser); "+N not started" appended
+# for members added and not started.
+am_members() {
+    local c out names n
+    for c in $AM_ALL; do
+        out=$(curl -sf -m 3 -X POST "http://$(af_ip "$c"):2379/v3/cluster/member/list" -d '{"linearizable":true}') || continue
+        names=$(grep -o '"name":"[^"]*"' <<<"$out" | cut -d'"' -f4 | sort | paste -sd,)
+        n=$(grep -o '"peerURLs"' <<<"$out" | wc -l)
+        [ "$n" = "$(tr ',' '\n' <<<"$names" | grep -c .)" ] || names+=" +$((n - $(tr ',' '\n' <<<"$names" | grep -c .))) not started"
+        echo "$names"
+        return 0
+    done
+    return 1
+}
+am_members_are() { [ "$(am_members)" = "$1" ]; }
+am_topology_endpoints() { # VOTERS... : the members' topology files name the voters (each cluster's own first), as the program renders them
+    local c v out f
+    for c in cluster1 cluster2; do
+        out=""
+        for v in "$@"; do [ "$v" = "$c" ] && out="$(af_ip "$v"):2379${out:+ $out}" || out+="${out:+ }$(af_ip "$v"):2379"; done
+        f="$T/topo/$c.env"
+        { grep -v '^MMC_ARBITER_ENDPOINTS=' "$f"; echo "MMC_ARBITER_ENDPOINTS='$out'"; } >"$f.tmp" && mv -f "$f.tmp" "$f"
+    done
+}
+arbiter_move() {
+    local c p t0
+    af_set_up arbiter_move || return 1
+    for c in cluster1 cluster2 cluster3; do am_cfg "$c" new cluster1 cluster2 cluster3; done
+    for c in cluster1 cluster2 cluster3; do am_voter_start "$c" || { h_notok "arbiter_move: voter $c started by arbiter-member.sh join" "$(tail -3 "$T/etcd/$c.member.log" | tr '\n' ' ')"; return 1; }; done
+    h_wait 60 "the arbiter (3 voters) answers" af_arbiter_up || { h_notok "arbiter_move: 3 voters up" "$(tail -3 "$T/etcd/cluster1.log")"; return 1; }
+    h_wait 30 "3 started members" am_members_are cluster1,cluster2,cluster3
+    h_check "arbiter_move: the first start bootstrapped one arbiter of 3 members (etcd: $(am_members))" am_members_are cluster1,cluster2,cluster3
+    export H_WRITER_BASE=700000000
+    af_pod 0 cluster1; wait_ready 0 180 || { h_notok "arbiter_move: mysql-0 up"; return 1; }
+    make_schema 0 2000
+    af_pod 1 cluster2; wait_ready 1 180 || { h_notok "arbiter_move: mysql-1 up"; return 1; }
+    h_check "arbiter_move: the arbiter's record names mysql-0 at epoch 1" af_record_names 1 0
+    af_sampler_start
+    h_writer_start 1500
+    sleep 3
+    t0=$(h_now_ms)
+
+    # step 1 (failover.witnesses [cluster3, cluster4]): cluster4's voter joins
+    for c in cluster1 cluster2 cluster3; do am_cfg "$c" new cluster1 cluster2 cluster3 cluster4; done
+    am_cfg cluster4 existing cluster1 cluster2 cluster3 cluster4
+    if am_voter_start cluster4 && h_wait 60 "cluster4 a started member" am_members_are cluster1,cluster2,cluster3,cluster4; then
+        h_ok "arbiter_move: cluster4's voter added itself to the running arbiter and started (etcd: $(am_members))"
+    else h_notok "arbiter_move: cluster4's voter joined" "$(am_members) $(tail -3 "$T/etcd/cluster4.member.log" | tr '\n' ' ')"; fi
+    h_check "arbiter_move: cluster4 joined with member add, as an existing member (never a cluster of its own)" \
+        grep -q 'voter cluster4: add; etcd starts existing' "$T/etcd/cluster4.member.log"
+    am_topology_endpoints cluster1 cluster2 cluster3 cluster4
+
+    # step 2 (failover.witnesses [cluster4]): cluster3's StatefulSet deleted, the others' ConfigMaps updated
+    for c in cluster1 cluster2 cluster4; do am_cfg "$c" new cluster1 cluster2 cluster4; done
+    am_voter_kill cluster3
+    if h_wait 60 "cluster3 removed" am_members_are cluster1,cluster2,cluster4; then
+        h_ok "arbiter_move: cluster3's member removed by the voters that stay (etcd: $(am_members))"
+    else h_notok "arbiter_move: cluster3's member removed" "$(am_members) $(grep -h 'voter set' "$T"/etcd/cluster[124].member.log | tail -3 | tr '\n' ' ')"; fi
+    h_check "arbiter_move: the removal was one voter's (arbiter-member.sh watch)" \
+        test "$(cat "$T"/etcd/cluster[124].member.log | grep -c 'removed voter cluster3')" -ge 1
+    am_topology_endpoints cluster1 cluster2 cluster4
+    sleep 3
+    h_check "arbiter_move: no failover during the move (arbiter epoch $(af_arb_epoch), mysql-0 writable)" \
+        test "$(af_arb_epoch)" = 1 -a "$(tail -1 "$T/state/af-samples" | cut -d' ' -f2)" = 0
+    af_never_two "arbiter_move: the voter move" "$t0" "$(h_now_ms)"
+    step "arbiter_move: the witness voter moved from cluster3 to cluster4 under the writer" 0
+
+    # a voter restarted with its data keeps its identity (no member add or remove)
+    am_voter_kill cluster2
+    am_voter_start cluster2 || h_notok "arbiter_move: cluster2's voter restarted"
+    h_check "arbiter_move: cluster2 restarted with its data kept its identity" grep -q 'voter cluster2: keep' "$T/etcd/cluster2.member.log"
+    h_wait 30 "cluster2 back" am_members_are cluster1,cluster2,cluster4
+    h_check "arbiter_move: etcd reports exactly the desired members after the restart (etcd: $(am_members))" am_members_are cluster1,cluster2,cluster4
+
+    # the primary's node killed (mysql-0 and cluster1's voter): the moved arbiter (cluster2, cluster4) promotes mysql-1
+    t0=$(h_now_ms)
+    af_node_kill "arbiter_move: after the move," am_voter_kill
+    h_check "arbiter_move: the arbiter's record names mysql-1 at epoch 2" af_record_names 2 1
+    h_writer_stop
+    af_sampler_stop
+    h_check "arbiter_move: 0 acknowledged writes lost (on the new primary)" test "$(af_lost 1 "$T/writer/acked")" = 0
+    af_never_two "arbiter_move: failover after the move" "$t0" "$(h_now_ms)"
+    for p in $(h_pods); do h_pod_stop "$p"; done
+    for c in cluster2 cluster4; do am_voter_kill "$c"; done
 }
 
 # ---------------------------------------------------------------- verified TLS (issue 13, MariaDB)
@@ -1625,7 +1765,7 @@ tls_checks() {
 
 # Every section, in order; MMC_DP_SECTIONS="faults ..." runs only those named (a quicker loop while
 # working on one; .ci/run runs them all).
-DP_SECTIONS=(static_checks walkthrough faults status_checks roles shutdown_liveness lost_zone secret_files datapath app_access partition seed_waiting_primary auto_failover tls_checks)
+DP_SECTIONS=(static_checks walkthrough faults status_checks roles shutdown_liveness lost_zone secret_files datapath app_access partition seed_waiting_primary auto_failover arbiter_move tls_checks)
 for s in ${MMC_DP_SECTIONS:-${DP_SECTIONS[*]}}; do
     [[ " ${DP_SECTIONS[*]} " == *" $s "* ]] || { echo "MMC_DP_SECTIONS: unknown section '$s' (known: ${DP_SECTIONS[*]})"; echo "0 passed, 1 failed"; exit 2; }
     "$s"

@@ -177,3 +177,90 @@ setup() {
     [ "$(echo "$output" | wc -l)" = 1 ]
     [ ! -e "$MMC_RUN_DIR/mmc-arbiter" ]
 }
+
+# The arbiter client (lib-arbiter.sh) against fake endpoints: mmc_arb_http replaced by a function that
+# logs which endpoint each exchange went to; "cut:1" never answers (a voter cut off), "ok:2" and
+# "ok:3" answer like etcd's gateway.
+fake_arbiter() {
+    . "$S/lib-arbiter.sh"
+    ARB_LOG="$BATS_TEST_TMPDIR/arb.log"
+    : >"$ARB_LOG"
+    mmc_arb_http() {
+        echo "$1 $2" >>"$ARB_LOG"
+        case $1 in
+            cut:*) return 1 ;;
+            err:*) echo '{"error":"etcdserver: no leader","code":14}' ;;
+            *)
+                case $2 in
+                    /v3/kv/range) echo "{\"header\":{},\"kvs\":[{\"key\":\"aw==\",\"value\":\"$(mmc_b64 "from $1")\",\"mod_revision\":\"7\"}],\"count\":\"1\"}" ;;
+                    /v3/lease/grant) echo '{"header":{},"ID":"694d","TTL":"10"}' ;;
+                    /v3/lease/keepalive) echo '{"result":{"header":{},"ID":"694d","TTL":"10"}}' ;;
+                    /v3/kv/txn) echo '{"header":{},"succeeded":true}' ;;
+                    *) echo '{"header":{}}' ;;
+                esac
+                ;;
+        esac
+    }
+}
+
+@test "arbiter client: after a call, the endpoint that answered is tried first (get, grant, txn, keepalive, revoke)" {
+    fake_arbiter
+    export MMC_ARBITER_ENDPOINTS="cut:1 ok:2 ok:3"
+    mmc_arb_get /k
+    [ "$MMC_ARB_VALUE" = "from ok:2" ] && [ "$MMC_ARB_REV" = 7 ] && [ "$MMC_ARB_LAST" = ok:2 ]
+    mmc_arb_grant 10
+    [ "$MMC_ARB_ID" = 694d ]
+    mmc_arb_txn '{"compare":[],"success":[]}'
+    [ "$(mmc_arb_keepalive 694d)" = 10 ]
+    mmc_arb_keepalive 694d >/dev/null
+    [ "$MMC_ARB_TTL" = 10 ]
+    mmc_arb_revoke 694d
+    mmc_arb_get /k
+    # the cut-off endpoint was tried once, by the first call; every later call went to ok:2 first
+    run cat "$ARB_LOG"
+    [ "${lines[0]}" = "cut:1 /v3/kv/range" ] && [ "${lines[1]}" = "ok:2 /v3/kv/range" ]
+    [ "$(grep -c '^cut:1' "$ARB_LOG")" = 1 ]
+    [ "$(grep -c '^ok:3' "$ARB_LOG")" = 0 ]
+    [ "${#lines[@]}" = 8 ]
+}
+
+@test "arbiter client: when the remembered endpoint stops answering, the others are tried in order and the new one remembered" {
+    fake_arbiter
+    export MMC_ARBITER_ENDPOINTS="ok:2 ok:3"
+    MMC_ARB_LAST=cut:1
+    mmc_arb_get /k
+    [ "$MMC_ARB_VALUE" = "from ok:2" ] && [ "$MMC_ARB_LAST" = ok:2 ]
+    [ "$(cut -d' ' -f1 "$ARB_LOG" | tr '\n' ' ')" = "cut:1 ok:2 " ]
+    # the voters moved: ok:2 is no longer listed and stops answering
+    MMC_ARBITER_ENDPOINTS="cut:1 ok:3"
+    MMC_ARB_LAST=cut:2
+    mmc_arb_grant 10
+    [ "$MMC_ARB_ID" = 694d ] && [ "$MMC_ARB_LAST" = ok:3 ]
+    [ "$(cut -d' ' -f1 "$ARB_LOG" | tr '\n' ' ')" = "cut:1 ok:2 cut:2 cut:1 ok:3 " ]
+    # nobody answers: status 1, the remembered endpoint kept
+    MMC_ARBITER_ENDPOINTS="cut:1"
+    MMC_ARB_LAST=cut:1
+    run mmc_arb_get /k
+    [ "$status" = 1 ]
+}
+
+@test "arbiter client: an endpoint that refuses (an etcd error) does not hide one that answers; all refusing is status 3" {
+    fake_arbiter
+    export MMC_ARBITER_ENDPOINTS="err:1 ok:2"
+    mmc_arb_keepalive 694d >/dev/null
+    [ "$MMC_ARB_TTL" = 10 ] && [ "$MMC_ARB_LAST" = ok:2 ]
+    export MMC_ARBITER_ENDPOINTS="err:1" MMC_ARB_LAST=""
+    run mmc_arb_txn '{}'
+    [ "$status" = 3 ]
+    # a keepalive refused everywhere (no leader) is "no answer", never "the lease is gone" (which fences)
+    run mmc_arb_keepalive 694d
+    [ "$status" = 1 ]
+}
+
+@test "arbiter client: a keepalive answered without a TTL means the lease is gone" {
+    fake_arbiter
+    mmc_arb_http() { echo "$1" >>"$ARB_LOG"; echo '{"result":{"header":{},"ID":"694d"}}'; }
+    export MMC_ARBITER_ENDPOINTS="ok:2"
+    run mmc_arb_keepalive 694d
+    [ "$status" = 3 ] && [ -z "$output" ]
+}

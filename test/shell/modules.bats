@@ -27,7 +27,7 @@ setup() { valid_env; }
 
 @test "every entry script has a main and runs it only when executed" {
     local s
-    for s in init run replicate donor probe switchover failover; do
+    for s in init run replicate donor probe switchover failover arbiter-member; do
         grep -q '^main() {' "$S/$s.sh" || { echo "$s.sh has no main"; false; }
         grep -qxF 'if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi' "$S/$s.sh" || { echo "$s.sh has no guard"; false; }
         # top level: only comments, sourcing of modules, function definitions and the guard
@@ -35,7 +35,7 @@ setup() { valid_env; }
             /^[[:space:]]*#/ || /^[[:space:]]*$/ { next }
             /^[a-z_][a-z_0-9]*\(\) \{/ { depth = 1; if ($0 ~ /\}[[:space:]]*$/ && $0 !~ /\{[[:space:]]*$/) depth = 0; next }
             depth > 0 { if ($0 ~ /^\}/) depth = 0; next }
-            /^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib-[a-z]+\.sh"$/ { next }
+            /^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib-[a-z-]+\.sh"$/ { next }
             /^if \[\[ "\$\{BASH_SOURCE\[0\]\}" == "\$0" \]\]; then main "\$@"; fi$/ { next }
             { print FILENAME ":" NR ": " $0 }' "$S/$s.sh"
         [ -z "$output" ] || { echo "top-level statement: $output"; false; }
@@ -61,7 +61,7 @@ setup() { valid_env; }
 
 @test "every mmc_ function an entry script calls is defined by the modules it sources" {
     local s fn missing
-    for s in init run replicate donor probe switchover failover; do
+    for s in init run replicate donor probe switchover failover arbiter-member; do
         missing=$(bash -c '. "$1"; for fn in $(grep -oE "\bmmc_[a-z_0-9]+\b" "$1" | sort -u); do
             declare -F "$fn" >/dev/null || [[ "$fn" == mmc_[a-z]*_[a-z]* && -n "$(compgen -v "$fn")" ]] || echo "$fn"; done' _ "$S/$s.sh")
         [ -z "$missing" ] || { echo "$s.sh calls undefined: $missing"; false; }

@@ -251,10 +251,31 @@ test("automatic: every voter cluster declares its etcd voter (ConfigMap, headles
         assert.equal(sts.spec.serviceName, "mysql-arbiter");
         const etcd = sts.spec.template.spec.containers[0];
         assert.equal(etcd.image, "registry.k8s.io/etcd:3.6.5-0");
-        assert.ok(etcd.args.includes(`--name=${cluster}`));
-        assert.ok(etcd.args.includes(`--initial-advertise-peer-urls=http://mysql-arbiter-${cluster}-0.mysql-arbiter.mysql.svc.cluster.local:2380`));
-        assert.deepEqual(envNames(etcd), ["ETCD_INITIAL_CLUSTER", "ETCD_INITIAL_CLUSTER_TOKEN", "ETCD_INITIAL_CLUSTER_STATE"]);
-        assert.equal(o.get("ConfigMap/mysql-arbiter")!.data["initial-cluster-state"], "new");
+        // etcd starts from the file arbiter-member.sh writes (its flags, the initial cluster decided)
+        assert.deepEqual(etcd.command, ["/usr/local/bin/etcd", "--config-file=/run/mmc-arbiter/etcd.yml"]);
+        assert.equal(etcd.args, undefined);
+        assert.deepEqual(envNames(etcd), []);
+        const join = sts.spec.template.spec.initContainers[0];
+        assert.equal(join.name, "arbiter-join");
+        assert.equal(join.image, container(o.get("StatefulSet/mysql")!, "replicate").image);
+        assert.deepEqual(join.command.slice(0, 3), ["bash", "/etc/mmc-arbiter/arbiter-member.sh", "join"]);
+        assert.ok(join.command.includes(`--name=${cluster}`));
+        assert.ok(join.command.includes(`--initial-advertise-peer-urls=http://mysql-arbiter-${cluster}-0.mysql-arbiter.mysql.svc.cluster.local:2380`));
+        assert.deepEqual(join.volumeMounts[0], etcd.volumeMounts[0]);
+        const watcher = container(sts, "arbiter-members");
+        assert.deepEqual(watcher.command, ["bash", "/etc/mmc-arbiter/arbiter-member.sh", "watch"]);
+        assert.deepEqual(
+            watcher.env.map((e: any) => `${e.name}=${e.value}`),
+            ["MMC_ARB_NAME=" + cluster, "MMC_ARB_CONFIG_DIR=/etc/mmc-arbiter", "MMC_ARB_CLIENT_PORT=2379", "MMC_ARB_LOCAL=127.0.0.1:2379"],
+        );
+        assert.equal(watcher.securityContext.readOnlyRootFilesystem, true);
+        const cm = o.get("ConfigMap/mysql-arbiter")!.data;
+        assert.equal(cm["initial-cluster-state"], "new");
+        for (const f of ["arbiter-member.sh", "lib-arbiter.sh", "lib-arbiter-member.sh"]) assert.match(cm[f], /^#!\/usr\/bin\/env bash/, f);
+        assert.deepEqual(
+            sts.spec.template.spec.volumes.find((v: any) => v.name === "config"),
+            { name: "config", configMap: { name: "mysql-arbiter" } },
+        );
         assert.equal(etcd.securityContext.readOnlyRootFilesystem, true);
         assert.equal(sts.spec.template.spec.securityContext.runAsNonRoot, true);
         assert.equal(sts.spec.template.spec.automountServiceAccountToken, false);
@@ -386,15 +407,16 @@ test("step report: automatic failover's summary (voters, quorum, lease, fence de
     assert.equal(stepOf(threeRaw(), threeRaw()).autoFailover, undefined);
 });
 
-test("a voter joining a running arbiter bootstraps as `existing` and the step names the etcd member add; a leaving one, the member remove", async () => {
+test("a voter joining a running arbiter bootstraps as `existing`, adding its own member; a leaving one is removed by the voters that stay: nothing to run by hand", async () => {
     const prevRaw = fourRaw({ witnesses: ["c"] });
     const nextRaw = fourRaw({ witnesses: ["c", "d"] });
     const prev = stateOf(prevRaw);
     const step = stepOf(prevRaw, nextRaw);
     assert.deepEqual(step.resources.d, [
-        "arbiter: voter d joins the running etcd cluster (initial-cluster-state existing); add its member before this up (until it is added, its pod restarts and the up waits for it): " +
-            "kubectl --context ctx-a -n mysql exec mysql-arbiter-a-0 -- etcdctl member add d --peer-urls=http://mysql-arbiter-d-0.d.mysql-arbiter.mysql.svc.clusterset.local:2380",
+        "arbiter: voter d joins the running etcd cluster: its pod adds its member through a running voter (a, b, c) and starts as an existing member " +
+            "(initial-cluster-state existing; it waits while no running voter answers and never starts an arbiter of its own)",
     ]);
+    assert.doesNotMatch(JSON.stringify(step.resources), /etcdctl/);
     const run = await runUnderMocks(parseStackConfig(nextRaw), prev);
     const state = (c: string) => objectsOf(run, c).get("ConfigMap/mysql-arbiter")!.data["initial-cluster-state"];
     assert.deepEqual(["a", "b", "c", "d"].map(state), ["new", "new", "new", "existing"]);
@@ -402,8 +424,9 @@ test("a voter joining a running arbiter bootstraps as `existing` and the step na
     const leave = stepOf(nextRaw, prevRaw);
     assert.match(
         leave.resources.d.join("\n"),
-        /^arbiter: voter d leaves: remove its member first \(etcdctl member list names its id\): kubectl --context ctx-a -n mysql exec mysql-arbiter-a-0 -- etcdctl member remove <id of d>; its StatefulSet is deleted, its claim data-mysql-arbiter-d-0 is kept/m,
+        /^arbiter: voter d leaves: the voters that stay \(a, b, c\) remove its etcd member once they have a quorum without it \(never below 3 voters\); its StatefulSet is deleted, its claim data-mysql-arbiter-d-0 is kept/m,
     );
+    assert.doesNotMatch(JSON.stringify(leave.resources), /etcdctl/);
 });
 
 test("automatic: the write Service selects the member labelled primary, and every cluster of a multi-cluster set writes through the cross-cluster name; manual keeps the configured pod and the local name", async () => {
