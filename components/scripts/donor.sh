@@ -25,6 +25,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
 # shellcheck source=lib-stream.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-stream.sh"
+# shellcheck source=probe.sh
+. "$(dirname "${BASH_SOURCE[0]}")/probe.sh" # donor_status (its main runs only as an entry)
 
 serve() {
     if [ "$(mmc_engine_seed_method)" != stream ]; then
@@ -44,7 +46,7 @@ serve() {
 handle() {
     local peer="${SOCAT_PEERADDR:-?}" ns status cmd nc mac
     ns=$(mmc_nonce)
-    status=$(bash "$MMC_DIR/probe.sh" donor-status 2>/dev/null) || status="notready unknown"
+    status=$(donor_status 2>/dev/null) || status="notready unknown"
     printf 'MMC-DONOR 1 %s %s\n' "$ns" "$status"
     if ! read -r -t 10 cmd nc mac; then mmc_log "client $peer sent nothing"; return 0; fi
     case "$cmd" in status | seed | seed-waiting | mac:*) ;; *) printf 'ERR protocol\n'; mmc_log "bad request from $peer"; return 0 ;; esac
@@ -108,30 +110,33 @@ handle() {
 # One session over verified TLS (lib-stream.sh): socat starts this only after the client's certificate
 # was verified against the set CA, so nothing here (not even the status SQL) runs for a stranger.
 handle_tls() {
-    local peer="${SOCAT_PEERADDR:-?}" cmd status
+    local peer="${SOCAT_PEERADDR:-?}" cmd status tp
     if ! read -r -t 10 cmd; then mmc_log "client $peer sent nothing"; return 0; fi
     case "$cmd" in status | seed | seed-waiting) ;; *) printf 'ERR protocol\n'; mmc_log "bad request from $peer"; return 0 ;; esac
-    status=$(bash "$MMC_DIR/probe.sh" donor-status 2>/dev/null) || status="notready unknown"
+    tp=$(mmc_now_ms)
+    status=$(donor_status 2>/dev/null) || status="notready unknown"
+    tp=$(($(mmc_now_ms) - tp))
     case "$cmd" in
         status) printf 'STATUS %s\n' "$status"; return 0 ;;
         seed) if [ "${status%% *}" != ready ]; then printf 'ERR notready\n'; mmc_log "refused seed to $peer: this member is not ready ($status)"; return 0; fi ;;
         seed-waiting) if [ "${status#* }" != primary ]; then printf 'ERR notprimary\n'; mmc_log "refused seed-waiting to $peer: this member is not a primary ($status)"; return 0; fi ;;
     esac
     printf 'OK %s\n' "$status"
-    mmc_log "streaming a backup to $peer over TLS ($status)"
-    local dir cred rc=0 t0
+    mmc_log "streaming a backup to $peer over TLS ($status, probed in $tp ms)"
+    local dir cred rc=0 t0 t1
     dir=$(mktemp -d "$MMC_TMP/donor.XXXXXX") || return 1
     cred=$(mmc_seed_cred) || return 1
     printf '!include %s\n' "$MMC_CNF" >>"$cred"
     mkdir -p "$dir/lsn" "$dir/eos"
-    t0=$SECONDS
+    t0=$(mmc_now_ms)
     # straight into the TLS session: no copy besides socat's
     mariadb-backup --defaults-file="$cred" --backup --stream=mbstream \
         --target-dir="$dir" --extra-lsndir="$dir/lsn" --socket="$MMC_SOCKET" --parallel="${MMC_DONOR_PARALLEL:-2}" \
         --log-copy-interval="${MMC_DONOR_LOG_COPY_INTERVAL_MS:-20}" 2>"$dir/backup.log" || rc=$?
+    t1=$(mmc_now_ms)
     if [ "$rc" = 0 ] && grep -q 'completed OK' "$dir/backup.log" && mmc_eos_record "$dir/lsn/xtrabackup_checkpoints" >"$dir/eos/mmc-end-of-stream" \
         && (cd "$dir/eos" && mbstream -c mmc-end-of-stream); then
-        mmc_log "backup streamed to $peer in $((SECONDS - t0)) s, end-of-stream record sent"
+        mmc_log "backup streamed to $peer in $((t1 - t0)) ms, end-of-stream record sent in $(($(mmc_now_ms) - t1)) ms"
     else
         tail -n 15 "$dir/backup.log" >&2
         mmc_log "backup to $peer FAILED (rc=$rc); no end-of-stream record: the client discards the copy"

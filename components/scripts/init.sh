@@ -218,8 +218,10 @@ seed_by_stream() { # HOST [seed|seed-waiting] (seed-waiting: from the primary wa
     mmc_donor_session "$host" "${2:-seed}" "$st" || return 1
     t1=$(date +%s.%N)
     mmc_log "stream from $host received and verified in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s; preparing"
+    t0=$(mmc_now_ms)
     mariadb-backup --prepare --target-dir="$st" --use-memory=256M >"$MMC_RUN_DIR/mmc-prepare.log" 2>&1 \
         || { tail -20 "$MMC_RUN_DIR/mmc-prepare.log" >&2; mmc_log "prepare failed"; return 1; }
+    mmc_log "prepared in $(($(mmc_now_ms) - t0)) ms"
     local gtid=""
     if [ -f "$st/xtrabackup_binlog_info" ]; then gtid=$(awk '{print $3}' "$st/xtrabackup_binlog_info"); fi
     [ -n "$gtid" ] || mmc_log "warning: donor backup carries no GTID position"

@@ -180,6 +180,8 @@ mmc_supervise() {
 
 mmc_log() { printf '%s %s/%s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${MMC_POD_NAME:-?}" "${MMC_COMPONENT:-?}" "$*" >&2; }
 mmc_die() { mmc_log "FATAL: $*"; exit 1; }
+# Milliseconds since the epoch, without a process (stage timings in the logs).
+mmc_now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo "${t:0:13}"; }
 
 # mmc_ordinal -> the suffix after the last "-" of MMC_POD_NAME.
 mmc_ordinal() {

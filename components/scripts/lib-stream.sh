@@ -193,8 +193,9 @@ mmc_eos_verify() {
 # answered (refused, timeout, broken stream); 3: a server answered but the handshake failed (a certificate
 # not of the set, or not naming HOST) or it refused the request: a member exists there.
 mmc_donor_session_tls() {
-    local host=$1 cmd=$2 staging=${3:-} ok a b rfd wfd cpid errf rc=0 why
+    local host=$1 cmd=$2 staging=${3:-} ok a b rfd wfd cpid errf rc=0 why t0 t1 t2
     errf="${MMC_TMP:?mmc_tmp_init was not called}/donor-tls.$BASHPID"
+    t0=$(mmc_now_ms)
     coproc DONOR { exec socat -b 1048576 -T 60 - "$(mmc_tls_connect_addr "$host" "$MMC_DONOR_PORT")" 2>"$errf"; }
     cpid=$DONOR_PID
     exec {rfd}<&"${DONOR[0]}" {wfd}>&"${DONOR[1]}"
@@ -220,11 +221,15 @@ mmc_donor_session_tls() {
         [ "$rc" = 0 ] && printf '%s %s\n' "$a" "$b"
         return "$rc"
     fi
+    t1=$(mmc_now_ms)
     mbstream -p "${MMC_SEED_PARALLEL:-4}" -x -C "$staging" <&"$rfd" || rc=$?
     exec {wfd}>&- {rfd}<&-
     wait "$cpid" 2>/dev/null || true
     rm -f "$errf"
     if [ "$rc" != 0 ]; then mmc_log "seed stream from $host broke (rc=$rc)"; return 1; fi
+    t2=$(mmc_now_ms)
     if ! why=$(mmc_eos_verify "$staging"); then mmc_log "seed stream from $host failed its end-of-stream check: $why"; return 1; fi
+    # the stages of the session (bench/dataplane.sh reads this line)
+    mmc_log "seed session with $host: answer $((t1 - t0)) ms, stream $((t2 - t1)) ms, end-of-stream check $(($(mmc_now_ms) - t2)) ms"
     return 0
 }

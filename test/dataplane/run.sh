@@ -1575,8 +1575,7 @@ arbiter_move() {
 # the writer and a switchover run while tcpdump captures the members' loopback traffic, which must hold
 # no password and no SQL text (a plaintext canary proves the capture sees payloads); a member restarted
 # with a certificate of another CA can neither replicate nor be reached by admin SQL or the seed stream,
-# nor seed from a donor; then seed_throughput_ratio: the product's TLS seed session (transport, TLS,
-# end-of-stream verification) against mariadb-backup --stream | mbstream -x locally, same data, same run.
+# nor seed from a donor; then seed_throughput_ratio (tls_throughput).
 tls_certs() { # every member's names: its own, the write name (any member may be the primary), its address
     local o san
     h_tls_ca "$T/tls/ca" "mmc test set CA" && h_tls_ca "$T/tls/other-ca" "another CA" || return 1
@@ -1651,8 +1650,16 @@ tls_local_copy() { # DIR : the engine's own tool, locally, nothing added (the do
 }
 tls_tar_copy() { tar -C "$(h_pod_dir 1)/data" -cf - . | tar -C "$1" -xf -; }
 tls_seed_copy() { tls_session m0 "$(h_peer_name 1)" seed "$1"; }
+tls_median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%d\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+tls_fresh_dir() { rm -rf "$1"; mkdir -p "$1"; chown "$H_OWNER" "$1"; sync; }
+# The ratio of issue 13: the product's seed session over mutual TLS (transport, TLS, end-of-stream
+# verification; from the request to a verified staging directory) / the engine's own tool copying the same
+# data locally with nothing added. Neither includes prepare (the local copy is not prepared either): it is
+# timed apart, as a stage. Same data, page cache hot for both (one unmeasured copy first), alternated
+# local, seed, local, seed ... (tar | tar after each pair, as context), medians of TLS_SEED_ROUNDS (5).
 tls_throughput() {
-    local d0 target=${TLS_SEED_BYTES:-1000000000} i bytes dir="$T/tls-copy" k best_local="" best_seed="" best_tar="" ms
+    local d0 target=${TLS_SEED_BYTES:-1000000000} rounds=${TLS_SEED_ROUNDS:-5} i bytes dir="$T/tls-copy" k m ms
+    local rf="$T/state/tls-rounds" load0 load1 received="" med_local med_seed med_tar st out s_answer s_stream s_eos s_probe s_backup
     d0="$(h_pod_dir 1)/data"
     # rows outside the binary log, in a table of their own: they reach a copy only by the copies measured
     h_sql 1 "SET SESSION sql_log_bin = 0; CREATE TABLE IF NOT EXISTS mmc_test.seedbench (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(1024)) ENGINE=InnoDB" \
@@ -1664,31 +1671,53 @@ tls_throughput() {
     done
     h_sql 1 "FLUSH TABLES" >/dev/null; sleep 3
     bytes=$(du -sb "$d0" | cut -f1)
-    # alternated, twice each, hot cache; the best of each (the machine is shared)
-    for k in 1 2; do
-        for m in tar local seed; do
-            rm -rf "$dir"; mkdir -p "$dir"; chown "$H_OWNER" "$dir"; sync
-            ms=$(tls_time_ms "tls_${m}_copy" "$dir") || { echo "$m copy failed"; return 1; }
-            [ "$m" = seed ] && { mmc_seeded_ok=$(du -sb "$dir" | cut -f1); }
-            h_log "throughput round $k: $m copy of $bytes bytes in $ms ms"
-            case "$m" in
-                tar) [ -z "$best_tar" ] || [ "$ms" -lt "$best_tar" ] && best_tar=$ms ;;
-                local) [ -z "$best_local" ] || [ "$ms" -lt "$best_local" ] && best_local=$ms ;;
-                seed) [ -z "$best_seed" ] || [ "$ms" -lt "$best_seed" ] && best_seed=$ms ;;
-            esac
+    tls_fresh_dir "$dir"; tls_local_copy "$dir" || { echo "warm-up copy failed"; return 1; }
+    : >"$rf"
+    load0=$(cut -d' ' -f1 /proc/loadavg)
+    for ((k = 1; k <= rounds; k++)); do
+        for m in local seed tar; do
+            tls_fresh_dir "$dir"
+            ms=$(tls_time_ms "tls_${m}_copy" "$dir") || { echo "$m copy failed (round $k)"; return 1; }
+            [ "$m" = seed ] && received=$(du -sb "$dir" | cut -f1)
+            echo "$m $ms" >>"$rf"
+            h_log "throughput round $k/$rounds: $m copy of $bytes bytes in $ms ms (load $(cut -d' ' -f1 /proc/loadavg))"
         done
     done
+    load1=$(cut -d' ' -f1 /proc/loadavg)
+    med_local=$(awk '$1 == "local" { print $2 }' "$rf" | tls_median)
+    med_seed=$(awk '$1 == "seed" { print $2 }' "$rf" | tls_median)
+    med_tar=$(awk '$1 == "tar" { print $2 }' "$rf" | tls_median)
+    # the stages of one more seed: the session's own log line (answer, stream, end-of-stream check), the
+    # donor's (readiness probe, backup), then prepare (in a seed, in neither copy above)
+    tls_fresh_dir "$dir"
+    out=$(tls_session m0 "$(h_peer_name 1)" seed "$dir" 2>&1) || { echo "stage seed failed: $out"; return 1; }
+    st=$(grep -o 'answer [0-9]* ms, stream [0-9]* ms, end-of-stream check [0-9]* ms' <<<"$out" | tr -dc '0-9 ' | tr -s ' ')
+    read -r s_answer s_stream s_eos <<<"$st"
+    s_probe=$(sed -n 's/.*over TLS (.*, probed in \([0-9]*\) ms)$/\1/p' "$(h_pod_dir 1)/logs/donor.log" | tail -1)
+    s_backup=$(sed -n 's/.*backup streamed to .* in \([0-9]*\) ms, end-of-stream record sent.*/\1/p' "$(h_pod_dir 1)/logs/donor.log" | tail -1)
+    ms=$(tls_time_ms mariadb-backup --prepare --target-dir="$dir" --use-memory=256M) || { echo "prepare of the seeded copy failed"; return 1; }
     rm -rf "$dir"
     {
-        echo "seed_throughput_ratio $(awk -v a="$best_local" -v b="$best_seed" 'BEGIN { printf "%.3f", a / b }')"
-        echo "seed_ratio_vs_tar $(awk -v a="$best_tar" -v b="$best_seed" 'BEGIN { printf "%.3f", a / b }')"
-        echo "seed_tls_stream_ms $best_seed"
-        echo "seed_local_tool_ms $best_local"
-        echo "seed_tar_ms $best_tar"
+        echo "seed_throughput_ratio $(awk -v a="$med_local" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
+        echo "seed_ratio_vs_tar $(awk -v a="$med_tar" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
+        echo "local_tool_ratio_vs_tar $(awk -v a="$med_tar" -v b="$med_local" 'BEGIN { printf "%.3f", a / b }')"
+        echo "seed_tls_stream_ms $med_seed"
+        echo "seed_local_tool_ms $med_local"
+        echo "seed_tar_ms $med_tar"
+        echo "seed_rounds $rounds"
         echo "seed_dataset_bytes $bytes"
-        echo "seed_tls_received_bytes ${mmc_seeded_ok:-0}"
+        echo "seed_tls_received_bytes ${received:-0}"
+        echo "seed_load_average_start $load0"
+        echo "seed_load_average_end $load1"
+        echo "seed_stage_answer_ms ${s_answer:-}"
+        echo "seed_stage_donor_probe_ms ${s_probe:-}"
+        echo "seed_stage_donor_backup_ms ${s_backup:-}"
+        echo "seed_stage_stream_ms ${s_stream:-}"
+        echo "seed_stage_end_of_stream_check_ms ${s_eos:-}"
+        echo "seed_stage_prepare_ms $ms"
     } >>"$T/state/figures"
-    echo "dataset $bytes bytes: TLS seed session $best_seed ms, mariadb-backup|mbstream $best_local ms, tar|tar $best_tar ms"
+    echo "dataset $bytes bytes, medians of $rounds alternated rounds (load $load0 -> $load1): TLS seed session $med_seed ms, mariadb-backup|mbstream $med_local ms, tar|tar $med_tar ms; rounds $(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$rf"); stages of one seed: answer ${s_answer:-?} ms (donor probe ${s_probe:-?}), stream ${s_stream:-?} ms (donor backup ${s_backup:-?}), end-of-stream check ${s_eos:-?} ms; prepare $ms ms (in neither)"
+    [ -n "$s_answer" ] && [ -n "$s_stream" ] && [ -n "$s_eos" ] && [ -n "$s_probe" ] && [ -n "$s_backup" ]
 }
 tls_checks() {
     if [ "$H_ENGINE" != mariadb ]; then h_log "tls_checks: MariaDB only for now (MySQL: the builders are unit-tested)"; return 0; fi
