@@ -216,6 +216,11 @@ h_tls_names() { # ORD -> "DNS:name,..." every name of ORD and every write name i
         (. "$f"; for x in $MMC_PEERS; do [ "${x%%=*}" = "$1" ] && echo "${x#*=}"; done; echo "$MMC_WRITE_HOST")
     done | sort -u | sed 's/^/DNS:/' | paste -sd,
 }
+# The options of a client that holds only the CA and verifies the server's certificate and name (the
+# Jobs' way; the writer's): MariaDB --ssl-verify-server-cert, MySQL --ssl-mode=VERIFY_IDENTITY.
+h_tls_client_opts() { # CA_FILE
+    if [ "$H_ENGINE" = mysql ]; then echo "--ssl-mode=VERIFY_IDENTITY --ssl-ca=$1"; else echo "--ssl --ssl-ca=$1 --ssl-verify-server-cert"; fi
+}
 h_tls_jobdir() { h_tls_ca "$T/tls/ca" "mmc test set CA" && mkdir -p "$T/tls/job" && cp "$T/tls/ca/ca.crt" "$T/tls/job/" && chmod -R a+rX "$T/tls/job" && echo "$T/tls/job"; }
 h_tls_pod() { # ORD CLUSTER IP -> the pod's MMC_TLS_DIR (made now, for the names it has now)
     h_tls_ca "$T/tls/ca" "mmc test set CA" && h_tls_member "$T/tls/ca" "$T/tls/pod-$2-$1" "mysql-$1" "$(h_tls_names "$1"),IP:$3" && echo "$T/tls/pod-$2-$1"
@@ -419,7 +424,7 @@ h_writer_start() {
     local maxs=${1:-1800}
     : >"$T/writer/acked"; : >"$T/writer/failed"; rm -f "$T/writer/stop" "$T/writer/pause" "$T/writer/paused"
     local tls=${H_WRITER_TLS:-}
-    if [ -z "$tls" ] && [ -n "${MMC_DP_TLS:-}" ]; then tls="--ssl --ssl-ca=$(h_tls_jobdir)/ca.crt --ssl-verify-server-cert"; fi
+    if [ -z "$tls" ] && [ -n "${MMC_DP_TLS:-}" ]; then tls=$(h_tls_client_opts "$(h_tls_jobdir)/ca.crt"); fi
     H_WRITER_CLIENT="${H_X[*]} $H_CLIENT" H_WRITER_OPTS=$tls bash "$H_DIR/writer.sh" "$T/writer" "$T/state/app.cnf" "$(h_write_name)" "$maxs" "${H_WRITER_BASE:-1}" </dev/null >>"$T/writer/log" 2>&1 &
     echo $! >"$T/writer/pid"
 }

@@ -1569,13 +1569,16 @@ arbiter_move() {
     for c in cluster2 cluster4; do am_voter_kill "$c"; done
 }
 
-# ---------------------------------------------------------------- verified TLS (issue 13, MariaDB)
+# ---------------------------------------------------------------- verified TLS (issue 13)
 # A set CA and member certificates (test-only, openssl), a 2-member set with MMC_TLS_DIR on every pod and
-# the Job (CA only): replication channels verify the source's certificate; the seed stream, replication,
-# the writer and a switchover run while tcpdump captures the members' loopback traffic, which must hold
-# no password and no SQL text (a plaintext canary proves the capture sees payloads); a member restarted
-# with a certificate of another CA can neither replicate nor be reached by admin SQL or the seed stream,
-# nor seed from a donor; then seed_throughput_ratio (tls_throughput).
+# the Job (CA only): replication channels verify the source's certificate; the seed (MariaDB: the donor
+# stream; MySQL: CLONE), replication, the writer and a switchover run while tcpdump captures the members'
+# loopback traffic, which must hold no password and no SQL text (a plaintext canary proves the capture
+# sees payloads); a member restarted with a certificate of another CA can neither replicate nor be
+# reached by admin SQL or the seed (MariaDB's stream, MySQL's CLONE), in either direction; then (MariaDB)
+# seed_throughput_ratio: the product's TLS seed session (transport, TLS, end-of-stream verification)
+# against mariadb-backup --stream | mbstream -x locally, same data, same run. MySQL has no seed stream of
+# the product's: CLONE is the server's own protocol, so there is no such ratio to measure.
 tls_certs() { # every member's names: its own, the write name (any member may be the primary), its address
     local o san
     h_tls_ca "$T/tls/ca" "mmc test set CA" && h_tls_ca "$T/tls/other-ca" "another CA" || return 1
@@ -1595,7 +1598,8 @@ tls_session() {
         mmc_tmp_init || exit 1; mmc_donor_session "$2" "$3" "${4:-}"' _ "$(h_scripts_dir tls1)" "$T/tmp" "$T/tls/$1" "$2" "$3" "${4:-}"
 }
 tls_admin_sql() { # HOST SQL : as the admin account, the way the Jobs connect (CA only, server verified)
-    "$H_CLIENT" --defaults-extra-file="$T/state/admin.cnf" --ssl --ssl-ca="$T/tls/ca/ca.crt" --ssl-verify-server-cert \
+    # shellcheck disable=SC2046  # the options are words without spaces
+    "${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/admin.cnf" $(h_tls_client_opts "$T/tls/ca/ca.crt") \
         -h "$1" -P 3306 --connect-timeout=5 -N -B -e "$2"
 }
 tls_admin_refused() { # HOST : the connection fails on the server's certificate (client error 2026)
@@ -1606,15 +1610,20 @@ tls_admin_refused() { # HOST : the connection fails on the server's certificate 
 tls_plaintext_refused() { # ORD
     local host out; host=$(h_peer_name "$1")
     [ "$(h_sql "$1" 'SELECT @@GLOBAL.require_secure_transport')" = 1 ] || { echo "require_secure_transport is off"; return 1; }
-    out=$("$H_CLIENT" --defaults-extra-file="$T/state/app.cnf" --ssl --ssl-ca="$T/tls/ca/ca.crt" --ssl-verify-server-cert -h "$host" -P 3306 -N -B -e 'SELECT 1' 2>&1) \
+    local plain=--skip-ssl; [ "$H_ENGINE" = mysql ] && plain=--ssl-mode=DISABLED
+    # shellcheck disable=SC2046  # the options are words without spaces
+    out=$("${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/app.cnf" $(h_tls_client_opts "$T/tls/ca/ca.crt") -h "$host" -P 3306 -N -B -e 'SELECT 1' 2>&1) \
         || { echo "over TLS: $out"; return 1; }
-    if out=$("$H_CLIENT" --defaults-extra-file="$T/state/app.cnf" --skip-ssl -h "$host" -P 3306 -N -B -e 'SELECT 1' 2>&1); then echo "plaintext accepted"; return 1; fi
+    if out=$("${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/app.cnf" "$plain" -h "$host" -P 3306 -N -B -e 'SELECT 1' 2>&1); then echo "plaintext accepted"; return 1; fi
     grep -q '^ERROR' <<<"$out" || { echo "$out"; return 1; }
 }
+# the replica status words of the engine under test: "STATEMENT IO_RUNNING SOURCE"
+tls_status_words() { if [ "$H_ENGINE" = mysql ]; then echo "SHOW REPLICA STATUS Replica_IO_Running Source"; else echo "SHOW SLAVE STATUS Slave_IO_Running Master"; fi; }
 tls_channel_verified() { # ORD : the channel runs, with TLS and the source's certificate verified
-    local st; st=$(h_sqlv "$1" 'SHOW SLAVE STATUS')
-    grep -q 'Slave_IO_Running: Yes' <<<"$st" && grep -q 'Master_SSL_Allowed: Yes' <<<"$st" \
-        && grep -q 'Master_SSL_Verify_Server_Cert: Yes' <<<"$st" && grep -q "Master_SSL_CA_File: $T/tls/m$1/ca.crt" <<<"$st" \
+    local st s1 s2 s3 io src; read -r s1 s2 s3 io src <<<"$(tls_status_words)"
+    st=$(h_sqlv "$1" "$s1 $s2 $s3")
+    grep -q "$io: Yes" <<<"$st" && grep -q "${src}_SSL_Allowed: Yes" <<<"$st" \
+        && grep -q "${src}_SSL_Verify_Server_Cert: Yes" <<<"$st" && grep -q "${src}_SSL_CA_File: $T/tls/m$1/ca.crt" <<<"$st" \
         || { grep -E 'Running:|SSL|Last_IO_Error' <<<"$st"; return 1; }
 }
 tls_capture_clean() { # PCAP : no password, no SQL text; the canary (plaintext sent on purpose) is seen
@@ -1622,7 +1631,7 @@ tls_capture_clean() { # PCAP : no password, no SQL text; the canary (plaintext s
     printf '%s\n' "$H_ROOT_PW" "$H_REPL_PW" "$H_SEED_PW" "$H_ADMIN_PW" "$H_APP_PW" >"$T/state/tls-secrets.pat"
     hits=$(grep -c -aF -f "$T/state/tls-secrets.pat" "$pcap")
     n_insert=$(grep -a -o 'INSERT INTO' "$pcap" | wc -l); n_canary=$(grep -a -o 'INSERT INTO mmc_tls_canary' "$pcap" | wc -l)
-    local sql; sql=$(grep -a -o -E 'mmc_test|CHANGE MASTER|CREATE USER|SELECT @@|GTID' "$pcap" | sort | uniq -c | tr '\n' ' ')
+    local sql; sql=$(grep -a -o -E 'mmc_test|CHANGE MASTER|CHANGE REPLICATION|CLONE INSTANCE|CREATE USER|SELECT @@|GTID' "$pcap" | sort | uniq -c | tr '\n' ' ')
     local bytes packets; bytes=$(stat -c %s "$pcap"); packets=$(tcpdump -r "$pcap" 2>/dev/null | wc -l)
     printf 'tls_capture_bytes %s\ntls_capture_packets %s\ntls_capture_password_hits %s\ntls_capture_sql_hits %s\n' \
         "$bytes" "$packets" "$hits" "$((n_insert - n_canary))" >>"$T/state/figures"
@@ -1632,10 +1641,59 @@ tls_capture_clean() { # PCAP : no password, no SQL text; the canary (plaintext s
 tls_foreign_replica_cut_off() { # the member holding another CA's certificate gets no new write
     h_sql 1 "INSERT INTO mmc_test.bulk (v) VALUES ('tls-foreign-marker')" || return 1
     sleep 20
-    local n st; n=$(h_sql 0 "SELECT COUNT(*) FROM mmc_test.bulk WHERE v = 'tls-foreign-marker'" 2>&1)
-    st=$(h_sqlv 0 'SHOW SLAVE STATUS' | grep -E 'Slave_IO_Running|Last_IO_Error:' | tr '\n' ' ')
+    local n st s1 s2 s3 io; read -r s1 s2 s3 io _ <<<"$(tls_status_words)"
+    n=$(h_sql 0 "SELECT COUNT(*) FROM mmc_test.bulk WHERE v = 'tls-foreign-marker'" 2>&1)
+    st=$(h_sqlv 0 "$s1 $s2 $s3" | grep -E "$io|Last_IO_Error:" | tr '\n' ' ')
     echo "marker rows on the foreign member: $n; $st"
-    [ "$n" = 0 ] && [[ "$st" != *"Slave_IO_Running: Yes"* ]]
+    [ "$n" = 0 ] && [[ "$st" != *"$io: Yes"* ]]
+}
+# MySQL: the seed is CLONE, run by the recipient's server with its clone_ssl_* files (the member's own).
+# tls_clone ORD DONOR_HOST [SQL_BEFORE] : CLONE INSTANCE on ORD from DONOR_HOST as the seed account, into
+# ORD's tmp directory (the product's statement, mmc_sql_clone; SQL on stdin: the password on no command
+# line); prints the client's output, the status is the client's.
+tls_clone_dir() { echo "$(h_pod_dir "$1")/tmp/tls-clone"; }
+tls_clone() {
+    local dir su; dir=$(tls_clone_dir "$1")
+    # shellcheck disable=SC1091
+    su=$(. "$T/ext/tls1/cluster1.env"; echo "$MMC_SEED_USER")
+    rm -rf "$dir"
+    {
+        printf '%s\n' "${3:-}"
+        bash -c 'for f in lib-env.sh lib-sql.sh lib-engine.sh; do . "$1/$f"; done
+            MMC_ENGINE=mysql MMC_PORT=3306 MMC_SEED_USER=$2 MMC_SEED_PASSWORD=$3 mmc_sql_clone "$4" "$5"' _ "$(h_scripts_dir tls1)" "$su" "$H_SEED_PW" "$2" "$dir"
+    } | timeout 120 "${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/root.cnf" --socket="$(h_pod_dir "$1")/run/mysqld.sock" -N -B 2>&1
+}
+tls_clone_refused() { # ORD DONOR_HOST WHY_REGEX [SQL_BEFORE] : the CLONE fails, its error matches WHY_REGEX, nothing written
+    local out rc=0 dir; dir=$(tls_clone_dir "$1")
+    out=$(tls_clone "$1" "$2" "${4:-}") || rc=$?
+    echo "rc=$rc: $out"
+    [ "$rc" != 0 ] && grep -Eq "$3" <<<"$out" && [ ! -e "$dir" ]
+}
+# The server's side alone (MySQL): a client that does not verify the server, presenting CERTDIR's
+# certificate, as the replication account (REQUIRE X509); the client's status.
+tls_cert_login() { # HOST CERTDIR
+    h_cnf "$T/state/repl.cnf" repl "$H_REPL_PW"
+    "${H_X[@]}" "$H_CLIENT" --defaults-extra-file="$T/state/repl.cnf" --ssl-mode=REQUIRED --ssl-cert="$2/tls.crt" --ssl-key="$2/tls.key" \
+        -h "$1" -P 3306 --connect-timeout=5 -N -B -e 'SELECT CURRENT_USER()'
+}
+tls_cert_refused_by_server() { # HOST CERTDIR
+    local out
+    if out=$(tls_cert_login "$1" "$2" 2>&1); then echo "logged in: $out"; return 1; fi
+    echo "$out"
+}
+tls_clone_works() { # ORD DONOR_HOST : the control: the same CLONE copies the donor (then the copy is removed)
+    local out rc=0 dir; dir=$(tls_clone_dir "$1")
+    out=$(tls_clone "$1" "$2") || rc=$?
+    echo "rc=$rc: $out"
+    [ "$rc" = 0 ] && [ -d "$dir/mysql" ] || return 1
+    rm -rf "$dir"
+}
+# MySQL: what the seed runs with: the seed account requires a certificate of the set, the CLONE client
+# presents this member's certificate and verifies the donor's with the set CA.
+tls_clone_config() { # ORD
+    local d="$T/tls/m$1" got
+    got=$(h_sql "$1" "SELECT CONCAT_WS(' ', (SELECT ssl_type FROM mysql.user WHERE user = 'seed' AND host = '%'), @@GLOBAL.clone_ssl_ca, @@GLOBAL.clone_ssl_cert, @@GLOBAL.clone_ssl_key)")
+    [ "$got" = "X509 $d/ca.crt $d/tls.crt $d/tls.key" ] || { echo "seed account / clone_ssl_*: $got"; return 1; }
 }
 tls_refused() { # EXPECTED_RC CERTDIR HOST CMD [STAGING] : the session fails as expected, TLS named in its log
     local want=$1 out rc=0; shift
@@ -1720,7 +1778,6 @@ tls_throughput() {
     [ -n "$s_answer" ] && [ -n "$s_stream" ] && [ -n "$s_eos" ] && [ -n "$s_probe" ] && [ -n "$s_backup" ]
 }
 tls_checks() {
-    if [ "$H_ENGINE" != mariadb ]; then h_log "tls_checks: MariaDB only for now (MySQL: the builders are unit-tested)"; return 0; fi
     local t2="$T/state/tls-2.yaml" cap="$T/tls/lo.pcap" cpid out rc
     command -v tcpdump >/dev/null || { apt-get install -y -qq tcpdump >/tmp/mmc-apt.log 2>&1 || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump >>/tmp/mmc-apt.log 2>&1; }; } \
         || { h_notok "tls: tcpdump installs from Debian"; return 1; }
@@ -1739,14 +1796,19 @@ tls_checks() {
     tls_pod_start 0 cluster1 m0
     wait_ready 0 180 || { h_notok "tls: mysql-0 comes up with TLS"; kill "$cpid"; return 1; }
     make_schema 0 20000 || { h_notok "tls: schema"; kill "$cpid"; return 1; }
-    H_WRITER_TLS="--ssl --ssl-ca=$T/tls/ca/ca.crt --ssl-verify-server-cert" h_writer_start 900
+    H_WRITER_TLS=$(h_tls_client_opts "$T/tls/ca/ca.crt") h_writer_start 900
     sleep 2
     h_check "tls: the writer's TLS writes are acknowledged" h_wait 30 "a write acknowledged" acked_at_least 1
     tls_pod_start 1 cluster1 m1
     wait_ready 1 180 || h_notok "tls: mysql-1 seeds over TLS and becomes ready"
-    h_check "tls: mysql-1 was seeded over the TLS stream, end-of-stream record checked" bash -c \
-        "grep -q 'received and verified' '$(h_pod_dir 1)/logs/init.log' && grep -q 'end-of-stream record sent' '$(h_pod_dir 0)/logs/donor.log'"
-    h_check "tls: mysql-1's channel runs with SSL and Master_SSL_Verify_Server_Cert Yes (set CA)" tls_channel_verified 1
+    if [ "$H_ENGINE" = mysql ]; then
+        h_check "tls: mysql-1 was seeded by CLONE from mysql-0" grep -q "volume trusted (clone from $(h_peer_name 0))" "$(h_pod_dir 1)/logs/init.log"
+        h_check "tls: the CLONE seed runs with the set's files (clone_ssl_ca/cert/key) and the seed account REQUIRE X509" tls_clone_config 1
+    else
+        h_check "tls: mysql-1 was seeded over the TLS stream, end-of-stream record checked" bash -c \
+            "grep -q 'received and verified' '$(h_pod_dir 1)/logs/init.log' && grep -q 'end-of-stream record sent' '$(h_pod_dir 0)/logs/donor.log'"
+    fi
+    h_check "tls: mysql-1's channel runs with SSL and $(tls_status_words | cut -d' ' -f5)_SSL_Verify_Server_Cert Yes (set CA)" tls_channel_verified 1
     h_check "tls: the application's account logs in over verified TLS, and is refused without TLS (require_secure_transport)" tls_plaintext_refused 0
     sleep 3
     step "tls: set of 2 with TLS under the writer" 0
@@ -1759,7 +1821,11 @@ tls_checks() {
     sleep 3
     step "tls: after the switchover (primary mysql-1)" 1
     # a plaintext canary on the wire: the capture must see it (it does see payloads)
-    printf 'INSERT INTO mmc_tls_canary VALUES (1)\n' | timeout 5 socat - "TCP:$(h_ip cluster1 0):3307" >/dev/null 2>&1
+    if [ "$H_ENGINE" = mysql ]; then # no donor port: the server's, which reads it as a bad handshake
+        timeout 5 bash -c 'printf "INSERT INTO mmc_tls_canary VALUES (1)\n" >"/dev/tcp/$1/3306"' _ "$(h_ip cluster1 0)" 2>/dev/null
+    else
+        printf 'INSERT INTO mmc_tls_canary VALUES (1)\n' | timeout 5 socat - "TCP:$(h_ip cluster1 0):3307" >/dev/null 2>&1
+    fi
     sleep 1; kill "$cpid"; wait "$cpid" 2>/dev/null; trap 'h_cleanup_all' EXIT
     h_check "tls: loopback capture of seeding, replication, the writer and a switchover holds no password and no SQL text (tcpdump)" tls_capture_clean "$cap"
     out=$(secret_file_hits)
@@ -1774,19 +1840,38 @@ tls_checks() {
     h_check "tls: a member with another CA's certificate: replication between it and the primary fails (no new write arrives)" tls_foreign_replica_cut_off
     h_check "tls: admin SQL (the Jobs' way, set CA) to the member with another CA's certificate fails to connect (2026)" tls_admin_refused "$(h_peer_name 0)"
     h_check "tls: admin SQL the same way to the set's primary works (control)" tls_admin_sql "$(h_peer_name 1)" "SELECT 1"
-    h_check "tls: seed stream from the member with another CA's certificate: refused in the handshake (status 3)" tls_refused 3 m1 "$(h_peer_name 0)" status
-    rm -rf "$T/tls/staging-foreign"; mkdir -p "$T/tls/staging-foreign"
-    out=$(tls_session m0 "$(h_peer_name 1)" seed "$T/tls/staging-foreign" 2>&1); rc=$?
-    if [ "$rc" != 0 ] && [ -z "$(ls -A "$T/tls/staging-foreign")" ]; then h_ok "tls: seed stream to a recipient with another CA's certificate: refused (rc=$rc), nothing written"
-    else h_notok "tls: seed stream to a recipient with another CA's certificate: refused, nothing written" "rc=$rc $(ls -A "$T/tls/staging-foreign" | head -3 | tr '\n' ' ') $out"; fi
-    out=$(tls_session m1 "$(h_peer_name 1)" status 2>&1); rc=$?
-    [ "$rc" = 0 ] && [ "$out" = "ready primary" ] && h_ok "tls: the same request with the set's certificate answers 'ready primary' (control)" \
-        || h_notok "tls: the same request with the set's certificate answers (control)" "rc=$rc $out"
+    if [ "$H_ENGINE" = mysql ]; then
+        h_check "tls: CLONE on the set's primary from the member with another CA's certificate: the donor's certificate fails verification (2026), nothing written" \
+            tls_clone_refused 1 "$(h_peer_name 0)" '2026.*certificate verify failed'
+        h_check "tls: CLONE on the member with another CA's certificate from the set's primary: refused in the TLS handshake (2026), nothing written" \
+            tls_clone_refused 0 "$(h_peer_name 1)" '2026'
+        # the donor's side alone: the recipient's own verification off, its certificate still of another CA
+        h_check "tls: ... and with its own verification off (clone_ssl_ca emptied), the donor ends the session (1160, or 2026 in the handshake), nothing written" \
+            tls_clone_refused 0 "$(h_peer_name 1)" '1160|2026' "SET GLOBAL clone_ssl_ca = '';"
+        h_check "tls: the set's primary refuses a client that presents another CA's certificate (no server verification, replication account REQUIRE X509)" \
+            tls_cert_refused_by_server "$(h_peer_name 1)" "$T/tls/other0"
+        h_check "tls: the same client with the set's certificate logs in (control)" tls_cert_login "$(h_peer_name 1)" "$T/tls/m1"
+        h_sql 0 "SET GLOBAL clone_ssl_ca = '$T/tls/m0/ca.crt'"
+    else
+        h_check "tls: seed stream from the member with another CA's certificate: refused in the handshake (status 3)" tls_refused 3 m1 "$(h_peer_name 0)" status
+        rm -rf "$T/tls/staging-foreign"; mkdir -p "$T/tls/staging-foreign"
+        out=$(tls_session m0 "$(h_peer_name 1)" seed "$T/tls/staging-foreign" 2>&1); rc=$?
+        if [ "$rc" != 0 ] && [ -z "$(ls -A "$T/tls/staging-foreign")" ]; then h_ok "tls: seed stream to a recipient with another CA's certificate: refused (rc=$rc), nothing written"
+        else h_notok "tls: seed stream to a recipient with another CA's certificate: refused, nothing written" "rc=$rc $(ls -A "$T/tls/staging-foreign" | head -3 | tr '\n' ' ') $out"; fi
+        out=$(tls_session m1 "$(h_peer_name 1)" status 2>&1); rc=$?
+        [ "$rc" = 0 ] && [ "$out" = "ready primary" ] && h_ok "tls: the same request with the set's certificate answers 'ready primary' (control)" \
+            || h_notok "tls: the same request with the set's certificate answers (control)" "rc=$rc $out"
+    fi
     h_pod_stop 0
     rm -rf "$T/tls/m0"; mv "$T/tls/m0.good" "$T/tls/m0"
     tls_pod_start 0 cluster1 m0
     wait_ready 0 180 || h_notok "tls: mysql-0 back with the set's certificate"
     step "tls: mysql-0 back with the set's certificate (primary mysql-1)" 1
+    if [ "$H_ENGINE" = mysql ]; then
+        h_check "tls: the same CLONE on the set's primary from mysql-0, back with the set's certificate, copies it (control)" tls_clone_works 1 "$(h_peer_name 0)"
+        local p; for p in $(h_pods); do h_pod_stop "$p"; done
+        return 0
+    fi
 
     out=$(tls_throughput) && h_ok "tls: seed_throughput_ratio measured: $out" || h_notok "tls: seed_throughput_ratio measured" "$out"
     local p; for p in $(h_pods); do h_pod_stop "$p"; done
