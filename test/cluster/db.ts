@@ -219,3 +219,73 @@ export async function assertSameData(kubectl: Kubectl, ns: string, members: Memb
     assert.equal(new Set(sums.values()).size, 1, `${label}: checksums differ: ${JSON.stringify(Object.fromEntries(sums))}`);
     return [...sums.values()][0];
 }
+
+/** One sample of the members' writability: the pods whose server said read_only = 0 (unanswered: `unknown`). */
+export interface WritableSample {
+    atMs: number;
+    writable: string[];
+    unknown: string[];
+}
+
+/**
+ * Samples every member's read_only in the background, all members at once each round (one `kubectl
+ * exec` each, so a round takes a few hundred ms): the record "no two writable members at any moment"
+ * is checked against. `writableFrom(pod, t)` is the first sample after `t` where `pod` was writable.
+ */
+export class WritableSampler {
+    samples: WritableSample[] = [];
+    private running = false;
+    private loop: Promise<void> | undefined;
+    constructor(
+        readonly kubectl: Kubectl,
+        readonly ns: string,
+        readonly members: () => { ctx: string; pod: string }[],
+        readonly intervalMs = 250,
+    ) {}
+
+    start(): void {
+        if (this.running) return;
+        this.running = true;
+        this.loop = (async () => {
+            while (this.running) {
+                const ms = this.members();
+                const r = await Promise.all(
+                    ms.map((m) =>
+                        sql(this.kubectl, m.ctx, this.ns, m.pod, "SELECT @@GLOBAL.read_only;", 8_000).then(
+                            (x) => x.trim(),
+                            () => "?",
+                        ),
+                    ),
+                );
+                this.samples.push({
+                    atMs: Date.now(),
+                    writable: ms.filter((_, i) => r[i] === "0").map((m) => m.pod),
+                    unknown: ms.filter((_, i) => r[i] !== "0" && r[i] !== "1").map((m) => m.pod),
+                });
+                await sleep(this.intervalMs);
+            }
+        })();
+    }
+
+    async stop(): Promise<void> {
+        this.running = false;
+        await this.loop;
+    }
+
+    /** Samples in [fromMs, toMs] that saw more than one writable member. */
+    twoWritable(fromMs: number, toMs = Infinity): WritableSample[] {
+        return this.samples.filter((s) => s.atMs >= fromMs && s.atMs <= toMs && s.writable.length > 1);
+    }
+
+    writableFrom(pod: string, fromMs: number): number | undefined {
+        return this.samples.find((s) => s.atMs > fromMs && s.writable.includes(pod))?.atMs;
+    }
+
+    /** Sample count and the largest interval between samples in [fromMs, toMs] (the sampling's resolution). */
+    resolution(fromMs: number, toMs = Infinity): { samples: number; largest_sample_interval_ms: number } {
+        const t = this.samples.filter((s) => s.atMs >= fromMs && s.atMs <= toMs).map((s) => s.atMs);
+        let g = 0;
+        for (let i = 1; i < t.length; i++) g = Math.max(g, t[i] - t[i - 1]);
+        return { samples: t.length, largest_sample_interval_ms: g };
+    }
+}

@@ -7,6 +7,8 @@
 //          `up` fails and the next runs the Job again, as Pulumi would replace the failed Job;
 //   node   the node running the primary stopped (kubelet, kube-proxy, containerd and every container
 //          killed: tools/clusters/node.sh) while a moved replica seeds from it, started again later.
+// And for the automatic-failover test (test/cluster/autofailover.test.ts): a whole cluster cut off from
+// the others and healed (`cutCluster`, `healCluster`: tools/clusters/cut.sh).
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { FatalError, Kubectl, run, sleep, waitUntil } from "../controlplane/kube";
@@ -375,4 +377,32 @@ export async function nodeFault(
         endMs: Date.now(),
         detail: [`stopped while: ${line.trim()}`, `${donorPod} container restarts: ${restarts}`, ...initLog.map((l) => `${recipient} init: ${l.trim()}`)],
     };
+}
+
+/**
+ * Cuts `cluster` off from the other clusters (tools/clusters/cut.sh: every node of it drops all traffic
+ * from and to the other clusters' nodes and pods; its own API server and the pods inside it still reach
+ * each other). Returns the time the cut was in place. Callers heal it in a `finally`.
+ */
+export async function cutCluster(root: string, env: NodeJS.ProcessEnv, cluster: string, log: Log): Promise<number> {
+    const r = await run("bash", [path.join(root, "tools/clusters/cut.sh"), "cut", cluster], { timeoutMs: 30_000, env, allowFailure: true });
+    if (r.code) {
+        // Half a cut is not a state to leave behind.
+        await healCluster(root, env, cluster, log).catch(() => undefined);
+        throw new Error(`cutting ${cluster} off failed: ${r.stderr.trim()}`);
+    }
+    log(`fault cut: ${cluster} cut off from the other clusters`);
+    return Date.now();
+}
+
+/** Heals a cut made by `cutCluster` (nothing to do when `cluster` is not cut); the time it was healed. */
+export async function healCluster(root: string, env: NodeJS.ProcessEnv, cluster: string, log: Log): Promise<number> {
+    const state = async () => (await run("bash", [path.join(root, "tools/clusters/cut.sh"), "state", cluster], { timeoutMs: 30_000, env })).stdout.trim();
+    if ((await state()) === "healed") return Date.now();
+    await run("bash", [path.join(root, "tools/clusters/cut.sh"), "heal", cluster], { timeoutMs: 30_000, env });
+    const now = Date.now();
+    const after = await state();
+    if (after !== "healed") throw new Error(`${cluster}: still ${after} after the heal`);
+    log(`fault cut: ${cluster} healed`);
+    return now;
 }

@@ -72,6 +72,79 @@ net_down() {
   ip link del "$BRIDGE" 2>/dev/null || true
 }
 
+# ---------------------------------------------------------------- link cut --
+# A cluster cut off from the others (tools/clusters/cut.sh): in each of its node namespaces, chain
+# MMC-CUT (first in INPUT, FORWARD and OUTPUT) drops every packet from or to another cluster's node
+# address or pod range, established connections included. Services need no rule of their own:
+# kube-proxy translates a ClusterIP to its endpoint's pod address (PREROUTING/OUTPUT) before these
+# chains see the packet, so a Service whose endpoints are in another cluster (Kosmos's remote
+# endpoints, the arbiter's cross-cluster names) is cut with the pod ranges. Untouched: traffic inside
+# the cluster, and between its nodes and the host bridge (its API server, kubectl exec and logs).
+CUT_CHAIN=MMC-CUT
+
+# cluster_cut_ranges <cluster>: the other clusters' node addresses and pod ranges, one a line.
+cluster_cut_ranges() {
+  local m
+  for m in $(all_nodes); do
+    [[ "$(node_cluster "$m")" == "$1" ]] && continue
+    echo "$(node_ip "$m")/32"
+    echo "10.244.$(node_index "$m").0/24"
+  done
+}
+
+# cluster_cut <cluster>: one iptables-restore transaction per node (the chain's rules and its jumps
+# together), so a node is either cut or not; the cluster's nodes follow one another within milliseconds.
+cluster_cut() {
+  local c="$1" n ns r ch rules=""
+  while read -r r; do rules+="-A $CUT_CHAIN -s $r -j DROP"$'\n'"-A $CUT_CHAIN -d $r -j DROP"$'\n'; done < <(cluster_cut_ranges "$c")
+  [[ -n "$rules" ]] || return 1
+  for n in ${CLUSTER_NODES[$c]}; do
+    ns="/run/netns/$(node_netns "$n")"
+    [[ -e "$ns" ]] || { log "$n: no network namespace $ns"; return 1; }
+    {
+      echo "*filter"
+      echo ":$CUT_CHAIN - [0:0]"
+      printf '%s' "$rules"
+      for ch in INPUT FORWARD OUTPUT; do
+        nsenter --net="$ns" iptables -w 5 -C "$ch" -j "$CUT_CHAIN" 2>/dev/null || echo "-I $ch 1 -j $CUT_CHAIN"
+      done
+      echo "COMMIT"
+    } | nsenter --net="$ns" iptables-restore --noflush -w 5 || return 1
+  done
+}
+
+# cluster_heal <cluster>: the chain emptied at once on every node (one transaction each), then its
+# jumps and the chain removed. Healing a cluster that is not cut does nothing.
+cluster_heal() {
+  local c="$1" n ns ch ok=0
+  for n in ${CLUSTER_NODES[$c]}; do
+    ns="/run/netns/$(node_netns "$n")"
+    [[ -e "$ns" ]] || continue
+    nsenter --net="$ns" iptables -w 5 -n -L "$CUT_CHAIN" >/dev/null 2>&1 || continue
+    printf '*filter\n:%s - [0:0]\nCOMMIT\n' "$CUT_CHAIN" | nsenter --net="$ns" iptables-restore --noflush -w 5 || ok=1
+  done
+  for n in ${CLUSTER_NODES[$c]}; do
+    ns="/run/netns/$(node_netns "$n")"
+    [[ -e "$ns" ]] || continue
+    for ch in INPUT FORWARD OUTPUT; do
+      while nsenter --net="$ns" iptables -w 5 -C "$ch" -j "$CUT_CHAIN" 2>/dev/null; do nsenter --net="$ns" iptables -w 5 -D "$ch" -j "$CUT_CHAIN" || { ok=1; break; }; done
+    done
+    if nsenter --net="$ns" iptables -w 5 -n -L "$CUT_CHAIN" >/dev/null 2>&1; then nsenter --net="$ns" iptables -w 5 -X "$CUT_CHAIN" || ok=1; fi
+  done
+  return $ok
+}
+
+# cluster_cut_state <cluster>: "cut" when a node of it drops traffic to the other clusters, else "healed".
+cluster_cut_state() {
+  local n ns
+  for n in ${CLUSTER_NODES[$1]}; do
+    ns="/run/netns/$(node_netns "$n")"
+    [[ -e "$ns" ]] || continue
+    if nsenter --net="$ns" iptables -w 5 -S "$CUT_CHAIN" 2>/dev/null | grep -q -- '-j DROP'; then echo cut; return 0; fi
+  done
+  echo healed
+}
+
 # --------------------------------------------------------------------- PKI --
 node_pki() { # node_pki <cluster>: kubelet client certs per node, kube-proxy's, signed by the cluster CA
   local c="$1" d="$MMC_CLUSTERS_DIR/$1/pki" n
