@@ -92,13 +92,17 @@ mmc_am_initial_cluster() {
 # now, or none:
 #   "none"              every member is desired (a desired voter not yet a member adds itself when it
 #                       starts: mmc_am_join_verdict);
-#   "remove <ID> <name>" the first member whose peer URL is no longer desired;
-#   "wait: <why>"       a member is to go, but: this voter is itself leaving or not a member; a member
-#                       is added and not started yet (one change at a time); removing it would leave
-#                       fewer than 3 voters; or the members that stay have no quorum among them.
+#   "remove <ID> <name>" the first member whose peer URL is no longer desired and that no longer
+#                       answers (its pod is gone: its cluster's arbiter StatefulSet was deleted);
+#   "wait: <why>"       a member is to go, but: it still answers (this voter's ConfigMap may be older
+#                       than the voter that joined: the kubelet refreshes a mounted ConfigMap up to a
+#                       minute late, and a voter removed while running would be a voter lost); this voter
+#                       is itself leaving or not a member; a member is added and not started yet (one
+#                       change at a time); removing it would leave fewer than 3 voters; or the members
+#                       that stay have no quorum among them.
 # HEALTHY: the IDs of the members that answered (space-separated).
 mmc_am_change_verdict() {
-    local me=$1 desired=$2 members=$3 healthy=" $4 " id name peer n=0 gone="" gname="" mine="" starting="" stay=0 up=0 v ok IFS2
+    local me=$1 desired=$2 members=$3 healthy=" $4 " id name peer n=0 gone="" gname="" alive="" mine="" starting="" stay=0 up=0 v ok IFS2
     while read -r id name peer; do
         [ -n "$id" ] || continue
         n=$((n + 1))
@@ -111,10 +115,14 @@ mmc_am_change_verdict() {
             stay=$((stay + 1))
             [[ $healthy == *" $id "* ]] && up=$((up + 1))
             [ "$name" = "$me" ] && mine=$id
+        elif [[ $healthy == *" $id "* ]]; then [ -n "$alive" ] || alive=$name
         elif [ -z "$gone" ]; then gone=$id gname=$name
         fi
     done <<<"$members"
-    [ -n "$gone" ] || { echo none; return 0; }
+    if [ -z "$gone" ]; then
+        if [ -n "$alive" ]; then echo "wait: voter $alive is not in the voter set but answers: removed once its pod is gone"; else echo none; fi
+        return 0
+    fi
     if [ -z "$mine" ]; then echo "wait: voter $me is not a member that stays; the voters that stay remove $gname"; return 0; fi
     if [ -n "$starting" ]; then echo "wait: member $starting was added and has not started yet (one membership change at a time)"; return 0; fi
     if [ $((n - 1)) -lt 3 ]; then echo "wait: removing $gname would leave $((n - 1)) voters, 3 needed"; return 0; fi
