@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as ts from "typescript";
+import { declared as declaredIn, fromSchema, sdkSecrets } from "./standinSchema";
 
 const REPO = path.resolve(__dirname, "..", "..");
 const TOKEN = "random:index/randomPassword:RandomPassword";
@@ -14,45 +14,7 @@ const schema = JSON.parse(fs.readFileSync(path.join(REPO, "tools", "toolchain", 
 const resource = schema.resources[TOKEN];
 const pkgDir = path.dirname(require.resolve("@pulumi/random/package.json"));
 
-interface Prop {
-    optional: boolean;
-    type: string; // the schema type the TypeScript type corresponds to
-    raw: string;
-}
-
-/** The schema type of a generated SDK type: pulumi.Input<number | undefined> -> integer, etc. */
-function schemaType(t: string): string {
-    const s = t.replace(/\s+/g, " ");
-    if (/\{ ?\[key: string\]: (pulumi\.Input<)?string>? ?;? ?\}/.test(s)) return "map<string>";
-    if (/\bnumber\b/.test(s)) return "integer";
-    if (/\bboolean\b/.test(s)) return "boolean";
-    if (/\bstring\b/.test(s)) return "string";
-    return `unknown(${s})`;
-}
-
-function fromSchema(p: any): string {
-    return p.type === "object" && p.additionalProperties?.type === "string" ? "map<string>" : p.type;
-}
-
-/** Properties of an interface, or the readonly output properties of a class, in randomPassword.d.ts. */
-function declared(): { args: Map<string, Prop>; state: Map<string, Prop>; outputs: Map<string, Prop> } {
-    const file = path.join(pkgDir, "randomPassword.d.ts");
-    const src = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
-    const out = { args: new Map<string, Prop>(), state: new Map<string, Prop>(), outputs: new Map<string, Prop>() };
-    const collect = (members: ts.NodeArray<ts.TypeElement | ts.ClassElement>, into: Map<string, Prop>) => {
-        for (const m of members) {
-            if (!(ts.isPropertySignature(m) || ts.isPropertyDeclaration(m)) || !m.type) continue;
-            if (ts.isPropertyDeclaration(m) && m.modifiers?.some((x) => x.kind === ts.SyntaxKind.StaticKeyword)) continue;
-            into.set(m.name.getText(src), { optional: !!m.questionToken, type: schemaType(m.type.getText(src)), raw: m.type.getText(src) });
-        }
-    };
-    src.forEachChild((n) => {
-        if (ts.isInterfaceDeclaration(n) && n.name.text === "RandomPasswordArgs") collect(n.members, out.args);
-        if (ts.isInterfaceDeclaration(n) && n.name.text === "RandomPasswordState") collect(n.members, out.state);
-        if (ts.isClassDeclaration(n) && n.name?.text === "RandomPassword") collect(n.members, out.outputs);
-    });
-    return out;
-}
+const declared = () => declaredIn(pkgDir, "randomPassword", "RandomPassword");
 
 test("the stand-in stands in for the @pulumi/random version package.json pins", () => {
     const pinned = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).dependencies["@pulumi/random"];
@@ -99,14 +61,11 @@ test("RandomPassword's outputs are the stand-in's properties; optional ones are 
 });
 
 test("the outputs the SDK marks secret are the stand-in's secret properties", () => {
-    const js = fs.readFileSync(path.join(pkgDir, "randomPassword.js"), "utf8");
-    const m = js.match(/additionalSecretOutputs:\s*\[([^\]]*)\]/);
-    assert.ok(m, "randomPassword.js declares no additionalSecretOutputs");
-    const sdkSecrets = [...m![1].matchAll(/"([^"]+)"/g)].map((x) => x[1]).sort();
+    const sdk = sdkSecrets(pkgDir, "randomPassword");
     const schemaSecrets = Object.entries<any>(resource.properties)
         .filter(([, p]) => p.secret)
         .map(([k]) => k)
         .sort();
-    assert.deepEqual(sdkSecrets, schemaSecrets);
-    assert.deepEqual(sdkSecrets, ["bcryptHash", "result"]);
+    assert.deepEqual(sdk, schemaSecrets);
+    assert.deepEqual(sdk, ["bcryptHash", "result"]);
 });

@@ -26,6 +26,10 @@ PULUMI_VERSION="${PULUMI_VERSION:-$(pkgver @pulumi/pulumi)}"
 # A provider is built only when package.json depends on its SDK (empty = not needed).
 K8S_PROVIDER_VERSION="${K8S_PROVIDER_VERSION-$(pkgver @pulumi/kubernetes || true)}"
 RANDOM_PROVIDER_VERSION="${RANDOM_PROVIDER_VERSION-$(pkgver @pulumi/random || true)}"
+# pulumi-tls is a test-only stand-in with its own cache key (tools/toolchain/tls-standin.sh): its version is
+# deliberately NOT part of KEY below, so adding or bumping it never rebuilds the cached engine; it is
+# installed into the cached engine's plugins on every run.
+TLS_PROVIDER_VERSION="${TLS_PROVIDER_VERSION-$(pkgver @pulumi/tls || true)}"
 # Bumped when this script changes what it produces.
 RECIPE=1
 
@@ -300,17 +304,22 @@ install_dynamic_shim
 build_provider kubernetes "$K8S_PROVIDER_VERSION" github.com/pulumi/pulumi-kubernetes/provider/v4 \
   cmd/pulumi-resource-kubernetes github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version \
   "${K8S_PROVIDER_FALLBACK-v4.0.0-20260115033456-f47bc2d6f199}"
-# pulumi-random: the module proxy refuses github.com/pulumi/pulumi-random/provider/v4 at every version
-# (and the terraform bridge), so this repo's TEST-ONLY stand-in (tools/toolchain/random-standin, its own
-# cache key) is installed under the real plugin name and version; it says so wherever it appears.
-if [[ -n "$RANDOM_PROVIDER_VERSION" ]]; then
-  if bash "$HERE/random-standin.sh" "$PHOME/plugins" "$RANDOM_PROVIDER_VERSION" "$PULUMI_VERSION" >/dev/null; then
-    PROVIDERS_BUILT+=("random@$RANDOM_PROVIDER_VERSION(stand-in)")
-    SUBSTITUTES+=("random v$RANDOM_PROVIDER_VERSION is this repo's test-only stand-in (tools/toolchain/random-standin)")
+# pulumi-random and pulumi-tls: the module proxy refuses github.com/pulumi/pulumi-random/provider/v4 and
+# github.com/pulumi/pulumi-tls/provider/v5 at every version (and the terraform bridge), so this repo's
+# TEST-ONLY stand-ins (tools/toolchain/random-standin, tools/toolchain/tls-standin, each with its own cache
+# key) are installed under the real plugin names and versions; they say so wherever they appear.
+install_standin() { # name, version
+  local name="$1" ver="$2"
+  [[ -z "$ver" ]] && return 0
+  if bash "$HERE/standin.sh" "$name" "$PHOME/plugins" "$ver" "$PULUMI_VERSION" >/dev/null; then
+    PROVIDERS_BUILT+=("$name@$ver(stand-in)")
+    SUBSTITUTES+=("$name v$ver is this repo's test-only stand-in (tools/toolchain/$name-standin)")
   else
-    fail_piece "provider random v$RANDOM_PROVIDER_VERSION (the stand-in did not build, see above)"
+    fail_piece "provider $name v$ver (the stand-in did not build, see above)"
   fi
-fi
+}
+install_standin random "$RANDOM_PROVIDER_VERSION"
+install_standin tls "$TLS_PROVIDER_VERSION"
 write_env
 t1=$(date +%s)
 

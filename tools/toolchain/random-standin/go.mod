@@ -115,3 +115,7 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	lukechampine.com/frand v1.4.2 // indirect
 )
+
+require mmc.local/standin-base v0.0.0
+
+replace mmc.local/standin-base => ../standin-base

@@ -10,25 +10,23 @@
 // returns the state; Delete only forgets. Import and every other random resource are not implemented.
 //
 // It speaks the ResourceProvider gRPC protocol of github.com/pulumi/pulumi/sdk/v3 at the CLI's release
-// and says it is a stand-in: a warning through the engine's log on Configure (shown by every
-// preview/up/destroy that loads it), its first stderr line (engine logs), Attach and its schema.
+// (the plumbing shared with the tls stand-in: tools/toolchain/standin-base) and says it is a stand-in: a
+// warning through the engine's log on Configure (shown by every preview/up/destroy that loads it), its
+// first stderr line (engine logs), Attach and its schema.
 package main
 
 import (
 	"context"
 	_ "embed"
 	"fmt"
-	"os"
 	"sort"
-	"sync"
+
+	"mmc.local/standin-base"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -44,53 +42,15 @@ func banner() string {
 	return fmt.Sprintf("pulumi-resource-random v%s: TEST-ONLY STAND-IN from mysql-multicluster (tools/toolchain/random-standin), not the real pulumi-random; implements only %s", version, passwordToken)
 }
 
-type server struct {
-	pulumirpc.UnimplementedResourceProviderServer
-	engineAddress string // the engine's gRPC address: first argument, Handshake or Attach
-	warned        sync.Once
-}
+type server struct{ standin.Base }
 
-// warn tells the user, through the engine, that this is the stand-in (once per plugin process).
-func (s *server) warn(ctx context.Context) {
-	if s.engineAddress == "" {
-		return
-	}
-	s.warned.Do(func() {
-		conn, err := grpc.NewClient(s.engineAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "pulumi-resource-random (stand-in): cannot reach the engine at %s: %v\n", s.engineAddress, err)
-			return
-		}
-		defer conn.Close()
-		if _, err := pulumirpc.NewEngineClient(conn).Log(ctx, &pulumirpc.LogRequest{Severity: pulumirpc.LogSeverity_WARNING, Message: banner()}); err != nil {
-			fmt.Fprintf(os.Stderr, "pulumi-resource-random (stand-in): engine log failed: %v\n", err)
-		}
-	})
+func newServer() *server {
+	return &server{standin.Base{Plugin: "pulumi-resource-random", Version: &version, Banner: banner, Schema: schemaJSON}}
 }
 
 func main() {
-	fmt.Fprintln(os.Stderr, banner())
-	srv := &server{}
-	for _, a := range os.Args[1:] { // the engine passes its address as the last non-flag argument
-		if len(a) > 0 && a[0] != '-' {
-			srv.engineAddress = a
-		}
-	}
-	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
-		Init: func(s *grpc.Server) error {
-			pulumirpc.RegisterResourceProviderServer(s, srv)
-			return nil
-		},
-	})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "pulumi-resource-random (stand-in): could not start gRPC server: %v\n", err)
-		os.Exit(1)
-	}
-	fmt.Printf("%d\n", handle.Port) // the engine reads the port from the first line of stdout
-	if err := <-handle.Done; err != nil {
-		fmt.Fprintf(os.Stderr, "pulumi-resource-random (stand-in): gRPC server stopped: %v\n", err)
-		os.Exit(1)
-	}
+	srv := newServer()
+	standin.Serve(srv, &srv.Base)
 }
 
 var (
@@ -107,41 +67,6 @@ func checkType(t string) error {
 }
 
 func typeOf(urn string) string { return string(resource.URN(urn).Type()) }
-
-func (s *server) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	return &pulumirpc.PluginInfo{Version: version}, nil
-}
-
-func (s *server) Attach(_ context.Context, req *pulumirpc.PluginAttach) (*emptypb.Empty, error) {
-	fmt.Fprintf(os.Stderr, "%s (attached to %s)\n", banner(), req.GetAddress())
-	s.engineAddress = req.GetAddress()
-	return &emptypb.Empty{}, nil
-}
-
-func (s *server) Handshake(_ context.Context, req *pulumirpc.ProviderHandshakeRequest) (*pulumirpc.ProviderHandshakeResponse, error) {
-	if req.GetEngineAddress() != "" {
-		s.engineAddress = req.GetEngineAddress()
-	}
-	return &pulumirpc.ProviderHandshakeResponse{AcceptSecrets: true, AcceptResources: true}, nil
-}
-
-func (s *server) GetSchema(context.Context, *pulumirpc.GetSchemaRequest) (*pulumirpc.GetSchemaResponse, error) {
-	return &pulumirpc.GetSchemaResponse{Schema: schemaJSON}, nil
-}
-
-// The provider has no configuration.
-func (s *server) CheckConfig(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
-}
-
-func (s *server) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
-}
-
-func (s *server) Configure(ctx context.Context, _ *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
-	s.warn(ctx)
-	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true, AcceptResources: true}, nil
-}
 
 // Check validates and returns the inputs as given (the real provider fills no defaults here).
 func (s *server) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
@@ -294,9 +219,5 @@ func (s *server) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*empty
 	if err := checkType(typeOf(req.GetUrn())); err != nil {
 		return nil, err
 	}
-	return &emptypb.Empty{}, nil
-}
-
-func (s *server) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	return &emptypb.Empty{}, nil
 }

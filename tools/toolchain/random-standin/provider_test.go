@@ -5,63 +5,26 @@ import (
 	"encoding/json"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/bcrypt"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
+	"mmc.local/standin-base/standintest"
 )
 
 const urn = "urn:pulumi:dev::mysql-multicluster::mysql-multicluster:credentials:Credentials$random:index/randomPassword:RandomPassword::creds-root"
 
-// client starts the provider's gRPC server in-process and dials it, as the engine does.
-func client(t *testing.T) pulumirpc.ResourceProviderClient { return clientOf(t, &server{}) }
+func client(t *testing.T) pulumirpc.ResourceProviderClient { return standintest.Client(t, newServer()) }
 
-func clientOf(t *testing.T, srv *server) pulumirpc.ResourceProviderClient {
-	t.Helper()
-	cancel := make(chan bool)
-	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
-		Cancel: cancel,
-		Init: func(s *grpc.Server) error {
-			pulumirpc.RegisterResourceProviderServer(s, srv)
-			return nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(handle.Port), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(); close(cancel) })
-	return pulumirpc.NewResourceProviderClient(conn)
-}
-
-func props(t *testing.T, m map[string]any) *structpb.Struct {
-	t.Helper()
-	s, err := plugin.MarshalProperties(resource.NewPropertyMapFromMap(m), writeOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func props(t *testing.T, m map[string]any) *structpb.Struct { return standintest.Props(t, m) }
 
 func unmarshal(t *testing.T, s *structpb.Struct) resource.PropertyMap {
-	t.Helper()
-	m, err := plugin.UnmarshalProperties(s, readOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return standintest.Unmarshal(t, s)
 }
 
 func create(t *testing.T, c pulumirpc.ResourceProviderClient, in map[string]any) (string, resource.PropertyMap) {
@@ -151,29 +114,7 @@ func TestCheckValidatesLikeTheRealProvider(t *testing.T) {
 		{"unknown argument", map[string]any{"length": 8, "lenght": 9}, "lenght", "not expected"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			news := props(t, tc.in)
-			r, err := c.Check(context.Background(), &pulumirpc.CheckRequest{Urn: urn, News: news})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The inputs come back as given: the real provider fills no defaults in Check.
-			if !reflect.DeepEqual(unmarshal(t, r.GetInputs()), unmarshal(t, news)) {
-				t.Fatalf("Check changed the inputs: %v", r.GetInputs())
-			}
-			if tc.property == "" {
-				if len(r.GetFailures()) != 0 {
-					t.Fatalf("unexpected failures %v", r.GetFailures())
-				}
-				return
-			}
-			for _, f := range r.GetFailures() {
-				if f.GetProperty() == tc.property && strings.Contains(f.GetReason(), tc.reason) {
-					return
-				}
-			}
-			t.Fatalf("want failure on %s containing %q, got %v", tc.property, tc.reason, r.GetFailures())
-		})
+		t.Run(tc.name, func(t *testing.T) { standintest.CheckFails(t, c, urn, tc.in, tc.property, tc.reason) })
 	}
 	// An unknown length (preview, computed from another resource) is not validated.
 	unk, _ := plugin.MarshalProperties(resource.PropertyMap{"length": resource.MakeComputed(resource.NewNumberProperty(0))}, writeOpts)
@@ -348,38 +289,6 @@ func TestReadUpdateDelete(t *testing.T) {
 	}
 }
 
-// A fake engine that records what the provider logs.
-type engine struct {
-	pulumirpc.UnimplementedEngineServer
-	logs []*pulumirpc.LogRequest
-}
-
-func (e *engine) Log(_ context.Context, r *pulumirpc.LogRequest) (*emptypb.Empty, error) {
-	e.logs = append(e.logs, r)
-	return &emptypb.Empty{}, nil
-}
-
 func TestConfigureWarnsThroughTheEngineOnce(t *testing.T) {
-	e := &engine{}
-	cancel := make(chan bool)
-	h, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{Cancel: cancel, Init: func(s *grpc.Server) error {
-		pulumirpc.RegisterEngineServer(s, e)
-		return nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer close(cancel)
-	c := clientOf(t, &server{})
-	if _, err := c.Handshake(context.Background(), &pulumirpc.ProviderHandshakeRequest{EngineAddress: "127.0.0.1:" + strconv.Itoa(h.Port)}); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 2; i++ {
-		if _, err := c.Configure(context.Background(), &pulumirpc.ConfigureRequest{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(e.logs) != 1 || e.logs[0].GetSeverity() != pulumirpc.LogSeverity_WARNING || !strings.Contains(e.logs[0].GetMessage(), "TEST-ONLY STAND-IN") {
-		t.Fatalf("want one stand-in warning, got %v", e.logs)
-	}
+	standintest.WarnsThroughTheEngineOnce(t, newServer())
 }
