@@ -106,13 +106,14 @@ async function cleanup() {
     }
 }
 
-/** What the clusters hold of the set's TLS and database objects: uid and resourceVersion of each. */
+/** What the clusters hold of the set's Secrets, ConfigMaps and StatefulSets: uid, and resourceVersion (StatefulSets: generation: status moves). */
 async function snapshot(): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
     for (const [c, ctx] of Object.entries(CONTEXTS)) {
         const r = await kube(ctx, ["-n", NS, "get", "secrets,statefulsets,configmaps", "-o", "json"], true);
         for (const o of r.stdout.trim() ? JSON.parse(r.stdout).items : [])
-            out[`${c} ${o.kind}/${o.metadata.name}`] = `${o.metadata.uid} ${o.metadata.resourceVersion}`;
+            out[`${c} ${o.kind}/${o.metadata.name}`] =
+                `${o.metadata.uid} ${o.kind === "StatefulSet" ? `generation ${o.metadata.generation}` : o.metadata.resourceVersion}`;
     }
     return out;
 }
