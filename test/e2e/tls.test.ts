@@ -167,7 +167,8 @@ describe("verified TLS from the program: CA, certificates and Secrets by real pu
 
     it("up creates the CA, a certificate per member cluster and the Secrets; each verifies against the CA and names its cluster's addresses", async () => {
         const ops = await up("first up");
-        const created = (t: string) => ops.filter((o) => o.startsWith("create ") && o.includes(`::${t}::`)).length;
+        // (a child's URN type is its parents' types joined by `$`, then its own)
+        const created = (t: string) => ops.filter((o) => o.startsWith("create ") && o.includes(`${t}::`)).length;
         assert.equal(created("tls:index/selfSignedCert:SelfSignedCert"), 1, ops.join("\n"));
         assert.equal(created("tls:index/privateKey:PrivateKey"), 3, "the CA's key and one per member cluster");
         assert.equal(created("tls:index/locallySignedCert:LocallySignedCert"), 2);
@@ -233,21 +234,36 @@ describe("verified TLS from the program: CA, certificates and Secrets by real pu
         assert.ok(!exported.includes(key.split("\n")[1]), "the key's text is not in the state");
     });
 
-    it("up again with the same config changes nothing (no certificate re-issued, no replacement)", async () => {
-        const before = await snapshot();
-        const ops = await up("second up");
-        assert.deepEqual(ops, []);
-        assert.deepEqual(await snapshot(), before);
+    it("up again with the same config re-issues nothing, replaces nothing; a third changes nothing at all", async () => {
+        const secrets = async () => Object.entries(await snapshot()).filter(([k]) => k.includes(" Secret/"));
+        const before = await secrets();
+        // The second up only leaves the first deployment: the topology files' MMC_BOOTSTRAP 1 -> 0.
+        const second = await up("second up");
+        assert.deepEqual(
+            second.filter((o) => !/^update \S+kubernetes:core\/v1:ConfigMap::certs-cluster[123]-mysql-topology$/.test(o)),
+            [],
+        );
+        assert.deepEqual(await secrets(), before, "no Secret changed");
+        const snap = await snapshot();
+        assert.deepEqual(await up("third up"), []);
+        assert.deepEqual(await snapshot(), snap);
     });
 
     it("turning tls.enabled off on the running set is refused, one line naming tls.enabled; nothing changes", async () => {
         const before = await snapshot();
+        // The inline program runs in this process: its refusal also surfaces here as an unhandled rejection.
+        const surfaced: unknown[] = [];
+        const onRejection = (e: unknown) => surfaced.push(e);
+        process.on("unhandledRejection", onRejection);
         tlsEnabled = false;
         const err = await up("tls off").then(
             () => undefined,
             (e: Error & { log?: string }) => `${e.message}\n${e.log ?? ""}`,
         );
         tlsEnabled = true;
+        await new Promise((r) => setTimeout(r, 3000));
+        process.off("unhandledRejection", onRejection);
+        for (const e of surfaced) assert.match(String(e), /TransitionError: mysql-multicluster:tls\.enabled: false changes the deployed true/);
         assert.ok(err, "the up must fail");
         assert.match(err, /mysql-multicluster:tls\.enabled: false changes the deployed true on a running set; [^\n]*Keep tls\.enabled: true/);
         assert.deepEqual(await snapshot(), before);
