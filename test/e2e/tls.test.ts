@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { CACHE, Engine, REPO, ensureEngine, run } from "./engine";
+import { CACHE, Engine, REPO, ensureEngine, plaintextSecrets, run } from "./engine";
 import { MysqlMultiCluster } from "../../components/mysqlMultiCluster";
 import { parseStackConfig } from "../../components/config";
 import { buildPlan } from "../../components/plan";
@@ -226,10 +226,27 @@ describe("verified TLS from the program: CA, certificates and Secrets by real pu
         fs.writeFileSync(path.join(work, "ca.crt"), ca!);
         results.ca = openssl(["x509", "-in", path.join(work, "ca.crt"), "-noout", "-subject", "-enddate"]).out.trim();
 
-        // The state without --show-secrets: certificates in plaintext (public), no private key anywhere.
-        const exported = JSON.stringify((await stack.exportStack()).deployment);
+        // The state as `pulumi stack export` shows it, without --show-secrets (the Automation API's
+        // exportStack shows them): certificates in plaintext (public), no private key anywhere.
+        const cli = await run(path.join(engine.bin, "pulumi"), ["stack", "export", "--stack", STACK, "--non-interactive"], {
+            cwd: stack.workspace.workDir,
+            timeoutMs: 120_000,
+        });
+        const deployment = JSON.parse(cli.stdout).deployment as { resources: { urn: string }[] };
+        const exported = JSON.stringify(deployment);
         assert.ok(exported.includes("BEGIN CERTIFICATE"), "the certificates are in the state");
+        const leaks = deployment.resources.filter((r) => /PRIVATE KEY/.test(JSON.stringify(r)));
+        assert.deepEqual(
+            leaks.map((r) => `${r.urn}: ${/.{300}PRIVATE KEY/.exec(JSON.stringify(r))?.[0]}`),
+            [],
+        );
         assert.doesNotMatch(exported, /PRIVATE KEY/);
+        // ... while the keys are there, as secrets (what --show-secrets decrypts).
+        const secrets = [...plaintextSecrets((await stack.exportStack()).deployment)];
+        assert.ok(
+            secrets.some((v) => v.includes("PRIVATE KEY")),
+            "the keys are secrets in the state",
+        );
         const key = decoded((await secret("cluster1", `${SET}-tls`))!, "tls.key");
         assert.ok(!exported.includes(key.split("\n")[1]), "the key's text is not in the state");
     });
@@ -251,20 +268,36 @@ describe("verified TLS from the program: CA, certificates and Secrets by real pu
 
     it("turning tls.enabled off on the running set is refused, one line naming tls.enabled; nothing changes", async () => {
         const before = await snapshot();
-        // The inline program runs in this process: its refusal also surfaces here as an unhandled rejection.
-        const surfaced: unknown[] = [];
-        const onRejection = (e: unknown) => surfaced.push(e);
-        process.on("unhandledRejection", onRejection);
-        tlsEnabled = false;
-        const err = await up("tls off").then(
-            () => undefined,
-            (e: Error & { log?: string }) => `${e.message}\n${e.log ?? ""}`,
+        // Out of process, as `pulumi up` runs a program (an inline program's refusal would also surface in
+        // this process as an unhandled rejection): the same project, stack, backend and component.
+        const prog = path.join(work, "prog");
+        fs.mkdirSync(prog, { recursive: true });
+        fs.symlinkSync(path.join(REPO, "node_modules"), path.join(prog, "node_modules"));
+        fs.writeFileSync(path.join(prog, "Pulumi.yaml"), "name: mmc-tls\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
+        fs.writeFileSync(path.join(prog, "package.json"), JSON.stringify({ name: "mmc-tls", main: "index.ts" }));
+        fs.writeFileSync(
+            path.join(prog, "tsconfig.json"),
+            JSON.stringify({ compilerOptions: { strict: true, target: "es2020", module: "commonjs", moduleResolution: "node", esModuleInterop: true } }),
         );
+        tlsEnabled = false;
+        fs.writeFileSync(path.join(prog, "config.json"), JSON.stringify(config()));
         tlsEnabled = true;
-        await new Promise((r) => setTimeout(r, 3000));
-        process.off("unhandledRejection", onRejection);
-        for (const e of surfaced) assert.match(String(e), /TransitionError: mysql-multicluster:tls\.enabled: false changes the deployed true/);
-        assert.ok(err, "the up must fail");
+        fs.writeFileSync(
+            path.join(prog, "index.ts"),
+            `import { MysqlMultiCluster } from ${JSON.stringify(path.join(REPO, "components", "mysqlMultiCluster"))};\n` +
+                `const config = JSON.parse(require("fs").readFileSync(${JSON.stringify(path.join(prog, "config.json"))}, "utf8"));\n` +
+                `export = MysqlMultiCluster.create(${JSON.stringify(SET)}, { config, stateOutput: "${SET}.migrationState" }).then((s) => ({ ${SET}: s.outputs }));\n`,
+        );
+        const t = Date.now();
+        const off = await run(path.join(engine.bin, "pulumi"), ["up", "--yes", "--skip-preview", "--stack", STACK, "--non-interactive"], {
+            cwd: prog,
+            env: { ...process.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" },
+            timeoutMs: 600_000,
+            allowFailure: true,
+        });
+        results["tls off"] = { refused: off.code !== 0, seconds: (Date.now() - t) / 1000 };
+        assert.notEqual(off.code, 0, "the up must fail");
+        const err = off.stdout + off.stderr;
         assert.match(err, /mysql-multicluster:tls\.enabled: false changes the deployed true on a running set; [^\n]*Keep tls\.enabled: true/);
         assert.deepEqual(await snapshot(), before);
     });
