@@ -105,6 +105,15 @@ export const CHANGE_BEHAVIOUR: Readonly<Record<string, KeyChange>> = {
     },
     "failover.arbiterImage": { behaviour: "in place", note: "the arbiter pods restart on the new image" },
     retire: { behaviour: "destructive", note: "the listed clusters' retained claims are deleted, each named in the plan with its size" },
+    tls: { behaviour: "refused", note: "per key below" },
+    "tls.enabled": {
+        behaviour: "refused",
+        note: "on a running set: in a rolling change a member that requires TLS and a plaintext one cannot replicate from each other; deploy a new set with TLS",
+    },
+    "tls.validityDays": {
+        behaviour: "in place",
+        note: "the members' certificates are re-issued into the Secrets (same CA); a member presents its new certificate from its next restart",
+    },
     liveStatus: { behaviour: "in place", note: "per key below" },
     "liveStatus.read": { behaviour: "in place", note: "read by the next up only: the liveStatus output, nothing in the clusters" },
     "liveStatus.timeoutSeconds": { behaviour: "in place", note: "bound of the next up's status read" },

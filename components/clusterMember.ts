@@ -25,6 +25,8 @@ export interface ClusterMemberArgs {
     readonly afterSwitchover?: pulumi.Input<pulumi.Resource>[];
     /** Another voter's arbiter StatefulSet this cluster's changes after (see ArbiterSlice). */
     readonly arbiterAfter?: pulumi.Input<pulumi.Resource>[];
+    /** See MysqlSlice. */
+    readonly tls?: MysqlSliceArgs["tls"];
 }
 type MysqlSliceArgs = ConstructorParameters<typeof MysqlSlice>[1];
 
@@ -67,6 +69,7 @@ export class ClusterMember extends pulumi.ComponentResource {
                 statefulSetDependsOn: [this.storage, this.mcs, ...(args.statefulSetDependsOn ?? [])],
                 afterSwitchover: args.afterSwitchover,
                 partition: args.partition,
+                tls: args.tls,
             },
             { parent: this },
         );

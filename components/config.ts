@@ -333,6 +333,19 @@ const failover = z.strictObject({
         .optional(),
 });
 
+const tls = z.strictObject({
+    /**
+     * Verified TLS between members, for replication, seeds, probes across members and the Jobs (default
+     * false): the program creates the set's CA and a certificate per member cluster. Never changed on a running set.
+     */
+    enabled: bool().optional(),
+    /** Validity of the members' certificates in days (default 825, 1..3650); renewal is a `pulumi up` then a restart. */
+    validityDays: int((n) => n.min(1).max(3650)).optional(),
+});
+
+/** Defaults of `tls.*`, applied in the plan: a config without `tls` leaves no trace of them (settings, objects). */
+export const TLS_DEFAULTS = { enabled: false, validityDays: 825 } as const;
+
 /** Defaults of automatic failover (`failover.*`), applied in the plan: manual mode leaves no trace of them. */
 export const AUTO_FAILOVER_DEFAULTS = { leaseSeconds: 10, arbiterImage: "registry.k8s.io/etcd:3.6.5-0", fenceMarginSeconds: 3 } as const;
 /** Automatic failover needs voters (etcd members) in this many clusters (failure domains) at least. */
@@ -503,6 +516,8 @@ export const stackConfigSchema = z
         failover: failover.prefault({}),
         /** The live status read at `pulumi up` (never in a preview) and exported as `liveStatus`. */
         liveStatus: liveStatus.prefault({}),
+        /** Verified TLS between the members (issue 13): `{ enabled, validityDays }`; `{}`: off. */
+        tls: tls.prefault({}),
     })
     .superRefine((cfg, ctx) => {
         const names = Object.keys(cfg.clusters);
@@ -614,6 +629,8 @@ export const stackConfigSchema = z
             }
         });
         automaticFailoverIssues(cfg, names).forEach((p) => issue(p.path, p.message));
+        if (cfg.tls.validityDays !== undefined && cfg.tls.enabled !== true)
+            issue(["tls", "validityDays"], "has no effect without tls.enabled: true: set tls.enabled: true, or remove tls.validityDays");
     });
 
 export type StackConfig = z.output<typeof stackConfigSchema>;

@@ -16,6 +16,8 @@ export const PATHS = {
     run: "/var/run/mysqld",
     /** The only other writable path (an emptyDir): the root filesystem is read-only. */
     tmp: "/tmp",
+    /** The set's certificate Secret, read-only (tls.enabled): `MMC_TLS_DIR`. */
+    tls: "/etc/mysql-multicluster/tls",
 } as const;
 /** uid/gid of `mysql` in the official images and ours (tools/images/rootfs.sh): every database container runs as it. */
 export const MYSQL_UID = 999;
@@ -104,6 +106,21 @@ export type ContainerName = keyof typeof CONTAINER_SECRETS;
 export const APP_SECRET_CONTAINERS: readonly ContainerName[] = ["init", "mysql", "replicate"];
 
 /**
+ * Containers that mount the set's certificate Secret and get `MMC_TLS_DIR` (tls.enabled): each one that
+ * runs the server or makes remote SQL or seed calls. The Jobs mount the CA alone (lib-env.sh
+ * `mmc_tls_files_of`); the "labels" container talks to the Kubernetes API only.
+ */
+export const TLS_CONTAINERS = {
+    init: "member",
+    mysql: "member",
+    replicate: "member",
+    donor: "member",
+    "failover-agent": "member",
+    switchover: "ca",
+    failover: "ca",
+} as const satisfies Record<ContainerName, "member" | "ca">;
+
+/**
  * The environment of a container: the same plain env for all (stable across phases: the topology
  * comes from the file) and only the passwords `container` uses (all four when none is named).
  */
@@ -138,6 +155,8 @@ export function containerEnv(plan: Plan, cluster: ClusterPlan, container?: Conta
         ...(plan.application && (container === undefined || APP_SECRET_CONTAINERS.includes(container))
             ? [secretEnv("MMC_APP_PASSWORD", names.secret, APP_SECRET_KEY)]
             : []),
+        // Only with TLS: a set without it keeps its pod template unchanged.
+        ...(plan.tls && container !== undefined ? [{ name: "MMC_TLS_DIR", value: PATHS.tls }] : []),
     ];
 }
 
@@ -198,7 +217,7 @@ export const SCRIPT_DEFAULTED_INPUTS = [
     "MMC_RESUME_AFTER_SECONDS",
     "MMC_SEED_PARALLEL",
     "MMC_SQL_TIMEOUT",
-    // unset: no TLS (issue 13: the program will mount the set's certificate and set it)
+    // unset: no TLS; set (PATHS.tls) with tls.enabled, in the TLS_CONTAINERS only
     "MMC_TLS_DIR",
     "MMC_WAITING_PRIMARY_SEED_AFTER_SECONDS",
 ] as const;

@@ -11,6 +11,7 @@ import { Switchover } from "./switchover";
 import { Failover } from "./failover";
 import { policyWarnings } from "./networkPolicy";
 import { arbiterRollOrder } from "./arbiter";
+import { TlsCertificates, tlsMemberClusters } from "./tlsCertificates";
 
 /** What a DBA reads at a glance after `pulumi up`. */
 export interface DeploymentOutputs {
@@ -168,15 +169,28 @@ export function deploy(
             ]),
         );
 
+    // A lost cluster is declared from what was last applied there: no change is planned in it.
+    const memberPlans = Object.fromEntries(step.applyOrder.map((name) => [name, views[name] ? lostClusterPlan(cfg, views[name], previous) : plan]));
+    const certificates = plan.tls
+        ? new TlsCertificates(
+              scope.childName("tls"),
+              {
+                  set: plan.set,
+                  namespace: plan.namespace,
+                  validityDays: plan.tls.validityDays,
+                  clusters: tlsMemberClusters(step.applyOrder.map((name) => ({ plan: memberPlans[name], cluster: name }))),
+              },
+              opts,
+          )
+        : undefined;
     const wiring = Object.fromEntries(plan.clusters.map((c) => [c.name, deferred<pulumi.Resource>()]));
     const rollAfter = arbiterRollOrder(plan);
     const arbiters = Object.fromEntries(Object.values(rollAfter).map((c) => [c, deferred<pulumi.Resource>()]));
     const job = deferred<pulumi.Resource>();
     const members: Record<string, ClusterMember> = {};
     for (const name of step.applyOrder) {
-        // A lost cluster is declared from what was last applied there: no change is planned in it.
         const view = views[name];
-        const memberPlan = view ? lostClusterPlan(cfg, view, previous) : plan;
+        const memberPlan = memberPlans[name];
         const cluster = memberPlan.clusters.find((c) => c.name === name)!;
         members[name] = new ClusterMember(
             scope.childName(name),
@@ -197,6 +211,7 @@ export function deploy(
                 // The write Service and topology of reachable clusters move after the switchover or failover Job.
                 afterSwitchover: (step.switchover || step.failover) && !view ? [job.promise] : [],
                 arbiterAfter: rollAfter[name] ? [arbiters[rollAfter[name]].promise] : [],
+                tls: certificates?.clusters[name],
             },
             opts,
         );
@@ -212,7 +227,7 @@ export function deploy(
                   plan,
                   step: step.switchover,
                   provider: providers[step.switchover.toCluster],
-                  dependsOn: [members[step.switchover.toCluster].slice.scripts],
+                  dependsOn: jobDependsOn(members[step.switchover.toCluster]),
               },
               opts,
           )
@@ -224,7 +239,7 @@ export function deploy(
                   plan,
                   step: step.failover,
                   provider: providers[step.failover.toCluster],
-                  dependsOn: [members[step.failover.toCluster].slice.scripts],
+                  dependsOn: jobDependsOn(members[step.failover.toCluster]),
               },
               opts,
           )
@@ -241,6 +256,11 @@ export function deploy(
     const migrationState = pulumi.all(done).apply(() => deployedStateOf(plan, previous, step));
     const providerNames = Object.fromEntries(Object.entries(providers).map(([c, p]) => [c, pulumiName(p)]));
     return { plan, step, members, switchover, failover, providers, outputs: { ...deploymentOutputs(plan, step, providerNames), migrationState } };
+}
+
+/** What an admin Job in a member's cluster waits for: the scripts it runs and, with TLS, the CA it verifies with. */
+function jobDependsOn(member: ClusterMember): pulumi.Resource[] {
+    return [member.slice.scripts, ...(member.slice.tlsCa ? [member.slice.tlsCa] : [])];
 }
 
 /** The Pulumi name a resource was registered with (the last part of its URN), known without waiting for the URN. */

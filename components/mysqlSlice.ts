@@ -2,10 +2,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ServiceRole, objectNames, serviceName } from "./naming";
 import { ClusterPlan, Plan } from "./plan";
-import { APP_SECRET_KEY, CONFIG_KEYS, SECRET_KEYS, commonLabels, databaseSelector, servicePorts, topologyEnv } from "./contract";
+import { APP_SECRET_KEY, CONFIG_KEYS, PATHS, SECRET_KEYS, commonLabels, databaseSelector, servicePorts, topologyEnv } from "./contract";
 import { podTemplateHash, statefulSetSpec } from "./podSpec";
 import { networkPolicySpec } from "./networkPolicy";
-import { baseServerConfig } from "./serverConfig";
+import { baseServerConfig, tlsServerConfig } from "./serverConfig";
+import { TlsMaterial } from "./tlsCertificates";
 import { disruptionBudgets } from "./budgets";
 import { labelerName, podLabelRules, readSelector, writeSelector } from "./podLabels";
 
@@ -30,6 +31,8 @@ export interface MysqlSliceArgs {
     readonly partition?: number;
     /** The switchover Job, when this step has one: the write Service and the topology move after it. */
     readonly afterSwitchover?: pulumi.Input<pulumi.Resource>[];
+    /** This cluster's certificate, key and the set CA (tls.enabled, a cluster running members); unset: no TLS objects. */
+    readonly tls?: TlsMaterial;
 }
 
 /**
@@ -40,6 +43,8 @@ export class MysqlSlice extends pulumi.ComponentResource {
     public readonly services: Record<ServiceRole, k8s.core.v1.Service>;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
     public readonly scripts: k8s.core.v1.ConfigMap;
+    /** The set CA alone (`<set>-tls-ca`, tls.enabled): what the switchover and failover Jobs mount. */
+    public readonly tlsCa: k8s.core.v1.Secret | undefined;
 
     constructor(name: string, args: MysqlSliceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mysql-multicluster:mysql:MysqlSlice", name, {}, opts);
@@ -53,7 +58,7 @@ export class MysqlSlice extends pulumi.ComponentResource {
         };
         const meta = (n: string, component: string) => ({ name: n, namespace: ns, labels: commonLabels(plan.set, component) });
 
-        const baseConfig = baseServerConfig(plan.engine, plan.autoFailover?.semiSyncTimeoutMs);
+        const baseConfig = baseServerConfig(plan.engine, plan.autoFailover?.semiSyncTimeoutMs) + tlsServerConfig(plan.engine, plan.tls ? PATHS.tls : undefined);
         const configMap = new k8s.core.v1.ConfigMap(
             `${name}-config`,
             { metadata: meta(names.config, "config"), data: { [CONFIG_KEYS.baseConf]: baseConfig } },
@@ -81,6 +86,26 @@ export class MysqlSlice extends pulumi.ComponentResource {
             },
             child,
         );
+
+        // The certificate Secrets: the key only here (Secret data is secret in state), never in env or a ConfigMap.
+        const tlsSecret = args.tls
+            ? new k8s.core.v1.Secret(
+                  `${name}-tls`,
+                  {
+                      metadata: meta(names.tls, "tls"),
+                      type: "kubernetes.io/tls",
+                      stringData: { "tls.crt": args.tls.certPem, "tls.key": pulumi.secret(args.tls.privateKeyPem), "ca.crt": args.tls.caCertPem },
+                  },
+                  child,
+              )
+            : undefined;
+        this.tlsCa = args.tls
+            ? new k8s.core.v1.Secret(
+                  `${name}-tls-ca`,
+                  { metadata: meta(names.tlsCa, "tls-ca"), type: "Opaque", stringData: { "ca.crt": args.tls.caCertPem } },
+                  child,
+              )
+            : undefined;
 
         const svc = (role: ServiceRole, spec: Record<string, unknown>, opts = child) =>
             new k8s.core.v1.Service(
@@ -161,6 +186,7 @@ export class MysqlSlice extends pulumi.ComponentResource {
                     scripts,
                     topology,
                     secret,
+                    ...(tlsSecret ? [tlsSecret] : []),
                     policy,
                     this.services.headless,
                     ...labeler,

@@ -32,6 +32,10 @@ export function objectNames(set: string) {
         retire: `${set}-retire`,
         /** The application's connection Secret (mysql.application). */
         connection: `${set}-app`,
+        /** The member certificate Secret (tls.enabled): `ca.crt`, `tls.crt`, `tls.key`. */
+        tls: `${set}-tls`,
+        /** The set CA alone (`ca.crt`), for the Jobs (tls.enabled). */
+        tlsCa: `${set}-tls-ca`,
     };
 }
 

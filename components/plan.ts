@@ -1,4 +1,4 @@
-import { AUTO_FAILOVER_DEFAULTS, ClusterConfig, McsProfile, MysqlConfig, StackConfig, voterClusters } from "./config";
+import { AUTO_FAILOVER_DEFAULTS, ClusterConfig, McsProfile, MysqlConfig, StackConfig, TLS_DEFAULTS, voterClusters } from "./config";
 import { CHANGE_BEHAVIOUR, changeBehaviourOf } from "./changes";
 import { NamingContext, ServiceRole, arbiterHost, objectNames, podHost, podName, serviceHost, serviceName } from "./naming";
 
@@ -91,6 +91,18 @@ export function autoFailoverPlan(cfg: StackConfig, ctx: NamingContext, previousV
         leaving: was.filter((v) => !voters.includes(v)),
         ...(previousVoters ? { previousVoters: [...previousVoters] } : {}),
     };
+}
+
+/** Verified TLS between the members (`tls.enabled`): the set's CA and one certificate per member cluster. */
+export interface TlsPlan {
+    /** Validity of the members' certificates in days (`tls.validityDays`). */
+    readonly validityDays: number;
+}
+
+/** The TLS decision of a config (undefined: off, the default). Pure. */
+export function tlsPlan(cfg: StackConfig): TlsPlan | undefined {
+    if (!(cfg.tls?.enabled ?? TLS_DEFAULTS.enabled)) return undefined;
+    return { validityDays: cfg.tls.validityDays ?? TLS_DEFAULTS.validityDays };
 }
 
 /** What the plan takes from the deployment history (the previous state), not from the config. */
@@ -215,6 +227,8 @@ export interface Plan {
     readonly application?: { readonly database: string; readonly user: string };
     /** Automatic failover (`failover.mode: automatic`); undefined: manual (failover by config only). */
     readonly autoFailover?: AutoFailoverPlan;
+    /** Verified TLS (`tls.enabled`); undefined: off (no certificate, no mount, nothing rendered differs). */
+    readonly tls?: TlsPlan;
 }
 
 export function imageOf(mysql: StackConfig["mysql"]): string {
@@ -290,6 +304,7 @@ export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLO
     const multiCluster = withPods.size > 1 || cfg.mcs.consumers.length > 0;
     const manualImports = cfg.mcs.profile !== "mcs-api";
     const auto = autoFailoverPlan(cfg, ctx, history.arbiterVoters);
+    const tls = tlsPlan(cfg);
 
     const pods: PodPlan[] = cfg.placement.map((cluster, ordinal) => ({
         ordinal,
@@ -386,6 +401,7 @@ export function buildPlan(cfg: StackConfig, history: DeployHistory = FIRST_DEPLO
         dataSubPath: history.dataSubPath ?? defaultDataSubPath(cfg.mysql.namespace, set),
         seedTimeoutMinutes: cfg.mysql.seedTimeoutMinutes,
         ...(auto ? { autoFailover: auto } : {}),
+        ...(tls ? { tls } : {}),
     };
 }
 

@@ -19,6 +19,17 @@ const MOUNTS = [
 export const SCRIPTS_MODE = 0o555;
 /** Mode of the config and topology ConfigMaps' files. */
 export const CONFIG_MODE = 0o444;
+/** Mode of the certificate Secrets' files: the server's group (fsGroup) reads them, nobody writes them. */
+export const TLS_MODE = 0o440;
+
+/** The read-only mount of the set's certificate Secret (tls.enabled; none without TLS). */
+export function tlsMounts(plan: Plan): k8s.types.input.core.v1.VolumeMount[] {
+    return plan.tls ? [{ name: "tls", mountPath: PATHS.tls, readOnly: true }] : [];
+}
+/** The volume of a certificate Secret (`secret`: the member's `<set>-tls` or the Jobs' `<set>-tls-ca`); none without TLS. */
+export function tlsVolumes(plan: Plan, secret: string): k8s.types.input.core.v1.Volume[] {
+    return plan.tls ? [{ name: "tls", secret: { secretName: secret, defaultMode: TLS_MODE } }] : [];
+}
 
 /**
  * Pod Security "restricted" at pod level: non-root as `uid` (the images' mysql user for the database
@@ -68,7 +79,8 @@ export function podTemplateHash(baseConfig: string, scripts: Record<string, stri
 export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: string, partition?: number): k8s.types.input.apps.v1.StatefulSetSpec {
     const names = objectNames(plan.set);
     const secure = containerSecurityContext();
-    const mounts = dataMounts(plan, cluster);
+    // Every container of this pod but "labels" runs the server or makes remote SQL or seed calls (TLS_CONTAINERS).
+    const mounts = [...dataMounts(plan, cluster), ...tlsMounts(plan)];
     const res = plan.resources;
     const sidecarResources = { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } };
     const containers: k8s.types.input.core.v1.Container[] = [
@@ -182,6 +194,7 @@ export function statefulSetSpec(plan: Plan, cluster: ClusterPlan, templateHash: 
                     { name: "run", emptyDir: {} },
                     { name: "tmp", emptyDir: {} },
                     ...labelsVolumes(),
+                    ...tlsVolumes(plan, names.tls),
                 ],
             },
         },

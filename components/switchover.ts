@@ -4,7 +4,7 @@ import { objectNames, podHost, switchoverJobName } from "./naming";
 import { Plan } from "./plan";
 import { SwitchoverStep } from "./step";
 import { PATHS, commonLabels, containerEnv, jobPodLabels, scriptCommand } from "./contract";
-import { SCRIPTS_MODE, containerSecurityContext, podSecurityContext } from "./podSpec";
+import { SCRIPTS_MODE, containerSecurityContext, podSecurityContext, tlsMounts, tlsVolumes } from "./podSpec";
 
 export interface SwitchoverArgs {
     readonly plan: Plan;
@@ -55,7 +55,7 @@ export function switchoverJobEnv(plan: Plan, s: SwitchoverStep) {
 /**
  * The spec of a Job that runs one admin script against the servers (switchover.sh, failover.sh): one
  * attempt, bounded by the switchover timeout, Pod Security restricted, no service-account token, the
- * scripts read-only, only the passwords that script uses (CONTAINER_SECRETS).
+ * scripts read-only, only the passwords that script uses (CONTAINER_SECRETS); with TLS, the set CA alone.
  */
 export function adminJobSpec(plan: Plan, component: "switchover" | "failover", env: ReturnType<typeof containerEnv>) {
     const names = objectNames(plan.set);
@@ -78,6 +78,7 @@ export function adminJobSpec(plan: Plan, component: "switchover" | "failover", e
                         volumeMounts: [
                             { name: "scripts", mountPath: PATHS.scripts, readOnly: true },
                             { name: "tmp", mountPath: PATHS.tmp },
+                            ...tlsMounts(plan),
                         ],
                         resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
                     },
@@ -85,6 +86,8 @@ export function adminJobSpec(plan: Plan, component: "switchover" | "failover", e
                 volumes: [
                     { name: "scripts", configMap: { name: names.scripts, defaultMode: SCRIPTS_MODE } },
                     { name: "tmp", emptyDir: {} },
+                    // the set CA alone: the Jobs verify the servers and hold no certificate
+                    ...tlsVolumes(plan, names.tlsCa),
                 ],
             },
         },

@@ -29,6 +29,32 @@ export interface RecordedResource {
 export const OFFLINE_SECRET = "<generated-at-deploy-time>";
 
 /**
+ * What the TLS provider's resources yield offline: fixed PEM text, never a real key (no crypto in the
+ * unit tier). The key's PEM is one a test can search every rendered object for.
+ */
+export const OFFLINE_PEM = {
+    privateKey: "-----BEGIN EC PRIVATE KEY-----\noffline-mock-key\n-----END EC PRIVATE KEY-----\n",
+    publicKey: "-----BEGIN PUBLIC KEY-----\noffline-mock\n-----END PUBLIC KEY-----\n",
+    certRequest: "-----BEGIN CERTIFICATE REQUEST-----\noffline-mock\n-----END CERTIFICATE REQUEST-----\n",
+    certificate: (name: string) => `-----BEGIN CERTIFICATE-----\noffline-mock ${name}\n-----END CERTIFICATE-----\n`,
+} as const;
+
+/** The outputs a TLS provider resource has on top of its inputs (undefined: not one of them). */
+function tlsOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, string> | undefined {
+    switch (args.type) {
+        case "tls:index/privateKey:PrivateKey":
+            return { privateKeyPem: OFFLINE_PEM.privateKey, publicKeyPem: OFFLINE_PEM.publicKey };
+        case "tls:index/certRequest:CertRequest":
+            return { certRequestPem: OFFLINE_PEM.certRequest };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            return { certPem: OFFLINE_PEM.certificate(args.name) };
+        default:
+            return undefined;
+    }
+}
+
+/**
  * Mocks that record every registered resource and answer like a provider would, with no cluster.
  * `call` throws: the program must not depend on provider functions to decide what it declares.
  */
@@ -39,7 +65,7 @@ export function recordingMocks(extraState: (args: pulumi.runtime.MockResourceArg
             // A provider reference is `<provider URN>::<id>`; a URN ends in `::<type>::<name>`.
             const provider = args.provider ? args.provider.split("::").slice(-2)[0] : undefined;
             resources.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), provider });
-            const state = { ...args.inputs, ...(extraState(args) ?? {}) };
+            const state = { ...args.inputs, ...(tlsOutputs(args) ?? {}), ...(extraState(args) ?? {}) };
             if (args.type === "random:index/randomPassword:RandomPassword") state.result = OFFLINE_SECRET;
             return { id: `${args.name}-id`, state };
         },

@@ -114,6 +114,20 @@ export const GUARDS: readonly Guard[] = [
         },
     },
     {
+        // A member that requires TLS and a plaintext one cannot replicate from each other: no rolling order
+        // turns TLS on or off in a running set. A state without the key ran without TLS.
+        name: "tls-unchanged",
+        check(prev, next) {
+            const was = prev.settings?.["tls.enabled"] === "true";
+            const is = next.tls !== undefined;
+            if (was === is) return undefined;
+            return new TransitionError(
+                `mysql-multicluster:tls.enabled: ${is} changes the deployed ${was} on a running set; a rolling change would leave members that require TLS and plaintext ones unable to replicate from each other. ` +
+                    `Keep tls.enabled: ${was}; for ${is ? "TLS deploy a new set with tls.enabled: true" : "plaintext deploy a new set without TLS"} and move the data to it (a two-step mode accepting both is not there yet)`,
+            );
+        },
+    },
+    {
         // volumeClaimTemplates are immutable: a new size replaces every StatefulSet and grows no claim.
         name: "storage-size-never-replaces",
         check(prev, next) {
@@ -140,7 +154,10 @@ export const GUARDS: readonly Guard[] = [
             for (const { key, was, is } of changedSettings(prev, next)) {
                 if (changeBehaviourOf(key)?.behaviour !== "refused") continue;
                 // Handled by their own guards, with their own next safe step.
-                if (/^mysql\.(name|namespace|engine|storageSize)$/.test(key) || /^clusters\.[^.]+\.storage\.(storageClass|storageClassName)$/.test(key))
+                if (
+                    /^(mysql\.(name|namespace|engine|storageSize)|tls\.enabled)$/.test(key) ||
+                    /^clusters\.[^.]+\.storage\.(storageClass|storageClassName)$/.test(key)
+                )
                     continue;
                 const cluster = key.startsWith("clusters.") ? key.split(".")[1] : undefined;
                 if (cluster && !claimsIn(prev, cluster).length) continue;

@@ -385,6 +385,8 @@ test("every key, edited on a running set, gets the plan its declared behaviour p
         "failover.witnesses": (r) => (r.failover.witnesses = ["c2", "c4"]),
         "failover.leaseSeconds": (r) => (r.failover.leaseSeconds = 20),
         "failover.arbiterImage": (r) => (r.failover.arbiterImage = "registry.k8s.io/etcd:3.6.6-0"),
+        "tls.enabled": (r) => (r.tls = { enabled: true }),
+        "tls.validityDays": (r) => (r.tls.validityDays = 400),
     };
     // Keys that only exist on a set with automatic failover: that set is the running one.
     const automatic = (r: any) => {
@@ -395,6 +397,7 @@ test("every key, edited on a running set, gets the plan its declared behaviour p
         "failover.witnesses": automatic,
         "failover.leaseSeconds": automatic,
         "failover.arbiterImage": automatic,
+        "tls.validityDays": (r) => (r.tls = { enabled: true }),
     };
     const leaves = Object.keys(CHANGE_BEHAVIOUR).filter((k) => !Object.keys(CHANGE_BEHAVIOUR).some((x) => x.startsWith(`${k}.`)));
     const judged = leaves.filter((k) => !["step", "destructive"].includes(CHANGE_BEHAVIOUR[k].behaviour));
