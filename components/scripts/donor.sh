@@ -25,8 +25,6 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
 # shellcheck source=lib-stream.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-stream.sh"
-# shellcheck source=probe.sh
-. "$(dirname "${BASH_SOURCE[0]}")/probe.sh" # donor_status (its main runs only as an entry)
 
 serve() {
     if [ "$(mmc_engine_seed_method)" != stream ]; then
@@ -46,7 +44,7 @@ serve() {
 handle() {
     local peer="${SOCAT_PEERADDR:-?}" ns status cmd nc mac
     ns=$(mmc_nonce)
-    status=$(donor_status 2>/dev/null) || status="notready unknown"
+    status=$(bash "$MMC_DIR/probe.sh" donor-status 2>/dev/null) || status="notready unknown"
     printf 'MMC-DONOR 1 %s %s\n' "$ns" "$status"
     if ! read -r -t 10 cmd nc mac; then mmc_log "client $peer sent nothing"; return 0; fi
     case "$cmd" in status | seed | seed-waiting | mac:*) ;; *) printf 'ERR protocol\n'; mmc_log "bad request from $peer"; return 0 ;; esac
@@ -114,7 +112,7 @@ handle_tls() {
     if ! read -r -t 10 cmd; then mmc_log "client $peer sent nothing"; return 0; fi
     case "$cmd" in status | seed | seed-waiting) ;; *) printf 'ERR protocol\n'; mmc_log "bad request from $peer"; return 0 ;; esac
     tp=$(mmc_now_ms)
-    status=$(donor_status 2>/dev/null) || status="notready unknown"
+    status=$(bash "$MMC_DIR/probe.sh" donor-status 2>/dev/null) || status="notready unknown"
     tp=$(($(mmc_now_ms) - tp))
     case "$cmd" in
         status) printf 'STATUS %s\n' "$status"; return 0 ;;

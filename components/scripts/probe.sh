@@ -34,14 +34,6 @@ evaluate() {
     mmc_judge "$ro" "$st" "$MMC_MAX_LAG_SECONDS"
 }
 
-# donor_status -> "<ready|notready> <role>" of the local server (probe.sh donor-status; donor.sh calls it
-# in its own process: no second bash and environment load before a seed starts).
-donor_status() {
-    local out rc=0
-    out=$(MMC_SQL_TIMEOUT=${MMC_SQL_TIMEOUT:-5} evaluate) || rc=$?
-    if [ "$rc" = 0 ]; then echo "ready ${out%%$'\t'*}"; else echo "notready ${out%%$'\t'*}"; fi
-}
-
 main() {
     set -uo pipefail
     MMC_SQL_TIMEOUT=${MMC_SQL_TIMEOUT:-5}
@@ -64,7 +56,11 @@ main() {
             echo "not ready ($role): $why" >&2
             exit 1
             ;;
-        donor-status) donor_status ;;
+        donor-status)
+            out=$(evaluate) || rc=$?
+            role=${out%%$'\t'*}
+            if [ "$rc" = 0 ]; then echo "ready $role"; else echo "notready $role"; fi
+            ;;
         role)
             out=$(evaluate 2>/dev/null)
             echo "${out%%$'\t'*}"
