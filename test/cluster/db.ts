@@ -27,8 +27,17 @@ export async function sql(
     return r.stdout;
 }
 
-/** Pod manifest of a writer in cluster `cluster`; ids start at `base` (writers never share ids). */
-export function writerManifest(name: string, image: string, writeHost: string, base: number, node: string): string {
+/** Where a TLS writer mounts the set CA (`ca.crt`, a copy of `<set>-tls-ca` in CLIENT_NS). */
+export const CLIENT_TLS_DIR = "/etc/mmc-client-tls";
+/** A verified TLS client: the set CA, and the server's certificate must name the host dialled. */
+export const CLIENT_TLS_ARGS = `--ssl --ssl-ca=${CLIENT_TLS_DIR}/ca.crt --ssl-verify-server-cert`;
+
+/**
+ * Pod manifest of a writer in cluster `cluster`; ids start at `base` (writers never share ids). With
+ * `caSecret` (a Secret in CLIENT_NS holding the set CA) it speaks verified TLS (CLIENT_TLS_ARGS).
+ */
+export function writerManifest(name: string, image: string, writeHost: string, base: number, node: string, caSecret?: string): string {
+    const tls = caSecret === undefined ? "" : ` ${CLIENT_TLS_ARGS}`;
     const script = [
         "set -u; n=0",
         'cnf=/tmp/app.cnf; umask 077; printf \'[client]\\nuser=app\\npassword="%s"\\n\' "$APP_PASSWORD" > $cnf',
@@ -36,7 +45,7 @@ export function writerManifest(name: string, image: string, writeHost: string, b
         "  if [ -e /tmp/stop ]; then sleep 1; continue; fi",
         "  if [ -e /tmp/pause ]; then touch /tmp/paused; sleep 0.05; continue; fi",
         "  rm -f /tmp/paused; n=$((n+1)); id=$((BASE+n))",
-        '  if timeout 10 mariadb --defaults-extra-file=$cnf -h "$WRITE_HOST" -P 3306 --connect-timeout=2 -N -B \\',
+        `  if timeout 10 mariadb --defaults-extra-file=$cnf${tls} -h "$WRITE_HOST" -P 3306 --connect-timeout=2 -N -B \\`,
         "       -e \"INSERT INTO mmc_test.acks (id, payload) VALUES ($id, SHA2('$id', 256))\" 2>/tmp/err; then",
         '    t=$EPOCHREALTIME; echo "ACK $id ${t/./}"',
         "  else t=$EPOCHREALTIME; echo \"ERR $id ${t/./} $(head -c 200 /tmp/err | tr '\\n' ' ')\"; fi",
@@ -63,8 +72,10 @@ export function writerManifest(name: string, image: string, writeHost: string, b
                         { name: "APP_PASSWORD", valueFrom: { secretKeyRef: { name: "app", key: "password" } } },
                     ],
                     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "256Mi" } },
+                    ...(caSecret === undefined ? {} : { volumeMounts: [{ name: "tls-ca", mountPath: CLIENT_TLS_DIR, readOnly: true }] }),
                 },
             ],
+            ...(caSecret === undefined ? {} : { volumes: [{ name: "tls-ca", secret: { secretName: caSecret } }] }),
         },
     });
 }
@@ -150,14 +161,24 @@ export async function createWriterAccount(kubectl: Kubectl, ctx: string, ns: str
 export async function startWriterPod(
     kubectl: Kubectl,
     ctx: string,
-    w: { name: string; image: string; writeHost: string; base: number; node: string; password: string },
+    w: { name: string; image: string; writeHost: string; base: number; node: string; password: string; tlsCa?: { secret: string; pem: string } },
 ): Promise<Writer> {
     await kubectl.run(ctx, ["create", "namespace", CLIENT_NS], { allowFailure: true });
     // The password reaches the API server on stdin, never on a command line.
     await kubectl.run(ctx, ["apply", "-f", "-"], {
         input: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "app", namespace: CLIENT_NS }, stringData: { password: w.password } }),
     });
-    await kubectl.run(ctx, ["apply", "-f", "-"], { input: writerManifest(w.name, w.image, w.writeHost, w.base, w.node) });
+    // A pod mounts Secrets of its own namespace only: the set CA is copied into CLIENT_NS.
+    if (w.tlsCa)
+        await kubectl.run(ctx, ["apply", "-f", "-"], {
+            input: JSON.stringify({
+                apiVersion: "v1",
+                kind: "Secret",
+                metadata: { name: w.tlsCa.secret, namespace: CLIENT_NS },
+                stringData: { "ca.crt": w.tlsCa.pem },
+            }),
+        });
+    await kubectl.run(ctx, ["apply", "-f", "-"], { input: writerManifest(w.name, w.image, w.writeHost, w.base, w.node, w.tlsCa?.secret) });
     const writer = new Writer(kubectl, ctx, w.name);
     await waitUntil(
         `${ctx}: ${w.name} acknowledges writes through ${w.writeHost}`,
@@ -170,6 +191,19 @@ export async function startWriterPod(
         1000,
     );
     return writer;
+}
+
+/**
+ * One client connection from a running writer pod (its account, /tmp/app.cnf) to `host` with the given
+ * client options; on success the session's TLS version (empty: a plaintext session). Never throws on a
+ * refused connection: `code` and the client's error say what happened.
+ */
+export async function clientAttempt(kubectl: Kubectl, ctx: string, writer: string, host: string, clientArgs: string): Promise<{ code: number; out: string }> {
+    const cmd =
+        `timeout 15 mariadb --defaults-extra-file=/tmp/app.cnf ${clientArgs} -h '${host}' -P 3306 --connect-timeout=5 -N -B ` +
+        `-e "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_version'"`;
+    const r = await kubectl.run(ctx, ["exec", "-n", CLIENT_NS, writer, "--", "bash", "-c", cmd], { allowFailure: true, timeoutMs: 60_000 });
+    return { code: r.code, out: (r.stdout + r.stderr).trim() };
 }
 
 export interface Member {

@@ -25,6 +25,13 @@
 // retired. Writes bench/results/e2e.json and prints a table. MMC_KEEP_CLUSTERS=1 leaves the clusters up.
 // MMC_E2E_NODES=kwok walks the KWOK clusters instead: no container runs there, so the data-plane checks
 // and the writer are skipped and the retire Job's command is played by the test as its ServiceAccount.
+// MMC_E2E_TLS=1 walks the same phases with `tls: { enabled: true }` added to each one's config (a copy;
+// stacks/ is unchanged): the writer speaks verified TLS (the set CA from `<set>-tls-ca`, the server's
+// certificate must name the write host it dials), and after each up every member serves the program's
+// certificate with require_secure_transport ON, every replica replicates over verified TLS, a plaintext
+// client is refused and a verified client dialling the primary's pod IP (a name no certificate lists) is
+// refused. Re-issued certificates (a cluster whose members' names changed) are the only replaces allowed.
+// Writes bench/results/e2e-tls-walk.json instead.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -37,12 +44,31 @@ import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
 import { CACHE, Engine, PodWatcher, REPO, ensureEngine, plaintextSecrets, run } from "./engine";
 import { Kubectl } from "../controlplane/kube";
 import { MANAGED_BY } from "../cluster/apply";
-import { assertSameData, assertWritableAndReplicating, CLIENT_NS, createWriterAccount, longestGapMs, Member, startWriterPod, Writer } from "../cluster/db";
+import {
+    assertSameData,
+    assertWritableAndReplicating,
+    CLIENT_NS,
+    CLIENT_TLS_ARGS,
+    clientAttempt,
+    createWriterAccount,
+    longestGapMs,
+    Member,
+    sql,
+    startWriterPod,
+    Writer,
+} from "../cluster/db";
 import { clustersByProvider } from "../../tools/mocks";
 import { localVolumeName } from "../../components/naming";
+import { PATHS } from "../../components/contract";
+import { parseStackConfig, stripProjectPrefix } from "../../components/config";
+import { buildPlan } from "../../components/plan";
+import { tlsDnsNames } from "../../components/tlsCertificates";
 
 const PROJECT = "mysql-multicluster";
-const STACK = `e2e-${process.pid}`;
+const TLS_ENV = process.env.MMC_E2E_TLS ?? "";
+if (!["", "0", "1"].includes(TLS_ENV)) throw new Error(`MMC_E2E_TLS: "${TLS_ENV}" is not 0 or 1`);
+const TLS = TLS_ENV === "1";
+const STACK = `e2e-${TLS ? "tls-" : ""}${process.pid}`;
 const STACK_FILE = path.join(REPO, `Pulumi.${STACK}.yaml`);
 // The real-node tier's clusters (test/cluster: same state directory and ports), so CI's e2e reuses them.
 // MMC_E2E_NODES=kwok walks on the KWOK clusters instead (no container runs: the data-plane checks are
@@ -64,8 +90,22 @@ const phaseFiles = fs
     .sort()
     .map((f) => path.join(REPO, "stacks", f));
 
+/** MMC_E2E_TLS=1: a copy of the phase file with `tls: { enabled: true }` added (stacks/ stays as it is). */
+const tlsPhaseDir = TLS ? fs.mkdtempSync(path.join(os.tmpdir(), "mmc-e2e-tls-phases-")) : "";
+function withTls(file: string): string {
+    const doc = YAML.parse(fs.readFileSync(file, "utf8"));
+    assert.equal(doc?.config?.[`${PROJECT}:tls`], undefined, `${file}: already sets tls; the TLS walk adds it`);
+    doc.config[`${PROJECT}:tls`] = { enabled: true };
+    const copy = path.join(tlsPhaseDir, path.basename(file));
+    fs.writeFileSync(copy, YAML.stringify(doc));
+    return copy;
+}
+
 interface Phase {
+    /** The config file up and render use: the stacks/ file, or its TLS copy (MMC_E2E_TLS=1). */
     file: string;
+    /** The stacks/ file. */
+    source: string;
     name: string;
     doc: any;
     config: Record<string, any>;
@@ -78,7 +118,8 @@ interface Phase {
     retire: string[];
 }
 
-function loadPhase(file: string): Phase {
+function loadPhase(source: string): Phase {
+    const file = TLS ? withTls(source) : source;
     const doc = YAML.parse(fs.readFileSync(file, "utf8"));
     assert.ok(doc && typeof doc.config === "object", `${file}: no config: map`);
     const c = doc.config;
@@ -87,6 +128,7 @@ function loadPhase(file: string): Phase {
     const mysql = key("mysql") ?? {};
     return {
         file,
+        source,
         name: path.basename(file).replace(/\.ya?ml$/, ""),
         doc,
         config: c,
@@ -124,6 +166,15 @@ interface StepRecord {
     acknowledgedInStep: number;
     acknowledgedTotal: number;
     checksum: string;
+    /** MMC_E2E_TLS=1: what the step's TLS checks saw. */
+    tls?: {
+        reissued: string[];
+        members: Record<string, { sslCert: string; requireSecureTransport: string }>;
+        replicas: Record<string, { sslAllowed: string; verifyServerCert: string }>;
+        verified: string;
+        plaintext: string;
+        podIp: string;
+    };
     error?: string;
 }
 
@@ -389,6 +440,15 @@ async function secretsCheck(label: string) {
     const decrypted = await stack.exportStack();
     const secrets = plaintextSecrets(decrypted);
     assert.ok(secrets.size >= 3, `${label}: expected the set's passwords among the state's secrets, found ${secrets.size}`);
+    if (TLS) {
+        // Certificates are public (the provider's certPem outputs are plaintext); private keys never are.
+        for (const c of [...secrets].filter((v) => /^-----BEGIN CERTIFICATE-----[^]*-----END CERTIFICATE-----\s*$/.test(v))) secrets.delete(c);
+        assert.ok(
+            [...secrets].some((v) => v.includes("PRIVATE KEY")),
+            `${label}: the private keys are not among the state's secrets`,
+        );
+        assert.doesNotMatch(raw, /PRIVATE KEY/, `${label}: pulumi stack export holds a private key in plaintext`);
+    }
     for (const s of secrets) {
         assert.ok(!raw.includes(s), `${label}: pulumi stack export holds a secret in plaintext (${s.slice(0, 4)}…)`);
         const b64 = Buffer.from(s).toString("base64");
@@ -398,7 +458,12 @@ async function secretsCheck(label: string) {
 
 /** Every Secret the program manages in a cluster holds data, and its values are the state's secrets. */
 async function secretsInClusters(phase: Phase) {
-    const known = plaintextSecrets(await stack.exportStack());
+    const exported = await stack.exportStack();
+    const known = plaintextSecrets(exported);
+    // TLS: a certificate (public: ca.crt, tls.crt) need not be secret in state, but must be one the state holds.
+    const stateText = TLS ? JSON.stringify(exported) : "";
+    const publicCert = (v: string) =>
+        TLS && /^-----BEGIN CERTIFICATE-----/.test(v) && !/PRIVATE KEY/.test(v) && stateText.includes(JSON.stringify(v).slice(1, -1));
     for (const [c, ctx] of Object.entries(phase.contexts)) {
         const items = JSON.parse(
             (await kube(ctx, ["-n", phase.namespace, "get", "secrets", "-l", "app.kubernetes.io/managed-by=mysql-multicluster", "-o", "json"])).stdout,
@@ -410,7 +475,7 @@ async function secretsInClusters(phase: Phase) {
             assert.ok(Object.keys(data).length > 0, `${phase.name}: Secret ${sec.metadata.name} in ${c} holds no data`);
             for (const [k, v] of Object.entries(data)) {
                 const plain = Buffer.from(v, "base64").toString("utf8");
-                assert.ok(known.has(plain), `${phase.name}: Secret ${sec.metadata.name}/${k} in ${c} is not one of the state's secrets`);
+                assert.ok(known.has(plain) || publicCert(plain), `${phase.name}: Secret ${sec.metadata.name}/${k} in ${c} is not one of the state's secrets`);
             }
         }
     }
@@ -449,6 +514,24 @@ async function liveStatusCheck(phase: Phase, previous: Phase | undefined, s: any
     }
 }
 
+/** The certificate names of every member cluster of a phase (tlsDnsNames, as the program computes them). */
+function certificateNames(phase: Phase): Map<string, string> {
+    const plan = buildPlan(parseStackConfig(stripProjectPrefix(phase.config)));
+    return new Map([...new Set(phase.placement)].map((c) => [c, JSON.stringify(tlsDnsNames(plan, c))]));
+}
+
+/** Clusters that run members before and after a step whose certificate names change: their certificates are re-issued. */
+function certificatesReissued(previous: Phase | undefined, phase: Phase): string[] {
+    if (!previous) return [];
+    const before = certificateNames(previous);
+    return [...certificateNames(phase)].filter(([c, names]) => before.has(c) && before.get(c) !== names).map(([c]) => c);
+}
+
+/** A member certificate's request or certificate of `cluster` (TlsCertificates names them `<name>-<cluster>-member`). */
+function reissueUrn(urn: string, cluster: string): boolean {
+    return /tls:index\/(certRequest:CertRequest|locallySignedCert:LocallySignedCert)::/.test(urn) && urn.endsWith(`-${cluster}-member`);
+}
+
 function table(rows: StepRecord[]) {
     const head = ["step", "ok", "wall s", "create", "update", "delete", "replace", "same", "touched", "overlaps", "jobs", "write gap ms", "acks"];
     const body = rows.map((r) =>
@@ -477,7 +560,7 @@ function writeResults() {
     results.totalSeconds = (Date.now() - t0) / 1000;
     const dir = path.join(REPO, "bench", "results");
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, "e2e.json"), JSON.stringify(results, null, 2) + "\n");
+    fs.writeFileSync(path.join(dir, TLS ? "e2e-tls-walk.json" : "e2e.json"), JSON.stringify(results, null, 2) + "\n");
     console.log(`\n${table(results.steps)}`);
     if (results.refused)
         console.log(
@@ -663,9 +746,11 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         const primaryNode = (await podsIn(phase, cluster)).find((p) => p.name === `${phase.set}-${phase.primary}`)?.node;
         const node = (await kc.json(ctx, ["get", "nodes"])).items.map((n: any) => n.metadata.name).find((n: string) => n !== primaryNode);
         const name = `writer-${writers.length + 1}`;
+        // TLS: the writer verifies the server with the set CA, as the program publishes it in this cluster.
+        const tlsCa = TLS ? { secret: `${phase.set}-tls-ca`, pem: await caOf(phase, ctx) } : undefined;
         let writer: Writer;
         try {
-            writer = await startWriterPod(kc, ctx, { name, image, writeHost, base: (writers.length + 1) * 1_000_000, node, password: appPassword });
+            writer = await startWriterPod(kc, ctx, { name, image, writeHost, base: (writers.length + 1) * 1_000_000, node, password: appPassword, tlsCa });
         } catch (e) {
             throw new Error(
                 `${(e as Error).message}\n--- why (writer on ${node}, primary on ${primaryNode}):\n${await writePathReport(phase, ctx, name, writeHost)}`,
@@ -675,7 +760,84 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         const old = writers[writers.length - 1];
         writers.push({ cluster, writer });
         if (old) await old.writer.stop();
-        console.log(`${phase.name}: ${cluster}/${name} writes through ${writeHost}${old ? ` (${old.cluster}/${old.writer.name} stopped)` : ""}`);
+        console.log(
+            `${phase.name}: ${cluster}/${name} writes through ${writeHost}${TLS ? " (verified TLS)" : ""}${old ? ` (${old.cluster}/${old.writer.name} stopped)` : ""}`,
+        );
+    }
+
+    /** The set CA as a member cluster holds it (`<set>-tls-ca`, ca.crt). */
+    async function caOf(phase: Phase, ctx: string): Promise<string> {
+        const s = await kc.json(ctx, ["-n", phase.namespace, "get", "secret", `${phase.set}-tls-ca`]);
+        const pem = Buffer.from(s.data?.["ca.crt"] ?? "", "base64").toString("utf8");
+        assert.match(pem, /^-----BEGIN CERTIFICATE-----/, `${phase.name}: ${phase.set}-tls-ca in ${ctx} holds no ca.crt`);
+        return pem;
+    }
+
+    /**
+     * MMC_E2E_TLS=1, after a step: every member serves the program's certificate files with
+     * require_secure_transport ON; every replica's source connection allows TLS and verifies the
+     * source's certificate (with both threads running: assertWritableAndReplicating); from the writer
+     * (the set CA only), a verified session to the write host, the same host refused in plaintext, and
+     * the primary's pod IP refused by verification (no certificate names it: the check is real).
+     */
+    async function tlsChecks(phase: Phase, members: Member[], rec: StepRecord) {
+        const t = rec.tls!;
+        for (const m of members) {
+            const row = await sql(
+                kc,
+                m.ctx,
+                phase.namespace,
+                m.pod,
+                "SELECT @@GLOBAL.ssl_cert, @@GLOBAL.ssl_key, @@GLOBAL.ssl_ca, @@GLOBAL.have_ssl, @@GLOBAL.require_secure_transport;",
+            );
+            const [sslCert, sslKey, sslCa, haveSsl, requireSecureTransport] = row.trim().split("\t");
+            assert.deepEqual(
+                [sslCert, sslKey, sslCa, haveSsl, requireSecureTransport],
+                [`${PATHS.tls}/tls.crt`, `${PATHS.tls}/tls.key`, `${PATHS.tls}/ca.crt`, "YES", "1"],
+                `${phase.name}: ${m.pod}: the server's TLS settings`,
+            );
+            t.members[m.pod] = { sslCert, requireSecureTransport };
+            if (m.primary) continue;
+            const st = await sql(kc, m.ctx, phase.namespace, m.pod, "SHOW SLAVE STATUS;", 60_000, ["-E", "--column-names"]);
+            const field = (k: string) => new RegExp(`^\\s*${k}: (.*)$`, "m").exec(st)?.[1]?.trim() ?? "";
+            t.replicas[m.pod] = { sslAllowed: field("Master_SSL_Allowed"), verifyServerCert: field("Master_SSL_Verify_Server_Cert") };
+            assert.deepEqual(
+                [field("Master_SSL_Allowed"), field("Master_SSL_Verify_Server_Cert"), field("Master_SSL_CA_File")],
+                ["Yes", "Yes", `${PATHS.tls}/ca.crt`],
+                `${phase.name}: ${m.pod}: replication is not over verified TLS:\n${st}`,
+            );
+        }
+        const { cluster, writer } = writers[writers.length - 1];
+        const ctx = phase.contexts[cluster];
+        const outs = await stack.outputs();
+        const writeHost: string = outs.clusters?.value?.[cluster]?.writeEndpoint;
+        const verified = await clientAttempt(kc, ctx, writer.name, writeHost, CLIENT_TLS_ARGS);
+        t.verified = verified.out;
+        assert.ok(
+            verified.code === 0 && /^TLSv1\.[23]$/.test(verified.out),
+            `${phase.name}: a verified TLS client to ${writeHost}: exit ${verified.code}: ${verified.out}`,
+        );
+        // The same account and host in plaintext: refused. MariaDB 10.11 answers a plaintext login under
+        // require_secure_transport with 1045 "Access denied" (MySQL: 3159); the account is the one that just
+        // logged in over TLS, so the transport is what is refused.
+        const plain = await clientAttempt(kc, ctx, writer.name, writeHost, "--skip-ssl");
+        t.plaintext = plain.out;
+        assert.ok(
+            plain.code !== 0 && /^ERROR (1045|3159) /m.test(plain.out),
+            `${phase.name}: a plaintext client to ${writeHost} was not refused: exit ${plain.code}: ${plain.out}`,
+        );
+        const ip = (await kc.json(phase.contexts[phase.placement[phase.primary]], ["-n", phase.namespace, "get", "pod", `${phase.set}-${phase.primary}`]))
+            .status?.podIP;
+        assert.ok(ip, `${phase.name}: the primary has no pod IP`);
+        const byIp = await clientAttempt(kc, ctx, writer.name, ip, CLIENT_TLS_ARGS);
+        t.podIp = byIp.out;
+        assert.ok(
+            byIp.code !== 0 && /^ERROR 2026 .*certificate/im.test(byIp.out),
+            `${phase.name}: a verified client dialling the primary's pod IP ${ip} (in no certificate) was not refused by verification: exit ${byIp.code}: ${byIp.out}`,
+        );
+        console.log(
+            `${phase.name}: TLS: ${members.length} members require it, replicas verify their source; writer ${verified.out}; plaintext refused; pod IP refused`,
+        );
     }
 
     /** What the writer's path looks like when it cannot write: the name as the writer resolves it, the Service, its endpoints, a direct connection. */
@@ -738,7 +900,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         it(`${phase.name}: up applies the phase safely`, { timeout: UP_TIMEOUT_MS + 10 * 60 * 1000 }, async () => {
             const rec: StepRecord = {
                 step: phase.name,
-                file: path.relative(REPO, phase.file),
+                file: path.relative(REPO, phase.source),
                 ok: false,
                 wallSeconds: 0,
                 create: 0,
@@ -807,12 +969,22 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
                 rec.touchedClusters = [...touched].sort();
             }
 
+            // With TLS, a cluster whose members' names change gets its certificate re-issued (request and
+            // certificate replaced, same key and CA): those replaces, and only those, are expected.
+            const reissued = TLS ? certificatesReissued(previous, phase) : [];
+            const replaceOps = (o: string) => /replace/.test(o.split(" ")[0]);
+            const isReissue = (o: string) => reissued.some((c) => reissueUrn(o.split(" ")[1] ?? "", c));
             assert.equal(
                 rec.replace,
-                0,
+                new Set(ops.filter((o) => o.startsWith("replace ") && isReissue(o))).size,
                 `${phase.name}: the change summary has replaces:\n${ops.filter((o) => o.startsWith("replace") || o.includes("replacement")).join("\n")}`,
             );
-            assert.ok(!ops.some((o) => /replace/.test(o.split(" ")[0])), `${phase.name}: replace steps: ${ops.join("\n")}`);
+            assert.ok(!ops.some((o) => replaceOps(o) && !isReissue(o)), `${phase.name}: replace steps: ${ops.join("\n")}`);
+            if (TLS) {
+                const got = reissued.filter((c) => ops.some((o) => o.startsWith("replace ") && reissueUrn(o.split(" ")[1], c)));
+                assert.deepEqual(got, reissued, `${phase.name}: certificates re-issued (clusters whose names changed: ${reissued})\n${ops.join("\n")}`);
+                rec.tls = { reissued, members: {}, replicas: {}, verified: "", plaintext: "", podIp: "" };
+            }
             const stray = rec.touchedClusters.filter((c) => !rec.expectedClusters.includes(c));
             assert.deepEqual(stray, [], `${phase.name}: touched clusters whose rendered objects did not change: ${stray}\n${ops.join("\n")}`);
             assert.deepEqual(watcher.overlaps, [], `${phase.name}: a pod name was present in two clusters at once`);
@@ -872,6 +1044,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
                 } finally {
                     await active.resume();
                 }
+                if (TLS) await tlsChecks(phase, members, rec);
             }
             for (const c of Object.keys(phase.contexts)) {
                 rec.claims[c] = await claimsIn(phase, c);
