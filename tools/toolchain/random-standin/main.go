@@ -53,12 +53,6 @@ func main() {
 	standin.Serve(srv, &srv.Base)
 }
 
-var (
-	readOpts  = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, SkipNulls: true}
-	plainOpts = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: false, SkipNulls: true}
-	writeOpts = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true}
-)
-
 func checkType(t string) error {
 	if t != passwordToken {
 		return status.Errorf(codes.InvalidArgument, "the random stand-in implements only %s, not %s", passwordToken, t)
@@ -73,7 +67,7 @@ func (s *server) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumir
 	if err := checkType(typeOf(req.GetUrn())); err != nil {
 		return nil, err
 	}
-	news, err := plugin.UnmarshalProperties(req.GetNews(), readOpts)
+	news, err := plugin.UnmarshalProperties(req.GetNews(), standin.ReadOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -118,11 +112,11 @@ func (s *server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc
 	if err := checkType(typeOf(req.GetUrn())); err != nil {
 		return nil, err
 	}
-	olds, err := plugin.UnmarshalProperties(req.GetOlds(), plainOpts)
+	olds, err := plugin.UnmarshalProperties(req.GetOlds(), standin.PlainOpts)
 	if err != nil {
 		return nil, err
 	}
-	news, err := plugin.UnmarshalProperties(req.GetNews(), plainOpts)
+	news, err := plugin.UnmarshalProperties(req.GetNews(), standin.PlainOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -145,14 +139,14 @@ func outputs(inputs resource.PropertyMap, result, bcryptHash resource.PropertyVa
 	out := withDefaults(inputs)
 	out["result"] = result
 	out["bcryptHash"] = bcryptHash
-	return plugin.MarshalProperties(out, writeOpts)
+	return plugin.MarshalProperties(out, standin.WriteOpts)
 }
 
 func (s *server) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
 	if err := checkType(typeOf(req.GetUrn())); err != nil {
 		return nil, err
 	}
-	inputs, err := plugin.UnmarshalProperties(req.GetProperties(), readOpts)
+	inputs, err := plugin.UnmarshalProperties(req.GetProperties(), standin.ReadOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +186,7 @@ func (s *server) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc
 	}
 	inputs := req.GetInputs()
 	if inputs == nil || len(inputs.GetFields()) == 0 {
-		state, err := plugin.UnmarshalProperties(req.GetProperties(), readOpts)
+		state, err := plugin.UnmarshalProperties(req.GetProperties(), standin.ReadOpts)
 		if err != nil {
 			return nil, err
 		}
@@ -202,7 +196,7 @@ func (s *server) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc
 				in[resource.PropertyKey(k)] = v
 			}
 		}
-		if inputs, err = plugin.MarshalProperties(in, writeOpts); err != nil {
+		if inputs, err = plugin.MarshalProperties(in, standin.WriteOpts); err != nil {
 			return nil, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
+	standin "mmc.local/standin-base"
 	"mmc.local/standin-base/standintest"
 )
 
@@ -117,7 +118,7 @@ func TestCheckValidatesLikeTheRealProvider(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { standintest.CheckFails(t, c, urn, tc.in, tc.property, tc.reason) })
 	}
 	// An unknown length (preview, computed from another resource) is not validated.
-	unk, _ := plugin.MarshalProperties(resource.PropertyMap{"length": resource.MakeComputed(resource.NewNumberProperty(0))}, writeOpts)
+	unk, _ := plugin.MarshalProperties(resource.PropertyMap{"length": resource.MakeComputed(resource.NewNumberProperty(0))}, standin.WriteOpts)
 	r, err := c.Check(context.Background(), &pulumirpc.CheckRequest{Urn: urn, News: unk})
 	if err != nil || len(r.GetFailures()) != 0 {
 		t.Fatalf("unknown length: %v %v", r.GetFailures(), err)
@@ -211,7 +212,7 @@ func TestDiffReplacesOnAnyInputChange(t *testing.T) {
 	c := client(t)
 	base := map[string]any{"length": 32, "special": false}
 	_, state := create(t, c, base)
-	olds, _ := plugin.MarshalProperties(state, writeOpts)
+	olds, _ := plugin.MarshalProperties(state, standin.WriteOpts)
 	diff := func(news map[string]any) *pulumirpc.DiffResponse {
 		r, err := c.Diff(context.Background(), &pulumirpc.DiffRequest{Id: "none", Urn: urn, Olds: olds, News: props(t, news), OldInputs: props(t, base)})
 		if err != nil {
@@ -252,7 +253,7 @@ func TestDiffReplacesOnAnyInputChange(t *testing.T) {
 	if err != nil || r.GetChanges() != pulumirpc.DiffResponse_DIFF_NONE {
 		t.Fatalf("ignoreChanges: %v %v", r, err)
 	}
-	unk, _ := plugin.MarshalProperties(resource.PropertyMap{"length": resource.MakeComputed(resource.NewNumberProperty(0)), "special": resource.NewBoolProperty(false)}, writeOpts)
+	unk, _ := plugin.MarshalProperties(resource.PropertyMap{"length": resource.MakeComputed(resource.NewNumberProperty(0)), "special": resource.NewBoolProperty(false)}, standin.WriteOpts)
 	r, err = c.Diff(context.Background(), &pulumirpc.DiffRequest{Urn: urn, Olds: olds, News: unk})
 	if err != nil || !reflect.DeepEqual(r.GetReplaces(), []string{"length"}) {
 		t.Fatalf("unknown length: %v %v", r, err)
@@ -262,7 +263,7 @@ func TestDiffReplacesOnAnyInputChange(t *testing.T) {
 func TestReadUpdateDelete(t *testing.T) {
 	c := client(t)
 	_, state := create(t, c, map[string]any{"length": 16, "special": false})
-	st, _ := plugin.MarshalProperties(state, writeOpts)
+	st, _ := plugin.MarshalProperties(state, standin.WriteOpts)
 	r, err := c.Read(context.Background(), &pulumirpc.ReadRequest{Id: "none", Urn: urn, Properties: st})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
@@ -112,3 +113,11 @@ func (b *Base) Configure(ctx context.Context, _ *pulumirpc.ConfigureRequest) (*p
 func (b *Base) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	return &emptypb.Empty{}, nil
 }
+
+// How the stand-ins (un)marshal properties: ReadOpts keeps secrets (inputs and state as the engine sent
+// them), PlainOpts drops the secret markers (values to compute with), WriteOpts keeps them on the way out.
+var (
+	ReadOpts  = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, SkipNulls: true}
+	PlainOpts = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: false, SkipNulls: true}
+	WriteOpts = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true}
+)

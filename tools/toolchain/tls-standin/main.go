@@ -62,12 +62,6 @@ func main() {
 	standin.Serve(srv, &srv.Base)
 }
 
-var (
-	readOpts  = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, SkipNulls: true}
-	plainOpts = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: false, SkipNulls: true}
-	writeOpts = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true}
-)
-
 // kindOf finds the resource a URN names, or refuses it with the list of what is implemented.
 func kindOf(urn string) (*kind, error) {
 	t := string(resource.URN(urn).Type())
@@ -83,7 +77,7 @@ func (s *server) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumir
 	if err != nil {
 		return nil, err
 	}
-	news, err := plugin.UnmarshalProperties(req.GetNews(), readOpts)
+	news, err := plugin.UnmarshalProperties(req.GetNews(), standin.ReadOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +95,11 @@ func (s *server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc
 	if err != nil {
 		return nil, err
 	}
-	olds, err := plugin.UnmarshalProperties(req.GetOlds(), plainOpts)
+	olds, err := plugin.UnmarshalProperties(req.GetOlds(), standin.PlainOpts)
 	if err != nil {
 		return nil, err
 	}
-	news, err := plugin.UnmarshalProperties(req.GetNews(), plainOpts)
+	news, err := plugin.UnmarshalProperties(req.GetNews(), standin.PlainOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -143,12 +137,12 @@ func (s *server) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulum
 	if err != nil {
 		return nil, err
 	}
-	inputs, err := plugin.UnmarshalProperties(req.GetProperties(), readOpts)
+	inputs, err := plugin.UnmarshalProperties(req.GetProperties(), standin.ReadOpts)
 	if err != nil {
 		return nil, err
 	}
 	if req.GetPreview() || inputs.ContainsUnknowns() {
-		props, err := plugin.MarshalProperties(k.previewState(inputs), writeOpts)
+		props, err := plugin.MarshalProperties(k.previewState(inputs), standin.WriteOpts)
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +155,7 @@ func (s *server) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulum
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%s: %v", k.token, err)
 	}
-	props, err := plugin.MarshalProperties(k.secretsMarked(k.withoutWriteOnly(state)), writeOpts)
+	props, err := plugin.MarshalProperties(k.secretsMarked(k.withoutWriteOnly(state)), standin.WriteOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -178,20 +172,20 @@ func (s *server) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc
 	if len(req.GetProperties().GetFields()) == 0 {
 		return nil, status.Errorf(codes.Unimplemented, "the tls stand-in does not implement import of %s", k.token)
 	}
-	state, err := plugin.UnmarshalProperties(req.GetProperties(), readOpts)
+	state, err := plugin.UnmarshalProperties(req.GetProperties(), standin.ReadOpts)
 	if err != nil {
 		return nil, err
 	}
 	if k.cert && k.renewalDue(state, state) {
 		state["readyForRenewal"] = resource.NewBoolProperty(true)
 	}
-	props, err := plugin.MarshalProperties(state, writeOpts)
+	props, err := plugin.MarshalProperties(state, standin.WriteOpts)
 	if err != nil {
 		return nil, err
 	}
 	inputs := req.GetInputs()
 	if inputs == nil || len(inputs.GetFields()) == 0 {
-		if inputs, err = plugin.MarshalProperties(k.inputsOf(state), writeOpts); err != nil {
+		if inputs, err = plugin.MarshalProperties(k.inputsOf(state), standin.WriteOpts); err != nil {
 			return nil, err
 		}
 	}
@@ -205,11 +199,11 @@ func (s *server) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulum
 	if err != nil {
 		return nil, err
 	}
-	olds, err := plugin.UnmarshalProperties(req.GetOlds(), readOpts)
+	olds, err := plugin.UnmarshalProperties(req.GetOlds(), standin.ReadOpts)
 	if err != nil {
 		return nil, err
 	}
-	news, err := plugin.UnmarshalProperties(req.GetNews(), readOpts)
+	news, err := plugin.UnmarshalProperties(req.GetNews(), standin.ReadOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +225,7 @@ func (s *server) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulum
 	if k.cert {
 		state["readyForRenewal"] = resource.NewBoolProperty(plannedReady(state))
 	}
-	props, err := plugin.MarshalProperties(k.secretsMarked(state), writeOpts)
+	props, err := plugin.MarshalProperties(k.secretsMarked(state), standin.WriteOpts)
 	if err != nil {
 		return nil, err
 	}

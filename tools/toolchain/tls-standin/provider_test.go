@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
+	standin "mmc.local/standin-base"
 	"mmc.local/standin-base/standintest"
 )
 
@@ -249,7 +250,7 @@ func TestCheckValidatesLikeTheRealProvider(t *testing.T) {
 	}
 	// Unknown values (preview, computed from another resource) are not validated.
 	unk, _ := plugin.MarshalProperties(resource.PropertyMap{"privateKeyPem": unknown, "validityPeriodHours": resource.MakeComputed(resource.NewNumberProperty(0)),
-		"allowedUses": resource.NewArrayProperty([]resource.PropertyValue{unknown})}, writeOpts)
+		"allowedUses": resource.NewArrayProperty([]resource.PropertyValue{unknown})}, standin.WriteOpts)
 	r, err := c.Check(context.Background(), &pulumirpc.CheckRequest{Urn: urnOf(selfSignedCertToken, "x"), News: unk})
 	if err != nil || len(r.GetFailures()) != 0 {
 		t.Fatalf("unknown inputs: %v %v", r.GetFailures(), err)
@@ -411,7 +412,7 @@ func TestChainVerifiesForServerAndClientAuth(t *testing.T) {
 
 func diff(t *testing.T, c pulumirpc.ResourceProviderClient, token string, state resource.PropertyMap, news map[string]any) *pulumirpc.DiffResponse {
 	t.Helper()
-	olds, err := plugin.MarshalProperties(state, writeOpts)
+	olds, err := plugin.MarshalProperties(state, standin.WriteOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +474,7 @@ func TestDiffReplacesOnInputChangesAndUpdatesEarlyRenewal(t *testing.T) {
 	if r.GetChanges() != pulumirpc.DiffResponse_DIFF_SOME || len(r.GetReplaces()) != 0 || r.GetDetailedDiff()["earlyRenewalHours"].GetKind() != pulumirpc.PropertyDiff_UPDATE {
 		t.Fatalf("earlyRenewalHours: want an in-place update, got %v", r)
 	}
-	olds, _ := plugin.MarshalProperties(p.memberCert, writeOpts)
+	olds, _ := plugin.MarshalProperties(p.memberCert, standin.WriteOpts)
 	u, err := c.Update(context.Background(), &pulumirpc.UpdateRequest{Id: "x", Urn: urnOf(locallySignedCertToken, "x"), Olds: olds, News: props(t, in)})
 	if err != nil {
 		t.Fatal(err)
@@ -488,14 +489,14 @@ func TestDiffReplacesOnInputChangesAndUpdatesEarlyRenewal(t *testing.T) {
 		t.Fatal("Update must refuse a change that forces replacement")
 	}
 	// ignoreChanges is honoured; an unknown new value is a change.
-	olds, _ = plugin.MarshalProperties(p.csr, writeOpts)
+	olds, _ = plugin.MarshalProperties(p.csr, standin.WriteOpts)
 	r, err = c.Diff(context.Background(), &pulumirpc.DiffRequest{Urn: urnOf(certRequestToken, "x"), Olds: olds, News: props(t, changed), IgnoreChanges: []string{"dnsNames"}})
 	if err != nil || r.GetChanges() != pulumirpc.DiffResponse_DIFF_NONE {
 		t.Fatalf("ignoreChanges: %v %v", r, err)
 	}
 	unk := resource.NewPropertyMapFromMap(base)
 	unk["dnsNames"] = unknown
-	news, _ := plugin.MarshalProperties(unk, writeOpts)
+	news, _ := plugin.MarshalProperties(unk, standin.WriteOpts)
 	r, err = c.Diff(context.Background(), &pulumirpc.DiffRequest{Urn: urnOf(certRequestToken, "x"), Olds: olds, News: news})
 	if err != nil || !reflect.DeepEqual(r.GetReplaces(), []string{"dnsNames"}) {
 		t.Fatalf("unknown dnsNames: %v %v", r, err)
@@ -555,7 +556,7 @@ func TestReadyForRenewal(t *testing.T) {
 	_, st3 := create(t, c, selfSignedCertToken, in3)
 	defer func(f func() time.Time) { now = f }(now)
 	now = func() time.Time { return time.Now().Add(9 * time.Hour) }
-	sp, _ := plugin.MarshalProperties(st3, writeOpts)
+	sp, _ := plugin.MarshalProperties(st3, standin.WriteOpts)
 	rd, err := c.Read(context.Background(), &pulumirpc.ReadRequest{Id: "x", Urn: urnOf(selfSignedCertToken, "x"), Properties: sp})
 	if err != nil || !unmarshal(t, rd.GetProperties())["readyForRenewal"].BoolValue() {
 		t.Fatalf("Read after 9 h of 10 (2 early): want readyForRenewal true: %v %v", rd, err)
@@ -589,7 +590,7 @@ func TestPreviewReadUpdateDelete(t *testing.T) {
 	if !pv["privateKeyPem"].IsComputed() || !pv["publicKeyPem"].IsComputed() || pv["ecdsaCurve"].StringValue() != "P224" || r.GetId() != "" {
 		t.Fatalf("preview: outputs unknown, defaults known: %v", pv)
 	}
-	unk, _ := plugin.MarshalProperties(resource.PropertyMap{"privateKeyPem": unknown, "validityPeriodHours": resource.NewNumberProperty(1), "allowedUses": resource.NewArrayProperty(nil)}, writeOpts)
+	unk, _ := plugin.MarshalProperties(resource.PropertyMap{"privateKeyPem": unknown, "validityPeriodHours": resource.NewNumberProperty(1), "allowedUses": resource.NewArrayProperty(nil)}, standin.WriteOpts)
 	r, err = c.Create(context.Background(), &pulumirpc.CreateRequest{Urn: urnOf(selfSignedCertToken, "x"), Preview: true, Properties: unk})
 	if err != nil || !unmarshal(t, r.GetProperties())["certPem"].IsComputed() {
 		t.Fatalf("preview with an unknown key: %v %v", r, err)
@@ -598,7 +599,7 @@ func TestPreviewReadUpdateDelete(t *testing.T) {
 		t.Fatal("import is not implemented and must say so")
 	}
 	_, st := create(t, c, privateKeyToken, map[string]any{"algorithm": "ED25519"})
-	sp, _ := plugin.MarshalProperties(st, writeOpts)
+	sp, _ := plugin.MarshalProperties(st, standin.WriteOpts)
 	rd, err := c.Read(context.Background(), &pulumirpc.ReadRequest{Id: "x", Urn: urnOf(privateKeyToken, "x"), Properties: sp})
 	if err != nil || !unmarshal(t, rd.GetProperties()).DeepEquals(st) {
 		t.Fatalf("Read must return the state: %v %v", rd, err)
