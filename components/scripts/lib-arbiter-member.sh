@@ -38,6 +38,12 @@ mmc_am_desired_url() {
     for v in $1; do [ "${v%%=*}" = "$2" ] && { echo "${v#*=}"; return 0; }; done
     return 1
 }
+# mmc_am_desired_name_of DESIRED PEER_URL -> the desired voter's name with that peer URL; status 1: not desired.
+mmc_am_desired_name_of() {
+    local v IFS=,
+    for v in $1; do [ "${v#*=}" = "$2" ] && { echo "${v%%=*}"; return 0; }; done
+    return 1
+}
 # mmc_am_client_of PEER_URL CLIENT_PORT -> the voter's client "host:port" (its peer URL's host).
 mmc_am_client_of() { local h=${1#*://}; h=${h%:*}; echo "$h:$2"; }
 
@@ -72,16 +78,12 @@ mmc_am_join_verdict() {
 # joins: every member the running arbiter lists (a member not started yet is named from DESIRED),
 # this voter under its own name.
 mmc_am_initial_cluster() {
-    local members=$1 desired=$2 me=$3 url=$4 id name peer out="" v IFS2
+    local members=$1 desired=$2 me=$3 url=$4 id name peer out=""
     while read -r id name peer; do
         [ -n "$id" ] || continue
         if [ "$peer" = "$url" ]; then name=$me
         elif [ "$name" = - ]; then
-            name=""
-            IFS2=$IFS; IFS=,
-            for v in $desired; do [ "${v#*=}" = "$peer" ] && name=${v%%=*}; done
-            IFS=$IFS2
-            [ -n "$name" ] || name="unnamed-$id"
+            name=$(mmc_am_desired_name_of "$desired" "$peer") || name="unnamed-$id"
         fi
         out+="${out:+,}$name=$peer"
     done <<<"$members"
@@ -102,14 +104,12 @@ mmc_am_initial_cluster() {
 #                       that stay have no quorum among them.
 # HEALTHY: the IDs of the members that answered (space-separated).
 mmc_am_change_verdict() {
-    local me=$1 desired=$2 members=$3 healthy=" $4 " id name peer n=0 gone="" gname="" alive="" mine="" starting="" stay=0 up=0 v ok IFS2
+    local me=$1 desired=$2 members=$3 healthy=" $4 " id name peer n=0 gone="" gname="" alive="" mine="" starting="" stay=0 up=0 ok
     while read -r id name peer; do
         [ -n "$id" ] || continue
         n=$((n + 1))
         ok=0
-        IFS2=$IFS; IFS=,
-        for v in $desired; do [ "${v#*=}" = "$peer" ] && ok=1; done
-        IFS=$IFS2
+        mmc_am_desired_name_of "$desired" "$peer" >/dev/null && ok=1
         [ "$name" = - ] && starting=$peer
         if [ "$ok" = 1 ]; then
             stay=$((stay + 1))
