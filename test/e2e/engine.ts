@@ -1,9 +1,12 @@
 // Helpers for the end-to-end tier: the locally built Pulumi engine, the local clusters,
 // bounded child processes and a pod watcher that follows several clusters at once.
+import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { LocalWorkspace, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 
 export const REPO = path.resolve(__dirname, "..", "..");
 export const CACHE = process.env.MMC_CACHE_DIR ?? path.join(os.homedir(), ".cache", "mysql-multicluster");
@@ -57,6 +60,35 @@ export function ensureEngine(): Engine {
 
 // One bounded process runner for every tier that drives external commands.
 export { run, type RunResult } from "../controlplane/kube";
+
+/** Builds (or reuses) the Kubernetes toolchain (tools/toolchain/k8s.sh) and returns the path of its kubectl. */
+export function toolchainKubectl(): string {
+    const k8sBin = spawnSync("bash", [path.join(REPO, "tools", "toolchain", "k8s.sh")], { cwd: REPO, encoding: "utf8", timeout: 3 * 3600 * 1000 });
+    assert.equal(k8sBin.status, 0, `tools/toolchain/k8s.sh failed: ${k8sBin.stderr?.slice(-2000)}`);
+    return path.join(k8sBin.stdout.trim().split("\n").pop()!, "kubectl");
+}
+
+/**
+ * A stack of an inline `program` (project `mmc-<tag>`) on a fresh local backend with a random
+ * passphrase, reaching the clusters through `kubeconfig`. The inline program runs in this process, so
+ * the environment (and the live status's `MMC_KUBECTL`) is set here too.
+ */
+export async function inlineStack(engine: Engine, tag: string, stackName: string, program: PulumiFn, kubeconfig: string, kubectl: string) {
+    const backendDir = fs.mkdtempSync(path.join(os.tmpdir(), `mmc-e2e-${tag}-backend-`));
+    const envVars = {
+        ...engine.env,
+        PULUMI_BACKEND_URL: `file://${backendDir}`,
+        PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(18).toString("base64url"),
+        KUBECONFIG: kubeconfig,
+    };
+    for (const [k, v] of Object.entries({ ...envVars, MMC_KUBECTL: kubectl })) process.env[k] = v;
+    const project = `mmc-${tag}`;
+    const stack: Stack = await LocalWorkspace.createOrSelectStack(
+        { stackName, projectName: project, program },
+        { envVars, secretsProvider: "passphrase", projectSettings: { name: project, runtime: "nodejs" } },
+    );
+    return { stack, backendDir };
+}
 
 export class JsonStream {
     private buf = "";

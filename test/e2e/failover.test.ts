@@ -14,14 +14,13 @@
 // tier proves the script on real servers). Run under `flock /tmp/mmc-k8s.lock`: it stops an API server.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as crypto from "node:crypto";
 import * as YAML from "yaml";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { CACHE, Engine, REPO, ensureEngine, run } from "./engine";
+import { CACHE, Engine, REPO, ensureEngine, toolchainKubectl, run } from "./engine";
 import { localVolumeName } from "../../components/naming";
 
 const STACK = `e2e-failover-${process.pid}`;
@@ -139,9 +138,7 @@ async function waitFor(what: string, f: () => Promise<boolean>, timeoutMs = 180_
 describe("failover by config with the lost cluster's API server stopped", { timeout: 3600 * 1000 }, () => {
     before(async () => {
         engine = ensureEngine();
-        const k8sBin = spawnSync("bash", [path.join(REPO, "tools", "toolchain", "k8s.sh")], { cwd: REPO, encoding: "utf8", timeout: 3 * 3600 * 1000 });
-        assert.equal(k8sBin.status, 0, `tools/toolchain/k8s.sh failed: ${k8sBin.stderr?.slice(-2000)}`);
-        kubectl = path.join(k8sBin.stdout.trim().split("\n").pop()!, "kubectl");
+        kubectl = toolchainKubectl();
         await startClusters();
         for (const ctx of Object.values(CONTEXTS)) {
             await kube(ctx, ["delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"], false, 180_000);

@@ -12,12 +12,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { CACHE, Engine, REPO, ensureEngine, plaintextSecrets, run } from "./engine";
+import { Stack } from "@pulumi/pulumi/automation";
+import { CACHE, Engine, REPO, ensureEngine, inlineStack, plaintextSecrets, run, toolchainKubectl } from "./engine";
 import { MysqlMultiCluster } from "../../components/mysqlMultiCluster";
 import { parseStackConfig } from "../../components/config";
 import { buildPlan } from "../../components/plan";
@@ -125,25 +124,12 @@ describe("verified TLS from the program: CA, certificates and Secrets by real pu
             engine.providers.split(/\s+/).some((p) => p.startsWith("tls@")),
             `the tls plugin was not installed: ${engine.providers} / ${engine.missing}`,
         );
-        const k8sBin = spawnSync("bash", [path.join(REPO, "tools", "toolchain", "k8s.sh")], { cwd: REPO, encoding: "utf8", timeout: 3 * 3600 * 1000 });
-        assert.equal(k8sBin.status, 0, `tools/toolchain/k8s.sh failed: ${k8sBin.stderr?.slice(-2000)}`);
-        kubectl = path.join(k8sBin.stdout.trim().split("\n").pop()!, "kubectl");
+        kubectl = toolchainKubectl();
         const upClusters = await run("bash", [path.join(REPO, "tools", "clusters", "up.sh")], { cwd: REPO, timeoutMs: 15 * 60 * 1000 });
         assert.equal(upClusters.code, 0);
         await cleanup();
         work = fs.mkdtempSync(path.join(os.tmpdir(), "mmc-e2e-tls-"));
-        backendDir = fs.mkdtempSync(path.join(os.tmpdir(), "mmc-e2e-tls-backend-"));
-        const envVars = {
-            ...engine.env,
-            PULUMI_BACKEND_URL: `file://${backendDir}`,
-            PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(18).toString("base64url"),
-            KUBECONFIG,
-        };
-        for (const [k, v] of Object.entries({ ...envVars, MMC_KUBECTL: kubectl })) process.env[k] = v;
-        stack = await LocalWorkspace.createOrSelectStack(
-            { stackName: STACK, projectName: "mmc-tls", program },
-            { envVars, secretsProvider: "passphrase", projectSettings: { name: "mmc-tls", runtime: "nodejs" } },
-        );
+        ({ stack, backendDir } = await inlineStack(engine, "tls", STACK, program, KUBECONFIG, kubectl));
     });
 
     after(async () => {

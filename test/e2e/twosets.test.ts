@@ -14,13 +14,10 @@
 // Run under `flock /tmp/mmc-k8s.lock` (it starts the clusters as the other e2e files do).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { CACHE, Engine, REPO, ensureEngine, run } from "./engine";
+import { Stack } from "@pulumi/pulumi/automation";
+import { CACHE, Engine, REPO, ensureEngine, inlineStack, run, toolchainKubectl } from "./engine";
 import { MysqlMultiCluster } from "../../components/mysqlMultiCluster";
 import { CONNECTION_KEYS, PORTS } from "../../components/contract";
 import { localVolumeName } from "../../components/naming";
@@ -171,25 +168,11 @@ async function cleanup() {
 describe("two sets in one program, side by side on the same clusters (real pulumi up)", { timeout: 3600 * 1000 }, () => {
     before(async () => {
         engine = ensureEngine();
-        const k8sBin = spawnSync("bash", [path.join(REPO, "tools", "toolchain", "k8s.sh")], { cwd: REPO, encoding: "utf8", timeout: 3 * 3600 * 1000 });
-        assert.equal(k8sBin.status, 0, `tools/toolchain/k8s.sh failed: ${k8sBin.stderr?.slice(-2000)}`);
-        kubectl = path.join(k8sBin.stdout.trim().split("\n").pop()!, "kubectl");
+        kubectl = toolchainKubectl();
         const upClusters = await run("bash", [path.join(REPO, "tools", "clusters", "up.sh")], { cwd: REPO, timeoutMs: 15 * 60 * 1000 });
         assert.equal(upClusters.code, 0);
         await cleanup();
-        backendDir = fs.mkdtempSync(path.join(os.tmpdir(), "mmc-e2e-twosets-backend-"));
-        const envVars = {
-            ...engine.env,
-            PULUMI_BACKEND_URL: `file://${backendDir}`,
-            PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(18).toString("base64url"),
-            KUBECONFIG,
-        };
-        // The inline program runs in this process: the live status reads through this kubectl.
-        for (const [k, v] of Object.entries({ ...envVars, MMC_KUBECTL: kubectl })) process.env[k] = v;
-        stack = await LocalWorkspace.createOrSelectStack(
-            { stackName: STACK, projectName: "mmc-twosets", program },
-            { envVars, secretsProvider: "passphrase", projectSettings: { name: "mmc-twosets", runtime: "nodejs" } },
-        );
+        ({ stack, backendDir } = await inlineStack(engine, "twosets", STACK, program, KUBECONFIG, kubectl));
     });
 
     after(async () => {

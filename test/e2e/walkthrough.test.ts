@@ -41,7 +41,7 @@ import * as path from "node:path";
 import * as crypto from "node:crypto";
 import * as YAML from "yaml";
 import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
-import { CACHE, Engine, PodWatcher, REPO, ensureEngine, plaintextSecrets, run } from "./engine";
+import { CACHE, Engine, PodWatcher, REPO, ensureEngine, toolchainKubectl, plaintextSecrets, run } from "./engine";
 import { Kubectl } from "../controlplane/kube";
 import { MANAGED_BY } from "../cluster/apply";
 import {
@@ -598,9 +598,7 @@ describe("walkthrough: every stacks/*.yaml phase with real pulumi up on three cl
         }
 
         // Clusters: start or keep them (idempotent), then check every context answers.
-        const k8sBin = spawnSync("bash", [path.join(REPO, "tools", "toolchain", "k8s.sh")], { cwd: REPO, encoding: "utf8", timeout: 3 * 3600 * 1000 });
-        assert.equal(k8sBin.status, 0, `tools/toolchain/k8s.sh failed: ${k8sBin.stderr?.slice(-2000)}`);
-        kubectl = path.join(k8sBin.stdout.trim().split("\n").pop()!, "kubectl");
+        kubectl = toolchainKubectl();
         kc = new Kubectl(kubectl, KUBECONFIG);
         process.env.MMC_KUBECTL = kubectl; // the program's liveStatus reads through the same kubectl
         if (REAL) assert.equal(process.getuid?.(), 0, "real nodes need root (network namespaces, mounts, cgroups)");
