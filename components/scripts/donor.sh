@@ -35,7 +35,8 @@ serve() {
     [ -n "${MMC_BIND_ADDRESS:-}" ] && bind=",bind=$MMC_BIND_ADDRESS"
     if mmc_tls_on; then
         mmc_log "serving seed streams on port $MMC_DONOR_PORT (mutual TLS, the set CA)"
-        exec socat -b 1048576 "$(mmc_tls_listen_addr "$MMC_DONOR_PORT" "${MMC_BIND_ADDRESS:-}")" "EXEC:bash $MMC_DIR/donor.sh handle-tls"
+        # pipes, not a socket pair, to the handler: its stream's pipe can grow (mmc_pipe_grow)
+        exec socat -b 1048576 "$(mmc_tls_listen_addr "$MMC_DONOR_PORT" "${MMC_BIND_ADDRESS:-}")" "EXEC:bash $MMC_DIR/donor.sh handle-tls,pipes"
     fi
     mmc_log "serving seed streams on port $MMC_DONOR_PORT"
     exec socat -b 262144 "TCP-LISTEN:$MMC_DONOR_PORT,reuseaddr,fork,max-children=4$bind" "EXEC:bash $MMC_DIR/donor.sh handle"
@@ -126,6 +127,7 @@ handle_tls() {
     cred=$(mmc_seed_cred) || return 1
     printf '!include %s\n' "$MMC_CNF" >>"$cred"
     mkdir -p "$dir/lsn" "$dir/eos"
+    mmc_pipe_grow out || mmc_log "streaming to $peer through a pipe of the default size (could not grow it)"
     t0=$(mmc_now_ms)
     # straight into the TLS session: no copy besides socat's
     mariadb-backup --defaults-file="$cred" --backup --stream=mbstream \

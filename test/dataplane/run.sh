@@ -1713,6 +1713,13 @@ tls_local_copy() { # DIR : the engine's own tool, locally, nothing added (the do
     mariadb-backup --defaults-extra-file="$T/state/root.cnf" --backup --stream=mbstream --target-dir="$1" \
         --socket="$(h_pod_dir 1)/run/mysqld.sock" --parallel=2 2>"$T/state/tls-localcopy.log" | mbstream -p 4 -x -C "$1"
 }
+# Context, not the goal's denominator: the same local copy through the 1 MiB pipe the seed's two ends use
+# (mmc_pipe_grow), so the ratio to it is what the transport and TLS cost beside the product's pipe.
+tls_local_big_pipe_copy() { # DIR
+    mariadb-backup --defaults-extra-file="$T/state/root.cnf" --backup --stream=mbstream --target-dir="$1" \
+        --socket="$(h_pod_dir 1)/run/mysqld.sock" --parallel=2 2>"$T/state/tls-localcopy.log" \
+        | bash -c '. "$1/lib-stream.sh" && mmc_pipe_grow in && exec mbstream -p 4 -x -C "$2"' _ "$(h_scripts_dir tls1)" "$1"
+}
 tls_tar_copy() { tar -C "$(h_pod_dir 1)/data" -cf - . | tar -C "$1" -xf -; }
 tls_seed_copy() { tls_session m0 "$(h_peer_name 1)" seed "$1"; }
 tls_median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%d\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -1724,7 +1731,7 @@ tls_fresh_dir() { rm -rf "$1"; mkdir -p "$1"; chown "$H_OWNER" "$1"; sync; }
 # local, seed, local, seed ... (tar | tar after each pair, as context), medians of TLS_SEED_ROUNDS (5).
 tls_throughput() {
     local d0 target=${TLS_SEED_BYTES:-1000000000} rounds=${TLS_SEED_ROUNDS:-5} i bytes dir="$T/tls-copy" k m ms
-    local rf="$T/state/tls-rounds" load0 load1 received="" med_local med_seed med_tar st out s_answer s_stream s_eos s_probe s_backup
+    local rf="$T/state/tls-rounds" load0 load1 received="" med_local med_seed med_tar med_big st out s_answer s_stream s_eos s_probe s_backup
     d0="$(h_pod_dir 1)/data"
     # rows outside the binary log, in a table of their own: they reach a copy only by the copies measured
     h_sql 1 "SET SESSION sql_log_bin = 0; CREATE TABLE IF NOT EXISTS mmc_test.seedbench (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(1024)) ENGINE=InnoDB" \
@@ -1740,7 +1747,7 @@ tls_throughput() {
     : >"$rf"
     load0=$(cut -d' ' -f1 /proc/loadavg)
     for ((k = 1; k <= rounds; k++)); do
-        for m in local seed tar; do
+        for m in local seed local_big_pipe tar; do
             tls_fresh_dir "$dir"
             ms=$(tls_time_ms "tls_${m}_copy" "$dir") || { echo "$m copy failed (round $k)"; return 1; }
             [ "$m" = seed ] && received=$(du -sb "$dir" | cut -f1)
@@ -1752,6 +1759,7 @@ tls_throughput() {
     med_local=$(awk '$1 == "local" { print $2 }' "$rf" | tls_median)
     med_seed=$(awk '$1 == "seed" { print $2 }' "$rf" | tls_median)
     med_tar=$(awk '$1 == "tar" { print $2 }' "$rf" | tls_median)
+    med_big=$(awk '$1 == "local_big_pipe" { print $2 }' "$rf" | tls_median)
     # the stages of one more seed: the session's own log line (answer, stream, end-of-stream check), the
     # donor's (readiness probe, backup), then prepare (in a seed, in neither copy above)
     tls_fresh_dir "$dir"
@@ -1766,6 +1774,8 @@ tls_throughput() {
         echo "seed_throughput_ratio $(awk -v a="$med_local" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
         echo "seed_ratio_vs_tar $(awk -v a="$med_tar" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
         echo "local_tool_ratio_vs_tar $(awk -v a="$med_tar" -v b="$med_local" 'BEGIN { printf "%.3f", a / b }')"
+        echo "seed_ratio_vs_local_big_pipe $(awk -v a="$med_big" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
+        echo "seed_local_big_pipe_ms $med_big"
         echo "seed_tls_stream_ms $med_seed"
         echo "seed_local_tool_ms $med_local"
         echo "seed_tar_ms $med_tar"
@@ -1781,7 +1791,7 @@ tls_throughput() {
         echo "seed_stage_end_of_stream_check_ms ${s_eos:-}"
         echo "seed_stage_prepare_ms $ms"
     } >>"$T/state/figures"
-    echo "dataset $bytes bytes, medians of $rounds alternated rounds (load $load0 -> $load1): TLS seed session $med_seed ms, mariadb-backup|mbstream $med_local ms, tar|tar $med_tar ms; rounds $(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$rf"); stages of one seed: answer ${s_answer:-?} ms (donor probe ${s_probe:-?}), stream ${s_stream:-?} ms (donor backup ${s_backup:-?}), end-of-stream check ${s_eos:-?} ms; prepare $ms ms (in neither)"
+    echo "dataset $bytes bytes, medians of $rounds alternated rounds (load $load0 -> $load1): TLS seed session $med_seed ms, mariadb-backup|mbstream $med_local ms (through a 1 MiB pipe $med_big ms), tar|tar $med_tar ms; rounds $(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$rf"); stages of one seed: answer ${s_answer:-?} ms (donor probe ${s_probe:-?}), stream ${s_stream:-?} ms (donor backup ${s_backup:-?}), end-of-stream check ${s_eos:-?} ms; prepare $ms ms (in neither)"
     [ -n "$s_answer" ] && [ -n "$s_stream" ] && [ -n "$s_eos" ] && [ -n "$s_probe" ] && [ -n "$s_backup" ]
 }
 tls_checks() {

@@ -39,3 +39,20 @@ openssl_hmac() { printf '%s' "$2" | openssl dgst -sha256 -hmac "$1" -r | cut -c1
     out=$(printf 'hello stream' | mmc_stream_cipher "$ns" pass | mmc_stream_cipher -d "$ns" other | od -c | head -1)
     [[ "$out" != *"h   e   l   l   o"* ]]
 }
+
+pipe_size() { perl -e 'print fcntl(STDIN, 1032, 0) + 0'; } # F_GETPIPE_SZ of the pipe on stdin
+
+@test "mmc_pipe_grow grows the pipe on stdin or stdout to MMC_SEED_PIPE_BYTES (1 MiB by default)" {
+    [ "$(: | pipe_size)" = 65536 ] # the kernel's default, for contrast
+    [ "$(: | { mmc_pipe_grow in && pipe_size; })" = 1048576 ]
+    [ "$({ mmc_pipe_grow out && echo grown; } | { read -r _ && pipe_size; })" = 1048576 ]
+    [ "$(: | { MMC_SEED_PIPE_BYTES=262144 mmc_pipe_grow in && pipe_size; })" = 262144 ]
+}
+
+@test "mmc_pipe_grow fails, changing nothing, where there is no pipe or no perl" {
+    run mmc_pipe_grow in </dev/null
+    [ "$status" = 1 ]
+    if mmc_pipe_grow out >"$BATS_TEST_TMPDIR/file"; then false; fi # (not `run`: it captures stdout in a pipe)
+    PATH=/nonexistent run mmc_pipe_grow in < <(:)
+    [ "$status" = 1 ]
+}
