@@ -1659,8 +1659,8 @@ tls_foreign_replica_cut_off() { # the member holding another CA's certificate ge
 # ORD's tmp directory (the product's statement, mmc_sql_clone; SQL on stdin: the password on no command
 # line); prints the client's output, the status is the client's.
 tls_clone_dir() { echo "$(h_pod_dir "$1")/tmp/tls-clone"; }
-tls_clone() {
-    local dir su; dir=$(tls_clone_dir "$1")
+tls_clone() { # ORD DONOR_HOST [SQL_BEFORE] [DIR]
+    local dir su; dir=${4:-$(tls_clone_dir "$1")}
     # shellcheck disable=SC1091
     su=$(. "$T/ext/tls1/cluster1.env"; echo "$MMC_SEED_USER")
     rm -rf "$dir"
@@ -1709,47 +1709,76 @@ tls_refused() { # EXPECTED_RC CERTDIR HOST CMD [STAGING] : the session fails as 
     [ "$rc" = "$want" ] && grep -qi 'TLS\|refused' <<<"$out"
 }
 tls_time_ms() { local t0 t1; t0=$(h_now_ms); "$@" >/dev/null 2>&1 || return 1; t1=$(h_now_ms); echo $((t1 - t0)); }
-tls_local_copy() { # DIR : the engine's own tool, locally, nothing added (the donor's --parallel, the recipient's -p)
+# The copies tls_throughput times, each into a directory that does not exist yet (tls_copy_dir).
+# MariaDB: the engine's own tool, locally, nothing added (the donor's --parallel, the recipient's -p).
+# MySQL: CLONE LOCAL DATA DIRECTORY on the member that holds the data.
+tls_local_copy() { # DIR
+    if [ "$H_ENGINE" = mysql ]; then h_sql 1 "CLONE LOCAL DATA DIRECTORY = '$1'"; return; fi
+    mkdir -p "$1"
     mariadb-backup --defaults-extra-file="$T/state/root.cnf" --backup --stream=mbstream --target-dir="$1" \
         --socket="$(h_pod_dir 1)/run/mysqld.sock" --parallel=2 2>"$T/state/tls-localcopy.log" | mbstream -p 4 -x -C "$1"
 }
-# Context, not the goal's denominator: the same local copy through the 1 MiB pipe the seed's two ends use
-# (mmc_pipe_grow), so the ratio to it is what the transport and TLS cost beside the product's pipe.
+# Context, not the goal's denominator (MariaDB): the same local copy through the 1 MiB pipe the seed's two
+# ends use (mmc_pipe_grow), so the ratio to it is what the transport and TLS cost beside the product's pipe.
 tls_local_big_pipe_copy() { # DIR
+    mkdir -p "$1"
     mariadb-backup --defaults-extra-file="$T/state/root.cnf" --backup --stream=mbstream --target-dir="$1" \
         --socket="$(h_pod_dir 1)/run/mysqld.sock" --parallel=2 2>"$T/state/tls-localcopy.log" \
         | bash -c '. "$1/lib-stream.sh" && mmc_pipe_grow in && exec mbstream -p 4 -x -C "$2"' _ "$(h_scripts_dir tls1)" "$1"
 }
-tls_tar_copy() { tar -C "$(h_pod_dir 1)/data" -cf - . | tar -C "$1" -xf -; }
-tls_seed_copy() { tls_session m0 "$(h_peer_name 1)" seed "$1"; }
+tls_tar_copy() { mkdir -p "$1" && tar -C "$(h_pod_dir 1)/data" -cf - . | tar -C "$1" -xf -; }
+# The product's seed: MariaDB, its seed session over mutual TLS (lib-stream.sh, as a recipient with the
+# set's certificate m0); MySQL, its CLONE SQL (mmc_sql_clone: REQUIRE SSL, the recipient's clone_ssl_* the
+# set's files, the seed account REQUIRE X509) on mysql-0 from mysql-1, into a directory.
+tls_seed_copy() { # DIR
+    if [ "$H_ENGINE" = mysql ]; then
+        local out; out=$(tls_clone 0 "$(h_peer_name 1)" "" "$1") || { echo "$out"; return 1; }
+        return 0
+    fi
+    mkdir -p "$1"; tls_session m0 "$(h_peer_name 1)" seed "$1"
+}
 tls_median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%d\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-tls_fresh_dir() { rm -rf "$1"; mkdir -p "$1"; chown "$H_OWNER" "$1"; sync; }
-# The ratio of issue 13: the product's seed session over mutual TLS (transport, TLS, end-of-stream
-# verification; from the request to a verified staging directory) / the engine's own tool copying the same
-# data locally with nothing added. Neither includes prepare (the local copy is not prepared either): it is
-# timed apart, as a stage. Same data, page cache hot for both (one unmeasured copy first), alternated
-# local, seed, local, seed ... (tar | tar after each pair, as context), medians of TLS_SEED_ROUNDS (5).
+# tls_copy_dir MODE : where MODE's copy goes, removed first (and synced, so no copy pays for the last one's
+# writeback). MySQL's CLONE creates its directory itself, as the server's user, under the server's own tmp.
+tls_copy_dir() {
+    local d="$T/tls-copy"
+    if [ "$H_ENGINE" = mysql ]; then
+        case "$1" in local) d="$(h_pod_dir 1)/tmp/tls-copy" ;; seed) d="$(h_pod_dir 0)/tmp/tls-copy" ;; esac
+    fi
+    rm -rf "$T/tls-copy" "$(h_pod_dir 0)/tmp/tls-copy" "$(h_pod_dir 1)/tmp/tls-copy"
+    sync
+    echo "$d"
+}
+# The ratio of issue 13: the product's seed over mutual TLS / the engine's own tool copying the same data
+# locally with nothing added. MariaDB: the seed session (transport, TLS, end-of-stream verification; from
+# the request to a verified staging directory) / mariadb-backup --stream | mbstream -x; neither includes
+# prepare (timed apart, as a stage). MySQL: CLONE INSTANCE over verified TLS into a directory / CLONE LOCAL
+# DATA DIRECTORY; neither includes the server's restart on the copy. Same data, page cache hot for both (one
+# unmeasured copy first), alternated local, seed, local, seed ... (tar | tar after each pair, as context),
+# medians of TLS_SEED_ROUNDS (5).
 tls_throughput() {
-    local d0 target=${TLS_SEED_BYTES:-1000000000} rounds=${TLS_SEED_ROUNDS:-5} i bytes dir="$T/tls-copy" k m ms
-    local rf="$T/state/tls-rounds" load0 load1 received="" med_local med_seed med_tar med_big st out s_answer s_stream s_eos s_probe s_backup
+    local d0 target=${TLS_SEED_BYTES:-1000000000} rounds=${TLS_SEED_ROUNDS:-5} i bytes dir k m ms modes
+    local rf="$T/state/tls-rounds" load0 load1 received="" med_local med_seed med_tar med_big="" st out s_answer s_stream s_eos s_probe s_backup
     d0="$(h_pod_dir 1)/data"
+    modes="local seed local_big_pipe tar"
+    [ "$H_ENGINE" = mysql ] && modes="local seed tar"
     # rows outside the binary log, in a table of their own: they reach a copy only by the copies measured
     h_sql 1 "SET SESSION sql_log_bin = 0; CREATE TABLE IF NOT EXISTS mmc_test.seedbench (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(1024)) ENGINE=InnoDB" \
         || { echo "cannot create the dataset table"; return 1; }
     for ((i = 0; i < 200; i++)); do
         [ "$(du -sb "$d0" | cut -f1)" -ge "$target" ] && break
-        H_SQL_TIMEOUT=600 h_sql 1 "SET SESSION sql_log_bin = 0; INSERT INTO mmc_test.seedbench (v) SELECT CONCAT(SHA2(seq + $((i * 100000)), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512)) FROM mmc_test.seq_1_to_100000" \
+        H_SQL_TIMEOUT=600 h_sql 1 "SET SESSION sql_log_bin = 0; $(h_sql_insert_seq 100000 "CONCAT(SHA2(seq + $((i * 100000)), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512))" | sed 's/mmc_test\.bulk/mmc_test.seedbench/')" \
             || { echo "loading the dataset failed"; return 1; }
     done
     h_sql 1 "FLUSH TABLES" >/dev/null; sleep 3
     bytes=$(du -sb "$d0" | cut -f1)
-    tls_fresh_dir "$dir"; tls_local_copy "$dir" || { echo "warm-up copy failed"; return 1; }
+    dir=$(tls_copy_dir local); out=$(tls_local_copy "$dir" 2>&1) || { echo "warm-up copy failed: $out"; return 1; }
     : >"$rf"
     load0=$(cut -d' ' -f1 /proc/loadavg)
     for ((k = 1; k <= rounds; k++)); do
-        for m in local seed local_big_pipe tar; do
-            tls_fresh_dir "$dir"
-            ms=$(tls_time_ms "tls_${m}_copy" "$dir") || { echo "$m copy failed (round $k)"; return 1; }
+        for m in $modes; do
+            dir=$(tls_copy_dir "$m")
+            ms=$(tls_time_ms "tls_${m}_copy" "$dir") || { echo "$m copy failed (round $k): $("tls_${m}_copy" "$(tls_copy_dir "$m")" 2>&1 | tail -3)"; return 1; }
             [ "$m" = seed ] && received=$(du -sb "$dir" | cut -f1)
             echo "$m $ms" >>"$rf"
             h_log "throughput round $k/$rounds: $m copy of $bytes bytes in $ms ms (load $(cut -d' ' -f1 /proc/loadavg))"
@@ -1759,23 +1788,11 @@ tls_throughput() {
     med_local=$(awk '$1 == "local" { print $2 }' "$rf" | tls_median)
     med_seed=$(awk '$1 == "seed" { print $2 }' "$rf" | tls_median)
     med_tar=$(awk '$1 == "tar" { print $2 }' "$rf" | tls_median)
-    med_big=$(awk '$1 == "local_big_pipe" { print $2 }' "$rf" | tls_median)
-    # the stages of one more seed: the session's own log line (answer, stream, end-of-stream check), the
-    # donor's (readiness probe, backup), then prepare (in a seed, in neither copy above)
-    tls_fresh_dir "$dir"
-    out=$(tls_session m0 "$(h_peer_name 1)" seed "$dir" 2>&1) || { echo "stage seed failed: $out"; return 1; }
-    st=$(grep -o 'answer [0-9]* ms, stream [0-9]* ms, end-of-stream check [0-9]* ms' <<<"$out" | tr -dc '0-9 ' | tr -s ' ')
-    read -r s_answer s_stream s_eos <<<"$st"
-    s_probe=$(sed -n 's/.*over TLS (.*, probed in \([0-9]*\) ms)$/\1/p' "$(h_pod_dir 1)/logs/donor.log" | tail -1)
-    s_backup=$(sed -n 's/.*backup streamed to .* in \([0-9]*\) ms, end-of-stream record sent.*/\1/p' "$(h_pod_dir 1)/logs/donor.log" | tail -1)
-    ms=$(tls_time_ms mariadb-backup --prepare --target-dir="$dir" --use-memory=256M) || { echo "prepare of the seeded copy failed"; return 1; }
-    rm -rf "$dir"
+    [ "$H_ENGINE" = mariadb ] && med_big=$(awk '$1 == "local_big_pipe" { print $2 }' "$rf" | tls_median)
     {
         echo "seed_throughput_ratio $(awk -v a="$med_local" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
         echo "seed_ratio_vs_tar $(awk -v a="$med_tar" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
         echo "local_tool_ratio_vs_tar $(awk -v a="$med_tar" -v b="$med_local" 'BEGIN { printf "%.3f", a / b }')"
-        echo "seed_ratio_vs_local_big_pipe $(awk -v a="$med_big" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
-        echo "seed_local_big_pipe_ms $med_big"
         echo "seed_tls_stream_ms $med_seed"
         echo "seed_local_tool_ms $med_local"
         echo "seed_tar_ms $med_tar"
@@ -1784,6 +1801,29 @@ tls_throughput() {
         echo "seed_tls_received_bytes ${received:-0}"
         echo "seed_load_average_start $load0"
         echo "seed_load_average_end $load1"
+    } >>"$T/state/figures"
+    if [ "$H_ENGINE" = mysql ]; then
+        # the stages of the last CLONE, as the recipient's performance_schema.clone_progress has them
+        st=$(h_sql 0 "SELECT GROUP_CONCAT(CONCAT(LOWER(REPLACE(STAGE, ' ', '_')), ' ', ROUND(TIMESTAMPDIFF(MICROSECOND, BEGIN_TIME, END_TIME) / 1000)) ORDER BY ID SEPARATOR ', ') FROM performance_schema.clone_progress")
+        rm -rf "$(h_pod_dir 0)/tmp/tls-copy"
+        echo "seed_clone_stages_ms ${st// /_}" >>"$T/state/figures"
+        echo "dataset $bytes bytes, medians of $rounds alternated rounds (load $load0 -> $load1): CLONE over verified TLS $med_seed ms, CLONE LOCAL DATA DIRECTORY $med_local ms, tar|tar $med_tar ms; rounds $(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$rf"); stages of the last CLONE (ms): $st"
+        [ -n "$st" ]
+        return
+    fi
+    # the stages of one more seed: the session's own log line (answer, stream, end-of-stream check), the
+    # donor's (readiness probe, backup), then prepare (in a seed, in neither copy above)
+    dir=$(tls_copy_dir seed); mkdir -p "$dir"
+    out=$(tls_session m0 "$(h_peer_name 1)" seed "$dir" 2>&1) || { echo "stage seed failed: $out"; return 1; }
+    st=$(grep -o 'answer [0-9]* ms, stream [0-9]* ms, end-of-stream check [0-9]* ms' <<<"$out" | tr -dc '0-9 ' | tr -s ' ')
+    read -r s_answer s_stream s_eos <<<"$st"
+    s_probe=$(sed -n 's/.*over TLS (.*, probed in \([0-9]*\) ms)$/\1/p' "$(h_pod_dir 1)/logs/donor.log" | tail -1)
+    s_backup=$(sed -n 's/.*backup streamed to .* in \([0-9]*\) ms, end-of-stream record sent.*/\1/p' "$(h_pod_dir 1)/logs/donor.log" | tail -1)
+    ms=$(tls_time_ms mariadb-backup --prepare --target-dir="$dir" --use-memory=256M) || { echo "prepare of the seeded copy failed"; return 1; }
+    rm -rf "$dir"
+    {
+        echo "seed_ratio_vs_local_big_pipe $(awk -v a="$med_big" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
+        echo "seed_local_big_pipe_ms $med_big"
         echo "seed_stage_answer_ms ${s_answer:-}"
         echo "seed_stage_donor_probe_ms ${s_probe:-}"
         echo "seed_stage_donor_backup_ms ${s_backup:-}"
@@ -1888,8 +1928,6 @@ tls_checks() {
     step "tls: mysql-0 back with the set's certificate (primary mysql-1)" 1
     if [ "$H_ENGINE" = mysql ]; then
         h_check "tls: the same CLONE on the set's primary from mysql-0, back with the set's certificate, copies it (control)" tls_clone_works 1 "$(h_peer_name 0)"
-        local p; for p in $(h_pods); do h_pod_stop "$p"; done
-        return 0
     fi
 
     out=$(tls_throughput) && h_ok "tls: seed_throughput_ratio measured: $out" || h_notok "tls: seed_throughput_ratio measured" "$out"
