@@ -209,7 +209,10 @@ mmc_donor_session_tls() {
     local host=$1 cmd=$2 staging=${3:-} ok a b rfd wfd cpid errf rc=0 why t0 t1 t2
     errf="${MMC_TMP:?mmc_tmp_init was not called}/donor-tls.$BASHPID"
     t0=$(mmc_now_ms)
-    coproc DONOR { exec socat -b 1048576 -T 60 - "$(mmc_tls_connect_addr "$host" "$MMC_DONOR_PORT")" 2>"$errf"; }
+    # -t 0: socat ends as soon as the donor's side ends (everything it sent already written to the pipe),
+    # not half a second later (its default linger), which mbstream's end of input would wait for; this
+    # side never ends first (the descriptor below stays open until the stream was read)
+    coproc DONOR { exec socat -b 1048576 -T 60 -t 0 - "$(mmc_tls_connect_addr "$host" "$MMC_DONOR_PORT")" 2>"$errf"; }
     cpid=$DONOR_PID
     exec {rfd}<&"${DONOR[0]}" {wfd}>&"${DONOR[1]}"
     # a subshell: a donor gone already (SIGPIPE) ends it, not this script
