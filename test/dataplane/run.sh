@@ -1726,6 +1726,23 @@ tls_local_big_pipe_copy() { # DIR
         --socket="$(h_pod_dir 1)/run/mysqld.sock" --parallel=2 2>"$T/state/tls-localcopy.log" \
         | bash -c '. "$1/lib-stream.sh" && mmc_pipe_grow in && exec mbstream -p 4 -x -C "$2"' _ "$(h_scripts_dir tls1)" "$1"
 }
+# Context (MariaDB): the same backup through socat's OpenSSL addresses on loopback (mutual TLS with the
+# set's certificates, 1 MiB pipes), with nothing else of the product's: no request, probe, end-of-stream
+# record or bash on either side. Against the seed, what the product's session adds; against the local
+# copy, what the TLS endpoint itself costs.
+tls_socat_tls_copy() { # DIR
+    local port=3399 d=$T/tls lpid rc=0 b="$T/state/tls-socat-backup.sh"
+    mkdir -p "$1"
+    printf '%s\n' "perl -e 'fcntl(STDOUT, 1031, 1048576) or exit 1' || exit 1" \
+        "exec mariadb-backup --defaults-extra-file='$T/state/root.cnf' --backup --stream=mbstream --target-dir='$1' --socket='$(h_pod_dir 1)/run/mysqld.sock' --parallel=2 2>'$T/state/tls-socatcopy.log'" >"$b"
+    socat -U -b 1048576 "OPENSSL-LISTEN:$port,bind=$(h_ip cluster1 1),reuseaddr,cert=$d/m1/tls.crt,key=$d/m1/tls.key,cafile=$d/m1/ca.crt,verify=1" "EXEC:bash $b,pipes" &
+    lpid=$!
+    h_wait 10 "the socat listener" bash -c "ss -ltn | grep -q '$(h_ip cluster1 1):$port '" >/dev/null 2>&1 || true
+    socat -u -b 1048576 "OPENSSL:$(h_peer_name 1):$port,cert=$d/m0/tls.crt,key=$d/m0/tls.key,cafile=$d/m0/ca.crt,verify=1,commonname=$(h_peer_name 1)" - \
+        | (perl -e 'fcntl(STDIN, 1031, 1048576) or exit 1' && exec mbstream -p 4 -x -C "$1") || rc=$?
+    wait "$lpid" 2>/dev/null
+    return "$rc"
+}
 tls_tar_copy() { mkdir -p "$1" && tar -C "$(h_pod_dir 1)/data" -cf - . | tar -C "$1" -xf -; }
 # The product's seed: MariaDB, its seed session over mutual TLS (lib-stream.sh, as a recipient with the
 # set's certificate m0); MySQL, its CLONE SQL (mmc_sql_clone: REQUIRE SSL, the recipient's clone_ssl_* the
@@ -1758,9 +1775,9 @@ tls_copy_dir() {
 # medians of TLS_SEED_ROUNDS (5).
 tls_throughput() {
     local d0 target=${TLS_SEED_BYTES:-1000000000} rounds=${TLS_SEED_ROUNDS:-5} i bytes dir k m ms modes
-    local rf="$T/state/tls-rounds" load0 load1 received="" med_local med_seed med_tar med_big="" st out s_answer s_stream s_eos s_probe s_backup
+    local rf="$T/state/tls-rounds" load0 load1 received="" med_local med_seed med_tar med_big="" med_socat="" st out s_answer s_stream s_eos s_probe s_backup
     d0="$(h_pod_dir 1)/data"
-    modes="local seed local_big_pipe tar"
+    modes="local seed local_big_pipe socat_tls tar"
     [ "$H_ENGINE" = mysql ] && modes="local seed tar"
     # rows outside the binary log, in a table of their own: they reach a copy only by the copies measured
     h_sql 1 "SET SESSION sql_log_bin = 0; CREATE TABLE IF NOT EXISTS mmc_test.seedbench (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(1024)) ENGINE=InnoDB" \
@@ -1788,7 +1805,8 @@ tls_throughput() {
     med_local=$(awk '$1 == "local" { print $2 }' "$rf" | tls_median)
     med_seed=$(awk '$1 == "seed" { print $2 }' "$rf" | tls_median)
     med_tar=$(awk '$1 == "tar" { print $2 }' "$rf" | tls_median)
-    [ "$H_ENGINE" = mariadb ] && med_big=$(awk '$1 == "local_big_pipe" { print $2 }' "$rf" | tls_median)
+    [ "$H_ENGINE" = mariadb ] && med_big=$(awk '$1 == "local_big_pipe" { print $2 }' "$rf" | tls_median) \
+        && med_socat=$(awk '$1 == "socat_tls" { print $2 }' "$rf" | tls_median)
     {
         echo "seed_throughput_ratio $(awk -v a="$med_local" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
         echo "seed_ratio_vs_tar $(awk -v a="$med_tar" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
@@ -1806,7 +1824,7 @@ tls_throughput() {
         # the stages of the last CLONE, as the recipient's performance_schema.clone_progress has them
         st=$(h_sql 0 "SELECT GROUP_CONCAT(CONCAT(LOWER(REPLACE(STAGE, ' ', '_')), ' ', ROUND(TIMESTAMPDIFF(MICROSECOND, BEGIN_TIME, END_TIME) / 1000)) ORDER BY ID SEPARATOR ', ') FROM performance_schema.clone_progress")
         rm -rf "$(h_pod_dir 0)/tmp/tls-copy"
-        echo "seed_clone_stages_ms ${st// /_}" >>"$T/state/figures"
+        tr ',' '\n' <<<"$st" | awk 'NF == 2 { print "seed_clone_stage_" $1 "_ms " $2 }' >>"$T/state/figures"
         echo "dataset $bytes bytes, medians of $rounds alternated rounds (load $load0 -> $load1): CLONE over verified TLS $med_seed ms, CLONE LOCAL DATA DIRECTORY $med_local ms, tar|tar $med_tar ms; rounds $(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$rf"); stages of the last CLONE (ms): $st"
         [ -n "$st" ]
         return
@@ -1824,6 +1842,8 @@ tls_throughput() {
     {
         echo "seed_ratio_vs_local_big_pipe $(awk -v a="$med_big" -v b="$med_seed" 'BEGIN { printf "%.3f", a / b }')"
         echo "seed_local_big_pipe_ms $med_big"
+        echo "socat_tls_copy_ms $med_socat"
+        echo "socat_tls_ratio $(awk -v a="$med_local" -v b="$med_socat" 'BEGIN { printf "%.3f", a / b }')"
         echo "seed_stage_answer_ms ${s_answer:-}"
         echo "seed_stage_donor_probe_ms ${s_probe:-}"
         echo "seed_stage_donor_backup_ms ${s_backup:-}"
@@ -1831,7 +1851,7 @@ tls_throughput() {
         echo "seed_stage_end_of_stream_check_ms ${s_eos:-}"
         echo "seed_stage_prepare_ms $ms"
     } >>"$T/state/figures"
-    echo "dataset $bytes bytes, medians of $rounds alternated rounds (load $load0 -> $load1): TLS seed session $med_seed ms, mariadb-backup|mbstream $med_local ms (through a 1 MiB pipe $med_big ms), tar|tar $med_tar ms; rounds $(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$rf"); stages of one seed: answer ${s_answer:-?} ms (donor probe ${s_probe:-?}), stream ${s_stream:-?} ms (donor backup ${s_backup:-?}), end-of-stream check ${s_eos:-?} ms; prepare $ms ms (in neither)"
+    echo "dataset $bytes bytes, medians of $rounds alternated rounds (load $load0 -> $load1): TLS seed session $med_seed ms, mariadb-backup|mbstream $med_local ms (through a 1 MiB pipe $med_big ms), the same backup over socat TLS alone $med_socat ms, tar|tar $med_tar ms; rounds $(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$rf"); stages of one seed: answer ${s_answer:-?} ms (donor probe ${s_probe:-?}), stream ${s_stream:-?} ms (donor backup ${s_backup:-?}), end-of-stream check ${s_eos:-?} ms; prepare $ms ms (in neither)"
     [ -n "$s_answer" ] && [ -n "$s_stream" ] && [ -n "$s_eos" ] && [ -n "$s_probe" ] && [ -n "$s_backup" ]
 }
 tls_checks() {
