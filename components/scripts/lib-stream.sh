@@ -189,17 +189,17 @@ mmc_eos_verify() {
     [ "$got" = "$want" ] || { echo "xtrabackup_checkpoints differs from the end-of-stream record"; return 1; }
 }
 
-# mmc_pipe_grow in|out : grows the pipe on this process's stdin (in) or stdout (out) to MMC_SEED_PIPE_BYTES
-# (1 MiB, the kernel's default pipe-max-size, allowed without privilege). A 64 KiB pipe (the default) makes
-# mariadb-backup and mbstream wake each other every few chunks: measured here, the same local copy takes
-# about twice as long through it (bench/dataplane.sh, details.tls). bash has no fcntl; perl-base (Essential
+# mmc_pipe_grow in|out [BYTES] : grows the pipe on this process's stdin (in) or stdout (out) to BYTES
+# (1 MiB, the kernel's default pipe-max-size, allowed without privilege). A 64 KiB pipe (the default) makes the
+# two ends wake each other every few chunks: measured here, the TLS seed about 10 % slower through it
+# (docs/proof.md, the data-plane benchmark). bash has no fcntl; perl-base (Essential
 # in Debian and Ubuntu, so in every MariaDB image) has. F_SETPIPE_SZ is 1031 on Linux. Status 1 (the pipe
 # as it was) when that fails: no perl, or no pipe there (a socket).
 mmc_pipe_grow() {
     local fh=STDOUT
     [ "$1" = in ] && fh=STDIN
     command -v perl >/dev/null 2>&1 || return 1
-    perl -e 'fcntl($ARGV[0] eq "STDIN" ? *STDIN : *STDOUT, 1031, $ARGV[1] + 0) or exit 1' "$fh" "${MMC_SEED_PIPE_BYTES:-1048576}" 2>/dev/null
+    perl -e 'fcntl($ARGV[0] eq "STDIN" ? *STDIN : *STDOUT, 1031, $ARGV[1] + 0) or exit 1' "$fh" "${2:-1048576}" 2>/dev/null
 }
 
 # mmc_donor_session_tls HOST CMD [STAGING]: as mmc_donor_session, over verified TLS. Status 1: nobody

@@ -42,11 +42,11 @@ openssl_hmac() { printf '%s' "$2" | openssl dgst -sha256 -hmac "$1" -r | cut -c1
 
 pipe_size() { perl -e 'print fcntl(STDIN, 1032, 0) + 0'; } # F_GETPIPE_SZ of the pipe on stdin
 
-@test "mmc_pipe_grow grows the pipe on stdin or stdout to MMC_SEED_PIPE_BYTES (1 MiB by default)" {
+@test "mmc_pipe_grow grows the pipe on stdin or stdout (1 MiB unless told)" {
     [ "$(: | pipe_size)" = 65536 ] # the kernel's default, for contrast
     [ "$(: | { mmc_pipe_grow in && pipe_size; })" = 1048576 ]
     [ "$({ mmc_pipe_grow out && echo grown; } | { read -r _ && pipe_size; })" = 1048576 ]
-    [ "$(: | { MMC_SEED_PIPE_BYTES=262144 mmc_pipe_grow in && pipe_size; })" = 262144 ]
+    [ "$(: | { mmc_pipe_grow in 262144 && pipe_size; })" = 262144 ]
 }
 
 @test "mmc_pipe_grow fails, changing nothing, where there is no pipe or no perl" {
