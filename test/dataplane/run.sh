@@ -1708,23 +1708,30 @@ tls_refused() { # EXPECTED_RC CERTDIR HOST CMD [STAGING] : the session fails as 
     echo "rc=$rc: $out"
     [ "$rc" = "$want" ] && grep -qi 'TLS\|refused' <<<"$out"
 }
-tls_time_ms() { local t0 t1; t0=$(h_now_ms); "$@" >/dev/null 2>&1 || return 1; t1=$(h_now_ms); echo $((t1 - t0)); }
+# tls_time_ms CMD... : CMD's run time in ms; its output goes to $T/state/tls-time.out (read on failure)
+tls_time_ms() { local t0 t1; t0=$(h_now_ms); "$@" >"$T/state/tls-time.out" 2>&1 || return 1; t1=$(h_now_ms); echo $((t1 - t0)); }
 # The copies tls_throughput times, each into a directory that does not exist yet (tls_copy_dir).
 # MariaDB: the engine's own tool, locally, nothing added (the donor's --parallel, the recipient's -p).
 # MySQL: CLONE LOCAL DATA DIRECTORY on the member that holds the data.
+# tls_backup DIR : mariadb-backup of mysql-1 streamed to stdout, as every MariaDB copy below runs it
+tls_backup() {
+    mariadb-backup --defaults-extra-file="$T/state/root.cnf" --backup --stream=mbstream --target-dir="$1" \
+        --socket="$(h_pod_dir 1)/run/mysqld.sock" --parallel=2 2>"$T/state/tls-backup.log"
+}
+# tls_extract_big_pipe DIR : mbstream -x into DIR, its input pipe grown first by the product's mmc_pipe_grow
+tls_extract_big_pipe() {
+    bash -c '. "$1/lib-stream.sh" && mmc_pipe_grow in && exec mbstream -p 4 -x -C "$2"' _ "$(h_scripts_dir tls1)" "$1"
+}
 tls_local_copy() { # DIR
     if [ "$H_ENGINE" = mysql ]; then h_sql 1 "CLONE LOCAL DATA DIRECTORY = '$1'"; return; fi
     mkdir -p "$1"
-    mariadb-backup --defaults-extra-file="$T/state/root.cnf" --backup --stream=mbstream --target-dir="$1" \
-        --socket="$(h_pod_dir 1)/run/mysqld.sock" --parallel=2 2>"$T/state/tls-localcopy.log" | mbstream -p 4 -x -C "$1"
+    tls_backup "$1" | mbstream -p 4 -x -C "$1"
 }
 # Context, not the goal's denominator (MariaDB): the same local copy through the 1 MiB pipe the seed's two
 # ends use (mmc_pipe_grow), so the ratio to it is what the transport and TLS cost beside the product's pipe.
 tls_local_big_pipe_copy() { # DIR
     mkdir -p "$1"
-    mariadb-backup --defaults-extra-file="$T/state/root.cnf" --backup --stream=mbstream --target-dir="$1" \
-        --socket="$(h_pod_dir 1)/run/mysqld.sock" --parallel=2 2>"$T/state/tls-localcopy.log" \
-        | bash -c '. "$1/lib-stream.sh" && mmc_pipe_grow in && exec mbstream -p 4 -x -C "$2"' _ "$(h_scripts_dir tls1)" "$1"
+    tls_backup "$1" | tls_extract_big_pipe "$1"
 }
 # Context (MariaDB): the same backup through socat's OpenSSL addresses on loopback (mutual TLS with the
 # set's certificates, 1 MiB pipes), with nothing else of the product's: no request, probe, end-of-stream
@@ -1733,13 +1740,17 @@ tls_local_big_pipe_copy() { # DIR
 tls_socat_tls_copy() { # DIR
     local port=3399 d=$T/tls lpid rc=0 b="$T/state/tls-socat-backup.sh"
     mkdir -p "$1"
-    printf '%s\n' "perl -e 'fcntl(STDOUT, 1031, 1048576) or exit 1' || exit 1" \
-        "exec mariadb-backup --defaults-extra-file='$T/state/root.cnf' --backup --stream=mbstream --target-dir='$1' --socket='$(h_pod_dir 1)/run/mysqld.sock' --parallel=2 2>'$T/state/tls-socatcopy.log'" >"$b"
+    # the listener's handler: tls_backup itself, behind the product's mmc_pipe_grow on its stdout
+    {
+        declare -f h_pod_dir tls_backup
+        printf 'T=%q\n' "$T"
+        printf '. %q/lib-stream.sh && mmc_pipe_grow out && tls_backup %q\n' "$(h_scripts_dir tls1)" "$1"
+    } >"$b"
     socat -U -b 1048576 "OPENSSL-LISTEN:$port,bind=$(h_ip cluster1 1),reuseaddr,cert=$d/m1/tls.crt,key=$d/m1/tls.key,cafile=$d/m1/ca.crt,verify=1" "EXEC:bash $b,pipes" &
     lpid=$!
     h_wait 10 "the socat listener" bash -c "ss -ltn | grep -q '$(h_ip cluster1 1):$port '" >/dev/null 2>&1 || true
     socat -u -b 1048576 "OPENSSL:$(h_peer_name 1):$port,cert=$d/m0/tls.crt,key=$d/m0/tls.key,cafile=$d/m0/ca.crt,verify=1,commonname=$(h_peer_name 1)" - \
-        | (perl -e 'fcntl(STDIN, 1031, 1048576) or exit 1' && exec mbstream -p 4 -x -C "$1") || rc=$?
+        | tls_extract_big_pipe "$1" || rc=$?
     wait "$lpid" 2>/dev/null
     return "$rc"
 }
@@ -1795,7 +1806,7 @@ tls_throughput() {
     for ((k = 1; k <= rounds; k++)); do
         for m in $modes; do
             dir=$(tls_copy_dir "$m")
-            ms=$(tls_time_ms "tls_${m}_copy" "$dir") || { echo "$m copy failed (round $k): $("tls_${m}_copy" "$(tls_copy_dir "$m")" 2>&1 | tail -3)"; return 1; }
+            ms=$(tls_time_ms "tls_${m}_copy" "$dir") || { echo "$m copy failed (round $k): $(tail -3 "$T/state/tls-time.out")"; return 1; }
             [ "$m" = seed ] && received=$(du -sb "$dir" | cut -f1)
             echo "$m $ms" >>"$rf"
             h_log "throughput round $k/$rounds: $m copy of $bytes bytes in $ms ms (load $(cut -d' ' -f1 /proc/loadavg))"
